@@ -1,0 +1,33 @@
+"""What every collector shares: the error type, the kinds, and the backend protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+# The kinds a snapshot stores, in the order collectors fetch them.
+KINDS = ("Namespace", "Node", "Pod", "NetworkPolicy", "Service")
+
+# Kinds a snapshot can do without: their absence (or a 403 on them) is a warning.
+OPTIONAL_KINDS = frozenset({"Service", "Node"})
+
+
+class CollectionError(Exception):
+    """A failure the user can act on. The message names what failed and where."""
+
+
+class Collector(Protocol):
+    """A collection backend.
+
+    ``fetch()`` yields ``(kind, obj)`` with ``kind`` in ``KINDS`` and ``obj`` the raw
+    API object as JSON-decoded dict. It raises ``CollectionError`` with a message that
+    names the file/document or the API verb/resource at fault. After ``fetch()`` is
+    exhausted, ``server_version`` and ``warnings`` describe the run.
+    """
+
+    # Constructor parameters that must never reach logs, pages or error texts.
+    sensitive_parameters: tuple[str, ...]
+    server_version: str
+    warnings: list[str]
+
+    def fetch(self) -> Iterator[tuple[str, dict]]: ...
