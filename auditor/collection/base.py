@@ -23,6 +23,10 @@ class Collector(Protocol):
     API object as JSON-decoded dict. It raises ``CollectionError`` with a message that
     names the file/document or the API verb/resource at fault. After ``fetch()`` is
     exhausted, ``server_version`` and ``warnings`` describe the run.
+
+    ``(kind, None)`` means the list of ``kind`` restarted from the beginning (the API
+    answered 410 Gone to a continue token): the consumer forgets what it received of
+    that kind so far.
     """
 
     # Constructor parameters that must never reach logs, pages or error texts.
