@@ -125,6 +125,14 @@ class ServiceRecord:
 
 Record = NamespaceRecord | PodRecord | NetworkPolicyRecord | NodeRecord | ServiceRecord
 
+RECORD_FOR_KIND = {
+    "Namespace": NamespaceRecord,
+    "Node": NodeRecord,
+    "Pod": PodRecord,
+    "NetworkPolicy": NetworkPolicyRecord,
+    "Service": ServiceRecord,
+}
+
 
 def _meta(obj: dict, kind: str, *, namespaced: bool) -> tuple[str, str, dict]:
     metadata = obj.get("metadata")

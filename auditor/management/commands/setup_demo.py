@@ -1,0 +1,47 @@
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from auditor.env import env_str
+from auditor.models import Cluster
+
+
+class Command(BaseCommand):
+    help = "Create the admin user (password from ADMIN_PASSWORD or generated) and register the demo cluster."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--username", default=env_str("ADMIN_USERNAME", "admin"))
+        parser.add_argument("--interval", type=int, default=120, help="Demo snapshot interval in seconds.")
+
+    def handle(self, *args, username, interval, **options):
+        self._admin(username)
+        cluster, created = Cluster.objects.get_or_create(
+            name="demo",
+            defaults={
+                "description": "Bundled demo cluster (manifests)",
+                "source": Cluster.Source.MANIFESTS,
+                "manifest_path": "auditor/demo_cluster",
+                "snapshot_interval": interval,
+            },
+        )
+        verb = "registered" if created else "already registered"
+        self.stdout.write(f"demo cluster {verb}: snapshots every {cluster.snapshot_interval} s")
+
+    def _admin(self, username: str) -> None:
+        User = get_user_model()
+        if User.objects.filter(username=username).exists():
+            self.stdout.write(f"admin user {username!r} exists; its password is unchanged")
+            return
+        password = env_str("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        User.objects.create_superuser(username=username, email="", password=password)
+        password_file = settings.VAR_DIR / "admin-password.txt"
+        if not env_str("ADMIN_PASSWORD"):
+            password_file.touch(mode=0o600)
+            password_file.write_text(password + "\n")
+            self.stdout.write(self.style.SUCCESS(
+                f"admin user created: {username} / {password}   (also saved in {password_file})"
+            ))
+        else:
+            self.stdout.write(self.style.SUCCESS(f"admin user created: {username} (password from ADMIN_PASSWORD)"))

@@ -1,0 +1,261 @@
+"""Writes: registering schedules, requesting snapshots and collecting them.
+
+1. ``snapshot_request`` creates a *pending* snapshot, unless one is already pending or
+   running for the cluster (a partial unique index decides, so two triggers racing
+   cannot both win), and enqueues its collection once the row is committed.
+2. ``snapshot_collect`` moves it pending → running with a compare-and-set, so a
+   redelivered task (``acks_late``) never runs the same snapshot twice at once.
+3. Objects are collected into compact records first, then written with the switch to
+   *complete* in one transaction: a crash anywhere leaves no partial snapshot.
+4. The completed snapshot is handed to analysis by ``snapshot_analyze`` (a task).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from dataclasses import fields
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .collection.base import KINDS, CollectionError
+from .collection.normalize import normalize
+from .models import Cluster, Namespace, NetworkPolicy, Node, Pod, Service, Snapshot
+
+logger = logging.getLogger(__name__)
+
+MODEL_FOR_KIND = {
+    "Namespace": Namespace,
+    "Node": Node,
+    "Pod": Pod,
+    "NetworkPolicy": NetworkPolicy,
+    "Service": Service,
+}
+COUNT_FIELD_FOR_KIND = {
+    "Namespace": "namespace_count",
+    "Node": "node_count",
+    "Pod": "pod_count",
+    "NetworkPolicy": "policy_count",
+    "Service": "service_count",
+}
+HEARTBEAT_EVERY = 5.0  # seconds
+WRITE_BATCH = 2000
+
+
+# --- Schedules ----------------------------------------------------------------------
+
+
+def cluster_sync_schedule(*, cluster: Cluster) -> None:
+    """Create or update the cluster's beat entry so it matches the cluster's settings."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    interval, _ = IntervalSchedule.objects.get_or_create(
+        every=cluster.snapshot_interval, period=IntervalSchedule.SECONDS
+    )
+    task = cluster.periodic_task
+    if task is None:
+        task = PeriodicTask(
+            name=f"snapshot cluster {cluster.name} (#{cluster.pk})",
+            task="auditor.tasks.snapshot_cluster",
+            # A start time in the past makes beat run it at once, then on schedule.
+            start_time=timezone.now(),
+        )
+    task.interval = interval
+    task.args = f"[{cluster.pk}]"
+    task.kwargs = '{"trigger": "schedule"}'
+    task.enabled = cluster.enabled
+    task.description = f"Scheduled snapshot of {cluster.name}; edit the interval on the cluster."
+    task.save()
+    if cluster.periodic_task_id != task.pk:
+        Cluster.objects.filter(pk=cluster.pk).update(periodic_task=task)
+        cluster.periodic_task = task
+
+
+# --- Collectors ---------------------------------------------------------------------
+
+
+def collector_for(cluster: Cluster):
+    """The collection backend a cluster's source names."""
+    from .collection.live import LiveCollector
+    from .collection.manifests import ManifestCollector
+
+    if cluster.source == Cluster.Source.MANIFESTS:
+        path = Path(cluster.manifest_path)
+        if not path.is_absolute():
+            path = settings.BASE_DIR / path
+        return ManifestCollector([path])
+    if cluster.source == Cluster.Source.KUBECONFIG:
+        return LiveCollector.from_kubeconfig(cluster.kubeconfig_path, context=cluster.kubeconfig_context or None)
+    if cluster.source == Cluster.Source.IN_CLUSTER:
+        return LiveCollector.from_in_cluster()
+    if cluster.source == Cluster.Source.TOKEN:
+        try:
+            token = cluster.get_token()
+        except (OSError, ValueError) as exc:
+            raise CollectionError(f"cluster {cluster.name}: cannot read its token: {exc}") from None
+        return LiveCollector.from_token(
+            cluster.api_url, token, ca_file=cluster.ca_file or None, verify_tls=cluster.verify_tls
+        )
+    raise CollectionError(f"cluster {cluster.name}: unknown source {cluster.source!r}")
+
+
+# --- Snapshots ----------------------------------------------------------------------
+
+
+def snapshot_fail_stale(*, cluster: Cluster) -> int:
+    """Mark running snapshots whose worker stopped beating as failed; returns how many."""
+    cutoff = timezone.now() - timedelta(seconds=settings.SNAPSHOT_STALE_AFTER)
+    stale = Snapshot.objects.filter(cluster=cluster, status=Snapshot.Status.RUNNING, heartbeat_at__lt=cutoff)
+    count = stale.update(
+        status=Snapshot.Status.FAILED,
+        finished_at=timezone.now(),
+        error=(
+            f"The worker stopped during collection (no heartbeat for {settings.SNAPSHOT_STALE_AFTER} s); "
+            "nothing of this snapshot was kept. The next snapshot starts afresh."
+        ),
+    )
+    # A pending snapshot whose task was lost (broker wiped) would block the cluster forever.
+    count += Snapshot.objects.filter(
+        cluster=cluster, status=Snapshot.Status.PENDING, created_at__lt=cutoff - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    ).update(status=Snapshot.Status.FAILED, finished_at=timezone.now(), error="The queued snapshot task never started; it was dropped.")
+    if count:
+        logger.warning("cluster %s: %d stale snapshot(s) marked failed", cluster.name, count)
+    return count
+
+
+def snapshot_request(*, cluster: Cluster, trigger: str = Snapshot.Trigger.SCHEDULE, enqueue: bool = True) -> Snapshot | None:
+    """A new pending snapshot, or None when one is already pending or running."""
+    snapshot_fail_stale(cluster=cluster)
+    try:
+        with transaction.atomic():
+            snapshot = Snapshot.objects.create(cluster=cluster, trigger=trigger)
+    except IntegrityError:
+        active = Snapshot.objects.filter(cluster=cluster, status__in=Snapshot.ACTIVE).first()
+        logger.info(
+            "cluster %s: %s snapshot skipped, snapshot #%s is already %s",
+            cluster.name, trigger, active.pk if active else "?", active.status if active else "active",
+        )
+        return None
+    if enqueue:
+        from .tasks import run_snapshot
+
+        transaction.on_commit(lambda: run_snapshot.delay(snapshot.pk))
+    return snapshot
+
+
+def _claim(snapshot_id: int) -> bool:
+    """Pending → running, or take over a running snapshot whose worker died."""
+    now = timezone.now()
+    claim = {"status": Snapshot.Status.RUNNING, "started_at": now, "heartbeat_at": now,
+             "worker": f"{socket.gethostname()}:{os.getpid()}", "progress": "starting"}
+    if Snapshot.objects.filter(pk=snapshot_id, status=Snapshot.Status.PENDING).update(**claim):
+        return True
+    cutoff = now - timedelta(seconds=settings.SNAPSHOT_STALE_AFTER)
+    return bool(
+        Snapshot.objects.filter(pk=snapshot_id, status=Snapshot.Status.RUNNING, heartbeat_at__lt=cutoff).update(**claim)
+    )
+
+
+class _Records:
+    """Collected records per kind, keyed by identity so a duplicate replaces, not doubles."""
+
+    def __init__(self):
+        self.by_kind: dict[str, dict[tuple, object]] = {kind: {} for kind in KINDS}
+        self.duplicates: dict[str, int] = {}
+
+    def add(self, kind: str, record) -> None:
+        key = (getattr(record, "namespace", ""), record.name)
+        bucket = self.by_kind[kind]
+        if key in bucket:
+            self.duplicates[kind] = self.duplicates.get(kind, 0) + 1
+        bucket[key] = record
+
+    def restart(self, kind: str) -> None:
+        self.by_kind[kind].clear()
+
+    def counts(self) -> dict[str, int]:
+        return {kind: len(bucket) for kind, bucket in self.by_kind.items()}
+
+
+def _collect_records(snapshot: Snapshot, collector) -> _Records:
+    records = _Records()
+    last_beat = time.monotonic()
+    received = 0
+    for kind, obj in collector.fetch():
+        if obj is None:
+            records.restart(kind)
+            continue
+        try:
+            records.add(kind, normalize(kind, obj))
+        except CollectionError as exc:
+            name = (obj.get("metadata") or {}).get("name", "?") if isinstance(obj, dict) else "?"
+            raise CollectionError(f"{kind} {name}: {exc}") from None
+        received += 1
+        if time.monotonic() - last_beat >= HEARTBEAT_EVERY:
+            last_beat = time.monotonic()
+            Snapshot.objects.filter(pk=snapshot.pk).update(
+                heartbeat_at=timezone.now(), progress=f"collecting: {received:,} objects, now {kind}"
+            )
+    return records
+
+
+def _write_records(snapshot: Snapshot, records: _Records) -> None:
+    for kind, bucket in records.by_kind.items():
+        model = MODEL_FOR_KIND[kind]
+        names = [f.name for f in fields(next(iter(bucket.values())))] if bucket else []
+        rows = [model(snapshot_id=snapshot.pk, **{n: getattr(r, n) for n in names}) for r in bucket.values()]
+        model.objects.bulk_create(rows, batch_size=WRITE_BATCH)
+
+
+def snapshot_collect(*, snapshot_id: int) -> Snapshot | None:
+    """Collect and store one snapshot; None when another worker has it or it is done."""
+    if not _claim(snapshot_id):
+        logger.info("snapshot #%s is not pending (already taken or finished); nothing to do", snapshot_id)
+        return None
+    snapshot = Snapshot.objects.select_related("cluster").get(pk=snapshot_id)
+    try:
+        collector = collector_for(snapshot.cluster)
+        records = _collect_records(snapshot, collector)
+        Snapshot.objects.filter(pk=snapshot.pk).update(heartbeat_at=timezone.now(), progress="writing")
+        warnings = list(collector.warnings)
+        warnings += [f"{n} duplicate {kind} object(s) in the input; the last of each was kept"
+                     for kind, n in records.duplicates.items()]
+        with transaction.atomic():
+            _write_records(snapshot, records)
+            counts = {COUNT_FIELD_FOR_KIND[k]: n for k, n in records.counts().items()}
+            updated = Snapshot.objects.filter(pk=snapshot.pk, status=Snapshot.Status.RUNNING).update(
+                status=Snapshot.Status.COMPLETE, finished_at=timezone.now(), progress="",
+                server_version=collector.server_version or "", warnings=warnings, **counts,
+            )
+            if not updated:
+                # Marked failed as stale meanwhile: this run's data must not appear.
+                raise CollectionError("the snapshot was marked failed while it was being written")
+            from .tasks import analyze_snapshot
+
+            transaction.on_commit(lambda: analyze_snapshot.delay(snapshot.pk))
+    except Exception as exc:
+        message = str(exc) if isinstance(exc, CollectionError) else f"internal error: {type(exc).__name__}: {exc}"
+        Snapshot.objects.filter(pk=snapshot.pk).update(
+            status=Snapshot.Status.FAILED, finished_at=timezone.now(), progress="", error=message
+        )
+        logger.error("snapshot #%s of %s failed: %s", snapshot.pk, snapshot.cluster.name, message)
+        raise
+    snapshot.refresh_from_db()
+    logger.info(
+        "snapshot #%s of %s complete: %d namespaces, %d pods, %d policies",
+        snapshot.pk, snapshot.cluster.name, snapshot.namespace_count, snapshot.pod_count, snapshot.policy_count,
+    )
+    return snapshot
+
+
+def snapshot_analyze(*, snapshot: Snapshot) -> None:
+    """The hand-off from a complete snapshot to analysis (coverage and findings)."""
+    from .analysis import analyze
+
+    analyze(snapshot)
