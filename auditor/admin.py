@@ -15,6 +15,8 @@ class ClusterForm(forms.ModelForm):
         "leave empty to keep the current one.",
     )
     clear_token = forms.BooleanField(required=False, help_text="Forget the stored token.")
+    api_url = forms.URLField(required=False, assume_scheme="https", max_length=500,
+                             help_text="For example https://k8s.example.com:6443")
 
     class Meta:
         model = Cluster

@@ -15,13 +15,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
+import threading
 from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .collection.base import KINDS, CollectionError
@@ -82,25 +82,29 @@ def cluster_sync_schedule(*, cluster: Cluster) -> None:
 
 def collector_for(cluster: Cluster):
     """The collection backend a cluster's source names."""
-    from .collection.live import LiveCollector
-    from .collection.manifests import ManifestCollector
-
     if cluster.source == Cluster.Source.MANIFESTS:
+        from .collection.manifests import ManifestCollector
+
         path = Path(cluster.manifest_path)
         if not path.is_absolute():
             path = settings.BASE_DIR / path
         return ManifestCollector([path])
+    from .collection.live import LiveCollector
+
+    options = settings.LIVE_COLLECTOR_OPTIONS
     if cluster.source == Cluster.Source.KUBECONFIG:
-        return LiveCollector.from_kubeconfig(cluster.kubeconfig_path, context=cluster.kubeconfig_context or None)
+        return LiveCollector.from_kubeconfig(
+            cluster.kubeconfig_path, context=cluster.kubeconfig_context or None, **options
+        )
     if cluster.source == Cluster.Source.IN_CLUSTER:
-        return LiveCollector.from_in_cluster()
+        return LiveCollector.from_in_cluster(**options)
     if cluster.source == Cluster.Source.TOKEN:
         try:
             token = cluster.get_token()
         except (OSError, ValueError) as exc:
             raise CollectionError(f"cluster {cluster.name}: cannot read its token: {exc}") from None
         return LiveCollector.from_token(
-            cluster.api_url, token, ca_file=cluster.ca_file or None, verify_tls=cluster.verify_tls
+            cluster.api_url, token, ca_file=cluster.ca_file or None, verify_tls=cluster.verify_tls, **options
         )
     raise CollectionError(f"cluster {cluster.name}: unknown source {cluster.source!r}")
 
@@ -183,9 +187,40 @@ class _Records:
         return {kind: len(bucket) for kind, bucket in self.by_kind.items()}
 
 
-def _collect_records(snapshot: Snapshot, collector) -> _Records:
+class _Heartbeat:
+    """Refreshes a running snapshot's heartbeat from a thread while the worker lives.
+
+    A blocked API call does not stop it; a killed worker does, which is how
+    ``snapshot_fail_stale`` tells a slow snapshot from a dead one.
+    """
+
+    def __init__(self, snapshot_id: int):
+        self.snapshot_id = snapshot_id
+        self.progress = "starting"
+        self.interval = min(HEARTBEAT_EVERY, settings.SNAPSHOT_STALE_AFTER / 4)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{snapshot_id}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                Snapshot.objects.filter(pk=self.snapshot_id, status=Snapshot.Status.RUNNING).update(
+                    heartbeat_at=timezone.now(), progress=self.progress[:200]
+                )
+        finally:
+            connection.close()  # this thread's own connection
+
+
+def _collect_records(collector, heartbeat: _Heartbeat) -> _Records:
     records = _Records()
-    last_beat = time.monotonic()
     received = 0
     for kind, obj in collector.fetch():
         if obj is None:
@@ -197,11 +232,8 @@ def _collect_records(snapshot: Snapshot, collector) -> _Records:
             name = (obj.get("metadata") or {}).get("name", "?") if isinstance(obj, dict) else "?"
             raise CollectionError(f"{kind} {name}: {exc}") from None
         received += 1
-        if time.monotonic() - last_beat >= HEARTBEAT_EVERY:
-            last_beat = time.monotonic()
-            Snapshot.objects.filter(pk=snapshot.pk).update(
-                heartbeat_at=timezone.now(), progress=f"collecting: {received:,} objects, now {kind}"
-            )
+        heartbeat.progress = f"collecting: {received:,} objects received, now {kind}"
+    heartbeat.progress = "writing"
     return records
 
 
@@ -221,8 +253,8 @@ def snapshot_collect(*, snapshot_id: int) -> Snapshot | None:
     snapshot = Snapshot.objects.select_related("cluster").get(pk=snapshot_id)
     try:
         collector = collector_for(snapshot.cluster)
-        records = _collect_records(snapshot, collector)
-        Snapshot.objects.filter(pk=snapshot.pk).update(heartbeat_at=timezone.now(), progress="writing")
+        with _Heartbeat(snapshot.pk) as heartbeat:
+            records = _collect_records(collector, heartbeat)
         warnings = list(collector.warnings)
         warnings += [f"{n} duplicate {kind} object(s) in the input; the last of each was kept"
                      for kind, n in records.duplicates.items()]

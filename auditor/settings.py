@@ -168,8 +168,13 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "netpol-auditor
 # --- Snapshots ----------------------------------------------------------------------
 # A running snapshot whose heartbeat is older than this is taken as dead (worker lost).
 SNAPSHOT_STALE_AFTER = env_int("SNAPSHOT_STALE_AFTER", 300)
-# Where manifest-directory clusters may point; the bundled demo lives inside the package.
-DEMO_CLUSTER_DIR = BASE_DIR / "auditor" / "demo_cluster"
+# How the live collector talks to API servers (see auditor.collection.live).
+LIVE_COLLECTOR_OPTIONS = {
+    "page_size": env_int("KUBE_PAGE_SIZE", 500),
+    "connect_timeout": env_int("KUBE_CONNECT_TIMEOUT", 10),
+    "read_timeout": env_int("KUBE_READ_TIMEOUT", 60),
+    "attempts": env_int("KUBE_ATTEMPTS", 4),
+}
 
 if SNAPSHOT_STALE_AFTER <= 0:
     raise ImproperlyConfigured("SNAPSHOT_STALE_AFTER must be a positive number of seconds")

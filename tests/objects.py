@@ -1,0 +1,94 @@
+"""Builders for raw API objects, shaped as the API server returns them."""
+
+from __future__ import annotations
+
+
+def namespace(name: str, **labels: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name, **labels}},
+    }
+
+
+def pod(
+    ns: str,
+    name: str,
+    labels: dict | None = None,
+    ip: str | None = "10.244.0.10",
+    ports: list[tuple[str, int, str]] = (),
+    phase: str = "Running",
+    node: str = "node-1",
+) -> dict:
+    status = {"phase": phase}
+    if ip:
+        status.update(podIP=ip, podIPs=[{"ip": ip}])
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": labels or {}},
+        "spec": {
+            "nodeName": node,
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "app:1",
+                    "ports": [
+                        {"name": n, "containerPort": p, "protocol": proto} for n, p, proto in ports
+                    ],
+                }
+            ],
+        },
+        "status": status,
+    }
+
+
+def policy(ns: str, name: str, spec: dict) -> dict:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }
+
+
+def node(name: str, pod_cidr: str, internal_ip: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {}},
+        "spec": {"podCIDR": pod_cidr, "podCIDRs": [pod_cidr]},
+        "status": {"addresses": [{"type": "InternalIP", "address": internal_ip}]},
+    }
+
+
+def small_cluster(pods: int = 6) -> dict[str, list[dict]]:
+    """Two namespaces, a default-deny and an allow rule: enough to check a snapshot."""
+    return {
+        "Namespace": [namespace("shop"), namespace("payments", team="pay")],
+        "Node": [node("node-1", "10.244.0.0/24", "192.168.0.11")],
+        "Pod": [
+            pod(
+                "shop",
+                f"web-{i}",
+                {"app": "web"},
+                ip=f"10.244.0.{10 + i}",
+                ports=[("http", 8080, "TCP")],
+            )
+            for i in range(pods)
+        ],
+        "NetworkPolicy": [
+            policy(
+                "shop", "default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+            ),
+            policy(
+                "shop",
+                "allow-web",
+                {
+                    "podSelector": {"matchLabels": {"app": "web"}},
+                    "ingress": [{"ports": [{"port": "http"}]}],
+                },
+            ),
+        ],
+        "Service": [],
+    }

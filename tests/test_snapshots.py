@@ -1,0 +1,236 @@
+"""Snapshot services: whole or nothing, one at a time, the last good one stays current."""
+
+import logging
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from auditor import services
+from auditor.collection.base import CollectionError
+from auditor.models import Cluster, NetworkPolicy, Pod, Snapshot
+from auditor.selectors import latest_snapshot, snapshot_objects
+
+from .fakekube import FakeKube
+from .objects import namespace, small_cluster
+
+pytestmark = pytest.mark.django_db
+
+SHOP = """\
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-1, namespace: shop, labels: {app: web}}
+spec: {containers: [{name: web, ports: [{name: http, containerPort: 8080}]}]}
+status: {phase: Running, podIP: 10.244.0.5}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny, namespace: shop}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+"""
+
+
+@pytest.fixture
+def manifests(tmp_path):
+    (tmp_path / "shop.yaml").write_text(SHOP)
+    return tmp_path
+
+
+@pytest.fixture
+def fast_live(settings):
+    settings.LIVE_COLLECTOR_OPTIONS = {
+        "page_size": 2,
+        "connect_timeout": 2,
+        "read_timeout": 2,
+        "attempts": 2,
+        "backoff": 0.01,
+    }
+
+
+def manifest_cluster(path, name="files") -> Cluster:
+    return Cluster.objects.create(
+        name=name, source=Cluster.Source.MANIFESTS, manifest_path=str(path)
+    )
+
+
+def kubeconfig_cluster(kube: FakeKube, tmp_path, name="live") -> Cluster:
+    path = kube.write_kubeconfig(tmp_path / f"{name}.kubeconfig")
+    return Cluster.objects.create(
+        name=name, source=Cluster.Source.KUBECONFIG, kubeconfig_path=str(path)
+    )
+
+
+def collect(cluster: Cluster) -> Snapshot:
+    snapshot = services.snapshot_request(
+        cluster=cluster, trigger=Snapshot.Trigger.MANUAL, enqueue=False
+    )
+    assert snapshot is not None
+    services.snapshot_collect(snapshot_id=snapshot.pk)
+    snapshot.refresh_from_db()
+    return snapshot
+
+
+def test_manifest_snapshot_is_stored_whole(manifests):
+    snapshot = collect(manifest_cluster(manifests))
+    assert snapshot.status == Snapshot.Status.COMPLETE
+    assert (snapshot.namespace_count, snapshot.pod_count, snapshot.policy_count) == (1, 1, 1)
+    assert snapshot.started_at <= snapshot.finished_at
+    pod = Pod.objects.get(snapshot=snapshot)
+    assert (pod.namespace, pod.name, pod.ips, pod.phase) == (
+        "shop",
+        "web-1",
+        ["10.244.0.5"],
+        "Running",
+    )
+    assert pod.container_ports == [{"name": "http", "port": 8080, "protocol": "TCP"}]
+    assert NetworkPolicy.objects.get(snapshot=snapshot).spec == {
+        "podSelector": {},
+        "policyTypes": ["Ingress"],
+    }
+    assert latest_snapshot(snapshot.cluster) == snapshot
+
+
+def test_stored_objects_read_back_in_api_shape(manifests):
+    snapshot = collect(manifest_cluster(manifests))
+    objects = snapshot_objects(snapshot)
+    [pod] = objects["Pod"]
+    assert pod["metadata"]["labels"] == {"app": "web"}
+    assert pod["status"]["podIP"] == "10.244.0.5"
+    assert pod["spec"]["containers"][0]["ports"] == [
+        {"name": "http", "containerPort": 8080, "protocol": "TCP"}
+    ]
+    [ns] = objects["Namespace"]
+    assert ns["metadata"]["labels"]["kubernetes.io/metadata.name"] == "shop"
+
+
+def test_bad_manifest_fails_with_file_and_document_and_keeps_the_last_good(manifests):
+    cluster = manifest_cluster(manifests)
+    good = collect(cluster)
+    (manifests / "broken.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: x\n")
+    with pytest.raises(CollectionError):
+        services.snapshot_collect(
+            snapshot_id=services.snapshot_request(cluster=cluster, enqueue=False).pk
+        )
+    failed = cluster.snapshots.first()
+    assert failed.status == Snapshot.Status.FAILED
+    assert "broken.yaml" in failed.error and "document 1" in failed.error
+    assert failed.finished_at is not None
+    assert not Pod.objects.filter(snapshot=failed).exists()
+    assert latest_snapshot(cluster) == good
+
+
+def test_live_failure_midway_leaves_nothing_behind(tmp_path, fast_live):
+    with FakeKube(small_cluster()) as kube:
+        cluster = kubeconfig_cluster(kube, tmp_path)
+        good = collect(cluster)
+        assert good.status == Snapshot.Status.COMPLETE and good.pod_count == 6
+        assert good.server_version == "v1.30.2"
+        # Namespaces, nodes and pods arrive; then listing policies is refused.
+        kube.forbid("NetworkPolicy")
+        with pytest.raises(CollectionError):
+            collect(cluster)
+    failed = cluster.snapshots.first()
+    assert failed.status == Snapshot.Status.FAILED
+    assert "list" in failed.error and "networkpolicies" in failed.error
+    assert not Pod.objects.filter(snapshot=failed).exists()
+    assert latest_snapshot(cluster) == good
+
+
+def test_list_restarted_after_410_stores_each_object_once(tmp_path, fast_live):
+    with FakeKube(small_cluster(pods=7)) as kube:
+        kube.expire_continue_once("Pod")
+        snapshot = collect(kubeconfig_cluster(kube, tmp_path))
+    assert snapshot.status == Snapshot.Status.COMPLETE
+    assert snapshot.pod_count == 7 == Pod.objects.filter(snapshot=snapshot).count()
+
+
+def test_token_source_never_leaks_the_token(tmp_path, fast_live):
+    with FakeKube(small_cluster(), token="right-token") as kube:
+        cluster = Cluster(name="tok", source=Cluster.Source.TOKEN, api_url=kube.url)
+        cluster.set_token("wrong-token-value")
+        cluster.save()
+        with pytest.raises(CollectionError):
+            collect(cluster)
+        failed = cluster.snapshots.first()
+        assert "401" in failed.error and "wrong-token-value" not in failed.error
+        cluster.set_token("right-token")
+        cluster.save()
+        assert collect(cluster).status == Snapshot.Status.COMPLETE
+
+
+def test_a_second_trigger_while_one_is_active_is_skipped_and_logged(manifests, caplog):
+    cluster = manifest_cluster(manifests)
+    first = services.snapshot_request(cluster=cluster, enqueue=False)
+    with caplog.at_level(logging.INFO, logger="auditor.services"):
+        assert services.snapshot_request(cluster=cluster, enqueue=False) is None
+    assert f"snapshot #{first.pk} is already pending" in caplog.text
+    assert cluster.snapshots.count() == 1
+
+
+def test_collecting_the_same_snapshot_twice_does_the_work_once(manifests):
+    cluster = manifest_cluster(manifests)
+    snapshot = collect(cluster)
+    assert services.snapshot_collect(snapshot_id=snapshot.pk) is None
+    assert Pod.objects.filter(snapshot=snapshot).count() == 1
+
+
+def test_a_stale_running_snapshot_is_failed_and_the_next_one_runs(manifests, settings):
+    cluster = manifest_cluster(manifests)
+    old = timezone.now() - timedelta(seconds=settings.SNAPSHOT_STALE_AFTER + 5)
+    dead = Snapshot.objects.create(
+        cluster=cluster, status=Snapshot.Status.RUNNING, started_at=old, heartbeat_at=old
+    )
+    fresh = collect(cluster)
+    dead.refresh_from_db()
+    assert dead.status == Snapshot.Status.FAILED and "worker stopped" in dead.error
+    assert fresh.status == Snapshot.Status.COMPLETE
+
+
+def test_a_running_snapshot_with_a_live_heartbeat_blocks_the_next(manifests):
+    cluster = manifest_cluster(manifests)
+    now = timezone.now()
+    Snapshot.objects.create(
+        cluster=cluster, status=Snapshot.Status.RUNNING, started_at=now, heartbeat_at=now
+    )
+    assert services.snapshot_request(cluster=cluster, enqueue=False) is None
+
+
+def test_duplicate_objects_are_kept_once_with_a_warning(manifests):
+    (manifests / "again.yaml").write_text(SHOP.split("---\n")[1])
+    snapshot = collect(manifest_cluster(manifests))
+    assert snapshot.pod_count == 1
+    assert any("duplicate Pod" in w for w in snapshot.warnings)
+
+
+def test_snapshot_command_runs_and_reports(manifests, capsys):
+    manifest_cluster(manifests, name="files")
+    call_command("snapshot", "files")
+    assert "complete: 1 namespaces, 1 pods, 1 policies" in capsys.readouterr().out
+
+
+def test_snapshot_command_names_known_clusters(manifests):
+    manifest_cluster(manifests, name="files")
+    with pytest.raises(CommandError, match=r"no cluster named 'nope' \(clusters: files\)"):
+        call_command("snapshot", "nope")
+
+
+def test_snapshot_command_reports_failure(tmp_path):
+    manifest_cluster(tmp_path / "missing", name="gone")
+    with pytest.raises(CommandError, match="failed: .*missing"):
+        call_command("snapshot", "gone")
+
+
+def test_live_objects_round_trip_to_the_same_api_meaning(tmp_path, fast_live):
+    objects = small_cluster()
+    objects["Namespace"].append(namespace("empty"))
+    with FakeKube(objects) as kube:
+        snapshot = collect(kubeconfig_cluster(kube, tmp_path))
+    stored = snapshot_objects(snapshot)
+    assert {n["metadata"]["name"] for n in stored["Namespace"]} == {"shop", "payments", "empty"}
+    assert sorted(p["spec"]["podSelector"] == {} for p in stored["NetworkPolicy"]) == [False, True]
+    assert stored["Node"][0]["spec"]["podCIDRs"] == ["10.244.0.0/24"]

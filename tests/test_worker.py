@@ -1,0 +1,93 @@
+"""Snapshots through a real Celery worker and beat, on the configured broker (Redis in CI)."""
+
+import time
+
+import pytest
+
+from auditor import services
+from auditor.models import Cluster, Pod, Snapshot
+from auditor.selectors import latest_snapshot
+
+from .fakekube import FakeKube
+from .objects import small_cluster
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def wait_until(predicate, timeout=40, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+
+
+def live_cluster(kube: FakeKube, tmp_path, **fields) -> Cluster:
+    path = kube.write_kubeconfig(tmp_path / "kubeconfig")
+    return Cluster.objects.create(
+        name="live", source=Cluster.Source.KUBECONFIG, kubeconfig_path=str(path), **fields
+    )
+
+
+def status_of(snapshot: Snapshot) -> str:
+    return Snapshot.objects.values_list("status", flat=True).get(pk=snapshot.pk)
+
+
+def test_worker_collects_a_requested_snapshot_and_hands_it_to_analysis(start_celery, tmp_path):
+    worker = start_celery("worker")
+    with FakeKube(small_cluster()) as kube:
+        cluster = live_cluster(kube, tmp_path, enabled=False)
+        snapshot = services.snapshot_request(cluster=cluster, trigger=Snapshot.Trigger.MANUAL)
+        wait_until(lambda: status_of(snapshot) == "complete", message="the snapshot to complete")
+    assert Pod.objects.filter(snapshot=snapshot).count() == 6
+    worker.wait_for_log(f"snapshot #{snapshot.pk} of live ready for analysis")
+
+
+def test_beat_snapshots_on_schedule_and_skips_a_trigger_while_one_runs(start_celery, tmp_path):
+    with FakeKube(small_cluster()) as kube:
+        kube.delay("Pod", 7, times=1)  # the first snapshot runs past the next trigger
+        cluster = live_cluster(kube, tmp_path, snapshot_interval=3)
+        worker = start_celery("worker", "--concurrency", "2")
+        start_celery("beat")
+        wait_until(
+            lambda: cluster.snapshots.filter(status="complete").count() >= 2,
+            timeout=60,
+            message="two scheduled snapshots",
+        )
+    assert set(cluster.snapshots.values_list("trigger", flat=True)) == {"schedule"}
+    worker.wait_for_log("schedule snapshot skipped, snapshot #")
+
+
+def test_worker_killed_mid_snapshot_leaves_nothing_and_the_next_run_succeeds(
+    start_celery, tmp_path, settings
+):
+    worker = start_celery("worker")
+    with FakeKube(small_cluster()) as kube:
+        kube.delay("Pod", 30, times=1)
+        cluster = live_cluster(kube, tmp_path, enabled=False)
+        good = None
+        snapshot = services.snapshot_request(cluster=cluster, trigger=Snapshot.Trigger.MANUAL)
+        wait_until(
+            lambda: any(path == "/api/v1/pods" for _, path, _ in kube.requests),
+            message="the pods list",
+        )
+        assert status_of(snapshot) == "running"
+        worker.kill()
+
+        assert not Pod.objects.filter(snapshot=snapshot).exists()
+        assert latest_snapshot(cluster) is good
+        # A new trigger while the heartbeat is still fresh is skipped...
+        assert services.snapshot_request(cluster=cluster, trigger=Snapshot.Trigger.MANUAL) is None
+        # ...and once it has gone stale, the dead snapshot is failed and a new one runs.
+        time.sleep(settings.SNAPSHOT_STALE_AFTER + 1)
+        start_celery("worker")
+        retry = services.snapshot_request(cluster=cluster, trigger=Snapshot.Trigger.MANUAL)
+        assert retry is not None
+        wait_until(lambda: status_of(retry) == "complete", message="the next snapshot to complete")
+
+    dead = Snapshot.objects.get(pk=snapshot.pk)
+    assert dead.status == "failed" and "worker stopped during collection" in dead.error
+    assert not Pod.objects.filter(snapshot=dead).exists()
+    assert latest_snapshot(cluster).pk == retry.pk
