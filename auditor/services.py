@@ -268,9 +268,6 @@ def snapshot_collect(*, snapshot_id: int) -> Snapshot | None:
             if not updated:
                 # Marked failed as stale meanwhile: this run's data must not appear.
                 raise CollectionError("the snapshot was marked failed while it was being written")
-            from .tasks import analyze_snapshot
-
-            transaction.on_commit(lambda: analyze_snapshot.delay(snapshot.pk))
     except Exception as exc:
         message = str(exc) if isinstance(exc, CollectionError) else f"internal error: {type(exc).__name__}: {exc}"
         Snapshot.objects.filter(pk=snapshot.pk).update(
@@ -278,6 +275,10 @@ def snapshot_collect(*, snapshot_id: int) -> Snapshot | None:
         )
         logger.error("snapshot #%s of %s failed: %s", snapshot.pk, snapshot.cluster.name, message)
         raise
+    from .tasks import analyze_snapshot
+
+    # robust: a broker hiccup here must not turn a complete snapshot into a failed one.
+    transaction.on_commit(lambda: analyze_snapshot.delay(snapshot.pk), robust=True)
     snapshot.refresh_from_db()
     logger.info(
         "snapshot #%s of %s complete: %d namespaces, %d pods, %d policies",
