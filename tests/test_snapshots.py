@@ -234,3 +234,11 @@ def test_live_objects_round_trip_to_the_same_api_meaning(tmp_path, fast_live):
     assert {n["metadata"]["name"] for n in stored["Namespace"]} == {"shop", "payments", "empty"}
     assert sorted(p["spec"]["podSelector"] == {} for p in stored["NetworkPolicy"]) == [False, True]
     assert stored["Node"][0]["spec"]["podCIDRs"] == ["10.244.0.0/24"]
+
+
+def test_wrong_typed_fields_are_a_collection_error_naming_the_object():
+    from auditor.collection.normalize import normalize
+
+    bad = {"metadata": {"name": "web", "namespace": "shop"}, "spec": {"containers": {"name": "c"}}}
+    with pytest.raises(CollectionError, match=r"Pod web: malformed object"):
+        normalize("Pod", bad)

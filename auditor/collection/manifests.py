@@ -62,6 +62,7 @@ from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.error import MarkedYAMLError
 from yaml.events import AliasEvent
+from yaml.reader import ReaderError
 from yaml.resolver import Resolver
 
 from .base import KINDS, CollectionError
@@ -195,7 +196,9 @@ class ManifestCollector:
             if data is not None:  # an empty document
                 yield from _unpack(data, f"{path}, document {index}")
 
-    def _complete_namespaces(self, objects: dict[str, list[dict]], workloads: list) -> None:
+    def _complete_namespaces(
+        self, objects: dict[str, list[dict]], workloads: list[tuple[str, str, dict]]
+    ) -> None:
         """Give declared namespaces the name label; add the ones only referred to."""
         declared = set()
         for namespace in objects["Namespace"]:
@@ -259,17 +262,18 @@ def _walk(directory: Path) -> Iterator[Path]:
 
 
 def _read_text(path: Path, max_bytes: int) -> str:
-    too_big = f"{path}: {{size:,}} bytes is over the limit of {max_bytes:,} bytes per file"
     try:
         size = path.stat().st_size
-        if size > max_bytes:
-            raise CollectionError(too_big.format(size=size))
-        with path.open("rb") as file:
-            data = file.read(max_bytes + 1)  # the file may have grown since stat()
+        if size <= max_bytes:
+            with path.open("rb") as file:
+                data = file.read(max_bytes + 1)  # the file may have grown since stat()
+            size = len(data)
     except OSError as exc:
         raise CollectionError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > max_bytes:
-        raise CollectionError(too_big.format(size=len(data)))
+    if size > max_bytes:
+        raise CollectionError(
+            f"{path}: {size:,} bytes is over the limit of {max_bytes:,} bytes per file"
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -364,28 +368,36 @@ _BoundedLoader.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.co
 
 def _yaml_documents(text: str, path: Path, max_alias_nodes: int) -> list[object]:
     """Every document of a YAML stream; an empty one is None, so indexes match the file."""
-    loader = _BoundedLoader(text, max_alias_nodes)
     documents: list[object] = []
     try:
+        loader = _BoundedLoader(text, max_alias_nodes)  # the pure-Python reader checks here
         while loader.check_node():
             documents.append(loader.construct_document(loader.get_node()))
+    except ReaderError as exc:
+        # A character YAML does not allow, such as NUL. The reader checks a whole buffer
+        # ahead of the parser, so which document holds it is not known; the line is.
+        line = text.count("\n", 0, exc.position) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise CollectionError(
+            f"{path}, line {line}: invalid YAML: character #x{code:04x} ({exc.reason})"
+        ) from None
     except YAMLError as exc:
         where = f"{path}, document {len(documents) + 1}"
-        mark = getattr(exc, "problem_mark", None)
-        # "while parsing a block mapping: did not find expected key"
-        problem = ": ".join(
-            filter(None, (getattr(exc, "context", None), getattr(exc, "problem", None)))
-        )
-        problem = problem or str(exc)
-        if mark is None:
-            raise CollectionError(f"{where}: invalid YAML: {problem}") from None
-        verdict = "refused YAML" if isinstance(exc, _Refused) else "invalid YAML"
-        raise CollectionError(
-            f"{where}: {verdict} at line {mark.line + 1}, column {mark.column + 1}: {problem}"
-        ) from None
-    finally:
-        loader.dispose()
+        raise CollectionError(f"{where}: {_yaml_problem(exc)}") from None
     return documents
+
+
+def _yaml_problem(exc: YAMLError) -> str:
+    """What is wrong, and where in the file, on one line."""
+    verdict = "refused YAML" if isinstance(exc, _Refused) else "invalid YAML"
+    # "while parsing a block mapping: did not find expected key"
+    problem = ": ".join(
+        filter(None, (getattr(exc, "context", None), getattr(exc, "problem", None)))
+    )
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return f"{verdict}: {problem or exc}"
+    return f"{verdict} at line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
 # --- Objects --------------------------------------------------------------------------
@@ -431,9 +443,6 @@ def _check(kind: str, obj: dict, where: str) -> None:
         normalize(kind, obj)
     except CollectionError as exc:
         raise CollectionError(f"{where}: {exc}") from None
-    except (AttributeError, TypeError, KeyError, ValueError) as exc:
-        # A field of the wrong type, e.g. containers given as a mapping.
-        raise CollectionError(f"{where}: malformed {kind}: {type(exc).__name__}: {exc}") from None
 
 
 def _type_name(value: object) -> str:
@@ -479,15 +488,10 @@ def _controller(obj: dict) -> dict | None:
 
 
 def _pod_template(kind: str, workload: dict, where: str) -> dict:
-    spec = workload.get("spec")
-    if kind == "CronJob":
-        path = "spec.jobTemplate.spec.template"
-        job = (spec or {}).get("jobTemplate") if isinstance(spec, dict) else None
-        job_spec = job.get("spec") if isinstance(job, dict) else None
-        template = job_spec.get("template") if isinstance(job_spec, dict) else None
-    else:
-        path = "spec.template"
-        template = spec.get("template") if isinstance(spec, dict) else None
+    path = "spec.jobTemplate.spec.template" if kind == "CronJob" else "spec.template"
+    template = workload
+    for key in path.split("."):
+        template = template.get(key) if isinstance(template, dict) else None
     if not isinstance(template, dict):
         raise CollectionError(f"{where}: {path} is missing")
     metadata = template.get("metadata") or {}

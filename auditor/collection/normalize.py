@@ -181,6 +181,15 @@ def normalize(kind: str, obj: dict) -> Record:
     """One raw API object to its record; raises CollectionError on a malformed object."""
     if not isinstance(obj, dict):
         raise CollectionError(f"{kind} is not a mapping")
+    try:
+        return _normalize(kind, obj)
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+        # A field of the wrong type (a mapping where a list belongs, say).
+        name = (obj.get("metadata") or {}).get("name", "?") if isinstance(obj.get("metadata"), dict) else "?"
+        raise CollectionError(f"{kind} {name}: malformed object ({type(exc).__name__}: {exc})") from None
+
+
+def _normalize(kind: str, obj: dict) -> Record:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
     if kind == "Namespace":

@@ -1,0 +1,672 @@
+"""The manifests backend: reading files, workload templates, namespaces, bad input, the demo."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from auditor.collection.base import KINDS, CollectionError
+from auditor.collection.manifests import DEFAULT_MAX_FILE_BYTES, ManifestCollector
+from auditor.collection.normalize import FROM_TEMPLATE_ANNOTATION, normalize
+
+FIXTURES = Path(__file__).parent / "fixtures" / "manifests"
+DEMO = Path(__file__).resolve().parent.parent / "auditor" / "demo_cluster"
+NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+def collect(*paths, **options) -> tuple[dict[str, list[dict]], list[str]]:
+    """The objects a collector yields, by kind, and its warnings."""
+    collector = ManifestCollector(list(paths), **options)
+    objects = defaultdict(list)
+    for kind, obj in collector.fetch():
+        assert kind in KINDS
+        objects[kind].append(obj)
+    return objects, collector.warnings
+
+
+def names(objects: dict, kind: str) -> list[str]:
+    return [obj["metadata"]["name"] for obj in objects[kind]]
+
+
+def failure(*paths, **options) -> str:
+    """The message of the CollectionError that reading ``paths`` raises."""
+    with pytest.raises(CollectionError) as info:
+        list(ManifestCollector(list(paths), **options).fetch())
+    return str(info.value)
+
+
+def write(directory: Path, files: dict[str, str | bytes]) -> Path:
+    for name, content in files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    return directory
+
+
+POD = "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: shop}}\n"
+NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"
+
+
+# --- Reading files ----------------------------------------------------------------------
+
+
+def test_multi_document_yaml_yields_each_kind_in_order_and_skips_the_rest():
+    objects, warnings = collect(FIXTURES / "multi.yaml")
+    assert {kind: names(objects, kind) for kind in objects} == {
+        "Namespace": ["shop"],
+        "Pod": ["web-1"],
+        "NetworkPolicy": ["default-deny"],
+        "Service": ["web"],
+    }
+    assert warnings == ["skipped 1 ConfigMap document"]
+    # The order of KINDS, whatever the order in the file.
+    collector = ManifestCollector([FIXTURES / "multi.yaml"])
+    assert [kind for kind, _ in collector.fetch()] == [
+        "Namespace",
+        "Pod",
+        "NetworkPolicy",
+        "Service",
+    ]
+
+
+def test_kubectl_list_items_are_read_as_objects():
+    objects, _ = collect(FIXTURES / "kubectl-list.yaml")
+    [pod] = objects["Pod"]
+    record = normalize("Pod", pod)
+    assert (record.name, record.ips, record.workload_kind, record.workload_name) == (
+        "api-7d9f8b6c5-x2x9q",
+        ["10.244.0.17"],
+        "Deployment",
+        "api",
+    )
+    assert names(objects, "NetworkPolicy") == ["api"]
+    # Live pods, not templates: nothing is marked as made up.
+    assert not record.from_template
+
+
+def test_json_api_list_items_take_their_kind_from_the_list():
+    objects, warnings = collect(FIXTURES / "nodes.json")
+    assert names(objects, "Node") == ["worker-1", "worker-2"]
+    assert [normalize("Node", n).pod_cidrs for n in objects["Node"]] == [
+        ["10.244.0.0/24"],
+        ["10.244.1.0/24"],
+    ]
+    assert warnings == []
+
+
+def test_directories_are_walked_recursively_in_order_skipping_hidden_and_other_files(tmp_path):
+    write(
+        tmp_path,
+        {
+            "b.yaml": POD.format(name="b"),
+            "a/one.yml": POD.format(name="a-one"),
+            "a/two.JSON": '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a-two", "namespace": "shop"}}',
+            "a/.draft.yaml": POD.format(name="hidden-file"),
+            ".git/config.yaml": POD.format(name="hidden-directory"),
+            "notes.txt": POD.format(name="not-a-manifest"),
+            "README.md": "# not a manifest",
+            "namespace.yaml": NAMESPACE,
+        },
+    )
+    objects, warnings = collect(tmp_path, tmp_path / "b.yaml")  # b.yaml twice: read once
+    assert names(objects, "Pod") == ["a-one", "a-two", "b"]
+    assert names(objects, "Namespace") == ["shop"]
+    assert warnings == []
+
+
+def test_a_file_named_explicitly_is_read_whatever_its_suffix(tmp_path):
+    path = write(tmp_path, {"pods.txt": POD.format(name="p") + "---\n" + NAMESPACE}) / "pods.txt"
+    objects, _ = collect(path)
+    assert names(objects, "Pod") == ["p"]
+
+
+def test_anchors_aliases_and_merge_keys_in_moderation_are_fine_and_dates_stay_strings(tmp_path):
+    write(
+        tmp_path,
+        {
+            "web.yaml": """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  namespace: shop
+  labels: &labels {app: web, tier: frontend}
+  annotations:
+    deployed: 2024-06-01
+spec:
+  containers:
+    - &container {name: web, ports: [{name: http, containerPort: 8080}]}
+    - {<<: *container, name: sidecar}
+  nodeSelector: *labels
+""",
+        },
+    )
+    objects, _ = collect(tmp_path)
+    [pod] = objects["Pod"]
+    assert pod["metadata"]["annotations"]["deployed"] == "2024-06-01"
+    assert pod["spec"]["nodeSelector"] == {"app": "web", "tier": "frontend"}
+    assert [c["name"] for c in pod["spec"]["containers"]] == ["web", "sidecar"]
+
+
+def test_other_kinds_are_counted_in_one_warning_each_and_other_api_groups_are_not_ours(tmp_path):
+    config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, namespace: shop}}\n"
+    write(
+        tmp_path,
+        {
+            "all.yaml": "---\n".join(
+                [
+                    NAMESPACE,
+                    *(config_map.format(i=i) for i in range(3)),
+                    "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: shop}\n",
+                    # Calico's own policy and a Knative Service share names with ours.
+                    "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\n"
+                    "metadata: {name: calico, namespace: shop}\n",
+                    "apiVersion: serving.knative.dev/v1\nkind: Service\n"
+                    "metadata: {name: knative, namespace: shop}\n",
+                ]
+            )
+        },
+    )
+    objects, warnings = collect(tmp_path)
+    assert names(objects, "Namespace") == ["shop"]
+    assert not objects["NetworkPolicy"] and not objects["Service"]
+    assert warnings == [
+        "skipped 3 ConfigMap documents",
+        "skipped 1 Secret document",
+        "skipped 1 NetworkPolicy (projectcalico.org) document",
+        "skipped 1 Service (serving.knative.dev) document",
+    ]
+
+
+def test_legacy_extensions_network_policy_is_read(tmp_path):
+    write(
+        tmp_path,
+        {
+            "np.yaml": "apiVersion: extensions/v1beta1\nkind: NetworkPolicy\n"
+            "metadata: {name: old, namespace: shop}\nspec: {podSelector: {}}\n---\n" + NAMESPACE
+        },
+    )
+    objects, _ = collect(tmp_path)
+    assert names(objects, "NetworkPolicy") == ["old"]
+
+
+# --- Workload templates -----------------------------------------------------------------
+
+
+def test_each_workload_kind_expands_to_its_pods():
+    objects, warnings = collect(FIXTURES / "workloads.yaml", FIXTURES / "nodes.json")
+    by_workload = defaultdict(list)
+    for pod in objects["Pod"]:
+        record = normalize("Pod", pod)
+        by_workload[(record.workload_kind, record.workload_name)].append(record)
+    assert {key: [r.name for r in pods] for key, pods in by_workload.items()} == {
+        ("Deployment", "web"): ["web-0", "web-1", "web-2"],  # replicas: 3
+        ("StatefulSet", "db"): ["db-0"],  # replicas defaults to 1
+        ("DaemonSet", "agent"): ["agent-0", "agent-1"],  # one per node
+        ("ReplicaSet", "legacy"): ["legacy-0", "legacy-1"],
+        ("Job", "import"): ["import-0", "import-1"],  # parallelism: 2
+        ("CronJob", "report"): ["report-0"],  # one, whatever the job's parallelism
+    }  # Deployment "idle" has replicas: 0 and makes no pod
+    agents = by_workload[("DaemonSet", "agent")]
+    assert [a.node_name for a in agents] == ["worker-1", "worker-2"]
+    assert all(a.host_network for a in agents)
+    records = [normalize("Pod", pod) for pod in objects["Pod"]]
+    assert all(r.from_template and r.phase == "Running" and not r.ips for r in records)
+    assert warnings == [
+        "namespaces shop, ops, jobs used but not declared; added with only the "
+        "kubernetes.io/metadata.name label"
+    ]
+
+
+def test_a_template_pod_has_the_template_labels_spec_and_the_workload_as_owner():
+    objects, _ = collect(FIXTURES / "workloads.yaml")
+    web = next(p for p in objects["Pod"] if p["metadata"]["name"] == "web-0")
+    assert web["metadata"] == {
+        "name": "web-0",
+        "namespace": "shop",
+        "labels": {"app": "web", "tier": "frontend"},
+        "annotations": {"prometheus.io/scrape": "true", FROM_TEMPLATE_ANNOTATION: "true"},
+        "ownerReferences": [{"kind": "Deployment", "name": "web", "controller": True}],
+    }
+    assert web["spec"] == {
+        "containers": [{"name": "web", "ports": [{"name": "http", "containerPort": 8080}]}]
+    }
+    assert web["status"] == {"phase": "Running"}
+    assert normalize("Pod", web).container_ports == [
+        {"name": "http", "port": 8080, "protocol": "TCP"}
+    ]
+    # Each pod has its own copy: changing one changes no other.
+    web["spec"]["containers"].clear()
+    assert next(p for p in objects["Pod"] if p["metadata"]["name"] == "web-1")["spec"]["containers"]
+
+
+def test_daemonset_without_nodes_makes_one_pod_and_namespace_defaults_to_default(tmp_path):
+    write(
+        tmp_path,
+        {
+            "ds.yaml": "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\n"
+            "spec: {template: {metadata: {labels: {app: agent}}, spec: {containers: [{name: a}]}}}\n"
+        },
+    )
+    objects, _ = collect(tmp_path)
+    [pod] = objects["Pod"]
+    assert (pod["metadata"]["name"], pod["metadata"]["namespace"]) == ("agent-0", "default")
+    assert "nodeName" not in pod["spec"]
+    assert names(objects, "Namespace") == ["default"]
+
+
+def test_replicaset_and_job_are_left_to_their_owner_when_it_is_in_the_input(tmp_path):
+    deployment = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec: {replicas: 2, template: {metadata: {labels: {app: api}}, spec: {containers: [{name: api}]}}}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: api-5f7c9
+  namespace: shop
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: api, controller: true}]
+spec:
+  replicas: 2
+  template: {metadata: {labels: {app: api, pod-template-hash: 5f7c9}}, spec: {containers: [{name: api}]}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: report-28641230
+  namespace: shop
+  ownerReferences: [{apiVersion: batch/v1, kind: CronJob, name: report, controller: true}]
+spec: {template: {metadata: {labels: {app: report}}, spec: {containers: [{name: r}]}}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: orphan-28641230
+  namespace: shop
+  ownerReferences: [{apiVersion: batch/v1, kind: CronJob, name: deleted, controller: true}]
+spec: {template: {metadata: {labels: {app: orphan}}, spec: {containers: [{name: o}]}}}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: report, namespace: shop}
+spec:
+  schedule: "@hourly"
+  jobTemplate: {spec: {template: {metadata: {labels: {app: report}}, spec: {containers: [{name: r}]}}}}
+"""
+    write(tmp_path, {"shop.yaml": NAMESPACE + "---\n" + deployment})
+    objects, _ = collect(tmp_path)
+    assert names(objects, "Pod") == ["api-0", "api-1", "orphan-28641230-0", "report-0"]
+    # The orphaned Job's pod is still attributed to its CronJob by the name rule.
+    orphan = normalize("Pod", objects["Pod"][2])
+    assert (orphan.workload_kind, orphan.workload_name) == ("CronJob", "orphan")
+
+
+def test_pods_in_the_input_mean_no_template_is_expanded(tmp_path):
+    write(tmp_path, {"shop.yaml": NAMESPACE + "---\n" + POD.format(name="live-0")})
+    objects, warnings = collect(tmp_path, FIXTURES / "workloads.yaml")
+    assert names(objects, "Pod") == ["live-0"]
+    assert warnings[0] == (
+        "the input has Pod objects, so its 7 workload templates (CronJob, DaemonSet, Deployment, "
+        "Job, ReplicaSet, StatefulSet) were not expanded into pods"
+    )
+
+
+def test_too_many_template_pods_are_refused(tmp_path):
+    write(
+        tmp_path,
+        {
+            "big.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: big, namespace: shop}\n"
+            "spec: {replicas: 100000000, template: {spec: {containers: [{name: c}]}}}\n"
+        },
+    )
+    message = failure(tmp_path)
+    assert "big.yaml, document 1 (Deployment)" in message and "more than 20,000 pods" in message
+
+
+# --- Namespaces -------------------------------------------------------------------------
+
+
+def test_declared_namespaces_get_the_name_label_the_api_server_sets(tmp_path):
+    write(
+        tmp_path,
+        {
+            "ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {team: x}}\n---\n"
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: b, labels: null}\n---\n"
+            "apiVersion: v1\nkind: Namespace\n"
+            "metadata: {name: c, labels: {kubernetes.io/metadata.name: wrong}}\n"
+        },
+    )
+    objects, warnings = collect(tmp_path)
+    assert [ns["metadata"]["labels"] for ns in objects["Namespace"]] == [
+        {"team": "x", NAME_LABEL: "a"},
+        {NAME_LABEL: "b"},
+        {NAME_LABEL: "c"},  # the API server would not keep another value
+    ]
+    assert warnings == []
+
+
+def test_namespaces_only_referred_to_are_added_with_a_warning(tmp_path):
+    write(
+        tmp_path,
+        {
+            "objects.yaml": POD.format(name="p")
+            + "---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n"  # no namespace: default
+            + "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+            + "metadata: {name: n, namespace: shop}\nspec: {podSelector: {}}\n"
+        },
+    )
+    objects, warnings = collect(tmp_path)
+    assert [(ns["metadata"]["name"], ns["metadata"]["labels"]) for ns in objects["Namespace"]] == [
+        ("shop", {NAME_LABEL: "shop"}),
+        ("default", {NAME_LABEL: "default"}),
+    ]
+    assert warnings == [
+        "namespaces shop, default used but not declared; added with only the "
+        "kubernetes.io/metadata.name label"
+    ]
+
+
+# --- Bad input --------------------------------------------------------------------------
+
+GOOD = NAMESPACE + "---\n"
+
+BAD_DOCUMENTS = [
+    pytest.param(
+        "pods.yaml",
+        GOOD + "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n namespace: shop\n",
+        ["pods.yaml, document 2: invalid YAML at line 9, column 2"],
+        id="invalid-yaml",
+    ),
+    pytest.param(
+        "pods.yaml",
+        GOOD + GOOD + "apiVersion: v1\nkind: Pod\nmetadata: {name: x\n",
+        ["pods.yaml, document 3: invalid YAML at line 12"],
+        id="invalid-yaml-flow",
+    ),
+    pytest.param(
+        "pods.json",
+        '{"apiVersion": "v1",\n "kind": "Pod"\n "metadata": {}}',
+        ["pods.json, document 1: invalid JSON at line 3, column 2"],
+        id="invalid-json",
+    ),
+    pytest.param(
+        "pods.yaml",
+        GOOD + "apiVersion: v1\nmetadata: {name: x}\n",
+        ["pods.yaml, document 2: kind is missing"],
+        id="no-kind",
+    ),
+    pytest.param(
+        "pods.yaml",
+        GOOD + "kind: Pod\nmetadata: {name: x}\n",
+        ["pods.yaml, document 2: apiVersion is missing"],
+        id="no-api-version",
+    ),
+    pytest.param(
+        "pods.yaml",
+        GOOD + GOOD + "apiVersion: v1\nkind: Pod\nmetadata: {namespace: shop}\n",
+        ["pods.yaml, document 3 (Pod): metadata.name is missing"],
+        id="no-name",
+    ),
+    pytest.param(
+        "pods.yaml",
+        GOOD + "apiVersion: v1\nkind: ConfigMap\n",
+        ["pods.yaml, document 2 (ConfigMap): metadata.name is missing"],
+        id="no-metadata-even-for-a-skipped-kind",
+    ),
+    pytest.param(
+        "pods.yaml",
+        "- apiVersion: v1\n- kind: Pod\n",
+        ["pods.yaml, document 1: a list, not a mapping"],
+        id="not-a-mapping",
+    ),
+    pytest.param(
+        "pods.yaml",
+        GOOD + "just some text\n",
+        ["pods.yaml, document 2: a string, not a mapping"],
+        id="a-scalar",
+    ),
+    pytest.param(
+        "list.yaml",
+        "apiVersion: v1\nkind: List\nitems:\n- "
+        + POD.format(name="a").replace("\n", "\n  ")
+        + "\n- {apiVersion: v1, kind: Pod, metadata: {namespace: shop}}\n",
+        ["list.yaml, document 1 (List), item 2 (Pod): metadata.name is missing"],
+        id="list-item",
+    ),
+    pytest.param(
+        "pods.yaml",
+        GOOD + "apiVersion: v1\nkind: Pod\nmetadata: {name: x, labels: [a, b]}\n",
+        ["pods.yaml, document 2 (Pod):", "metadata.labels is not a mapping"],
+        id="labels-not-a-mapping",
+    ),
+    pytest.param(
+        "pods.yaml",
+        GOOD + "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {containers: {name: c}}\n",
+        ["pods.yaml, document 2 (Pod): Pod x: malformed object"],
+        id="containers-not-a-list",
+    ),
+    pytest.param(
+        "deploy.yaml",
+        GOOD + "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n"
+        "spec: {replicas: three, template: {spec: {containers: []}}}\n",
+        ["deploy.yaml, document 2 (Deployment): spec.replicas is 'three', not a whole number"],
+        id="replicas-not-a-number",
+    ),
+    pytest.param(
+        "deploy.yaml",
+        GOOD
+        + "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec: {schedule: '@daily'}\n",
+        ["deploy.yaml, document 2 (CronJob): spec.jobTemplate.spec.template is missing"],
+        id="no-template",
+    ),
+    pytest.param(
+        "pods.yaml",
+        b"apiVersion: v1\nkind: Pod\nmetadata: {name: caf\xe9}\n",
+        ["pods.yaml: not UTF-8 text (byte 0xe9 on line 3)"],
+        id="not-utf8",
+    ),
+    pytest.param(
+        "pods.yaml",
+        GOOD + "a: &a [x, *a]\n",
+        [
+            "pods.yaml, document 2: refused YAML at line 5, column 11",
+            "alias *a refers to a node that contains it",
+        ],
+        id="recursive-alias",
+    ),
+    pytest.param(
+        "pods.yaml",
+        "a: " + "[" * 100_000 + "]" * 100_000 + "\n",
+        ["pods.yaml, document 1: refused YAML at line 1", "nested deeper than 128 levels"],
+        id="deep-nesting",  # libyaml's own composer would crash the process
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "expected"), BAD_DOCUMENTS)
+def test_bad_input_names_the_file_and_the_document(tmp_path, name, content, expected):
+    write(tmp_path, {name: content})
+    message = failure(tmp_path)
+    for fragment in expected:
+        assert fragment in message
+
+
+def test_a_character_yaml_forbids_is_reported_by_line(tmp_path):
+    # The reader rejects it before the parser knows which document holds it.
+    write(tmp_path, {"pods.yaml": GOOD + "apiVersion: v1\nkind: Pod\nmetadata: {name: \x00}\n"})
+    message = failure(tmp_path)
+    assert message == (
+        f"{tmp_path / 'pods.yaml'}, line 7: invalid YAML: character #x0000 "
+        "(control characters are not allowed)"
+    )
+
+
+def test_a_missing_path_is_an_error(tmp_path):
+    assert failure(tmp_path / "nope") == f"{tmp_path / 'nope'}: no such file or directory"
+
+
+def test_a_directory_without_manifests_is_an_error(tmp_path):
+    write(tmp_path, {"README.md": "hello", ".hidden.yaml": NAMESPACE, "sub/notes.txt": "x"})
+    assert failure(tmp_path) == f"{tmp_path}: no .yaml, .yml or .json files in this directory"
+
+
+def test_no_paths_is_an_error():
+    assert failure() == "no manifest file or directory given"
+
+
+def test_input_with_nothing_to_audit_is_an_error(tmp_path):
+    write(
+        tmp_path,
+        {
+            "empty.yaml": "# nothing here\n",
+            "config.yaml": "---\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+        },
+    )
+    message = failure(tmp_path)
+    assert (
+        "no Namespace, Node, Pod, NetworkPolicy, Service or workload objects in 2 files" in message
+    )
+
+
+def test_files_over_the_size_cap_are_refused_before_reading(tmp_path):
+    path = tmp_path / "huge.yaml"
+    with path.open("wb") as file:
+        file.truncate(DEFAULT_MAX_FILE_BYTES + 1)  # sparse: no disk used, too slow to parse
+    assert DEFAULT_MAX_FILE_BYTES == 64 * 1024 * 1024
+    started = time.perf_counter()
+    message = failure(tmp_path)
+    assert time.perf_counter() - started < 1
+    assert message == f"{path}: 67,108,865 bytes is over the limit of 67,108,864 bytes per file"
+
+
+def test_the_size_cap_is_configurable(tmp_path):
+    write(tmp_path, {"pods.yaml": NAMESPACE + "# " + "x" * 2000 + "\n"})
+    assert "bytes is over the limit of 1,024 bytes per file" in failure(
+        tmp_path, max_file_bytes=1024
+    )
+    objects, _ = collect(tmp_path, max_file_bytes=4096)
+    assert names(objects, "Namespace") == ["shop"]
+
+
+BILLION_LAUGHS = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: lol, namespace: shop}
+data:
+  a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+  d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+  e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+  f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+  g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+  h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+  i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+
+def test_a_billion_laughs_bomb_is_refused_quickly(tmp_path):
+    write(tmp_path, {"bomb.yaml": GOOD + BILLION_LAUGHS})
+    started = time.perf_counter()
+    message = failure(tmp_path)
+    assert time.perf_counter() - started < 2
+    assert message.startswith(f"{tmp_path / 'bomb.yaml'}, document 2: refused YAML at line ")
+    assert "aliases repeat more than 100,000 nodes" in message
+
+
+def test_a_merge_key_bomb_is_refused_quickly(tmp_path):
+    # Merge keys copy entries: each level holds ten copies of the one before.
+    levels = ["  l0: &l0 {a: 1, b: 2}"]
+    levels += [f"  l{i}: &l{i} {{<<: [{', '.join([f'*l{i - 1}'] * 10)}]}}" for i in range(1, 10)]
+    write(
+        tmp_path,
+        {
+            "merge.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m}\ndata:\n"
+            + "\n".join(levels)
+        },
+    )
+    started = time.perf_counter()
+    message = failure(tmp_path)
+    assert time.perf_counter() - started < 2
+    assert "merge.yaml, document 1: refused YAML" in message
+
+
+def test_the_alias_budget_is_configurable(tmp_path):
+    write(
+        tmp_path,
+        {"pods.yaml": GOOD + POD.format(name="p") + "spec: {containers: [&c {name: a}, *c, *c]}\n"},
+    )
+    assert "aliases repeat more than 3 nodes" in failure(tmp_path, max_alias_nodes=3)
+    objects, _ = collect(tmp_path, max_alias_nodes=6)
+    assert len(objects["Pod"][0]["spec"]["containers"]) == 3
+
+
+def test_nothing_is_yielded_before_a_bad_file_fails_the_run(tmp_path):
+    write(tmp_path, {"a.yaml": GOOD + POD.format(name="good"), "b.yaml": "kind: [\n"})
+    objects = ManifestCollector([tmp_path]).fetch()
+    with pytest.raises(CollectionError, match=re.escape("b.yaml, document 1: invalid YAML")):
+        next(objects)
+
+
+# --- The demo cluster -------------------------------------------------------------------
+
+
+def test_the_demo_cluster_loads_cleanly_and_every_object_normalises():
+    objects, warnings = collect(DEMO)
+    assert warnings == []
+    assert {kind: len(objects[kind]) for kind in KINDS} == {
+        "Namespace": 8,
+        "Node": 3,
+        "Pod": 60,
+        "NetworkPolicy": 22,
+        "Service": 16,
+    }
+    records = {kind: [normalize(kind, obj) for obj in objects[kind]] for kind in KINDS}
+    assert sorted(ns.name for ns in records["Namespace"]) == [
+        "batch",
+        "ingress-nginx",
+        "kube-system",
+        "monitoring",
+        "payments",
+        "shop-backend",
+        "shop-db",
+        "shop-frontend",
+    ]
+    assert all(ns.labels[NAME_LABEL] == ns.name for ns in records["Namespace"])
+    assert all(pod.from_template and pod.workload_kind for pod in records["Pod"])
+    assert sorted(p.name for p in records["Pod"] if p.host_network) == sorted(
+        f"{ds}-{i}" for ds in ("calico-node", "kube-proxy", "node-exporter") for i in range(3)
+    )
+    assert [n.pod_cidrs for n in records["Node"]] == [
+        ["10.244.0.0/24"],
+        ["10.244.1.0/24"],
+        ["10.244.2.0/24"],
+    ]
+    namespaces_with_policies = {p.namespace for p in records["NetworkPolicy"]}
+    assert "batch" not in namespaces_with_policies and len(namespaces_with_policies) == 7
+
+
+def test_every_demo_policy_has_a_comment_and_a_row_in_the_readme():
+    readme = (DEMO / "README.md").read_text()
+    policies = 0
+    for path in sorted(DEMO.glob("*.yaml")):
+        for document in path.read_text().split("\n---\n"):
+            if "\nkind: NetworkPolicy\n" not in document:
+                continue
+            policies += 1
+            assert document.lstrip("-\n").startswith("#"), (
+                f"{path.name}: a policy without a comment"
+            )
+            name = re.search(r"^  name: (\S+)$", document, re.MULTILINE).group(1)
+            namespace = re.search(r"^  namespace: (\S+)$", document, re.MULTILINE).group(1)
+            assert f"| {namespace} | {name} |" in readme, f"{namespace}/{name} is not in the README"
+    assert policies == 22
