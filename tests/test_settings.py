@@ -73,7 +73,7 @@ def test_embedded_defaults_need_no_server(tmp_path):
         env, "s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, len(s.SECRET_KEY)"
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://", "50"]
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://localhost//", "50"]
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0  # only the owner reads the key
 
 
