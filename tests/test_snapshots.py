@@ -242,3 +242,22 @@ def test_wrong_typed_fields_are_a_collection_error_naming_the_object():
     bad = {"metadata": {"name": "web", "namespace": "shop"}, "spec": {"containers": {"name": "c"}}}
     with pytest.raises(CollectionError, match=r"Pod web: malformed object"):
         normalize("Pod", bad)
+
+
+@pytest.mark.parametrize(
+    "kind, obj, message",
+    [
+        ("Pod", {"metadata": {"name": "web", "namespace": "shop"}, "status": {"podIP": "10.0.0.300"}},
+         "Pod shop/web: status.podIPs: '10.0.0.300' is not an IP address"),
+        ("Node", {"metadata": {"name": "n1"}, "spec": {"podCIDR": "10.244.0.0/33"}},
+         "Node n1: spec.podCIDRs: '10.244.0.0/33' is not a CIDR"),
+        ("Service", {"metadata": {"name": "api", "namespace": "shop"}, "spec": {"clusterIP": "ten"}},
+         "Service shop/api: spec.clusterIPs: 'ten' is not an IP address"),
+    ],
+)
+def test_bad_addresses_are_named_with_their_field(kind, obj, message):
+    from auditor.collection.normalize import normalize
+
+    with pytest.raises(CollectionError) as caught:
+        normalize(kind, obj)
+    assert str(caught.value) == message

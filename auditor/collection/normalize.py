@@ -7,6 +7,7 @@ shape the policy engine reads, so a stored snapshot and a YAML file mean the sam
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 
@@ -145,6 +146,18 @@ def _meta(obj: dict, kind: str, *, namespaced: bool) -> tuple[str, str, dict]:
     return metadata["name"], namespace, {str(k): str(v) for k, v in labels.items()}
 
 
+def _checked_ips(values: list[str], field: str, *, network: bool = False) -> list[str]:
+    """The values, once each is a valid address (or CIDR); the error names the field."""
+    check = ipaddress.ip_network if network else ipaddress.ip_address
+    for value in values:
+        try:
+            check(value, strict=False) if network else check(value)
+        except ValueError:
+            what = "a CIDR" if network else "an IP address"
+            raise CollectionError(f"{field}: {value!r} is not {what}") from None
+    return values
+
+
 def _container_ports(spec: dict) -> list[dict]:
     ports = []
     for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
@@ -201,6 +214,7 @@ def _normalize(kind: str, obj: dict) -> Record:
         ips = [p["ip"] for p in status.get("podIPs") or [] if p.get("ip")]
         if not ips and status.get("podIP"):
             ips = [status["podIP"]]
+        _checked_ips(ips, f"Pod {namespace}/{name}: status.podIPs")
         workload_kind, workload_name = _workload(metadata, labels)
         return PodRecord(
             namespace=namespace,
@@ -223,13 +237,16 @@ def _normalize(kind: str, obj: dict) -> Record:
     if kind == "Node":
         name, _, labels = _meta(obj, kind, namespaced=False)
         cidrs = list(spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else []))
+        _checked_ips(cidrs, f"Node {name}: spec.podCIDRs", network=True)
         addresses = status.get("addresses") or []
         return NodeRecord(
             name=name,
             labels=labels,
             pod_cidrs=cidrs,
-            internal_ips=[a["address"] for a in addresses if a.get("type") == "InternalIP"],
-            external_ips=[a["address"] for a in addresses if a.get("type") == "ExternalIP"],
+            internal_ips=_checked_ips([a["address"] for a in addresses if a.get("type") == "InternalIP"],
+                                      f"Node {name}: status.addresses (InternalIP)"),
+            external_ips=_checked_ips([a["address"] for a in addresses if a.get("type") == "ExternalIP"],
+                                      f"Node {name}: status.addresses (ExternalIP)"),
         )
     if kind == "Service":
         name, namespace, _ = _meta(obj, kind, namespaced=True)
@@ -238,7 +255,8 @@ def _normalize(kind: str, obj: dict) -> Record:
             namespace=namespace,
             name=name,
             type=spec.get("type") or "ClusterIP",
-            cluster_ips=[ip for ip in cluster_ips if ip and ip != "None"],
+            cluster_ips=_checked_ips([ip for ip in cluster_ips if ip and ip != "None"],
+                                     f"Service {namespace}/{name}: spec.clusterIPs"),
             selector={str(k): str(v) for k, v in (spec.get("selector") or {}).items()},
             ports=[
                 {k: p[k] for k in ("name", "port", "targetPort", "protocol") if k in p}
