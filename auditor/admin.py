@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from . import services
-from .models import Cluster, Snapshot
+from .models import Analysis, Cluster, Finding, Snapshot, Waiver
 
 
 class ClusterForm(forms.ModelForm):
@@ -76,3 +76,34 @@ class SnapshotAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Computed records: visible, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Analysis)
+class AnalysisAdmin(ReadOnlyAdmin):
+    list_display = ("snapshot", "status", "score", "finding_counts", "finished_at")
+    list_filter = ("status",)
+
+
+@admin.register(Finding)
+class FindingAdmin(ReadOnlyAdmin):
+    list_display = ("rule", "severity", "title", "namespace", "snapshot")
+    list_filter = ("severity", "rule", "snapshot__cluster")
+    search_fields = ("title", "message", "namespace", "fingerprint")
+
+
+@admin.register(Waiver)
+class WaiverAdmin(admin.ModelAdmin):
+    list_display = ("rule", "cluster", "summary", "author", "expires_at", "revoked_at")
+    list_filter = ("cluster", "rule")
+    search_fields = ("summary", "reason", "fingerprint")
+    readonly_fields = ("fingerprint", "rule", "summary", "author", "created_at")

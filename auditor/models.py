@@ -224,3 +224,100 @@ class Service(SnapshotObject):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["snapshot", "namespace", "name"], name="unique_service")]
+
+
+# --- Analysis: what the findings code concluded about one complete snapshot -----------
+
+
+class Severity(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+    INFO = "info", "Info"
+
+
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+SEVERITY_COLOURS = {"critical": "purple", "high": "red", "medium": "orange", "low": "yellow", "info": "grey"}
+
+
+class Analysis(models.Model):
+    """Coverage, score and compliance of one snapshot; its findings hang off the snapshot."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        COMPLETE = "complete", "Complete"
+        FAILED = "failed", "Failed"
+
+    snapshot = models.OneToOneField(Snapshot, on_delete=models.CASCADE, related_name="analysis")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    score = models.FloatField(null=True, blank=True)
+    # The report as the findings package renders it, less the findings themselves.
+    report = models.JSONField(default=dict, blank=True)
+    finding_counts = models.JSONField(default=dict, blank=True)  # {"high": 3, ...}
+
+    class Meta:
+        verbose_name_plural = "analyses"
+
+    def __str__(self) -> str:
+        return f"analysis of {self.snapshot}"
+
+
+class Finding(models.Model):
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="findings")
+    rule = models.CharField(max_length=10)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    title = models.CharField(max_length=200)
+    message = models.TextField()
+    namespace = models.CharField(max_length=253, blank=True)
+    # ["Pod/shop/web-1", "NetworkPolicy/shop/allow-all"]; "objects" in reports and the API.
+    object_refs = models.JSONField(default=list)
+    evidence = models.JSONField(default=dict)
+    snippet = models.TextField(blank=True)
+    warnings = models.JSONField(default=list)
+    # Stable across snapshots for the same problem: waivers follow it.
+    fingerprint = models.CharField(max_length=64, db_index=True)
+
+    class Meta:
+        ordering = ["rule", "namespace", "id"]
+        indexes = [
+            models.Index(fields=["snapshot", "severity"]),
+            models.Index(fields=["snapshot", "rule"]),
+            models.Index(fields=["snapshot", "namespace"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.title}"
+
+    @property
+    def colour(self) -> str:
+        return SEVERITY_COLOURS[self.severity]
+
+
+class Waiver(models.Model):
+    """A reviewer's acceptance of a finding, following it across snapshots until it expires."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="waivers")
+    fingerprint = models.CharField(max_length=64, db_index=True)
+    rule = models.CharField(max_length=10)
+    summary = models.CharField(max_length=300, help_text="The finding's title and objects when it was waived.")
+    reason = models.TextField()
+    author = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"waiver of {self.rule} on {self.cluster} until {self.expires_at:%Y-%m-%d}"
+
+    def is_active(self, at=None) -> bool:
+        from django.utils import timezone
+
+        at = at or timezone.now()
+        return self.revoked_at is None and self.expires_at > at

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from django.db.models import Case, Exists, IntegerField, OuterRef, Value, When
+from django.utils import timezone
+
 from .collection.normalize import RECORD_FOR_KIND
-from .models import Cluster, Snapshot
+from .models import SEVERITY_ORDER, Analysis, Cluster, Finding, NetworkPolicy, Snapshot, Waiver
 
 
 def latest_snapshot(cluster: Cluster) -> Snapshot | None:
@@ -31,3 +34,81 @@ def snapshot_objects(snapshot: Snapshot) -> dict[str, list[dict]]:
         rows = MODEL_FOR_KIND[kind].objects.filter(snapshot=snapshot).order_by("pk").values_list(*names)
         result[kind] = [record_type(*row).to_api() for row in rows.iterator(chunk_size=5000)]
     return result
+
+
+def active_waivers(cluster: Cluster, at=None) -> dict[str, Waiver]:
+    """The waivers in force now (or at ``at``), by the fingerprint they accept."""
+    at = at or timezone.now()
+    waivers = Waiver.objects.filter(cluster=cluster, revoked_at__isnull=True, expires_at__gt=at).order_by("created_at")
+    return {w.fingerprint: w for w in waivers}
+
+
+def findings_of(snapshot: Snapshot):
+    """The snapshot's findings, most severe first, each annotated with ``waived``."""
+    in_force = Waiver.objects.filter(
+        cluster_id=snapshot.cluster_id, fingerprint=OuterRef("fingerprint"), revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    )
+    rank = Case(*[When(severity=s, then=Value(r)) for s, r in SEVERITY_ORDER.items()], output_field=IntegerField())
+    return (
+        Finding.objects.filter(snapshot=snapshot)
+        .annotate(waived=Exists(in_force), severity_rank=rank)
+        .order_by("severity_rank", "rule", "namespace", "id")
+    )
+
+
+def previous_complete(snapshot: Snapshot) -> Snapshot | None:
+    return (
+        Snapshot.objects.filter(cluster_id=snapshot.cluster_id, status=Snapshot.Status.COMPLETE,
+                                finished_at__lt=snapshot.finished_at)
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+
+
+def snapshot_diff(old: Snapshot, new: Snapshot) -> dict:
+    """What changed from ``old`` to ``new``: findings, coverage, policies, exposed and uncovered pods."""
+    old_findings = {f.fingerprint: f for f in Finding.objects.filter(snapshot=old)}
+    new_findings = {f.fingerprint: f for f in Finding.objects.filter(snapshot=new)}
+    old_policies = dict(_policy_specs(old))
+    new_policies = dict(_policy_specs(new))
+    old_report = _report(old)
+    new_report = _report(new)
+    return {
+        "old": old,
+        "new": new,
+        "new_findings": [new_findings[k] for k in new_findings.keys() - old_findings.keys()],
+        "resolved_findings": [old_findings[k] for k in old_findings.keys() - new_findings.keys()],
+        "coverage": _coverage_delta(old_report.get("coverage") or {}, new_report.get("coverage") or {}),
+        "score": (old.analysis.score if hasattr(old, "analysis") else None,
+                  new.analysis.score if hasattr(new, "analysis") else None),
+        "policies_added": sorted(new_policies.keys() - old_policies.keys()),
+        "policies_removed": sorted(old_policies.keys() - new_policies.keys()),
+        "policies_changed": sorted(k for k in new_policies.keys() & old_policies.keys() if new_policies[k] != old_policies[k]),
+        "pods_newly_exposed": _newly(old_report, new_report, "exposed_pods"),
+        "pods_newly_uncovered": _newly(old_report, new_report, "uncovered_pods"),
+    }
+
+
+def _policy_specs(snapshot: Snapshot):
+    for namespace, name, spec in NetworkPolicy.objects.filter(snapshot=snapshot).values_list("namespace", "name", "spec"):
+        yield f"{namespace}/{name}", spec
+
+
+def _report(snapshot: Snapshot) -> dict:
+    analysis = Analysis.objects.filter(snapshot=snapshot, status=Analysis.Status.COMPLETE).first()
+    return analysis.report if analysis else {}
+
+
+def _coverage_delta(old: dict, new: dict) -> dict:
+    """Cluster-wide ratios before and after, by the keys both reports share."""
+    old_cluster, new_cluster = old.get("cluster") or {}, new.get("cluster") or {}
+    delta = {}
+    for key, value in new_cluster.items():
+        if isinstance(value, int | float) and isinstance(old_cluster.get(key), int | float):
+            delta[key] = {"old": old_cluster[key], "new": value, "change": value - old_cluster[key]}
+    return delta
+
+
+def _newly(old: dict, new: dict, key: str) -> list[str]:
+    return sorted(set(new.get(key) or []) - set(old.get(key) or []))

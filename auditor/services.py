@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from .collection.base import KINDS, CollectionError
 from .collection.normalize import normalize
-from .models import Cluster, Namespace, NetworkPolicy, Node, Pod, Service, Snapshot
+from .models import Cluster, Namespace, NetworkPolicy, Node, Pod, Service, Snapshot, Waiver
 
 logger = logging.getLogger(__name__)
 
@@ -292,3 +292,34 @@ def snapshot_analyze(*, snapshot: Snapshot) -> None:
     from .analysis import analyze
 
     analyze(snapshot)
+
+
+# --- Waivers ------------------------------------------------------------------------
+
+MAX_WAIVER_DAYS = 365
+
+
+def waiver_create(*, finding, author, reason: str, expires_at) -> Waiver:
+    """Accept a finding until ``expires_at``; the waiver follows its fingerprint."""
+    from django.core.exceptions import ValidationError
+
+    reason = (reason or "").strip()
+    now = timezone.now()
+    errors = {}
+    if len(reason) < 5:
+        errors["reason"] = "Say why this finding is accepted (at least a few words)."
+    if expires_at is None or expires_at <= now:
+        errors["expires_at"] = "The expiry must be in the future."
+    elif expires_at > now + timedelta(days=MAX_WAIVER_DAYS):
+        errors["expires_at"] = f"A waiver lasts at most {MAX_WAIVER_DAYS} days; renew it when it lapses."
+    if errors:
+        raise ValidationError(errors)
+    objects = ", ".join(finding.object_refs[:3]) + (" …" if len(finding.object_refs) > 3 else "")
+    return Waiver.objects.create(
+        cluster=finding.snapshot.cluster, fingerprint=finding.fingerprint, rule=finding.rule,
+        summary=f"{finding.title}: {objects}"[:300], reason=reason, author=author, expires_at=expires_at,
+    )
+
+
+def waiver_revoke(*, waiver: Waiver) -> None:
+    Waiver.objects.filter(pk=waiver.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
