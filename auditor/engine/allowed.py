@@ -1,0 +1,123 @@
+"""The full set of allowed pod connections, kept compact, and what is derived from it.
+
+The structure is a list of destination groups. Each group is a set of pod classes that
+receive exactly the same traffic, with entries "these ports: from these source classes
+(bitset) and these source addresses". Graph edges aggregate it per distinct source
+bitset, never per pod pair. Loopback (a pod to itself) and node traffic are always
+allowed and not listed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from .evaluate import DestinationGroup, Evaluation, bit_positions
+from .gcpause import gc_paused
+from .ipsets import IPSet
+from .ports import PortSet
+
+
+def _id_ranges(bits: int) -> list[list[int]]:
+    """[[first, last], ...] runs of set bits: class ids are namespace-ordered, so runs are few."""
+    out: list[list[int]] = []
+    for i in bit_positions(bits):
+        if out and out[-1][1] == i - 1:
+            out[-1][1] = i
+        else:
+            out.append([i, i])
+    return out
+
+
+class AllowedConnections:
+    def __init__(self, ev: Evaluation, groups: list[DestinationGroup]):
+        self.ev = ev
+        self.groups = groups
+        self.group_of = [0] * len(ev.classes)
+        for gid, group in enumerate(groups):
+            for c in group.classes:
+                self.group_of[c] = gid
+        self._cidrs: dict[IPSet, list[str]] = {}
+
+    def sources(self, dst_class: int, port: int | None = None, protocol: str = "TCP") -> int:
+        """Bitset of source classes allowed to ``dst_class`` on the port (any port of the
+        protocol when None)."""
+        wanted = PortSet.of(protocol) if port is None else PortSet.of(protocol, port)
+        out = 0
+        for entry in self.groups[self.group_of[dst_class]].entries:
+            if entry.ports & wanted:
+                out |= entry.sources
+        return out
+
+    def allows(self, src: str, dst: str, port: int, protocol: str = "TCP") -> bool:
+        """Pod to pod ("ns/name"), as the policies say (loopback is always allowed)."""
+        if src == dst:
+            return True
+        s, d = self.ev.class_of.get(src), self.ev.class_of.get(dst)
+        if s is None or d is None:
+            return False
+        return bool(self.sources(d, port, protocol) >> s & 1)
+
+    def cidrs(self, ips: IPSet) -> list[str]:
+        hit = self._cidrs.get(ips)
+        if hit is None:
+            hit = self._cidrs[ips] = ips.to_cidrs()
+        return hit
+
+    @gc_paused()
+    def to_dict(self) -> dict:
+        """JSON form: classes (with their pods) and, per destination group, the allowed
+        sources as runs of class ids ``[[first, last], ...]`` and CIDRs, per port list."""
+        classes = [
+            {
+                "id": c.id,
+                "namespace": c.namespace,
+                "labels": c.labels,
+                "pods": [p.key for p in c.pods],
+            }
+            for c in self.ev.classes
+        ]
+        groups = [
+            {
+                "destinations": g.classes,
+                "allow": [
+                    {
+                        "ports": e.ports.describe(),
+                        "sources": _id_ranges(e.sources),
+                        "ipBlocks": self.cidrs(e.ips),
+                    }
+                    for e in g.entries
+                ],
+            }
+            for g in self.groups
+        ]
+        return {"classes": classes, "groups": groups}
+
+    @gc_paused()
+    def edges(self, level: str = "namespace") -> list[dict]:
+        """Aggregated edges ``{"from", "to", "ports"}`` between namespaces or workloads
+        ("ns/Kind/name"; a pod without an owner is its own workload, "ns/Pod/name"). Address sources
+        appear as ``"from": "ipBlock:<cidr>"``."""
+        if level == "namespace":
+            keys_of = [{c.namespace} for c in self.ev.classes]
+        elif level == "workload":
+            keys_of = [
+                {f"{c.namespace}/{p.workload or 'Pod/' + p.name}" for p in c.pods}
+                for c in self.ev.classes
+            ]
+        else:
+            raise ValueError("level must be 'namespace' or 'workload'")
+        keys_cache: dict[int, set[str]] = {}
+        found: dict[tuple[str, str], PortSet] = defaultdict(PortSet)
+        for group in self.groups:
+            dst_keys = set().union(*(keys_of[c] for c in group.classes))
+            for entry in group.entries:
+                src_keys = keys_cache.get(entry.sources)
+                if src_keys is None:
+                    src_keys = keys_cache[entry.sources] = set().union(
+                        *(keys_of[c] for c in bit_positions(entry.sources))
+                    )
+                src_keys = src_keys | {f"ipBlock:{cidr}" for cidr in self.cidrs(entry.ips)}
+                for s in src_keys:
+                    for d in dst_keys:
+                        found[s, d] = found[s, d] | entry.ports
+        return [{"from": s, "to": d, "ports": p.describe()} for (s, d), p in sorted(found.items())]

@@ -1,0 +1,354 @@
+"""``ClusterModel``: the engine's front door. Raw API objects in, answers out.
+
+Example::
+
+    model = ClusterModel.from_objects(namespaces=ns, pods=pods, nodes=nodes, policies=pols)
+    model.errors                       # [PolicyError], invalid policy content
+    model.isolation()                  # [PodIsolation], one per pod
+    model.reach("shop/web-1", "shop/db-0", 5432, "TCP").to_dict()
+    model.allowed_connections().edges("namespace")
+    model.matrix(port=80)              # {"pods": [...], "matrix": [[bool]]}
+    model.external_exposure().to_dict()
+
+Answers are computed lazily and cached; the model is immutable once built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from .allowed import AllowedConnections
+from .evaluate import Evaluation
+from .explain import Endpoint, Verdict, reach
+from .exposure import ExternalExposure
+from .gcpause import gc_paused
+from .ipsets import IPSet, ip_to_int
+from .model import (
+    ACTIVE,
+    HOST_NETWORK,
+    InputError,
+    Namespace,
+    Node,
+    Pod,
+    Policy,
+    PolicyError,
+    Service,
+    parse_namespace,
+    parse_node,
+    parse_pod,
+    parse_policy,
+    parse_service,
+)
+from .ports import PROTOCOLS
+
+UNDEFINED_CATEGORY = "policy behaviour undefined"
+NO_TRAFFIC_CATEGORY = "no traffic"
+
+
+@dataclass(slots=True)
+class PodIsolation:
+    """Answer 1 for one pod. Isolation is None for pods outside enforcement."""
+
+    pod: str
+    state: str  # "active", "host-network" or "inactive"
+    category: str  # "isolated", "ingress isolated", "egress isolated", "not isolated",
+    #                "policy behaviour undefined" (hostNetwork) or "no traffic"
+    ingress_isolated: bool | None
+    egress_isolated: bool | None
+    policies: list[str]  # every policy whose podSelector selects the pod
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "pod": self.pod,
+            "state": self.state,
+            "category": self.category,
+            "ingress_isolated": self.ingress_isolated,
+            "egress_isolated": self.egress_isolated,
+            "policies": self.policies,
+            "reason": self.reason,
+        }
+
+
+class ClusterModel:
+    def __init__(
+        self,
+        namespaces: list[Namespace],
+        pods: list[Pod],
+        nodes: list[Node],
+        policies: list[Policy],
+        services: list[Service] = (),
+        errors: list[PolicyError] = (),
+        declared_cidrs: list[str] = (),
+    ):
+        self.namespaces = {ns.name: ns for ns in namespaces}
+        # Pods and policies may name namespaces absent from the input; the API server
+        # labels every namespace with its name, so an implicit one carries that label.
+        for name in sorted({p.namespace for p in pods} | {p.namespace for p in policies}):
+            if name not in self.namespaces:
+                self.namespaces[name] = parse_namespace({"metadata": {"name": name}})
+        self.pods = pods
+        self.pods_by_key = {p.key: p for p in pods}
+        self.nodes = nodes
+        self.policies = policies
+        for i, policy in enumerate(policies):
+            policy.id = i
+        self.services = list(services)
+        self.errors = list(errors)
+        self.declared_cidrs = list(declared_cidrs)
+
+    @classmethod
+    def from_objects(
+        cls,
+        namespaces=(),
+        pods=(),
+        nodes=(),
+        policies=(),
+        services=(),
+        *,
+        declared_cidrs=(),
+    ) -> ClusterModel:
+        """Build from raw API-shaped dicts (or collection records with ``to_api()``).
+
+        ``declared_cidrs``: the cluster's pod and service CIDRs when known; they are added
+        to what nodes, services and pods show when deciding what is external. Raises
+        ``InputError`` for objects that cannot be read at all; problems inside policies
+        are collected in ``model.errors`` instead.
+        """
+        with gc_paused():
+            return cls._from_objects(namespaces, pods, nodes, policies, services, declared_cidrs)
+
+    @classmethod
+    def _from_objects(cls, namespaces, pods, nodes, policies, services, declared_cidrs):
+        parsed_pods = [_parse(parse_pod, o, "Pod") for o in pods]
+        _unique((p.key for p in parsed_pods), "Pod")
+        parsed_policies, errors = [], []
+        for obj in policies:
+            policy, problems = _parse(parse_policy, obj, "NetworkPolicy")
+            errors.extend(problems)
+            if policy is not None:
+                parsed_policies.append(policy)
+        _unique((p.key for p in parsed_policies), "NetworkPolicy")
+        for cidr in declared_cidrs:
+            try:
+                IPSet.from_cidr(cidr)
+            except ValueError:
+                raise InputError(f"declared CIDR {cidr!r} is not a CIDR") from None
+        return cls(
+            namespaces=[_parse(parse_namespace, o, "Namespace") for o in namespaces],
+            pods=parsed_pods,
+            nodes=[_parse(parse_node, o, "Node") for o in nodes],
+            policies=parsed_policies,
+            services=[_parse(parse_service, o, "Service") for o in services],
+            errors=errors,
+            declared_cidrs=list(declared_cidrs),
+        )
+
+    # -- the evaluation ------------------------------------------------------------------
+
+    @cached_property
+    def evaluation(self) -> Evaluation:
+        active = [p for p in self.pods if p.state == ACTIVE]
+        with gc_paused():
+            return Evaluation(self.namespaces, self.policies, active)
+
+    def pod(self, key: str) -> Pod:
+        try:
+            return self.pods_by_key[key]
+        except KeyError:
+            raise InputError(f"no pod {key!r}") from None
+
+    # -- 1. isolation --------------------------------------------------------------------
+
+    @gc_paused()
+    def isolation(self) -> list[PodIsolation]:
+        """Per pod, sorted by "namespace/name": isolation per direction and the policies
+        that select it. hostNetwork pods get the category "policy behaviour undefined"."""
+        ev = self.evaluation
+        by_namespace: dict[str, list[Policy]] = {}
+        for policy in self.policies:
+            by_namespace.setdefault(policy.namespace, []).append(policy)
+        out = []
+        for pod in sorted(self.pods, key=lambda p: (p.namespace, p.name)):
+            if pod.state == ACTIVE:
+                c = ev.class_of[pod.key]
+                policies = ev.policies_of[c]
+                ing = bool(ev.isolated_ingress >> c & 1)
+                egr = bool(ev.isolated_egress >> c & 1)
+                category = {
+                    (True, True): "isolated",
+                    (True, False): "ingress isolated",
+                    (False, True): "egress isolated",
+                    (False, False): "not isolated",
+                }[ing, egr]
+                out.append(
+                    PodIsolation(pod.key, pod.state, category, ing, egr, [p.key for p in policies])
+                )
+                continue
+            policies = [
+                p.key
+                for p in by_namespace.get(pod.namespace, ())
+                if p.pod_selector.matches(pod.labels)
+            ]
+            if pod.state == HOST_NETWORK:
+                out.append(
+                    PodIsolation(
+                        pod.key,
+                        pod.state,
+                        UNDEFINED_CATEGORY,
+                        None,
+                        None,
+                        policies,
+                        "hostNetwork pods are outside NetworkPolicy enforcement",
+                    )
+                )
+            else:
+                out.append(
+                    PodIsolation(
+                        pod.key,
+                        pod.state,
+                        NO_TRAFFIC_CATEGORY,
+                        None,
+                        None,
+                        policies,
+                        f"the pod {pod.inactive_reason}: it takes no part in traffic",
+                    )
+                )
+        return out
+
+    # -- 2. reach ------------------------------------------------------------------------
+
+    def endpoint(self, value) -> Endpoint:
+        """A pod (Pod or "namespace/name") or an IP address; an address of a known pod is
+        that pod, an address of a node is that node."""
+        if isinstance(value, Pod):
+            return Endpoint(pod=value)
+        if not isinstance(value, str):
+            raise InputError(f"{value!r} is neither a pod nor an IP address")
+        try:
+            ip = ip_to_int(value)
+        except ValueError:
+            if "/" not in value:
+                raise InputError(f"{value!r} is neither namespace/pod nor an IP address") from None
+            return Endpoint(pod=self.pod(value))
+        pod = self._pods_by_ip.get(ip)
+        if pod is not None:
+            return Endpoint(pod=pod)
+        return Endpoint(ip=ip, node=self._node_addresses.get(ip, ""))
+
+    @cached_property
+    def _pods_by_ip(self) -> dict[int, Pod]:
+        """Addresses of pods with their own network (a hostNetwork pod shares its node's);
+        an active pod wins over a finished one that held the same address."""
+        out: dict[int, Pod] = {}
+        for pod in self.pods:
+            if not pod.host_network:
+                for value in pod.ip_values:
+                    if value not in out or pod.state == ACTIVE:
+                        out[value] = pod
+        return out
+
+    @cached_property
+    def _node_addresses(self) -> dict[int, str]:
+        return {ip_to_int(a): n.name for n in self.nodes for a in n.addresses}
+
+    def reach(self, src, dst, port: int, protocol: str = "TCP") -> Verdict:
+        """Is ``src`` -> ``dst`` on port/protocol allowed, and why. Raises InputError for an
+        unknown pod, a bad address, port or protocol."""
+        try:
+            return reach(self.evaluation, self.endpoint(src), self.endpoint(dst), port, protocol)
+        except ValueError as exc:
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(str(exc)) from None
+
+    # -- 3. allowed set and matrix ---------------------------------------------------------
+
+    def allowed_connections(self) -> AllowedConnections:
+        return self._allowed
+
+    @cached_property
+    def _allowed(self) -> AllowedConnections:
+        ev = self.evaluation
+        with gc_paused():
+            return AllowedConnections(ev, ev.allowed())
+
+    @gc_paused()
+    def matrix(self, port: int | None = None, protocol: str = "TCP") -> dict:
+        """``{"pods": [sorted "ns/name"], "matrix": [[bool]]}``; ``matrix[i][j]``: may
+        pods[i] open a connection to pods[j] on the port (any port when None). Only active
+        pods appear (hostNetwork pods and pods without an IP are left out); a pod always
+        reaches itself."""
+        if protocol not in PROTOCOLS:
+            raise InputError(f"protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+        if port is not None and (
+            isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535
+        ):
+            raise InputError(f"port {port!r} is outside 1-65535")
+        allowed = self._allowed
+        ev = self.evaluation
+        keys = sorted(ev.class_of)
+        classes = [ev.class_of[k] for k in keys]
+        sources_of: dict[int, int] = {}
+        columns = []
+        for c in classes:
+            if c not in sources_of:
+                sources_of[c] = allowed.sources(c, port, protocol)
+            columns.append(sources_of[c])
+        matrix = [
+            [i == j or bool(columns[j] >> ci & 1) for j in range(len(keys))]
+            for i, ci in enumerate(classes)
+        ]
+        return {"pods": keys, "matrix": matrix}
+
+    # -- 4. external exposure ---------------------------------------------------------------
+
+    def cluster_ranges(self) -> IPSet:
+        """Addresses inside the cluster: declared CIDRs, node podCIDRs and addresses,
+        service cluster IPs and every pod IP."""
+        cidrs = list(self.declared_cidrs) + [c for node in self.nodes for c in node.pod_cidrs]
+        ranges = [IPSet.from_cidr(c).ranges[0] for c in cidrs]
+        singles = [ip_to_int(a) for node in self.nodes for a in node.addresses]
+        singles += [ip_to_int(a) for service in self.services for a in service.cluster_ips]
+        singles += [v for pod in self.pods for v in pod.ip_values]
+        return IPSet(ranges + [(v, v + 1) for v in singles])
+
+    def external_exposure(self) -> ExternalExposure:
+        return self._exposure
+
+    @cached_property
+    def _exposure(self) -> ExternalExposure:
+        ev, allowed = self.evaluation, self._allowed
+        with gc_paused():
+            return ExternalExposure(ev, self.cluster_ranges(), allowed.groups, ev.egress_ips())
+
+    def analyze(self) -> dict:
+        """Isolation, the allowed set and exposure in one call (what a snapshot stores)."""
+        return {
+            "isolation": self.isolation(),
+            "allowed": self.allowed_connections(),
+            "exposure": self.external_exposure(),
+            "errors": self.errors,
+        }
+
+
+def _parse(parser, obj, kind: str):
+    """Run a parser; a field of the wrong type anywhere becomes an InputError naming the
+    object, never a crash."""
+    try:
+        return parser(obj)
+    except InputError:
+        raise
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+        md = obj.get("metadata") if isinstance(obj, dict) else None
+        name = md.get("name", "?") if isinstance(md, dict) else "?"
+        raise InputError(f"{kind} {name}: malformed object ({type(exc).__name__}: {exc})") from None
+
+
+def _unique(keys, kind: str) -> None:
+    seen = set()
+    for key in keys:
+        if key in seen:
+            raise InputError(f"{kind} {key} appears twice")
+        seen.add(key)

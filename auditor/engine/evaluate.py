@@ -1,0 +1,316 @@
+"""Fast evaluation on pod classes with bitsets (Python ints: bit i = class i).
+
+Nothing here loops over pods × pods × policies. The steps, in the order ``Evaluation``
+runs them:
+
+1. Group active pods into classes (``classes.py``) so each namespace is a bit range.
+2. Index class labels and namespace labels (``LabelIndex``); each distinct selector is
+   evaluated once for all classes with a few big-int ANDs.
+3. Per policy: the classes it selects. Per rule: the classes and IPs its peers match.
+4. Isolation: OR of the selections of the policies affecting each direction.
+5. Allowed set (``allowed()``): for each destination class, cut the port line at every
+   boundary of the rules that concern it and, per port segment, AND the sources its
+   ingress admits with the sources whose egress reaches it. Destination classes with the
+   same rules share the work and form one destination group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .classes import build_classes
+from .ipsets import ALL_IPS, NO_IPS, IPSet
+from .model import Namespace, Pod, Policy, Rule
+from .ports import ALL_PORTS, NO_PORTS, PortSet, PortSpec
+from .selectors import LabelIndex, bits_from_positions
+
+INGRESS = "ingress"
+EGRESS = "egress"
+
+
+def bit_positions(x: int) -> list[int]:
+    """The positions of the set bits of x, ascending."""
+    s = bin(x)[:1:-1]
+    out = []
+    i = s.find("1")
+    while i >= 0:
+        out.append(i)
+        i = s.find("1", i + 1)
+    return out
+
+
+def resolve_ports(ports: tuple[PortSpec, ...] | None, named_ports: frozenset) -> PortSet:
+    """The ports a rule's ``ports`` allows towards a destination with these named ports."""
+    if ports is None:
+        return ALL_PORTS
+    out = NO_PORTS
+    for spec in ports:
+        out = out | spec.resolve(named_ports)
+    return out
+
+
+@dataclass(slots=True, eq=False)
+class CompiledRule:
+    """A rule with its peers evaluated: per peer and in total, the classes and IPs matched."""
+
+    id: int
+    policy: Policy
+    direction: str
+    rule: Rule
+    peer_classes: tuple[int, ...]
+    peer_ips: tuple[IPSet, ...]
+    classes: int
+    ips: IPSet
+    fixed_ports: PortSet | None  # the rule's ports when they hold no port name
+
+    def ports_for(self, named_ports: frozenset) -> PortSet:
+        if self.fixed_ports is not None:
+            return self.fixed_ports
+        return resolve_ports(self.rule.ports, named_ports)
+
+
+@dataclass(slots=True)
+class Entry:
+    """Sources allowed to a destination group on ``ports``: pod classes (bitset) and IP
+    addresses (sources outside any pod, or pods matched by address)."""
+
+    ports: PortSet
+    sources: int
+    ips: IPSet
+
+
+@dataclass(slots=True)
+class DestinationGroup:
+    classes: list[int]
+    entries: list[Entry]
+
+
+@dataclass(slots=True)
+class EgressGroup:
+    """Where a group of source classes may send to by address, per port."""
+
+    classes: list[int]
+    entries: list[tuple[PortSet, IPSet]]
+
+
+class Evaluation:
+    def __init__(self, namespaces: dict[str, Namespace], policies: list[Policy], pods: list[Pod]):
+        self.policies = policies
+        self.namespaces = namespaces
+        # 1. Classes; ipBlocks take part in the class key through their distinct sets.
+        blocks: dict[IPSet, int] = {}
+        for policy in policies:
+            for rule in policy.ingress + policy.egress:
+                for peer in rule.peers or ():
+                    if peer.ip_block is not None:
+                        blocks.setdefault(peer.ip_block, len(blocks))
+        self.classes, self.ns_ranges = build_classes(pods, list(blocks))
+        self.class_of: dict[str, int] = {p.key: c.id for c in self.classes for p in c.pods}
+        n = len(self.classes)
+        self.all = (1 << n) - 1
+        # 2. Label indexes over classes, for pod labels and for namespace labels.
+        self.pod_index = LabelIndex([c.labels for c in self.classes])
+        empty: dict[str, str] = {}
+        self.ns_index = LabelIndex(
+            [
+                namespaces[c.namespace].labels if c.namespace in namespaces else empty
+                for c in self.classes
+            ]
+        )
+        by_block: list[list[int]] = [[] for _ in blocks]
+        for c in self.classes:
+            for b in bit_positions(c.blocks):
+                by_block[b].append(c.id)
+        self._block_classes = {
+            ipset: bits_from_positions(by_block[b], n) for ipset, b in blocks.items()
+        }
+        # 3. Selections and rules.
+        self.selected: list[int] = []
+        self.policies_of: list[list[Policy]] = [[] for _ in range(n)]
+        self.rules: list[CompiledRule] = []
+        self.ingress_rules_of: list[list[int]] = [[] for _ in range(n)]
+        self.egress_rules_of: list[list[int]] = [[] for _ in range(n)]
+        self.isolated_ingress = 0
+        self.isolated_egress = 0
+        for policy in policies:
+            lo, _ = self.ns_ranges.get(policy.namespace, (0, 0))
+            sel = self.ns_mask(policy.namespace) & self.pod_index.eval(policy.pod_selector)
+            self.selected.append(sel)
+            members = [lo + i for i in bit_positions(sel >> lo)] if sel else []
+            for c in members:
+                self.policies_of[c].append(policy)
+            # 4. Isolation.
+            if policy.affects_ingress:
+                self.isolated_ingress |= sel
+            if policy.affects_egress:
+                self.isolated_egress |= sel
+            for direction, rules, per_class in (
+                (INGRESS, policy.ingress, self.ingress_rules_of),
+                (EGRESS, policy.egress, self.egress_rules_of),
+            ):
+                for rule in rules:
+                    compiled = self._compile(policy, direction, rule)
+                    for c in members:
+                        per_class[c].append(compiled.id)
+
+    def ns_mask(self, namespace: str) -> int:
+        lo, hi = self.ns_ranges.get(namespace, (0, 0))
+        return ((1 << hi) - 1) ^ ((1 << lo) - 1)
+
+    def _compile(self, policy: Policy, direction: str, rule: Rule) -> CompiledRule:
+        if not rule.valid:
+            peer_classes, peer_ips = (0,), (NO_IPS,)
+        elif rule.peers is None:
+            peer_classes, peer_ips = (self.all,), (ALL_IPS,)
+        else:
+            peer_classes = tuple(self.peer_classes(policy, peer) for peer in rule.peers)
+            peer_ips = tuple(
+                peer.ip_block if peer.ip_block is not None and peer.valid else NO_IPS
+                for peer in rule.peers
+            )
+        classes = 0
+        for c in peer_classes:
+            classes |= c
+        ips = NO_IPS
+        for i in set(peer_ips):
+            ips = ips | i
+        compiled = CompiledRule(
+            id=len(self.rules),
+            policy=policy,
+            direction=direction,
+            rule=rule,
+            peer_classes=peer_classes,
+            peer_ips=peer_ips,
+            classes=classes,
+            ips=ips,
+            fixed_ports=None
+            if rule.has_named_ports or not rule.valid
+            else resolve_ports(rule.ports, frozenset()),
+        )
+        if not rule.valid:
+            compiled.fixed_ports = NO_PORTS
+        self.rules.append(compiled)
+        return compiled
+
+    def peer_classes(self, policy: Policy, peer) -> int:
+        """The classes a peer matches: podSelector alone stays in the policy's namespace,
+        namespaceSelector alone takes whole namespaces, both together AND, and an ipBlock
+        takes the classes whose pod IPs fall in it."""
+        if not peer.valid:
+            return 0
+        if peer.ip_block is not None:
+            return self._block_classes.get(peer.ip_block, 0)
+        if peer.namespace_selector is None:
+            return self.ns_mask(policy.namespace) & self.pod_index.eval(peer.pod_selector)
+        result = self.ns_index.eval(peer.namespace_selector)
+        if peer.pod_selector is not None:
+            result &= self.pod_index.eval(peer.pod_selector)
+        return result
+
+    # -- 5. the allowed set ------------------------------------------------------------
+
+    def allowed(self) -> list[DestinationGroup]:
+        """Per group of destination classes: which source classes and IPs on which ports."""
+        # Egress rules deduplicated by (destination classes, ports): each keeps the OR of
+        # the sources whose policies hold it, then is handed to each destination it reaches.
+        out_rules: dict[tuple, list] = {}
+        for compiled in self.rules:
+            if compiled.direction != EGRESS or not compiled.classes:
+                continue
+            sources = self.selected[compiled.policy.id]
+            if not sources:
+                continue
+            key = (compiled.classes, compiled.rule.ports if compiled.rule.valid else "invalid")
+            entry = out_rules.get(key)
+            if entry is None:
+                out_rules[key] = [compiled, sources]
+            else:
+                entry[1] |= sources
+        shared = list(out_rules.values())
+        incoming: list[list[int]] = [[] for _ in self.classes]
+        for gid, (compiled, _) in enumerate(shared):
+            for d in bit_positions(compiled.classes):
+                incoming[d].append(gid)
+        free_egress = self.all & ~self.isolated_egress
+
+        groups: dict[tuple, list[int]] = {}
+        for cls in self.classes:
+            c = cls.id
+            in_rules = tuple(self.ingress_rules_of[c]) if self.isolated_ingress >> c & 1 else None
+            named = any(self.rules[r].fixed_ports is None for r in in_rules or ()) or any(
+                shared[g][0].fixed_ports is None for g in incoming[c]
+            )
+            key = (in_rules, tuple(incoming[c]), cls.named_ports if named else None)
+            groups.setdefault(key, []).append(c)
+
+        result = []
+        for (in_rules, in_from, _), members in groups.items():
+            named_ports = self.classes[members[0]].named_ports
+            if in_rules is None:
+                in_grants = [(ALL_PORTS, self.all, ALL_IPS)]
+            else:
+                in_grants = [
+                    (self.rules[r].ports_for(named_ports), self.rules[r].classes, self.rules[r].ips)
+                    for r in in_rules
+                ]
+            eg_grants = [(ALL_PORTS, free_egress)]
+            eg_grants += [(shared[g][0].ports_for(named_ports), shared[g][1]) for g in in_from]
+            result.append(DestinationGroup(members, _segments(in_grants, eg_grants)))
+        return result
+
+    def egress_ips(self) -> list[EgressGroup]:
+        """Per group of source classes: the addresses their egress allows, per port. Port
+        names never match an address: they resolve only against a destination pod."""
+        groups: dict[tuple | None, list[int]] = {}
+        for cls in self.classes:
+            c = cls.id
+            key = tuple(self.egress_rules_of[c]) if self.isolated_egress >> c & 1 else None
+            groups.setdefault(key, []).append(c)
+        result = []
+        for rules, members in groups.items():
+            if rules is None:
+                grants = [(ALL_PORTS, 0, ALL_IPS)]
+            else:
+                grants = [
+                    (self.rules[r].ports_for(frozenset()), 0, self.rules[r].ips) for r in rules
+                ]
+            entries = [(e.ports, e.ips) for e in _segments(grants, [(ALL_PORTS, 0)])]
+            result.append(EgressGroup(members, entries))
+        return result
+
+
+def _segments(in_grants, eg_grants) -> list[Entry]:
+    """Cut the port line at every grant boundary; per segment AND ingress with egress.
+
+    ``in_grants``: (ports, source classes, source IPs) admitted by the destination.
+    ``eg_grants``: (ports, source classes) whose egress reaches the destination.
+    IP sources are outside egress policy, so only ingress limits them.
+    """
+    points = set()
+    for ports, *_ in in_grants:
+        points.update(ports.boundaries())
+    for ports, _ in eg_grants:
+        points.update(ports.boundaries())
+    points = sorted(points)
+    merged: dict[tuple[int, IPSet], list[tuple[int, int]]] = {}
+    for a, b in zip(points, points[1:], strict=False):
+        classes = 0
+        ip_sets = []
+        for ports, c, ips in in_grants:
+            if a in ports:
+                classes |= c
+                if ips and ips not in ip_sets:
+                    ip_sets.append(ips)
+        if not classes and not ip_sets:
+            continue
+        reach = 0
+        for ports, c in eg_grants:
+            if a in ports:
+                reach |= c
+        classes &= reach
+        ips = NO_IPS
+        for i in ip_sets:
+            ips = ips | i
+        if classes or ips:
+            merged.setdefault((classes, ips), []).append((a, b))
+    return [Entry(PortSet(ranges), classes, ips) for (classes, ips), ranges in merged.items()]

@@ -1,0 +1,225 @@
+"""``reach``: one connection's verdict, with the policies and rules that decide it.
+
+Each end is a pod or an address. For each direction that applies (egress at a source
+pod, ingress at a destination pod) the explanation names either every (policy, rule,
+peer, port) that allows the connection, or the policies that isolate the pod, none of
+which allows it. Three cases bypass policy, as the Kubernetes documentation says:
+
+* a pod cannot block traffic to itself (loopback);
+* traffic between a pod and the node it runs on is always allowed;
+* hostNetwork pods are outside enforcement: the outcome is "undefined".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .evaluate import EGRESS, INGRESS, Evaluation
+from .ipsets import int_to_ip
+from .model import ACTIVE, HOST_NETWORK, Pod
+from .ports import PROTOCOLS
+
+ALLOWED = "allowed"
+DENIED = "denied"
+UNDEFINED = "undefined"  # a hostNetwork pod at one end: policy behaviour undefined
+NO_TRAFFIC = "no traffic"  # a pod at one end has no IP or is not running
+
+
+@dataclass(slots=True)
+class Endpoint:
+    """A pod, or an address that is a node's or outside any known pod."""
+
+    pod: Pod | None = None
+    ip: int | None = None
+    node: str = ""  # the node owning the address, when it is a node address
+
+    def to_dict(self) -> dict:
+        if self.pod is not None:
+            return {"kind": "pod", "pod": self.pod.key}
+        kind = "node" if self.node else "ip"
+        return {
+            "kind": kind,
+            "ip": int_to_ip(self.ip),
+            **({"node": self.node} if self.node else {}),
+        }
+
+    def __str__(self) -> str:
+        if self.pod is not None:
+            return self.pod.key
+        return int_to_ip(self.ip) + (f" (node {self.node})" if self.node else "")
+
+
+@dataclass(slots=True)
+class RuleMatch:
+    """A rule that allows the connection: ``peer``/``port`` index the matching entry of
+    from/to and ports, None when the rule leaves that list empty (matches all)."""
+
+    policy: str
+    rule: int
+    peer: int | None
+    port: int | None
+
+    def to_dict(self) -> dict:
+        return {"policy": self.policy, "rule": self.rule, "peer": self.peer, "port": self.port}
+
+
+@dataclass(slots=True)
+class DirectionVerdict:
+    direction: str  # "egress" (at the source) or "ingress" (at the destination)
+    pod: str
+    isolated: bool
+    allowed: bool
+    allowed_by: list[RuleMatch] = field(default_factory=list)
+    isolating_policies: list[str] = field(default_factory=list)
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "direction": self.direction,
+            "pod": self.pod,
+            "isolated": self.isolated,
+            "allowed": self.allowed,
+            "allowed_by": [m.to_dict() for m in self.allowed_by],
+            "isolating_policies": self.isolating_policies,
+            "reason": self.reason,
+        }
+
+
+@dataclass(slots=True)
+class Verdict:
+    src: Endpoint
+    dst: Endpoint
+    port: int
+    protocol: str
+    outcome: str
+    egress: DirectionVerdict | None = None
+    ingress: DirectionVerdict | None = None
+    reason: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome == ALLOWED
+
+    def to_dict(self) -> dict:
+        return {
+            "src": self.src.to_dict(),
+            "dst": self.dst.to_dict(),
+            "port": self.port,
+            "protocol": self.protocol,
+            "allowed": self.allowed,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "egress": self.egress.to_dict() if self.egress else None,
+            "ingress": self.ingress.to_dict() if self.ingress else None,
+        }
+
+    def text(self) -> str:
+        lines = [f"{self.src} -> {self.dst} {self.protocol}/{self.port}: {self.outcome.upper()}"]
+        if self.reason:
+            lines.append(f"  {self.reason}")
+        for d in (self.egress, self.ingress):
+            if d is None:
+                continue
+            lines.append(
+                f"  {d.direction} at {d.pod}: {'allowed' if d.allowed else 'denied'} - {d.reason}"
+            )
+            for m in d.allowed_by:
+                where = f"rule {m.rule}" + (f", peer {m.peer}" if m.peer is not None else "")
+                where += f", port {m.port}" if m.port is not None else ""
+                lines.append(f"    allowed by {m.policy} {d.direction}[{where}]")
+        return "\n".join(lines)
+
+
+def reach(ev: Evaluation, src: Endpoint, dst: Endpoint, port: int, protocol: str) -> Verdict:
+    """The verdict for one connection (see the module docstring for the rules)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ValueError(f"port {port!r} is outside 1-65535")
+    verdict = Verdict(src=src, dst=dst, port=port, protocol=protocol, outcome=ALLOWED)
+    pods = [e.pod for e in (src, dst) if e.pod is not None]
+    for pod in pods:
+        if pod.state == HOST_NETWORK:
+            verdict.outcome = UNDEFINED
+            verdict.reason = f"{pod.key} uses hostNetwork: policy behaviour undefined"
+            return verdict
+    for pod in pods:
+        if pod.state != ACTIVE:
+            verdict.outcome = NO_TRAFFIC
+            verdict.reason = f"{pod.key} {pod.inactive_reason}: it takes no part in traffic"
+            return verdict
+    if src.pod is not None and src.pod is dst.pod:
+        verdict.reason = "a pod cannot block traffic to itself"
+        return verdict
+    if not pods:
+        verdict.reason = "no pod at either end: NetworkPolicy does not apply"
+        return verdict
+    if src.pod is not None:
+        verdict.egress = _direction(ev, EGRESS, src.pod, dst, port, protocol)
+    if dst.pod is not None:
+        verdict.ingress = _direction(ev, INGRESS, dst.pod, src, port, protocol)
+    denied = [d for d in (verdict.egress, verdict.ingress) if d is not None and not d.allowed]
+    if denied:
+        verdict.outcome = DENIED
+        verdict.reason = "; ".join(f"{d.direction} denied at {d.pod}" for d in denied)
+    else:
+        verdict.reason = (
+            "egress and ingress both allow it" if len(pods) == 2 else "the pod's policies allow it"
+        )
+    return verdict
+
+
+def _direction(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: int, protocol: str):
+    cid = ev.class_of[pod.key]
+    affects = "affects_ingress" if direction == INGRESS else "affects_egress"
+    isolating = [p.key for p in ev.policies_of[cid] if getattr(p, affects)]
+    result = DirectionVerdict(
+        direction=direction, pod=pod.key, isolated=bool(isolating), allowed=True
+    )
+    if other.pod is None and other.node and other.node == pod.node_name:
+        result.reason = "traffic between a pod and its own node is always allowed"
+        return result
+    if not isolating:
+        result.reason = f"no policy isolates {pod.key} for {direction}"
+        return result
+    result.isolating_policies = isolating
+    # Named ports resolve against the destination pod; an address has none.
+    dst_pod = pod if direction == INGRESS else other.pod
+    named = dst_pod.named_ports if dst_pod is not None else frozenset()
+    other_class = ev.class_of[other.pod.key] if other.pod is not None else None
+    rule_ids = ev.ingress_rules_of[cid] if direction == INGRESS else ev.egress_rules_of[cid]
+    for rid in rule_ids:
+        compiled = ev.rules[rid]
+        rule = compiled.rule
+        if not rule.valid:
+            continue
+        if rule.peers is None:
+            peer = None
+        else:
+            peer = next(
+                (
+                    j
+                    for j in range(len(rule.peers))
+                    if (other_class is not None and compiled.peer_classes[j] >> other_class & 1)
+                    or (other_class is None and other.ip in compiled.peer_ips[j])
+                ),
+                -1,
+            )
+            if peer < 0:
+                continue
+        if rule.ports is None:
+            port_index = None
+        else:
+            port_index = next(
+                (k for k, spec in enumerate(rule.ports) if spec.resolve(named).has(port, protocol)),
+                -1,
+            )
+            if port_index < 0:
+                continue
+        result.allowed_by.append(RuleMatch(compiled.policy.key, rule.index, peer, port_index))
+    if result.allowed_by:
+        result.reason = f"allowed by {len(result.allowed_by)} rule(s)"
+    else:
+        result.allowed = False
+        result.reason = f"isolated by {', '.join(isolating)}; no {direction} rule allows it"
+    return result

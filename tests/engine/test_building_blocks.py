@@ -1,0 +1,80 @@
+"""Interval sets, port sets and label selectors on their own."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from auditor.engine.ipsets import ALL_IPS, Intervals, IPSet
+from auditor.engine.ports import ALL_PORTS, PortSet, PortSpec
+from auditor.engine.selectors import LabelIndex, Selector, parse_selector
+
+
+def test_cidr_except_and_cidrs():
+    block = IPSet.from_cidr("172.17.0.0/16") - IPSet.from_cidr("172.17.1.0/24")
+    assert block.to_cidrs() == [
+        "172.17.0.0/24",
+        "172.17.2.0/23",
+        "172.17.4.0/22",
+        "172.17.8.0/21",
+        "172.17.16.0/20",
+        "172.17.32.0/19",
+        "172.17.64.0/18",
+        "172.17.128.0/17",
+    ]
+    assert IPSet.from_cidr("192.168.1.1/24").to_cidrs() == ["192.168.1.0/24"]  # host bits allowed
+    assert ALL_IPS.to_cidrs() == ["0.0.0.0/0", "::/0"]
+    v6 = IPSet.from_cidr("2001:db8::/32") - IPSet.from_cidr("2001:db8:8000::/33")
+    assert v6.to_cidrs() == ["2001:db8::/33"]
+    assert not IPSet.from_cidr("::/0").contains_ip("10.0.0.1")  # families stay apart
+
+
+def test_port_sets():
+    assert PortSet.of("TCP", 80).describe() == ["TCP/80"]
+    assert ALL_PORTS.describe() == ["TCP/*", "UDP/*", "SCTP/*"]
+    named = frozenset({("http", "TCP", 8080), ("http", "UDP", 5000)})
+    assert PortSpec("TCP", "http").resolve(named).describe() == ["TCP/8080"]
+    assert PortSpec("UDP", "http").resolve(named).describe() == ["UDP/5000"]
+    assert PortSpec("SCTP", "http").resolve(named) == PortSet()
+    assert PortSpec("TCP", 8000, 8080).resolve(frozenset()).describe() == ["TCP/8000-8080"]
+
+
+def test_selector_index_matches_plain_matching():
+    labels = [{"app": "a", "tier": "x"}, {"app": "b"}, {}, {"tier": "y"}]
+    index = LabelIndex(labels)
+    sel = parse_selector(
+        {"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["x"]}]}, "s", []
+    )
+    assert index.eval(sel) == 0b1110
+    assert index.eval(Selector()) == 0b1111
+    assert index.eval(Selector(valid=False)) == 0
+
+
+ranges = st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), max_size=5).map(
+    lambda rs: Intervals([(min(a, b), max(a, b)) for a, b in rs])
+)
+
+
+def _members(s):
+    return {v for lo, hi in s.ranges for v in range(lo, hi)}
+
+
+@given(ranges, ranges)
+def test_interval_algebra(a, b):
+    assert _members(a | b) == _members(a) | _members(b)
+    assert _members(a & b) == _members(a) & _members(b)
+    assert _members(a - b) == _members(a) - _members(b)
+    assert all((v in a) == (v in _members(a)) for v in range(62))
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 32), st.integers(0, 2**32 - 1), st.integers(0, 32))
+def test_cidrs_roundtrip(a, pa, b, pb):
+    import ipaddress
+
+    s = IPSet.from_cidr(f"{ipaddress.IPv4Address(a)}/{pa}") - IPSet.from_cidr(
+        f"{ipaddress.IPv4Address(b)}/{pb}"
+    )
+    back = IPSet()
+    for c in s.to_cidrs():
+        back = back | IPSet.from_cidr(c)
+    assert back == s
