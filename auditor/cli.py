@@ -6,8 +6,8 @@ as text (the default) or JSON (``--format json``). Warnings (skipped kinds, inva
 policy content) go to stderr; the answer alone goes to stdout.
 
 Exit status: 0 on success (for ``reach``: the connection is allowed), 1 when ``reach``
-finds it not allowed, 2 on bad input (a bad file, an unknown pod, a bad address, port
-or protocol) with the reason on stderr.
+finds it not allowed or ``audit --fail-on`` finds a finding that severe, 2 on bad input
+(a bad file, an unknown pod, a bad address, port or protocol) with the reason on stderr.
 
 Adding a command: write ``cmd_<name>(args) -> int`` that starts with
 ``load_cluster(args.paths)``, and register it in ``build_parser`` with ``_add_command``.
@@ -27,6 +27,7 @@ from .collection.base import CollectionError
 from .collection.manifests import ManifestCollector
 from .engine import ClusterModel, InputError, PodIsolation
 from .engine.model import ACTIVE, HOST_NETWORK
+from .findings import audit, render_text
 
 PROG = "netaudit"
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -190,6 +191,18 @@ def _check_endpoint(model: ClusterModel, value: str, option: str) -> None:
         raise InputError(message) from None
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    model = load_cluster(args.paths)
+    report = audit(model)
+    if args.format == "json":
+        _print_json(report.to_dict())
+    else:
+        print(render_text(report))
+    if args.fail_on and report.at_or_above(args.fail_on):
+        return 1
+    return 0
+
+
 # --- Output helpers -------------------------------------------------------------------
 
 
@@ -314,6 +327,30 @@ def build_parser() -> argparse.ArgumentParser:
             'and pods taking no part in traffic (no IP, not running) as "no traffic".\n\n'
             "text: aligned columns; json: a list of objects, one per pod."
         ),
+    )
+    audit_parser = _add_command(
+        subparsers,
+        "audit",
+        cmd_audit,
+        parents=[common],
+        help="findings, coverage, score and compliance evidence",
+        description=(
+            "The audit: findings of the catalogue (docs/findings.md) with their objects\n"
+            "and evidence, coverage per cluster and namespace, the score and its formula,\n"
+            "CIS 5.3.2 and NSA/CISA default-deny evidence per namespace.\n\n"
+            'json: {"findings": [...], "coverage": {...}, "score": {...}, "compliance":\n'
+            '[...], "cni": {...}}; each finding has rule, severity, title, message and\n'
+            'objects ("Kind/namespace/name"; "Namespace/name" for namespaces).\n'
+            "text: a summary, then the findings grouped by severity.\n\n"
+            "Exit status: 0, or 1 with --fail-on when a finding at or above that severity\n"
+            "exists; 2 on bad input."
+        ),
+    )
+    audit_parser.add_argument(
+        "--fail-on",
+        choices=("critical", "high", "medium", "low"),
+        metavar="critical|high|medium|low",
+        help="exit 1 when a finding of this severity or above exists",
     )
     return parser
 

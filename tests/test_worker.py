@@ -5,7 +5,7 @@ import time
 import pytest
 
 from auditor import services
-from auditor.models import Cluster, Pod, Snapshot
+from auditor.models import Analysis, Cluster, Finding, Pod, Snapshot
 from auditor.selectors import latest_snapshot
 
 from .fakekube import FakeKube
@@ -42,7 +42,10 @@ def test_worker_collects_a_requested_snapshot_and_hands_it_to_analysis(start_cel
         snapshot = services.snapshot_request(cluster=cluster, trigger=Snapshot.Trigger.MANUAL)
         wait_until(lambda: status_of(snapshot) == "complete", message="the snapshot to complete")
     assert Pod.objects.filter(snapshot=snapshot).count() == 6
-    worker.wait_for_log(f"snapshot #{snapshot.pk} of live ready for analysis")
+    worker.wait_for_log(f"snapshot #{snapshot.pk} of live analysed")
+    analysis = Analysis.objects.get(snapshot=snapshot)
+    assert analysis.status == "complete" and analysis.score is not None
+    assert Finding.objects.filter(snapshot=snapshot, rule="NP004").exists()  # payments has no default deny
 
 
 def test_beat_snapshots_on_schedule_and_skips_a_trigger_while_one_runs(start_celery, tmp_path):

@@ -1,0 +1,139 @@
+"""Coverage: ratios by pod and by workload, default denies, NP001-NP005."""
+
+from __future__ import annotations
+
+from tests.findings.helpers import (
+    DB,
+    SECURE,
+    WEB,
+    check_probe,
+    deny_all,
+    of,
+    owned,
+    run,
+    without,
+)
+from tests.objects import namespace, pod, policy
+
+
+def test_secure_cluster_has_no_finding_and_full_coverage():
+    _, report = run(*SECURE)
+    assert report.findings == []
+    cov = report.to_dict()["coverage"]
+    assert cov["cluster"]["pods"] == 4
+    assert cov["cluster"]["workloads"] == 4
+    for direction in ("ingress", "egress"):
+        assert cov["cluster"][direction]["pod_ratio"] == 1.0
+        assert cov["cluster"][direction]["workload_ratio"] == 1.0
+    assert cov["without_default_deny"] == {"ingress": [], "egress": []}
+    assert cov["without_policy"] == []
+    assert cov["namespaces"]["shop"]["default_deny"] == {
+        "ingress": ["default-deny-all"],
+        "egress": ["default-deny-all"],
+    }
+
+
+def test_namespace_without_policy_is_one_np003_listing_every_pod():
+    extra = [
+        namespace("batch"),
+        owned(pod("batch", "job-a-1", {"app": "a"}, ip="10.244.0.40"), "ReplicaSet", "a", "11aa"),
+        owned(pod("batch", "job-a-2", {"app": "a"}, ip="10.244.0.41"), "ReplicaSet", "a", "11aa"),
+        pod("batch", "loose", {"app": "b"}, ip="10.244.0.42"),
+    ]
+    m, report = run(*SECURE, *extra)
+    [f] = of(report, "NP003")
+    assert f.namespace == "batch"
+    assert f.objects == [
+        "Namespace/batch",
+        "Deployment/batch/a",
+        "Pod/batch/job-a-1",
+        "Pod/batch/job-a-2",
+        "Pod/batch/loose",
+    ]
+    assert "3 running pods" in f.message
+    assert "kind: NetworkPolicy" in f.snippet and "namespace: batch" in f.snippet
+    # NP003 stands for the per-workload and default-deny findings of that namespace.
+    assert not [x for x in report.findings if x.namespace == "batch" and x.rule != "NP003"]
+    cov = report.to_dict()["coverage"]
+    assert cov["without_policy"] == ["batch"]
+    assert cov["namespaces"]["batch"]["ingress"]["pod_ratio"] == 0.0
+    assert cov["cluster"]["ingress"]["pods"] == 4 and cov["cluster"]["pods"] == 7
+    assert cov["cluster"]["workloads"] == 6
+    assert cov["cluster"]["ingress"]["workload_ratio"] == round(4 / 6, 4)
+
+
+def test_empty_namespace_without_policy_is_not_a_finding_but_is_listed():
+    _, report = run(*SECURE, namespace("empty"))
+    assert not of(report, "NP003")
+    assert report.to_dict()["coverage"]["without_policy"] == ["empty"]
+
+
+def test_np001_np002_per_workload_and_np004_np005_per_namespace():
+    objects = without(SECURE, "NetworkPolicy", "default-deny-all", "shop")
+    objects = without(objects, "NetworkPolicy", "allow-dns", "shop")
+    m, report = run(*objects)
+    # web: egress isolated by its own policy, not ingress; db: ingress only.
+    [ing] = of(report, "NP001")
+    assert ing.objects == ["Deployment/shop/web", "Pod/shop/web-7f9c-abcde"]
+    assert ing.evidence["direction"] == "ingress"
+    check_probe(m, ing)
+    egress = of(report, "NP002")
+    assert [f.objects[0] for f in egress] == ["StatefulSet/shop/db"]
+    check_probe(m, egress[0])
+    assert [f.objects[0] for f in of(report, "NP032")] == ["Deployment/shop/web"]
+    assert [f.objects for f in of(report, "NP004")] == [["Namespace/shop"]]
+    assert [f.objects for f in of(report, "NP005")] == [["Namespace/shop"]]
+    assert "policyTypes:\n  - Ingress" in of(report, "NP004")[0].snippet
+    np5 = of(report, "NP005")[0].snippet
+    assert "- Egress" in np5 and "port: 53" in np5  # default deny egress comes with DNS
+
+
+def test_partial_workload_coverage_counts_the_workload_as_open():
+    other = owned(
+        pod("shop", "web-7f9c-zzzzz", {"app": "web", "canary": "yes"}, ip="10.244.0.12"),
+        "ReplicaSet",
+        "web",
+        "7f9c",
+    )
+    objects = without(SECURE, "NetworkPolicy", "default-deny-all", "shop")
+    objects.append(deny_all("shop", ["Egress"], name="deny-egress"))
+    objects.append(
+        policy(
+            "shop",
+            "canary",
+            {"podSelector": {"matchLabels": {"canary": "yes"}}, "policyTypes": ["Ingress"]},
+        )
+    )
+    _, report = run(*objects, other)
+    web = [f for f in of(report, "NP001") if f.objects[0] == "Deployment/shop/web"]
+    assert len(web) == 1
+    assert "1 of its 2 running pods" in web[0].message
+    ns = report.to_dict()["coverage"]["namespaces"]["shop"]
+    assert ns["ingress"]["pods"] == 2  # db and the canary pod
+    assert ns["ingress"]["workloads"] == 1  # db only: web has an open pod
+
+
+def test_default_deny_needs_empty_selector_and_no_rules():
+    objects = without(SECURE, "NetworkPolicy", "default-deny-all", "shop")
+    objects.append(
+        policy(
+            "shop",
+            "not-a-deny",
+            {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress", "Egress"]},
+        )
+    )
+    objects.append(
+        policy("shop", "open-ns", {"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}]})
+    )
+    _, report = run(*objects)
+    assert [f.namespace for f in of(report, "NP004")] == ["shop"]
+    assert report.to_dict()["coverage"]["without_default_deny"]["ingress"] == ["shop"]
+
+
+def test_hostnetwork_and_pending_pods_are_left_out_of_ratios():
+    pending = pod("shop", "pending", {"app": "web"}, ip=None, phase="Pending")
+    _, report = run(*SECURE, pending)
+    c = report.to_dict()["coverage"]["cluster"]
+    assert c["pods"] == 4 and c["no_traffic_pods"] == 1
+    assert report.findings == []
+    assert WEB and DB  # imported for the fixtures' sake

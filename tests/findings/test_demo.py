@@ -1,0 +1,170 @@
+"""The bundled demo cluster: its pinned findings (auditor/demo_cluster/README.md lists
+the intended mistakes), scores, and every finding's evidence checked against reach."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from auditor.cli import load_cluster
+from auditor.findings import audit
+from tests.findings.helpers import check_probe
+
+DEMO = Path(__file__).resolve().parents[2] / "auditor" / "demo_cluster"
+
+# (rule, first object, direction, rule index): the README's mistakes 1-9 and gaps.
+EXPECTED = {
+    # 6. batch has no policy at all
+    ("NP003", "Namespace/batch", None, None),
+    # 1. allow-all ingress
+    ("NP010", "NetworkPolicy/shop-frontend/admin-ui-allow-all", "ingress", 0),
+    # intended public exposure, and 8. the public CDN range to the storefront
+    ("NP020", "NetworkPolicy/ingress-nginx/ingress-nginx-controller", "ingress", 0),
+    ("NP020", "NetworkPolicy/shop-frontend/storefront-allow-cdn", "ingress", 0),
+    # 3. 0.0.0.0/0 without except: metadata, cluster ranges, the internet, all ports
+    ("NP022", "NetworkPolicy/shop-backend/catalog-egress-internet", "egress", 0),
+    ("NP013", "NetworkPolicy/shop-backend/catalog-egress-internet", "egress", 0),
+    ("NP023", "NetworkPolicy/shop-backend/catalog-egress-internet", "egress", 0),
+    ("NP024", "NetworkPolicy/shop-backend/catalog-egress-internet", "egress", 0),
+    ("NP014", "NetworkPolicy/shop-backend/catalog-egress-internet", "egress", 0),
+    # 2. 0.0.0.0/0 with except 169.254.169.254: no NP022, the rest stays
+    ("NP013", "NetworkPolicy/payments/payments-api", "egress", 0),
+    ("NP023", "NetworkPolicy/payments/payments-api", "egress", 0),
+    ("NP024", "NetworkPolicy/payments/payments-api", "egress", 0),
+    # 7. payments-api: egress restricted without DNS
+    ("NP032", "Deployment/payments/payments-api", None, None),
+    # pods no policy selects
+    ("NP001", "Deployment/kube-system/calico-kube-controllers", "ingress", None),
+    ("NP001", "Deployment/kube-system/metrics-server", "ingress", None),
+    ("NP001", "Deployment/payments/payments-webhook", "ingress", None),
+    ("NP002", "Deployment/kube-system/calico-kube-controllers", "egress", None),
+    ("NP002", "Deployment/kube-system/coredns", "egress", None),
+    ("NP002", "Deployment/kube-system/metrics-server", "egress", None),
+    ("NP002", "Deployment/payments/payments-webhook", "egress", None),
+    ("NP004", "Namespace/kube-system", None, None),
+    ("NP004", "Namespace/payments", None, None),
+    ("NP005", "Namespace/kube-system", None, None),
+    ("NP005", "Namespace/payments", None, None),
+    # empty namespaceSelectors, intended (DNS for all; scraping on "metrics" only)
+    ("NP011", "NetworkPolicy/kube-system/coredns", "ingress", 0),
+    ("NP011", "NetworkPolicy/monitoring/prometheus", "egress", 0),
+    # 4. namespaceSelector alone, on every port
+    ("NP012", "NetworkPolicy/shop-backend/allow-monitoring", "ingress", 0),
+    ("NP014", "NetworkPolicy/shop-backend/allow-monitoring", "ingress", 0),
+    # the controller's 0.0.0.0/0 also holds the pod CIDRs
+    ("NP013", "NetworkPolicy/ingress-nginx/ingress-nginx-controller", "ingress", 0),
+    ("NP023", "NetworkPolicy/ingress-nginx/ingress-nginx-controller", "ingress", 0),
+    # 5. namespaceSelector on "name"
+    ("NP030", "NetworkPolicy/shop-backend/orders-to-payments", "egress", 0),
+    # 9. endPort 9100-9199
+    ("NP015", "NetworkPolicy/monitoring/prometheus", "egress", 1),
+    # hostNetwork DaemonSets
+    ("NP037", "DaemonSet/kube-system/calico-node", None, None),
+    ("NP037", "DaemonSet/kube-system/kube-proxy", None, None),
+    ("NP037", "DaemonSet/monitoring/node-exporter", None, None),
+}
+
+
+@pytest.fixture(scope="module")
+def demo():
+    model = load_cluster([DEMO], warn=lambda m: pytest.fail(f"warning: {m}"))
+    return model, audit(model)
+
+
+def test_pinned_findings(demo):
+    _, report = demo
+    found = [
+        (f.rule, f.objects[0], f.evidence.get("direction"), f.evidence.get("rule"))
+        for f in report.findings
+    ]
+    assert len(found) == len(set(found))
+    assert set(found) == EXPECTED
+
+
+def test_pinned_objects_and_evidence(demo):
+    _, report = demo
+    by = {(f.rule, f.objects[0]): f for f in report.findings}
+    batch = by["NP003", "Namespace/batch"]
+    assert (
+        "Pod/batch/queue-worker-0" in batch.objects
+        and len([o for o in batch.objects if o.startswith("Pod/")]) == 8
+    )
+    cdn = by["NP020", "NetworkPolicy/shop-frontend/storefront-allow-cdn"]
+    assert cdn.evidence["public_cidrs"] == ["203.0.113.0/24"]
+    assert cdn.evidence["ports"] == ["TCP/8080"]
+    assert cdn.objects == [
+        "NetworkPolicy/shop-frontend/storefront-allow-cdn",
+        "Deployment/shop-frontend/storefront",
+    ]
+    name = by["NP030", "NetworkPolicy/shop-backend/orders-to-payments"]
+    assert name.evidence["suggested_namespace"] == "payments"
+    dns = by["NP032", "Deployment/payments/payments-api"]
+    assert len(dns.objects) == 5  # the Deployment and its 4 pods
+    wide = by["NP015", "NetworkPolicy/monitoring/prometheus"]
+    assert wide.evidence["ports"] == ["TCP/9100-9199"]
+    assert report.cni["status"] == "enforcing" and report.cni["plugins"] == ["calico"]
+    assert all(f.warnings == [] for f in report.findings)
+
+
+def test_every_probe_agrees_with_reach(demo):
+    model, report = demo
+    probed = [f for f in report.findings if "probe" in f.evidence]
+    assert {f.rule for f in probed} >= {
+        "NP001",
+        "NP002",
+        "NP010",
+        "NP011",
+        "NP012",
+        "NP020",
+        "NP022",
+        "NP024",
+        "NP030",
+        "NP032",
+    }
+    for f in probed:
+        check_probe(model, f)
+
+
+def test_demo_mistakes_through_reach(demo):
+    model, _ = demo
+    # allow-all: a pod from an unrestricted namespace reaches admin-ui on any port
+    v = model.reach("batch/queue-worker-0", "shop-frontend/admin-ui-0", 31337)
+    assert v.allowed
+    assert [(m.policy, m.rule) for m in v.ingress.allowed_by] == [
+        ("shop-frontend/admin-ui-allow-all", 0)
+    ]
+    # missing DNS: payments-api cannot reach CoreDNS on 53, either protocol
+    for proto in ("UDP", "TCP"):
+        assert not model.reach(
+            "payments/payments-api-0", "kube-system/coredns-0", 53, proto
+        ).allowed
+    # the "name" label: orders cannot reach payments-api on grpc
+    v = model.reach("shop-backend/orders-0", "payments/payments-api-0", 9000)
+    assert not v.allowed and not v.egress.allowed
+
+
+def test_demo_scores_and_compliance(demo):
+    _, report = demo
+    assert report.score["namespaces"] == {
+        "batch": 0,
+        "ingress-nginx": 55,
+        "kube-system": 22,
+        "monitoring": 86,
+        "payments": 30,
+        "shop-backend": 21,
+        "shop-db": 100,
+        "shop-frontend": 50,
+    }
+    assert report.score["cluster"] == 38
+    status = {(c["namespace"], c["control"]): c["status"] for c in report.compliance}
+    assert status["shop-db", "NSA/CISA default deny"] == "pass"
+    assert status["shop-frontend", "CIS 5.3.2"] == "pass"
+    assert status["shop-frontend", "NSA/CISA default deny"] == "fail"
+    assert status["batch", "CIS 5.3.2"] == "fail"
+    [nsa] = [
+        c
+        for c in report.compliance
+        if c["namespace"] == "shop-frontend" and c["control"].startswith("NSA")
+    ]
+    assert "2 pods still ingress-open through admin-ui-allow-all" in nsa["evidence"]
