@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install lock bench lint
+.PHONY: run test install lock lint vendor
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
@@ -26,3 +26,8 @@ lock:
 
 lint: install
 	$(BIN)/ruff check .
+
+# Refresh static/vendor from the npm registry (versions pinned in package.json).
+vendor:
+	npm ci --no-audit --no-fund
+	cp node_modules/cytoscape/dist/cytoscape.min.js static/vendor/cytoscape/cytoscape-$$(node -p "require('./node_modules/cytoscape/package.json').version").min.js

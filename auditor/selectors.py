@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import fields
 
 from django.db.models import Case, Exists, IntegerField, OuterRef, Value, When
@@ -85,8 +87,8 @@ def snapshot_diff(old: Snapshot, new: Snapshot) -> dict:
         "policies_added": sorted(new_policies.keys() - old_policies.keys()),
         "policies_removed": sorted(old_policies.keys() - new_policies.keys()),
         "policies_changed": sorted(k for k in new_policies.keys() & old_policies.keys() if new_policies[k] != old_policies[k]),
-        "pods_newly_exposed": _newly(old_report, new_report, "exposed_pods"),
-        "pods_newly_uncovered": _newly(old_report, new_report, "uncovered_pods"),
+        "pods_newly_exposed": _newly(old_findings.values(), new_findings.values(), EXPOSURE_RULES),
+        "pods_newly_uncovered": _newly(old_findings.values(), new_findings.values(), COVERAGE_RULES),
     }
 
 
@@ -110,5 +112,44 @@ def _coverage_delta(old: dict, new: dict) -> dict:
     return delta
 
 
-def _newly(old: dict, new: dict, key: str) -> list[str]:
-    return sorted(set(new.get(key) or []) - set(old.get(key) or []))
+# The findings that say a workload is uncovered or exposed: their objects are the answer,
+# so "newly uncovered" means the same here as on the findings page.
+COVERAGE_RULES = {"NP001", "NP002", "NP003"}
+EXPOSURE_RULES = {"NP020", "NP021", "NP022", "NP024"}
+
+
+def _newly(old_findings, new_findings, rules: set[str]) -> list[str]:
+    def workloads(findings) -> set[str]:
+        return {
+            ref for f in findings if f.rule in rules for ref in f.object_refs
+            if not ref.startswith(("NetworkPolicy/", "Namespace/"))
+        }
+
+    return sorted(workloads(new_findings) - workloads(old_findings))
+
+
+_MODEL_CACHE: OrderedDict[tuple, object] = OrderedDict()
+_MODEL_CACHE_SIZE = 3
+_model_lock = threading.Lock()
+
+
+def engine_model(snapshot: Snapshot):
+    """The engine's model of a complete snapshot, built once per process and kept.
+
+    Complete snapshots never change, so the snapshot is a safe key; the few most
+    recent are kept because pages of one review keep asking about the same one.
+    """
+    from .analysis import build_model
+
+    # The finish time too: a database rebuilt from scratch reuses ids.
+    key = (snapshot.pk, snapshot.finished_at)
+    with _model_lock:
+        if key in _MODEL_CACHE:
+            _MODEL_CACHE.move_to_end(key)
+            return _MODEL_CACHE[key]
+    model = build_model(snapshot)
+    with _model_lock:
+        _MODEL_CACHE[key] = model
+        while len(_MODEL_CACHE) > _MODEL_CACHE_SIZE:
+            _MODEL_CACHE.popitem(last=False)
+    return model

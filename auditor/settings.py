@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "webui.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "auditor.urls"
@@ -83,6 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "webui.context_processors.ui",
             ],
         },
     },
@@ -121,6 +123,16 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True  # serve from static/ without a collectstatic step
+
+# --- Front-end libraries ------------------------------------------------------------
+# "local" serves static/vendor (air-gapped installs, tests); "cdn" the pinned CDN copy,
+# checked by its Subresource Integrity hash. Both are the same npm release (package.json).
+CYTOSCAPE_SOURCE = env_str("CYTOSCAPE_SOURCE", "local")
+if CYTOSCAPE_SOURCE not in ("local", "cdn"):
+    raise ImproperlyConfigured(f"CYTOSCAPE_SOURCE={CYTOSCAPE_SOURCE!r}: use 'local' or 'cdn'")
+CYTOSCAPE_VERSION = "3.34.4"
+CYTOSCAPE_CDN_URL = f"https://cdn.jsdelivr.net/npm/cytoscape@{CYTOSCAPE_VERSION}/dist/cytoscape.min.js"
+CYTOSCAPE_CDN_SRI = "sha384-lyd1lDWZ623YSUJ/wMQH50y+T81dWKJk7ZoFdYWXQS83b0+QpW0pgdfXEnQnXL/X"
 
 # --- Security -----------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

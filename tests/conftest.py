@@ -119,3 +119,52 @@ def start_celery(celery_env, tmp_path):
     yield start
     for process in started:
         process.stop()
+
+
+# --- Personas and the analysed demo cluster, for page tests ---------------------------
+
+PASSWORD = "pw-for-tests-123"
+
+
+@pytest.fixture
+def personas(django_user_model):
+    """A viewer, an auditor, an admin (by group) and a stranger with no role."""
+    from django.contrib.auth.models import Group
+
+    users = {}
+    for role in ("viewer", "auditor", "admin", "stranger"):
+        user = django_user_model.objects.create_user(role, password=PASSWORD, is_staff=(role == "admin"))
+        if role != "stranger":
+            user.groups.add(Group.objects.get_or_create(name=role)[0])
+        users[role] = user
+    return users
+
+
+@pytest.fixture
+def client_as(client, personas):
+    """``client_as("auditor")``: the test client logged in as that persona."""
+
+    def login(role: str):
+        client.force_login(personas[role])
+        return client
+
+    return login
+
+
+@pytest.fixture
+def demo_snapshot(db):
+    """The bundled demo cluster, snapshotted and analysed, as the current snapshot."""
+    from auditor import services
+    from auditor.analysis import analyze
+    from auditor.models import Cluster, Snapshot
+
+    cluster = Cluster.objects.create(name="demo", source=Cluster.Source.MANIFESTS, manifest_path="auditor/demo_cluster")
+    snapshot = services.snapshot_request(cluster=cluster, trigger=Snapshot.Trigger.MANUAL, enqueue=False)
+    services.snapshot_collect(snapshot_id=snapshot.pk)
+    snapshot.refresh_from_db()
+    analyze(snapshot)
+    return snapshot
+
+
+# The browser fixtures, registered once for every end-to-end module.
+from .browser import browser, page  # noqa: E402, F401

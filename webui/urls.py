@@ -1,9 +1,27 @@
 from django.urls import path
 
-from . import views
+from .views import cluster, findings, graph, history, objects, overview, whatif
 
 app_name = "webui"
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("clusters/<slug:name>/snapshots/", views.cluster_snapshots, name="cluster_snapshots"),
+    path("", overview.home, name="home"),
+    path("clusters/<slug:name>/", cluster.namespaces, name="cluster"),
+    path("clusters/<slug:name>/snapshot/", overview.snapshot_now, name="snapshot_now"),
+    path("clusters/<slug:name>/progress/", overview.snapshot_progress, name="snapshot_progress"),
+    path("clusters/<slug:name>/snapshots/", overview.cluster_snapshots, name="cluster_snapshots"),
+    path("clusters/<slug:name>/findings/", findings.finding_list, name="findings"),
+    path("clusters/<slug:name>/findings/<int:pk>/", findings.finding_detail, name="finding"),
+    path("clusters/<slug:name>/findings/<int:pk>/waive/", findings.finding_waive, name="finding_waive"),
+    path("clusters/<slug:name>/waivers/", findings.waiver_list, name="waivers"),
+    path("clusters/<slug:name>/waivers/<int:pk>/revoke/", findings.waiver_revoke, name="waiver_revoke"),
+    path("clusters/<slug:name>/diff/", history.snapshot_diff, name="diff"),
+    # Objects of the current (or ?snapshot=ID) snapshot.
+    path("clusters/<slug:name>/pods/<str:namespace>/<str:pod>/", objects.pod_detail, name="pod"),
+    path("clusters/<slug:name>/workloads/<str:namespace>/<str:kind>/<str:workload>/", objects.workload_detail, name="workload"),
+    path("clusters/<slug:name>/policies/<str:namespace>/<str:policy>/", objects.policy_detail, name="policy"),
+    path("clusters/<slug:name>/reach/", objects.explain_connection, name="reach"),
+    # Graphs: the page, and the Cytoscape elements it loads.
+    path("clusters/<slug:name>/graph/", graph.graph_page, name="graph"),
+    path("clusters/<slug:name>/graph/elements.json", graph.graph_elements, name="graph_elements"),
+    path("clusters/<slug:name>/what-if/", whatif.whatif_page, name="whatif"),
 ]

@@ -191,10 +191,10 @@ class ManifestCollector:
         if path.suffix.lower() == ".json":
             documents = [_json_document(text, path)]
         else:
-            documents = _yaml_documents(text, path, self.max_alias_nodes)
+            documents = yaml_documents(text, path, self.max_alias_nodes)
         for index, data in enumerate(documents, start=1):
             if data is not None:  # an empty document
-                yield from _unpack(data, f"{path}, document {index}")
+                yield from unpack(data, f"{path}, document {index}")
 
     def _complete_namespaces(
         self, objects: dict[str, list[dict]], workloads: list[tuple[str, str, dict]]
@@ -366,7 +366,7 @@ class _BoundedLoader(Composer, _Parser, SafeConstructor, Resolver):
 _BoundedLoader.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_scalar)
 
 
-def _yaml_documents(text: str, path: Path, max_alias_nodes: int) -> list[object]:
+def yaml_documents(text: str, path: Path, max_alias_nodes: int) -> list[object]:
     """Every document of a YAML stream; an empty one is None, so indexes match the file."""
     documents: list[object] = []
     try:
@@ -403,7 +403,7 @@ def _yaml_problem(exc: YAMLError) -> str:
 # --- Objects --------------------------------------------------------------------------
 
 
-def _unpack(data: object, where: str) -> Iterator[tuple[str, str, str, dict]]:
+def unpack(data: object, where: str) -> Iterator[tuple[str, str, str, dict]]:
     """``(where, group, kind, object)`` for one document: the object, or a list's items."""
     if not isinstance(data, dict):
         raise CollectionError(f"{where}: a {_type_name(data)}, not a mapping (an object)")
@@ -421,7 +421,7 @@ def _unpack(data: object, where: str) -> Iterator[tuple[str, str, str, dict]]:
             if isinstance(item, dict) and kind != "List":
                 # An API list (PodList) leaves kind and apiVersion to the list.
                 item = {"kind": kind.removesuffix("List"), "apiVersion": api_version, **item}
-            yield from _unpack(item, f"{where}, item {number}")
+            yield from unpack(item, f"{where}, item {number}")
         return
 
     metadata = data.get("metadata") or {}

@@ -73,8 +73,12 @@ def fingerprint(rule: str, identity) -> str:
     return hashlib.sha256(data.encode()).hexdigest()[:24]
 
 
+# libyaml's emitter when present: the pure-Python one was most of an audit's time.
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def to_yaml(obj) -> str:
-    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False)
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
 
 
 @dataclass(slots=True)

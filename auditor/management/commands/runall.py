@@ -15,7 +15,7 @@ def stack_commands(bind: str) -> dict[str, list[str]]:
     """The same commands docker-compose.yml runs, one per service."""
     bin_dir = os.path.dirname(sys.executable)
     return {
-        "web": [os.path.join(bin_dir, "gunicorn"), "auditor.wsgi", "--bind", bind, "--workers", "2",
+        "web": [os.path.join(bin_dir, "gunicorn"), "auditor.wsgi", "--bind", bind, "--workers", "2", "--timeout", "120",
                 "--access-logfile", "-"],
         "worker": [os.path.join(bin_dir, "celery"), "-A", "auditor", "worker", "--loglevel", "INFO",
                    "--concurrency", "2"],

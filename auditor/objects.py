@@ -1,0 +1,891 @@
+"""What the object pages say about one pod, workload or policy, from the engine's answers.
+
+Django-free: a ``ClusterModel`` in, plain dicts out (the views add the findings and the
+stored YAML). Every list is built from the evaluation's bitsets over pod classes and the
+compact allowed set, then grouped by namespace and workload and capped, so a page about
+one pod costs about the same at 50,000 pods as at 50: nothing enumerates pod pairs.
+
+The shapes the templates read:
+
+* a *peer summary* (``group_classes``): ``{"namespaces": [{"name", "whole", "pods",
+  "ports", "workloads": [{"namespace", "kind", "name", "pods", "ports", "probe"}],
+  "workload_count", "more"}], "namespace_count", "more", "workload_count", "pod_count",
+  "everyone"}``;
+* *address rules* (``address_rules``): the ipBlock peers of the rules that apply, as the
+  policies wrote them, with the ports they allow;
+* *exposure* (``exposure_rows``): outside addresses per port, public and private apart.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+
+import yaml
+
+from .engine import InputError
+from .engine.cluster import NO_TRAFFIC_CATEGORY, UNDEFINED_CATEGORY, ClusterModel
+from .engine.evaluate import EGRESS, INGRESS, bit_positions
+from .engine.gcpause import gc_paused
+from .engine.ipsets import IPV4_BASE, IPSet, ip_to_int
+from .engine.model import ACTIVE, HOST_NETWORK, Pod, Policy
+from .engine.ports import ALL_PORTS, NO_PORTS, PROTOCOLS, PortSet
+from .findings.catalogue import METADATA_IPS
+from .findings.facts import PUBLIC_V4, PUBLIC_V6
+from .findings.finding import workload_id
+
+NAMESPACE_CAP = 25  # namespaces listed per peer summary
+WORKLOAD_CAP = 10  # workloads listed per namespace
+POD_CAP = 50  # pods listed on a workload page or for a policy's pods outside traffic
+CIDR_CAP = 12  # CIDRs listed per exposure row
+# A port that reads as an ordinary connection when a rule allows a whole protocol.
+ORDINARY_PORT = {"TCP": 443, "UDP": 53, "SCTP": 9899}
+# Input sizes the explain form accepts: far above any Kubernetes name, far below abuse.
+MAX_FIELD = 600
+V4_END = IPV4_BASE + (1 << 32)
+# The non-public address blocks exposure is described by, most telling first.
+NON_PUBLIC_BLOCKS = (
+    ("169.254.0.0/16", "link-local, the cloud metadata endpoint's"),
+    ("10.0.0.0/8", "private"),
+    ("172.16.0.0/12", "private"),
+    ("192.168.0.0/16", "private"),
+    ("100.64.0.0/10", "carrier-grade NAT"),
+    ("127.0.0.0/8", "loopback"),
+    ("0.0.0.0/8", "this network"),
+    ("224.0.0.0/3", "multicast and reserved"),
+    ("fc00::/7", "IPv6 unique local"),
+    ("fe80::/10", "IPv6 link-local"),
+)
+# Badge colours per isolation category, so templates draw them without logic.
+CATEGORY_COLOURS = {
+    "isolated": "green",
+    "ingress isolated": "orange",
+    "egress isolated": "orange",
+    "not isolated": "red",
+    UNDEFINED_CATEGORY: "grey",
+    NO_TRAFFIC_CATEGORY: "grey",
+}
+
+
+def workload_key(pod: Pod) -> tuple[str, str, str]:
+    """``(namespace, kind, name)`` as the findings name it; a pod without owner is its own."""
+    kind, _, name = workload_id(pod).partition("/")
+    return pod.namespace, kind, name
+
+
+def ref_parts(ref: str) -> dict:
+    """A finding's object reference ("Pod/ns/name", "Deployment/ns/name",
+    "NetworkPolicy/ns/name", "Namespace/name") split for a link to its page."""
+    kind, _, rest = ref.partition("/")
+    namespace, _, name = rest.partition("/") if kind != "Namespace" else ("", "", rest)
+    return {"ref": ref, "kind": kind, "namespace": namespace, "name": name}
+
+
+# --- Per-model index ------------------------------------------------------------------
+
+
+class _Index:
+    """Lookups every object page needs, built once per model in one pass over its pods."""
+
+    def __init__(self, model: ClusterModel):
+        ev = model.evaluation
+        self.pods_of_workload: dict[tuple[str, str, str], list[Pod]] = {}
+        # The owner as the API names it (a CronJob's Job "report-28000000") to the
+        # workload the pages use ("CronJob/report"), so links from stored rows work too.
+        self.alias: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+        key_of: dict[Pod, tuple[str, str, str]] = {}
+        for pod in sorted(model.pods, key=lambda p: (p.namespace, p.name)):
+            key = key_of[pod] = workload_key(pod)
+            self.pods_of_workload.setdefault(key, []).append(pod)
+            if pod.workload:
+                kind, _, name = pod.workload.partition("/")
+                if (pod.namespace, kind, name) != key:
+                    self.alias[pod.namespace, kind, name] = key
+        self.workloads_of_class: list[dict[tuple[str, str, str], int]] = []
+        for cls in ev.classes:
+            counts: dict[tuple[str, str, str], int] = {}
+            for pod in cls.pods:
+                key = key_of[pod]
+                counts[key] = counts.get(key, 0) + 1
+            self.workloads_of_class.append(counts)
+        self.compiled = {(c.policy.id, c.direction, c.rule.index): c for c in ev.rules}
+        self.policies = {p.key: p for p in model.policies}
+        self.policies_by_namespace: dict[str, list[Policy]] = {}
+        for policy in model.policies:
+            self.policies_by_namespace.setdefault(policy.namespace, []).append(policy)
+
+
+_INDEXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_index_lock = threading.Lock()
+
+
+def _index(model: ClusterModel) -> _Index:
+    """The model's index; kept as long as the model (the selectors cache a few models)."""
+    with _index_lock:
+        found = _INDEXES.get(model)
+    if found is None:
+        with gc_paused():  # many small objects, no cycles: see engine.gcpause
+            found = _Index(model)
+        with _index_lock:
+            _INDEXES[model] = found
+    return found
+
+
+# --- Ports ----------------------------------------------------------------------------
+
+
+def ports_list(ports: PortSet) -> list[str]:
+    """["TCP/80", "UDP/53"], or ["all ports"]; never empty for a non-empty set."""
+    if ports == ALL_PORTS:
+        return ["all ports"]
+    return ports.describe()
+
+
+def probe(ports: PortSet, named: frozenset) -> tuple[str, int] | None:
+    """One (protocol, port) of the set to prefill "explain this connection" with: a named
+    container port of the destination when one is in the set, else the set's first."""
+    for _, protocol, number in sorted(named, key=lambda t: (PROTOCOLS.index(t[1]), t[2])):
+        if ports.has(number, protocol):
+            return protocol, number
+    for protocol, lo in ports.samples():
+        if lo == 1 and ports.has(65535, protocol) and ports.has(ORDINARY_PORT[protocol], protocol):
+            return protocol, ORDINARY_PORT[protocol]
+        return protocol, lo
+    return None
+
+
+# --- Peer summaries -------------------------------------------------------------------
+
+
+def group_classes(
+    model: ClusterModel,
+    ports_of: dict[int, PortSet | None],
+    *,
+    rows_named: frozenset | None = None,
+    first_namespace: str = "",
+) -> dict:
+    """Pod classes grouped by namespace and workload, capped, with counts.
+
+    ``ports_of``: class id -> the ports concerned (None where ports do not apply, as for a
+    policy's selection). ``rows_named``: the named ports a probe port resolves against: the
+    page's own pod when the rows are sources, None when the rows are the destinations
+    (each row's own). ``first_namespace`` is listed first (the page's own namespace).
+    """
+    ev = model.evaluation
+    idx = _index(model)
+    by_ns: dict[str, dict[tuple[str, str, str], dict]] = {}
+    classes_in_ns: dict[str, int] = {}
+    for c, ports in ports_of.items():
+        cls = ev.classes[c]
+        classes_in_ns[cls.namespace] = classes_in_ns.get(cls.namespace, 0) + 1
+        rows = by_ns.setdefault(cls.namespace, {})
+        for key, count in idx.workloads_of_class[c].items():
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = {"pods": 0, "ports": NO_PORTS, "named": cls.named_ports}
+            row["pods"] += count
+            if ports is not None:
+                row["ports"] = row["ports"] | ports
+    with_ports = any(p is not None for p in ports_of.values())
+    order = sorted(by_ns, key=lambda n: (n != first_namespace, n))
+    namespaces = []
+    for ns in order[:NAMESPACE_CAP]:
+        rows = by_ns[ns]
+        lo, hi = ev.ns_ranges[ns]
+        union = NO_PORTS
+        for row in rows.values():
+            union = union | row["ports"]
+        workloads = []
+        for (_, kind, name), row in sorted(rows.items(), key=lambda kv: kv[0][2])[:WORKLOAD_CAP]:
+            named = rows_named if rows_named is not None else row["named"]
+            workloads.append(
+                {
+                    "namespace": ns,
+                    "kind": kind,
+                    "name": name,
+                    "pods": row["pods"],
+                    "ports": ports_list(row["ports"]) if with_ports else None,
+                    "probe": probe(row["ports"], named) if with_ports else None,
+                }
+            )
+        namespaces.append(
+            {
+                "name": ns,
+                "whole": classes_in_ns[ns] == hi - lo,
+                "pods": sum(r["pods"] for r in rows.values()),
+                "ports": ports_list(union) if with_ports else None,
+                "workloads": workloads,
+                "workload_count": len(rows),
+                "more": len(rows) - len(workloads),
+            }
+        )
+    return {
+        "namespaces": namespaces,
+        "namespace_count": len(by_ns),
+        "more": len(by_ns) - len(namespaces),
+        "workload_count": sum(len(r) for r in by_ns.values()),
+        "pod_count": sum(row["pods"] for rows in by_ns.values() for row in rows.values()),
+        "everyone": bool(ev.classes) and len(ports_of) == len(ev.classes),
+    }
+
+
+def _add(out: dict[int, PortSet], c: int, ports: PortSet) -> None:
+    found = out.get(c)
+    out[c] = ports if found is None else found | ports
+
+
+def sources_of(model: ClusterModel, classes: list[int]) -> dict[int, PortSet]:
+    """Source class -> ports on which it may open connections to any of ``classes``."""
+    allowed = model.allowed_connections()
+    out: dict[int, PortSet] = {}
+    for gid in sorted({allowed.group_of[c] for c in classes}):
+        for entry in allowed.groups[gid].entries:
+            for s in bit_positions(entry.sources):
+                _add(out, s, entry.ports)
+    return out
+
+
+def destinations_of(model: ClusterModel, classes: list[int]) -> dict[int, PortSet]:
+    """Destination class -> ports any of ``classes`` may open connections to."""
+    allowed = model.allowed_connections()
+    mask = 0
+    for c in classes:
+        mask |= 1 << c
+    out: dict[int, PortSet] = {}
+    for group in allowed.groups:
+        for entry in group.entries:
+            if entry.sources & mask:
+                for d in group.classes:
+                    _add(out, d, entry.ports)
+    return out
+
+
+def address_rules(model: ClusterModel, c: int, direction: str) -> dict:
+    """The address peers (ipBlocks, or "every address") of the rules applying to class
+    ``c`` in one direction, as written, with the ports each allows there.
+
+    A port name resolves against the destination: the class itself for ingress, never an
+    address for egress (so an egress rule with only named ports allows no address)."""
+    ev = model.evaluation
+    isolated_bits = ev.isolated_ingress if direction == INGRESS else ev.isolated_egress
+    if not isolated_bits >> c & 1:
+        return {"isolated": False, "rules": []}
+    named = ev.classes[c].named_ports if direction == INGRESS else frozenset()
+    rule_ids = ev.ingress_rules_of[c] if direction == INGRESS else ev.egress_rules_of[c]
+    rows = []
+    for rid in rule_ids:
+        compiled = ev.rules[rid]
+        rule = compiled.rule
+        if not rule.valid:
+            continue
+        ports = compiled.ports_for(named)
+        common = {
+            "namespace": compiled.policy.namespace,
+            "policy": compiled.policy.name,
+            "direction": direction,
+            "rule": rule.index,
+            "ports": ports_list(ports) if ports else [],
+        }
+        if rule.peers is None:
+            rows.append({**common, "peer": None, "cidr": "every address", "except": []})
+            continue
+        for j, peer in enumerate(rule.peers):
+            if peer.valid and peer.ip_block_text is not None:
+                text = peer.ip_block_text
+                rows.append(
+                    {**common, "peer": j, "cidr": text["cidr"], "except": text.get("except", [])}
+                )
+    return {"isolated": True, "rules": rows}
+
+
+# --- External exposure ------------------------------------------------------------------
+
+
+def _size(ips: IPSet, lo: int, hi: int) -> int:
+    return sum(max(0, min(b, hi) - max(a, lo)) for a, b in ips.ranges)
+
+
+def _public_text(part: IPSet, space: IPSet, lo: int, hi: int, family: str) -> str:
+    """ "12.5% of the public IPv4 space (about 537 million addresses)"; "" when none."""
+    count = _size(part, lo, hi)
+    if not count:
+        return ""
+    share = 100 * count / _size(space, lo, hi)
+    if count == _size(space, lo, hi):
+        text = f"all of the public {family} space"
+    elif share > 99.99:
+        text = f"over 99.99% of the public {family} space"
+    elif share < 0.01:
+        text = f"under 0.01% of the public {family} space"
+    else:
+        text = f"{share:.2f}% of the public {family} space"
+    if family == "IPv4":
+        text += f" ({_count_text(count)})"
+    return text
+
+
+def _count_text(count: int) -> str:
+    if count < 10_000:
+        return f"{count:,} address{'es' if count != 1 else ''}"
+    for size, word in ((10**9, "billion"), (10**6, "million"), (10**3, "thousand")):
+        if count >= size:
+            return f"about {count / size:.1f} {word} addresses"
+    return f"{count:,} addresses"
+
+
+def _private_blocks(private: IPSet) -> list[str]:
+    """The non-public part as the well-known blocks it touches, with how much of each:
+    "most of 10.0.0.0/8 (private)" reads better than the 190 CIDRs an except carves."""
+    out = []
+    rest = private
+    for cidr, what in NON_PUBLIC_BLOCKS:
+        block = IPSet.from_cidr(cidr)
+        part = rest & block
+        if not part:
+            continue
+        rest = rest - block
+        share = 100 * _size(part, 0, V4_END) / _size(block, 0, V4_END)
+        amount = "all of" if share == 100 else ("most of" if share >= 50 else "part of")
+        out.append(f"{amount} {cidr} ({what})")
+    v6 = rest & IPSet.from_cidr("::/0")
+    if v6:  # what IPv6 has outside 2000::/3 and the blocks above is all reserved space
+        out.append(f"reserved IPv6 outside 2000::/3 ({len(v6.to_cidrs())} ranges)")
+    cidrs = (rest - v6).to_cidrs()
+    out += cidrs[:CIDR_CAP] + (
+        [f"{len(cidrs) - CIDR_CAP} more ranges"] if len(cidrs) > CIDR_CAP else []
+    )
+    return out
+
+
+def exposure_rows(items: list[dict], direction: str) -> list[dict]:
+    """The engine's ``[{"ports", "cidrs"}]`` as a reader wants it: per port list, how much
+    of the public address space is open, the non-public blocks it touches, and (for
+    egress, where it leaks credentials) whether the cloud metadata endpoint is among them."""
+    rows = []
+    for item in items:
+        ips = IPSet([IPSet.from_cidr(c).ranges[0] for c in item["cidrs"]])
+        public_v4 = ips & PUBLIC_V4
+        public_v6 = ips & PUBLIC_V6
+        public_cidrs = (public_v4 | public_v6).to_cidrs()
+        ports = item["ports"]
+        rows.append(
+            {
+                "ports": ["all ports"] if ports == ALL_PORTS.describe() else ports,
+                "public": [
+                    text
+                    for text in (
+                        _public_text(public_v4, PUBLIC_V4, IPV4_BASE, V4_END, "IPv4"),
+                        _public_text(public_v6, PUBLIC_V6, 0, IPV4_BASE, "IPv6"),
+                    )
+                    if text
+                ],
+                "public_cidrs": public_cidrs[:CIDR_CAP],
+                "public_more": max(0, len(public_cidrs) - CIDR_CAP),
+                "private": _private_blocks(ips - PUBLIC_V4 - PUBLIC_V6),
+                "metadata": [
+                    ip for ip in METADATA_IPS if direction == EGRESS and ips.contains_ip(ip)
+                ],
+                "cidr_count": len(item["cidrs"]),
+            }
+        )
+    return rows
+
+
+def _exposure(model: ClusterModel, pods: list[Pod]) -> dict:
+    """Exposure of the pods' classes (one representative pod per class), merged."""
+    exposure = model.external_exposure()
+    ev = model.evaluation
+    seen: set[int] = set()
+    merged: dict[str, list[dict]] = {"ingress": [], "egress": []}
+    for pod in pods:
+        c = ev.class_of.get(pod.key)
+        if c is None or c in seen:
+            continue
+        seen.add(c)
+        for direction, items in exposure.of_pod(pod.key).items():
+            for item in items:
+                if item not in merged[direction]:
+                    merged[direction].append(item)
+    return {d: exposure_rows(items, d) for d, items in merged.items()}
+
+
+# --- Isolation ----------------------------------------------------------------------------
+
+
+def _policy_row(policy: Policy, selected: int | None = None) -> dict:
+    return {
+        "namespace": policy.namespace,
+        "name": policy.name,
+        "ingress": policy.affects_ingress,
+        "egress": policy.affects_egress,
+        "ingress_rules": len(policy.ingress),
+        "egress_rules": len(policy.egress),
+        "selected": selected,
+    }
+
+
+def _policies_of(model: ClusterModel, pod: Pod) -> list[Policy]:
+    ev = model.evaluation
+    if pod.state == ACTIVE:
+        return list(ev.policies_of[ev.class_of[pod.key]])
+    idx = _index(model)
+    return [
+        p
+        for p in idx.policies_by_namespace.get(pod.namespace, ())
+        if p.pod_selector.matches(pod.labels)
+    ]
+
+
+def isolation_of(model: ClusterModel, pod: Pod) -> dict:
+    """Category (with its colour), isolation per direction and the selecting policies of
+    one pod: what ``model.isolation()`` says, for one pod without evaluating all of them."""
+    found = _isolation(model, pod)
+    return {**found, "colour": CATEGORY_COLOURS[found["category"]]}
+
+
+def _isolation(model: ClusterModel, pod: Pod) -> dict:
+    policies = _policies_of(model, pod)
+    out = {"policies": [_policy_row(p) for p in policies], "reason": ""}
+    if pod.state == HOST_NETWORK:
+        return {
+            **out,
+            "category": UNDEFINED_CATEGORY,
+            "ingress": None,
+            "egress": None,
+            "reason": "hostNetwork pods share their node's network; NetworkPolicies do not "
+            "govern them, and what a CNI does with them varies",
+        }
+    if pod.state != ACTIVE:
+        return {
+            **out,
+            "category": NO_TRAFFIC_CATEGORY,
+            "ingress": None,
+            "egress": None,
+            "reason": f"the pod {pod.inactive_reason}: it takes no part in traffic; "
+            "its policies apply once it runs with an address",
+        }
+    ev = model.evaluation
+    c = ev.class_of[pod.key]
+    ingress, egress = bool(ev.isolated_ingress >> c & 1), bool(ev.isolated_egress >> c & 1)
+    category = {
+        (True, True): "isolated",
+        (True, False): "ingress isolated",
+        (False, True): "egress isolated",
+        (False, False): "not isolated",
+    }[ingress, egress]
+    return {**out, "category": category, "ingress": ingress, "egress": egress}
+
+
+# --- Pages --------------------------------------------------------------------------------
+
+
+def _pod_info(pod: Pod) -> dict:
+    return {
+        "namespace": pod.namespace,
+        "name": pod.name,
+        "key": pod.key,
+        "state": pod.state,
+        "phase": pod.phase or ("Running" if pod.state == ACTIVE else ""),
+        "ips": list(pod.ips),
+        "node": pod.node_name,
+        "labels": dict(sorted(pod.labels.items())),
+        "named_ports": [f"{n} {proto}/{num}" for n, proto, num in sorted(pod.named_ports)],
+        "from_template": pod.from_template,
+        "host_network": pod.host_network,
+    }
+
+
+def _traffic(
+    model: ClusterModel, pods: list[Pod], namespace: str, own_named: frozenset | None
+) -> dict:
+    """Who can reach these (active) pods and whom they can reach, with address rules and
+    exposure. ``own_named``: the pods' named ports when they all share them."""
+    ev = model.evaluation
+    classes = sorted({ev.class_of[p.key] for p in pods if p.key in ev.class_of})
+    if not classes:
+        return {}
+    first = classes[0]
+    return {
+        "inbound": group_classes(
+            model, sources_of(model, classes), rows_named=own_named, first_namespace=namespace
+        ),
+        "outbound": group_classes(
+            model, destinations_of(model, classes), first_namespace=namespace
+        ),
+        # Address rules differ only between classes with different policies; the first
+        # class speaks for the workload, and the page says when its pods differ.
+        "addresses_in": address_rules(model, first, INGRESS),
+        "addresses_out": address_rules(model, first, EGRESS),
+        "exposure": _exposure(model, pods),
+        "classes": len(classes),
+    }
+
+
+def pod_summary(model: ClusterModel, key: str) -> dict | None:
+    """Everything the pod page shows; None when the model has no such pod."""
+    pod = model.pods_by_key.get(key)
+    if pod is None:
+        return None
+    namespace, kind, name = workload_key(pod)
+    summary = {
+        "pod": _pod_info(pod),
+        "workload": {"namespace": namespace, "kind": kind, "name": name} if kind != "Pod" else None,
+        "isolation": isolation_of(model, pod),
+        "traffic": _traffic(model, [pod], pod.namespace, pod.named_ports)
+        if pod.state == ACTIVE
+        else {},
+        "refs": [f"Pod/{pod.namespace}/{pod.name}"]
+        + ([f"{kind}/{namespace}/{name}"] if kind != "Pod" else []),
+    }
+    return summary
+
+
+def find_workload(
+    model: ClusterModel, namespace: str, kind: str, name: str
+) -> tuple[tuple, list[Pod]]:
+    """The workload's key and pods (by the page's key or the owner's API name)."""
+    idx = _index(model)
+    key = (namespace, kind, name)
+    key = idx.alias.get(key, key)
+    return key, idx.pods_of_workload.get(key, [])
+
+
+def workload_summary(model: ClusterModel, namespace: str, kind: str, name: str) -> dict | None:
+    """Everything the workload page shows; None when no pod of the model belongs to it."""
+    key, pods = find_workload(model, namespace, kind, name)
+    if not pods:
+        return None
+    namespace, kind, name = key
+    active = [p for p in pods if p.state == ACTIVE]
+    host = [p for p in pods if p.state == HOST_NETWORK]
+    idle = [p for p in pods if p.state not in (ACTIVE, HOST_NETWORK)]
+    # Policies: how many of the workload's pods each one selects.
+    counts: dict[str, int] = {}
+    by_key: dict[str, Policy] = {}
+    isolated = {"ingress": 0, "egress": 0}
+    ev = model.evaluation
+    for pod in pods:
+        for policy in _policies_of(model, pod):
+            counts[policy.key] = counts.get(policy.key, 0) + 1
+            by_key[policy.key] = policy
+        c = ev.class_of.get(pod.key)
+        if c is not None:
+            isolated["ingress"] += ev.isolated_ingress >> c & 1
+            isolated["egress"] += ev.isolated_egress >> c & 1
+    named = {p.named_ports for p in active}
+    representative = active[0] if active else pods[0]
+    return {
+        "workload": {"namespace": namespace, "kind": kind, "name": name},
+        "pods": [{**_pod_info(p), **_category(model, p)} for p in pods[:POD_CAP]],
+        "pod_count": len(pods),
+        "more_pods": max(0, len(pods) - POD_CAP),
+        "active": len(active),
+        "host_network": len(host),
+        "idle": len(idle),
+        "idle_reasons": sorted({p.inactive_reason for p in idle}),
+        "policies": [_policy_row(by_key[k], counts[k]) for k in sorted(by_key)],
+        "isolated": isolated,
+        "traffic": _traffic(model, active, namespace, named.pop() if len(named) == 1 else None),
+        "representative": representative.key,
+        "refs": [f"{kind}/{namespace}/{name}"],
+    }
+
+
+def _category(model: ClusterModel, pod: Pod) -> dict:
+    found = isolation_of(model, pod)
+    return {"category": found["category"], "colour": found["colour"]}
+
+
+# --- Policy -------------------------------------------------------------------------------
+
+
+def policy_yaml(namespace: str, name: str, spec: dict) -> str:
+    """The stored policy as a manifest: apiVersion, kind, metadata, then the verbatim spec."""
+    manifest = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+    return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def _selector_text(peer) -> str:
+    return yaml.safe_dump(
+        peer.to_dict(), sort_keys=False, default_flow_style=True, width=10_000
+    ).strip()
+
+
+def _port_entries(model: ClusterModel, compiled, named_over: int) -> list[dict] | None:
+    """The rule's port entries; a named one with what it resolves to on the classes in
+    ``named_over`` (grouped by value, with the workloads concerned)."""
+    rule = compiled.rule
+    if rule.ports is None:
+        return None
+    ev = model.evaluation
+    out = []
+    for k, spec in enumerate(rule.ports):
+        text = (
+            spec.protocol
+            + "/"
+            + (
+                "*"
+                if spec.port is None
+                else str(spec.port) + (f"-{spec.end_port}" if spec.end_port else "")
+            )
+        )
+        entry = {"index": k, "text": text, "valid": spec.valid, "named": spec.named, "resolved": []}
+        if spec.named and spec.valid:
+            by_value: dict[PortSet, int] = {}
+            for c in bit_positions(named_over):
+                resolved = spec.resolve(ev.classes[c].named_ports)
+                if resolved:
+                    by_value[resolved] = by_value.get(resolved, 0) | 1 << c
+            for ports, bits in by_value.items():
+                entry["resolved"].append(
+                    {
+                        "ports": ports_list(ports),
+                        "peers": group_classes(model, dict.fromkeys(bit_positions(bits))),
+                    }
+                )
+        out.append(entry)
+    return out
+
+
+def policy_summary(model: ClusterModel, namespace: str, name: str) -> dict:
+    """What the policy page shows beyond its YAML: what it selects, what each rule allows
+    (peers resolved to namespaces, workloads and CIDRs; named ports resolved) and its
+    validation errors. ``ignored`` when the engine dropped it as invalid."""
+    key = f"{namespace}/{name}"
+    errors = [e.to_dict() for e in model.errors if e.policy == key]
+    idx = _index(model)
+    policy = idx.policies.get(key)
+    if policy is None:
+        return {"ignored": True, "errors": errors}
+    ev = model.evaluation
+    selected = ev.selected[policy.id]
+    outside = [
+        {
+            "key": p.key,
+            "namespace": p.namespace,
+            "name": p.name,
+            "category": UNDEFINED_CATEGORY if p.state == HOST_NETWORK else NO_TRAFFIC_CATEGORY,
+        }
+        for p in model.pods
+        if p.namespace == namespace and p.state != ACTIVE and policy.pod_selector.matches(p.labels)
+    ]
+    directions = []
+    for direction, rules, affects in (
+        (INGRESS, policy.ingress, policy.affects_ingress),
+        (EGRESS, policy.egress, policy.affects_egress),
+    ):
+        rows = []
+        for rule in rules:
+            compiled = idx.compiled[policy.id, direction, rule.index]
+            peers = None
+            if rule.valid and rule.peers is not None:
+                peers = []
+                for j, peer in enumerate(rule.peers):
+                    bits = compiled.peer_classes[j]
+                    peers.append(
+                        {
+                            "index": j,
+                            "valid": peer.valid,
+                            "text": _selector_text(peer),
+                            "ip_block": peer.ip_block_text,
+                            "pods": group_classes(
+                                model, dict.fromkeys(bit_positions(bits)), first_namespace=namespace
+                            )
+                            if bits
+                            else None,
+                        }
+                    )
+            # A name resolves against the destination: the selected pods for ingress,
+            # the peers' pods for egress.
+            named_over = selected if direction == INGRESS else compiled.classes
+            rows.append(
+                {
+                    "index": rule.index,
+                    "anchor": f"{direction}-{rule.index}",
+                    "valid": rule.valid,
+                    "peers": peers,
+                    "ports": _port_entries(model, compiled, named_over) if rule.valid else None,
+                }
+            )
+        directions.append(
+            {
+                "name": direction,
+                "affects": affects,
+                "rules": rows,
+                "peers_key": "from" if direction == INGRESS else "to",
+            }
+        )
+    return {
+        "ignored": False,
+        "errors": errors,
+        "selects": group_classes(
+            model, dict.fromkeys(bit_positions(selected)), first_namespace=namespace
+        ),
+        "outside_traffic": outside[:POD_CAP],
+        "outside_count": len(outside),
+        "selector": yaml.safe_dump(
+            policy.pod_selector.to_dict(), default_flow_style=True, width=10_000
+        ).strip()
+        if policy.pod_selector.to_dict()
+        else "{} (every pod of the namespace)",
+        "directions": directions,
+    }
+
+
+# --- Explain a connection -------------------------------------------------------------------
+
+
+def _endpoint(model: ClusterModel, text: str, which: str):
+    """A form value to what ``model.reach`` takes, and a note when a pod stands for a
+    workload. Raises InputError with a message for the form."""
+    text = (text or "").strip()
+    if not text:
+        raise InputError(
+            f"Give the {which}: namespace/pod, namespace/Kind/workload or an IP address."
+        )
+    if len(text) > MAX_FIELD:
+        raise InputError(f"The {which} is too long.")
+    parts = text.split("/")
+    if len(parts) == 2 and all(parts):
+        if text not in model.pods_by_key:
+            raise InputError(f"No pod {text} in this snapshot ({which}).")
+        return model.pods_by_key[text], ""
+    if len(parts) == 3 and all(parts):
+        _, pods = find_workload(model, *parts)
+        if not pods:
+            raise InputError(
+                f"No workload {parts[1]} {parts[0]}/{parts[2]} in this snapshot ({which})."
+            )
+        pod = next((p for p in pods if p.state == ACTIVE), pods[0])
+        return (
+            pod,
+            f"{pod.key} stands for {parts[1]} {parts[0]}/{parts[2]} (its pods share their policies unless their labels differ).",
+        )
+    try:
+        ip_to_int(text)
+    except ValueError:
+        raise InputError(
+            f"The {which} '{text}' is neither namespace/pod, namespace/Kind/workload nor an IP address."
+        ) from None
+    return text, ""
+
+
+def parse_question(model: ClusterModel, src: str, dst: str, port: str, protocol: str) -> dict:
+    """The form's four fields checked and resolved; InputError with a message otherwise.
+
+    The port may be a number or a container-port name, resolved (as a policy's named
+    port would be) against the destination pod's ports of that protocol."""
+    protocol = (protocol or "TCP").strip().upper()
+    if protocol not in PROTOCOLS:
+        raise InputError(f"Protocol '{protocol[:20]}' is not one of {', '.join(PROTOCOLS)}.")
+    src_value, src_note = _endpoint(model, src, "source")
+    dst_value, dst_note = _endpoint(model, dst, "destination")
+    port = (port or "").strip()
+    if not port:
+        raise InputError(
+            "Give the port: a number from 1 to 65535 or a container port name such as http."
+        )
+    port_name = ""
+    if port.isdigit():
+        number = int(port)
+        if not 1 <= number <= 65535:
+            raise InputError(f"Port {port[:10]} is outside 1-65535.")
+    else:
+        if not isinstance(dst_value, Pod):
+            raise InputError(
+                f"The port name '{port[:40]}' can only be resolved against a destination pod; give a number."
+            )
+        matches = sorted(
+            n for name, proto, n in dst_value.named_ports if name == port and proto == protocol
+        )
+        if not matches:
+            names = ", ".join(f"{n} {p}/{v}" for n, p, v in sorted(dst_value.named_ports)) or "none"
+            raise InputError(
+                f"{dst_value.key} has no {protocol} port named '{port[:40]}' (its named ports: {names})."
+            )
+        number, port_name = matches[0], port
+    return {
+        "src": src_value,
+        "dst": dst_value,
+        "port": number,
+        "protocol": protocol,
+        "port_name": port_name,
+        "notes": [n for n in (src_note, dst_note) if n],
+    }
+
+
+def _rule_match(idx: _Index, direction: str, match) -> dict:
+    policy = idx.policies[match.policy]
+    rule = (policy.ingress if direction == INGRESS else policy.egress)[match.rule]
+    peer = rule.peers[match.peer] if match.peer is not None and rule.peers else None
+    port = rule.ports[match.port] if match.port is not None and rule.ports else None
+    port_text = None
+    if port is not None:
+        port_text = (
+            port.protocol
+            + "/"
+            + (
+                "*"
+                if port.port is None
+                else str(port.port) + (f"-{port.end_port}" if port.end_port else "")
+            )
+        )
+    return {
+        "namespace": policy.namespace,
+        "policy": policy.name,
+        "direction": direction,
+        "rule": match.rule,
+        "anchor": f"{direction}-{match.rule}",
+        "peer": match.peer,
+        "port": match.port,
+        "peer_text": _selector_text(peer)
+        if peer is not None
+        else "every peer (the rule lists none)",
+        "port_text": port_text or "every port (the rule lists none)",
+    }
+
+
+def explain(model: ClusterModel, question: dict) -> dict:
+    """The engine's verdict for a parsed question, with each deciding rule spelled out."""
+    idx = _index(model)
+    verdict = model.reach(question["src"], question["dst"], question["port"], question["protocol"])
+    directions = []
+    for d in (verdict.egress, verdict.ingress):
+        if d is None:
+            continue
+        directions.append(
+            {
+                "direction": d.direction,
+                "pod": d.pod,
+                "namespace": d.pod.split("/", 1)[0],
+                "name": d.pod.split("/", 1)[1],
+                "isolated": d.isolated,
+                "allowed": d.allowed,
+                "reason": d.reason,
+                "allowed_by": [_rule_match(idx, d.direction, m) for m in d.allowed_by],
+                "isolating": [
+                    {"namespace": k.split("/", 1)[0], "policy": k.split("/", 1)[1]}
+                    for k in d.isolating_policies
+                ],
+            }
+        )
+    return {
+        "outcome": verdict.outcome,
+        "allowed": verdict.allowed,
+        "reason": verdict.reason,
+        "src": str(verdict.src),
+        "dst": str(verdict.dst),
+        "src_pod": verdict.src.pod is not None,
+        "dst_pod": verdict.dst.pod is not None,
+        "port": verdict.port,
+        "protocol": verdict.protocol,
+        "port_name": question["port_name"],
+        "notes": question["notes"],
+        "directions": directions,
+        "text": verdict.text(),
+    }

@@ -1,0 +1,52 @@
+"""End to end in a real headless Chromium: an auditor runs a what-if on the demo cluster."""
+
+import pytest
+
+from .browser import log_in, screenshot
+from .conftest import PASSWORD
+from .test_whatif import DENY_BATCH
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_auditor_pastes_a_default_deny_and_sees_what_changes(
+    live_server,
+    page,
+    personas,
+    demo_snapshot,
+):
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    log_in(page, live_server, "auditor", PASSWORD)
+    page.goto(f"{live_server.url}/clusters/demo/what-if/")
+    assert "What-if" in page.inner_text("h1")
+    screenshot(page, "whatif-form")
+
+    page.fill("textarea[name=yaml]", DENY_BATCH)
+    page.check("input[name=remove][value='shop-frontend/admin-ui-allow-all']")
+    page.click("button[name=run]")
+    page.wait_for_selector("#result")
+
+    result = page.inner_text("#result")
+    assert "batch/default-deny-all" in result and "shop-frontend/admin-ui-allow-all" in result
+    assert "Findings removed" in result and "NP003" in result and "NP010" in result
+    assert "Connections lost" in result and "batch/Deployment/queue-worker" in result
+    # The form keeps what was tried, ready for the next attempt.
+    assert "namespace: batch" in page.input_value("textarea[name=yaml]")
+    assert page.is_checked("input[name=remove][value='shop-frontend/admin-ui-allow-all']")
+    assert not [e for e in errors if "Content Security Policy" in e]
+    screenshot(page, "whatif-result")
+
+    page.fill("textarea[name=yaml]", "kind: NetworkPolicy\n  bad: [\n")
+    page.uncheck("input[name=remove][value='shop-frontend/admin-ui-allow-all']")
+    page.click("button[name=run]")
+    problem = page.inner_text(".whatif-problem")
+    assert "pasted YAML, document 1: invalid YAML at line 2" in problem
+    screenshot(page, "whatif-bad-yaml")
+
+    # Over the size limit the browser says so at once, without posting.
+    page.fill("textarea[name=yaml]", "#" * (1024 * 1024 + 1))
+    page.click("button[name=run]")
+    assert page.is_visible("#whatif-too-big")
+    assert "1,048,577 bytes, over the limit of 1,048,576" in page.inner_text("#whatif-too-big")
+    assert page.is_enabled("button[name=run]")

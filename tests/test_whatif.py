@@ -1,0 +1,448 @@
+"""What-if: the pure comparison (``auditor.whatif``) on the demo cluster, then the page."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from auditor import whatif
+from auditor.collection.manifests import ManifestCollector
+from auditor.collection.normalize import normalize
+from auditor.engine import ClusterModel
+from auditor.models import Cluster, Finding
+
+DENY_BATCH = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: default-deny-all
+  namespace: batch
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+"""
+
+ADMIN_UI_HTTP_ONLY = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: admin-ui-allow-all, namespace: shop-frontend}
+spec:
+  podSelector: {matchLabels: {app: admin-ui}}
+  ingress:
+    - ports: [{port: 8080}]
+"""
+
+
+def policy(name: str, namespace: str = "batch", spec: str = "podSelector: {}") -> str:
+    return (
+        f"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        f"metadata: {{name: {name}, namespace: {namespace}}}\nspec: {{{spec}}}\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_model() -> ClusterModel:
+    objects: dict[str, list[dict]] = {}
+    for kind, obj in ManifestCollector(["auditor/demo_cluster"]).fetch():
+        objects.setdefault(kind, []).append(normalize(kind, obj).to_api())
+    return ClusterModel.from_objects(
+        namespaces=objects["Namespace"],
+        pods=objects["Pod"],
+        nodes=objects["Node"],
+        policies=objects["NetworkPolicy"],
+        services=objects["Service"],
+    )
+
+
+def rules(findings: list[dict], namespace: str | None = None) -> set[str]:
+    return {f["rule"] for f in findings if namespace is None or f["namespace"] == namespace}
+
+
+# --- Reading pasted YAML --------------------------------------------------------------
+
+
+def test_reads_several_documents_and_lists():
+    text = (
+        policy("a")
+        + "---\n"
+        + "apiVersion: v1\nkind: List\nitems:\n"
+        + "".join(
+            f"  - {{apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, "
+            f"metadata: {{name: {n}, namespace: shop-db}}, spec: {{podSelector: {{}}}}}}\n"
+            for n in ("b", "c")
+        )
+        + "---\n"
+        + "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicyList\n"
+        + "items: [{metadata: {name: d, namespace: payments}, spec: {podSelector: {}}}]\n"
+    )
+    policies, notes = whatif.read_policies(text)
+    assert [p["metadata"]["name"] for p in policies] == ["a", "b", "c", "d"]
+    assert notes == []
+
+
+def test_a_policy_given_twice_keeps_the_later_and_says_so():
+    policies, notes = whatif.read_policies(
+        policy("a", spec="podSelector: {}")
+        + "---\n"
+        + policy("a", spec="podSelector: {matchLabels: {x: y}}")
+    )
+    assert len(policies) == 1 and policies[0]["spec"]["podSelector"] == {"matchLabels": {"x": "y"}}
+    assert "document 2" in notes[0] and "batch/a is given twice" in notes[0]
+
+
+def test_a_policy_without_namespace_is_tried_in_default_with_a_note():
+    text = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x}\nspec: {}\n"
+    policies, notes = whatif.read_policies(text)
+    assert len(policies) == 1
+    assert "names no namespace" in notes[0] and "'default'" in notes[0]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            policy("a") + "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n",
+            "pasted YAML, document 2 (Deployment): only Kubernetes NetworkPolicy objects",
+        ),
+        (
+            "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: x, namespace: a}\n",
+            "not a NetworkPolicy of projectcalico.org/v3",
+        ),
+        (
+            "apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n",
+            "document 1 (List), item 1 (ConfigMap)",
+        ),
+        (policy("a") + "---\nmetadata: {name: x}\n", "document 2: kind is missing"),
+        ("- just\n- a list\n", "document 1: a list, not a mapping"),
+        (
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x}\nspec: [1]\n",
+            "spec is not a mapping",
+        ),
+    ],
+)
+def test_refuses_what_is_not_a_network_policy(text, expected):
+    with pytest.raises(whatif.WhatIfInputError) as err:
+        whatif.read_policies(text)
+    assert expected in str(err.value)
+
+
+def test_malformed_yaml_names_the_document_and_line():
+    text = (
+        policy("a")
+        + "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n  metadata: {name: b\n"
+    )
+    with pytest.raises(whatif.WhatIfInputError) as err:
+        whatif.read_policies(text)
+    message = str(err.value)
+    assert message.startswith("pasted YAML, document 2: invalid YAML at line 8, column 11")
+
+
+def test_oversize_input_is_refused_before_parsing():
+    text = "#" * (whatif.MAX_INPUT_BYTES + 1)
+    with pytest.raises(
+        whatif.WhatIfInputError, match=r"1,048,577 bytes, over the limit of 1,048,576"
+    ):
+        whatif.read_policies(text)
+
+
+def test_too_many_rule_entries_are_refused():
+    ports = "".join(f"    - port: {i}\n" for i in range(1, 2_000))
+    text = policy("a").replace(
+        "spec: {podSelector: {}}\n",
+        "spec:\n  ingress:\n  - from: [{podSelector: {}}]\n    ports:\n" + ports,
+    )
+    with pytest.raises(
+        whatif.WhatIfInputError,
+        match=r"2,001 rules, peers, ports and ipBlock excepts; at most 2,000",
+    ):
+        whatif.read_policies(text)
+
+
+def test_an_alias_bomb_is_refused():
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]']
+    for i in range(1, 9):
+        prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
+        lines.append(f"{cur}: &{cur} [{', '.join(['*' + prev] * 10)}]")
+    with pytest.raises(whatif.WhatIfInputError, match="billion laughs"):
+        whatif.read_policies("\n".join(lines) + "\n")
+
+
+# --- Comparing -------------------------------------------------------------------------
+
+
+def test_default_deny_in_batch_raises_coverage_resolves_np003_and_cuts_connections(demo_model):
+    policies, _ = whatif.read_policies(DENY_BATCH)
+    result = whatif.compare(demo_model, add=policies)
+
+    assert result["changes"]["added"] == ["batch/default-deny-all"]
+    cluster = result["coverage"]["cluster"]
+    assert cluster["after"]["ingress_pods"] == cluster["before"]["ingress_pods"] + 8
+    assert cluster["after"]["egress_pods"] == cluster["before"]["egress_pods"] + 8
+    assert cluster["coverage_change"] > 0 and cluster["score_change"] > 0
+    [batch] = result["coverage"]["namespaces"]
+    assert batch["namespace"] == "batch"
+    assert batch["before"]["coverage"] == 0.0 and batch["after"]["coverage"] == 100.0
+    assert batch["after"]["deny_ingress"] and batch["after"]["deny_egress"]
+
+    assert "NP003" in rules(result["findings"]["removed"], "batch")
+    assert result["findings"]["removed_counts"] == [("high", 1)]
+
+    connections = result["connections"]
+    assert connections["gained"] == []
+    lost = {(r["from"]["key"], r["to"]["key"]) for r in connections["lost"]}
+    assert ("batch/Deployment/queue-worker", "kube-system/Deployment/coredns") in lost
+    assert ("ipBlock:0.0.0.0/0", "batch/Deployment/queue-worker") in lost
+    assert all(
+        "batch" in (r["from"].get("namespace"), r["to"]["namespace"]) for r in connections["lost"]
+    )
+    pairs = {(p["from"], p["to"]): p for p in connections["by_namespace"]}
+    assert pairs["batch", "batch"]["lost"] > 0 and pairs["", "batch"]["lost"] > 0
+
+
+def test_removing_the_allow_all_resolves_np010(demo_model):
+    result = whatif.compare(demo_model, remove={"shop-frontend/admin-ui-allow-all"})
+    assert result["changes"]["removed"] == ["shop-frontend/admin-ui-allow-all"]
+    assert "NP010" in rules(result["findings"]["removed"], "shop-frontend")
+    assert result["findings"]["added"] == []
+    lost = result["connections"]["lost"]
+    assert lost and all(r["to"]["key"] == "shop-frontend/Deployment/admin-ui" for r in lost)
+    assert {"key": "ipBlock:0.0.0.0/0", "cidr": "0.0.0.0/0"} in [r["from"] for r in lost]
+    # Its pods stay isolated (the namespace's default deny), so coverage does not move.
+    assert result["coverage"]["namespaces"] == [] or all(
+        r["before"]["coverage"] == r["after"]["coverage"] for r in result["coverage"]["namespaces"]
+    )
+
+
+def test_a_pasted_policy_replaces_the_one_with_its_name_and_ports_are_compared(demo_model):
+    policies, _ = whatif.read_policies(ADMIN_UI_HTTP_ONLY)
+    result = whatif.compare(demo_model, add=policies)
+    assert result["changes"]["replaced"] == ["shop-frontend/admin-ui-allow-all"]
+    assert result["changes"]["added"] == [] and result["changes"]["removed"] == []
+    assert "NP010" in rules(result["findings"]["removed"])
+    assert result["connections"]["gained"] == []
+    row = next(
+        r
+        for r in result["connections"]["lost"]
+        if r["from"]["key"] == "batch/Deployment/queue-worker"
+    )
+    # Everything but TCP 8080 is lost; 8080 stays open.
+    assert row["ports"] == ["TCP/1-8079", "TCP/8081-65535", "UDP/*", "SCTP/*"]
+
+
+def test_address_sources_are_compared_address_by_address(demo_model):
+    # The storefront already takes 203.0.113.0/24 on 8080 (storefront-allow-cdn); opening
+    # 0.0.0.0/0 on 8080 gains every other IPv4 address, and loses nothing.
+    spec = "podSelector: {matchLabels: {app: storefront}}, ingress: [{from: [{ipBlock: {cidr: 0.0.0.0/0}}], ports: [{port: 8080}]}]"
+    policies, _ = whatif.read_policies(policy("open-storefront", "shop-frontend", spec))
+    result = whatif.compare(demo_model, add=policies)
+    gained = result["connections"]["gained"]
+    assert result["connections"]["lost"] == []
+    assert gained and all(r["ports"] == ["TCP/8080"] for r in gained)
+    cidrs = [r["from"]["cidr"] for r in gained]
+    assert "0.0.0.0/1" in cidrs and "203.0.112.0/24" in cidrs and "203.0.114.0/23" in cidrs
+    assert not any(c.startswith("203.0.113.") for c in cidrs)
+
+
+def test_invalid_policy_content_is_reported_not_raised(demo_model):
+    spec = "podSelector: {}, ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/33}}]}]"
+    policies, _ = whatif.read_policies(policy("bad-cidr", "batch", spec))
+    result = whatif.compare(demo_model, add=policies)
+    [error] = result["errors"]
+    assert error["policy"] == "batch/bad-cidr"
+    assert error["field"] == "spec.ingress[0].from[0].ipBlock.cidr"
+    # The bad peer matches nothing: batch becomes ingress-isolated with no source allowed.
+    assert (
+        result["coverage"]["cluster"]["after"]["ingress_pods"]
+        > result["coverage"]["cluster"]["before"]["ingress_pods"]
+    )
+
+
+def test_unknown_removals_and_new_namespaces_are_reported(demo_model):
+    policies, _ = whatif.read_policies(policy("x", "nowhere"))
+    result = whatif.compare(demo_model, add=policies, remove={"batch/nothing-here"})
+    assert result["changes"]["not_found"] == ["batch/nothing-here"]
+    assert result["changes"]["new_namespaces"] == ["nowhere"]
+    assert "NP031" in rules(result["findings"]["added"], "nowhere")  # selects no pod
+
+
+def test_nothing_to_try_is_an_input_error(demo_model):
+    with pytest.raises(whatif.WhatIfInputError, match="Nothing to try"):
+        whatif.compare(demo_model)
+
+
+def test_the_base_model_is_left_alone_and_its_audit_cached(demo_model):
+    ids = [p.id for p in demo_model.policies]
+    whatif.compare(demo_model, remove={"shop-frontend/admin-ui-allow-all"})
+    assert [p.id for p in demo_model.policies] == ids
+    assert len(demo_model.policies) == 22
+    assert demo_model in whatif._base_facts
+
+
+# --- The page ---------------------------------------------------------------------------
+
+
+def url(name: str = "demo") -> str:
+    return reverse("webui:whatif", args=[name])
+
+
+@pytest.mark.django_db
+def test_auditor_and_admin_see_the_form(client_as, demo_snapshot):
+    for role in ("auditor", "admin"):
+        response = client_as(role).get(url())
+        assert response.status_code == 200, role
+        page = response.content.decode()
+        assert 'name="csrfmiddlewaretoken"' in page and 'name="yaml"' in page
+        assert f"snapshot #{demo_snapshot.pk}" in page
+        assert 'value="shop-frontend/admin-ui-allow-all"' in page
+        assert "css/whatif.css" in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["viewer", "stranger"])
+def test_viewer_and_stranger_are_refused(client_as, demo_snapshot, role):
+    for response in (client_as(role).get(url()), client_as(role).post(url(), {"yaml": DENY_BATCH})):
+        assert response.status_code == 403
+        assert b"needs the auditor role" in response.content
+
+
+@pytest.mark.django_db
+def test_anonymous_is_sent_to_login(client, demo_snapshot):
+    for response in (client.get(url()), client.post(url(), {"yaml": DENY_BATCH})):
+        assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.django_db
+def test_unknown_cluster_is_404_and_no_snapshot_is_the_empty_state(client_as):
+    assert client_as("auditor").get(url("nope")).status_code == 404
+    Cluster.objects.create(name="fresh", source=Cluster.Source.MANIFESTS, manifest_path="x")
+    response = client_as("auditor").get(url("fresh"))
+    assert response.status_code == 200 and b"No snapshot yet" in response.content
+
+
+@pytest.mark.django_db
+def test_only_get_and_post(client_as, demo_snapshot):
+    assert client_as("auditor").put(url()).status_code == 405
+
+
+@pytest.mark.django_db
+def test_the_form_needs_its_csrf_token(personas, demo_snapshot):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(personas["auditor"])
+    assert client.post(url(), {"yaml": DENY_BATCH}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_default_deny_for_batch(client_as, demo_snapshot):
+    response = client_as("auditor").post(url(), {"yaml": DENY_BATCH, "run": "1"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "What would change" in page and "batch/default-deny-all" in page
+    result = response.context["result"]
+    cluster = result["coverage"]["cluster"]
+    assert cluster["after"]["coverage"] > cluster["before"]["coverage"]
+    assert f"{cluster['before']['coverage']}% → {cluster['after']['coverage']}%" in page
+    removed, added = result["finding_panels"]
+    assert removed["title"] == "Findings removed" and "NP003" in rules(removed["rows"], "batch")
+    np003 = Finding.objects.get(snapshot=demo_snapshot, rule="NP003", namespace="batch")
+    assert reverse("webui:finding", args=["demo", np003.pk]) in page
+    gained, lost = result["connection_panels"]
+    assert gained["total"] == 0 and lost["total"] > 0
+    assert "No connection becomes allowed." in page
+    assert "batch/Deployment/queue-worker" in page
+    assert reverse("webui:workload", args=["demo", "batch", "Deployment", "queue-worker"]) in page
+
+
+@pytest.mark.django_db
+def test_removing_admin_ui_allow_all(client_as, demo_snapshot):
+    response = client_as("auditor").post(
+        url(), {"remove": ["shop-frontend/admin-ui-allow-all"], "run": "1"}
+    )
+    assert response.status_code == 200
+    removed, _ = response.context["result"]["finding_panels"]
+    assert "NP010" in rules(removed["rows"], "shop-frontend")
+    page = response.content.decode()
+    assert "Findings removed" in page and "NP010" in page
+    assert 'value="shop-frontend/admin-ui-allow-all" checked' in page  # the mark is kept
+
+
+@pytest.mark.django_db
+def test_replacing_an_existing_policy_says_so(client_as, demo_snapshot):
+    response = client_as("auditor").post(url(), {"yaml": ADMIN_UI_HTTP_ONLY})
+    assert response.status_code == 200
+    assert "replaces the existing policy" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_invalid_cidr_is_listed_not_a_crash(client_as, demo_snapshot):
+    spec = "podSelector: {}, ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/33}}]}]"
+    response = client_as("auditor").post(url(), {"yaml": policy("bad-cidr", "batch", spec)})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Invalid policy content" in page and "spec.ingress[0].from[0].ipBlock.cidr" in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (
+            {"yaml": DENY_BATCH + "---\nkind: NetworkPolicy\n  bad: [\n"},
+            "pasted YAML, document 2: invalid YAML at line",
+        ),
+        (
+            {"yaml": DENY_BATCH + "---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n"},
+            "document 2 (Service): only Kubernetes NetworkPolicy objects",
+        ),
+        ({"yaml": "x" * (whatif.MAX_INPUT_BYTES + 10)}, "over the limit of 1,048,576 bytes"),
+        ({"yaml": "   \n"}, "Nothing to try"),
+    ],
+)
+def test_bad_input_redisplays_the_form_with_the_message(client_as, demo_snapshot, data, expected):
+    response = client_as("auditor").post(url(), data)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Cannot run this what-if." in page and expected in page
+    assert 'name="yaml"' in page and "What would change" not in page
+    if len(data["yaml"]) < 10_000:
+        assert data["yaml"].split("\n")[0] in page  # the text is kept for fixing
+
+
+@pytest.mark.django_db
+def test_searching_and_paging_keep_the_text_and_marks_without_running(
+    client_as, demo_snapshot, monkeypatch
+):
+    from webui.views import whatif as view
+
+    monkeypatch.setattr(view, "POLICIES_PER_PAGE", 5)
+    client = client_as("auditor")
+    marked = ["shop-frontend/admin-ui-allow-all"]
+    response = client.post(url(), {"yaml": DENY_BATCH, "remove": marked, "page": "2"})
+    assert response.status_code == 200 and "result" not in response.context
+    page = response.content.decode()
+    assert "Page 2 of 5" in page and "default-deny-all\n  namespace: batch" in page
+    assert "Marked for removal, not on this page" in page
+    assert 'value="shop-frontend/admin-ui-allow-all" checked' in page
+
+    response = client.post(url(), {"yaml": "", "q": "shop-db", "browse": "1", "remove": marked})
+    page = response.content.decode()
+    assert response.context["policies"].paginator.count == 3
+    assert 'value="shop-db/postgres"' in page and 'value="payments/payments-api"' not in page
+    assert "3 match “shop-db”" in page
+
+
+@pytest.mark.django_db
+def test_get_can_search_the_policy_list(client_as, demo_snapshot):
+    response = client_as("auditor").get(url(), {"q": "nothing-like-this", "page": "x"})
+    assert response.status_code == 200
+    assert "No policy matches “nothing-like-this”." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_bad_snapshot_parameter_is_a_clear_400_or_404(client_as, demo_snapshot):
+    response = client_as("auditor").get(url(), {"snapshot": "abc"})
+    assert (
+        response.status_code == 400
+        and b"&#x27;abc&#x27; is not a snapshot number." in response.content
+    )
+    assert client_as("auditor").get(url(), {"snapshot": "999"}).status_code == 404

@@ -1,0 +1,16 @@
+from django.conf import settings
+
+from .access import has_role, role_of
+
+
+def ui(request):
+    user = getattr(request, "user", None)
+    return {
+        "role": role_of(user) if user else None,
+        "can_audit": bool(user) and has_role(user, "auditor"),
+        "can_admin": bool(user) and has_role(user, "admin"),
+        "csp_nonce": getattr(request, "csp_nonce", ""),
+        "cytoscape_source": settings.CYTOSCAPE_SOURCE,
+        "cytoscape_cdn_url": settings.CYTOSCAPE_CDN_URL,
+        "cytoscape_cdn_sri": settings.CYTOSCAPE_CDN_SRI,
+    }

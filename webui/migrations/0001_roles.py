@@ -1,0 +1,16 @@
+"""The three role groups exist from the start, so admins only assign people to them."""
+
+from django.db import migrations
+
+ROLES = ("viewer", "auditor", "admin")
+
+
+def create_roles(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    for name in ROLES:
+        Group.objects.get_or_create(name=name)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("auth", "0012_alter_user_first_name_max_length")]
+    operations = [migrations.RunPython(create_roles, migrations.RunPython.noop)]

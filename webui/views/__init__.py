@@ -1,0 +1,1 @@
+"""Views, one module per page family; each stays thin: load, check access, call selectors."""

@@ -1,0 +1,92 @@
+from django.db.models import Count, Q
+from django.shortcuts import render
+
+from auditor.models import Finding, NetworkPolicy, Pod
+
+from ..access import require_role
+from ..tables import page_of, sort_rows
+from .common import get_cluster, snapshot_for
+
+NAMESPACE_SORTS = {"name", "pods", "coverage", "score", "findings", "policies"}
+SEARCH_LIMIT = 50
+
+
+def namespace_rows(snapshot, report: dict) -> list[dict]:
+    """One row per namespace from the stored report and the finding counts."""
+    coverage = (report.get("coverage") or {}).get("namespaces") or {}
+    scores = (report.get("score") or {}).get("namespaces") or {}
+    counts = {
+        row["namespace"]: row
+        for row in Finding.objects.filter(snapshot=snapshot).values("namespace").annotate(
+            findings=Count("id"),
+            high=Count("id", filter=Q(severity__in=["critical", "high"])),
+        )
+    }
+    rows = []
+    for name, c in coverage.items():
+        pods = c["pods"]
+        rows.append({
+            "name": name,
+            "pods": pods,
+            "workloads": c["workloads"],
+            "policies": c["policies"],
+            "coverage": round(100 * (c["ingress"]["pods"] + c["egress"]["pods"]) / (2 * pods), 1) if pods else None,
+            "ingress_ratio": c["ingress"]["pod_ratio"],
+            "egress_ratio": c["egress"]["pod_ratio"],
+            "deny_ingress": bool(c["default_deny"]["ingress"]),
+            "deny_egress": bool(c["default_deny"]["egress"]),
+            "score": scores.get(name),
+            "findings": counts.get(name, {}).get("findings", 0),
+            "high": counts.get(name, {}).get("high", 0),
+            "host_network": c["host_network_pods"],
+        })
+    return rows
+
+
+def _filter(rows: list[dict], q: str, show: str) -> list[dict]:
+    if q:
+        rows = [r for r in rows if q in r["name"]]
+    if show == "uncovered":
+        rows = [r for r in rows if r["coverage"] is not None and r["coverage"] < 100]
+    elif show == "no-default-deny":
+        rows = [r for r in rows if not (r["deny_ingress"] and r["deny_egress"])]
+    elif show == "no-policy":
+        rows = [r for r in rows if not r["policies"]]
+    return rows
+
+
+def search(snapshot, q: str) -> dict:
+    """Pods, workloads and policies whose name (or namespace) contains ``q``."""
+    match = Q(name__icontains=q) | Q(namespace__icontains=q)
+    pods = Pod.objects.filter(match, snapshot=snapshot).order_by("namespace", "name")
+    workloads = (
+        Pod.objects.filter(Q(workload_name__icontains=q), snapshot=snapshot).exclude(workload_name="")
+        .values("namespace", "workload_kind", "workload_name").annotate(pods=Count("id"))
+        .order_by("namespace", "workload_name")
+    )
+    policies = NetworkPolicy.objects.filter(match, snapshot=snapshot).order_by("namespace", "name")
+    return {
+        "pods": list(pods.values("namespace", "name", "workload_name")[:SEARCH_LIMIT]),
+        "workloads": list(workloads[:SEARCH_LIMIT]),
+        "policies": list(policies.values("namespace", "name")[:SEARCH_LIMIT]),
+        "limit": SEARCH_LIMIT,
+    }
+
+
+@require_role("viewer")
+def namespaces(request, name):
+    cluster = get_cluster(name)
+    snapshot, empty = snapshot_for(request, cluster)
+    if empty:
+        return empty
+    analysis = getattr(snapshot, "analysis", None)
+    report = analysis.report if analysis and analysis.status == "complete" else {}
+    q = request.GET.get("q", "").strip()
+    show = request.GET.get("show", "all")
+    rows = _filter(namespace_rows(snapshot, report), q.lower(), show)
+    rows, sort = sort_rows(rows, request.GET.get("sort", "name"), NAMESPACE_SORTS, "name")
+    return render(request, "webui/cluster.html", {
+        "cluster": cluster, "snapshot": snapshot, "analysis": analysis, "report": report,
+        "page": page_of(rows, request), "sort": sort, "q": q, "show": show,
+        "results": search(snapshot, q) if len(q) >= 2 else None,
+    })

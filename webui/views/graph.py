@@ -1,0 +1,196 @@
+"""The graph page and the Cytoscape elements it loads.
+
+The page is plain HTML (filters, legend, an empty canvas); ``static/js/graph.js`` fetches
+the elements URL named in a ``data-*`` attribute and draws what ``auditor.graph`` built.
+The page never builds the engine model, so it renders at once even while the first
+elements request of a big snapshot is still building it.
+"""
+
+import json
+from urllib.parse import urlencode
+
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from auditor import graph
+from auditor.models import Analysis, Namespace, NetworkPolicy, Pod, Snapshot
+from auditor.selectors import engine_model, latest_snapshot
+
+from ..access import require_role
+from .common import get_cluster, snapshot_for
+
+
+def _namespaces(snapshot) -> list[str]:
+    """Every namespace the engine will know: listed ones and those only pods or policies name."""
+    names = set(Namespace.objects.filter(snapshot=snapshot).values_list("name", flat=True))
+    names.update(
+        Pod.objects.filter(snapshot=snapshot).values_list("namespace", flat=True).distinct()
+    )
+    names.update(
+        NetworkPolicy.objects.filter(snapshot=snapshot)
+        .values_list("namespace", flat=True)
+        .distinct()
+    )
+    return sorted(names)
+
+
+@require_role("viewer")
+def graph_page(request, name):
+    cluster = get_cluster(name)
+    snapshot, empty = snapshot_for(request, cluster)
+    if empty:
+        return empty
+    namespaces = _namespaces(snapshot)
+    pinned = bool(request.GET.get("snapshot"))
+    page_url = reverse("webui:graph", args=[cluster.name])
+    context = {
+        "cluster": cluster,
+        "snapshot": snapshot,
+        "namespaces": namespaces,
+        "filters": graph.Filters(),
+        "protocols": graph.PROTOCOLS,
+        "pinned": pinned,
+        "clear_url": page_url,
+    }
+    try:
+        filters = graph.parse_filters(request.GET, set(namespaces))
+    except graph.FilterError as exc:
+        return render(
+            request, "webui/graph.html", {**context, "error": str(exc)}, status=exc.status
+        )
+    query = filters.query()
+    if pinned:
+        query["snapshot"] = str(snapshot.pk)
+    overview = {"snapshot": str(snapshot.pk)} if pinned else {}
+    cleared = {**({"namespace": filters.namespace} if filters.namespace else {}), **overview}
+    return render(
+        request,
+        "webui/graph.html",
+        {
+            **context,
+            "filters": filters,
+            "elements_url": reverse("webui:graph_elements", args=[cluster.name])
+            + ("?" + urlencode(query) if query else ""),
+            "overview_url": page_url + ("?" + urlencode(overview) if overview else ""),
+            "clear_url": page_url + ("?" + urlencode(cleared) if cleared else ""),
+        },
+    )
+
+
+@require_role("viewer")
+def graph_elements(request, name):
+    cluster = get_cluster(name)
+    snapshot, problem = _snapshot(request, cluster)
+    if problem:
+        return problem
+    model = engine_model(snapshot)
+    try:
+        filters = graph.parse_filters(request.GET, model.namespaces)
+    except graph.FilterError as exc:
+        return JsonResponse({"error": str(exc)}, status=exc.status)
+    analysed = Analysis.objects.filter(snapshot=snapshot, status=Analysis.Status.COMPLETE).exists()
+    pinned = bool(request.GET.get("snapshot"))
+
+    def build() -> bytes:
+        report = Analysis.objects.get(snapshot=snapshot).report if analysed else {}
+        data = _with_links(graph.build_graph(model, report, filters), cluster, snapshot, pinned)
+        return json.dumps({**data, "snapshot": snapshot.pk, "analysed": analysed}).encode()
+
+    # Kept as bytes: a few hundred kB each, where the dicts would take several MB. The
+    # report (scores, policy counts) arrives after the snapshot, so it is part of the key.
+    content = graph.cached((snapshot.pk, analysed, filters, pinned), build)
+    return HttpResponse(content, content_type="application/json")
+
+
+def _snapshot(request, cluster):
+    """``snapshot_for``'s choice, with its problems as JSON for the script to show."""
+    wanted = request.GET.get("snapshot", "")
+    if wanted:
+        if not (wanted.isascii() and wanted.isdigit()):
+            return None, JsonResponse(
+                {"error": f"'{wanted[:20]}' is not a snapshot number."}, status=400
+            )
+        snapshot = Snapshot.objects.filter(
+            cluster=cluster, pk=int(wanted), status=Snapshot.Status.COMPLETE
+        ).first()
+        if snapshot is None:
+            return None, JsonResponse(
+                {"error": f"{cluster.name} has no complete snapshot #{wanted}."}, status=404
+            )
+        return snapshot, None
+    snapshot = latest_snapshot(cluster)
+    if snapshot is None:
+        return None, JsonResponse(
+            {
+                "error": f"{cluster.name} has no complete snapshot yet: take one from the overview, then reload."
+            },
+            status=404,
+        )
+    return snapshot, None
+
+
+def _with_links(data: dict, cluster, snapshot, pinned_snapshot: bool) -> dict:
+    """Add the pages a node's detail panel links to; the graph module knows no URLs."""
+    pinned = f"snapshot={snapshot.pk}" if pinned_snapshot else ""
+    graph_url = reverse("webui:graph", args=[cluster.name])
+    findings_url = reverse("webui:findings", args=[cluster.name])
+
+    def with_query(url: str, params: dict) -> str:
+        query = urlencode(params)
+        return url + "?" + "&".join(q for q in (query, pinned) if q)
+
+    for node in data["elements"]["nodes"]:
+        d = node["data"]
+        links = []
+        if d["kind"] == "namespace":
+            d["graph_url"] = with_query(graph_url, {"namespace": d["namespace"]})
+            links.append({"text": f"Workload graph of {d['namespace']}", "url": d["graph_url"]})
+            links.append(
+                {
+                    "text": "Findings in this namespace",
+                    "url": with_query(findings_url, {"namespace": d["namespace"]}),
+                }
+            )
+            links.append(
+                {
+                    "text": "Neighbourhood on the namespace graph",
+                    "url": with_query(graph_url, {"around": d["namespace"]}),
+                }
+            )
+        elif d["kind"] == "workload":
+            url = reverse(
+                "webui:workload",
+                args=[cluster.name, d["namespace"], d["workload_kind"], d["workload_name"]],
+            )
+            links.append(
+                {
+                    "text": "Workload page: policies, reach, exposure",
+                    "url": url + (f"?{pinned}" if pinned else ""),
+                }
+            )
+            links.append(
+                {
+                    "text": f"Findings in {d['namespace']}",
+                    "url": with_query(findings_url, {"namespace": d["namespace"]}),
+                }
+            )
+        elif d["kind"] == "group":
+            for member in d["members"][:10]:
+                links.append(
+                    {
+                        "text": f"Workload graph of {member}",
+                        "url": with_query(graph_url, {"namespace": member}),
+                    }
+                )
+        d["links"] = links
+    reach_url = reverse("webui:reach", args=[cluster.name])
+    for edge in data["elements"]["edges"]:
+        d = edge["data"]
+        if d["source"].startswith("wl:") and d["target"].startswith("wl:"):
+            protocol, _, port = d["ports"][0].partition("/")
+            params = {"from": d["source"][3:], "to": d["target"][3:], "protocol": protocol}
+            if port != "*":
+                params["port"] = port.split("-")[0]
+            d["links"] = [{"text": "Explain this connection", "url": with_query(reach_url, params)}]
+    return data
