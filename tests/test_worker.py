@@ -94,3 +94,23 @@ def test_worker_killed_mid_snapshot_leaves_nothing_and_the_next_run_succeeds(
     assert dead.status == "failed" and "worker stopped during collection" in dead.error
     assert not Pod.objects.filter(snapshot=dead).exists()
     assert latest_snapshot(cluster).pk == retry.pk
+
+
+def test_demo_cluster_through_the_worker_yields_its_pinned_findings(start_celery):
+    from .findings.test_demo import EXPECTED
+
+    start_celery("worker")
+    cluster = Cluster.objects.create(name="demo", source=Cluster.Source.MANIFESTS,
+                                     manifest_path="auditor/demo_cluster", enabled=False)
+    snapshot = services.snapshot_request(cluster=cluster, trigger=Snapshot.Trigger.MANUAL)
+    wait_until(lambda: Analysis.objects.filter(snapshot=snapshot, status="complete").exists(),
+               message="the demo snapshot's analysis")
+    stored = {
+        (f.rule, f.object_refs[0], f.evidence.get("direction"), f.evidence.get("rule"))
+        for f in Finding.objects.filter(snapshot=snapshot)
+    }
+    assert stored == EXPECTED
+    analysis = Analysis.objects.get(snapshot=snapshot)
+    assert analysis.score == 38
+    assert analysis.report["score"]["namespaces"]["shop-db"] == 100
+    assert analysis.report["score"]["namespaces"]["batch"] == 0
