@@ -188,42 +188,30 @@ def findings(facts: Facts, coverage: Coverage) -> list[Finding]:
                         facts, rule_id, direction, namespace, workload, pods, total, outside_ip
                     )
                 )
-        if not nc.default_deny_ingress:
+        for rule_id, direction, deny, isolated, left_open in (
+            ("NP004", INGRESS, nc.default_deny_ingress, nc.counts.ingress_pods, "is open"),
+            ("NP005", EGRESS, nc.default_deny_egress, nc.counts.egress_pods, "may connect anywhere"),
+        ):
+            if deny:
+                continue
             out.append(
                 make(
-                    "NP004",
-                    f"Namespace {name} has no default-deny ingress policy: "
-                    f"{nc.counts.ingress_pods} of {plural(running, 'running pod')} are isolated "
-                    "for ingress by the policies that select them, and any pod they do not "
-                    "select is open.",
+                    rule_id,
+                    f"Namespace {name} has no default-deny {direction} policy: "
+                    f"{isolated} of {plural(running, 'running pod')} are isolated "
+                    f"for {direction} by the policies that select them, and any pod they do not "
+                    f"select {left_open}.",
                     [namespace_ref(name)],
                     identity={"namespace": name},
                     namespace=name,
                     evidence={
                         "policies": sorted(nc.policies),
                         "pods": running,
-                        "ingress_isolated_pods": nc.counts.ingress_pods,
+                        f"{direction}_isolated_pods": isolated,
                     },
-                    snippet=snippets.default_deny(name, ingress=True, egress=False),
-                )
-            )
-        if not nc.default_deny_egress:
-            out.append(
-                make(
-                    "NP005",
-                    f"Namespace {name} has no default-deny egress policy: "
-                    f"{nc.counts.egress_pods} of {plural(running, 'running pod')} are isolated "
-                    "for egress by the policies that select them, and any pod they do not "
-                    "select may connect anywhere.",
-                    [namespace_ref(name)],
-                    identity={"namespace": name},
-                    namespace=name,
-                    evidence={
-                        "policies": sorted(nc.policies),
-                        "pods": running,
-                        "egress_isolated_pods": nc.counts.egress_pods,
-                    },
-                    snippet=snippets.default_deny(name, ingress=False, egress=True),
+                    snippet=snippets.default_deny(
+                        name, ingress=direction == INGRESS, egress=direction == EGRESS
+                    ),
                 )
             )
     return out
