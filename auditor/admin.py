@@ -107,3 +107,143 @@ class WaiverAdmin(admin.ModelAdmin):
     list_filter = ("cluster", "rule")
     search_fields = ("summary", "reason", "fingerprint")
     readonly_fields = ("fingerprint", "rule", "summary", "author", "created_at")
+
+
+# --- API tokens (auditor.api) ------------------------------------------------------------
+
+from django.template.response import TemplateResponse  # noqa: E402
+
+from .api.tokens import api_token_revoke, issue_key  # noqa: E402
+from .models import ApiToken  # noqa: E402
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Made here for any user; the key is shown once, on the page after *Save*."""
+
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("name", "prefix", "user__username")
+    actions = ["revoke"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["user", "name"]
+        return ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["user", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj._new_key = issue_key(obj)
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # Rendered, not redirected: the key never travels in a message cookie.
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "token": obj,
+            "key": obj._new_key,
+            "title": "API token created",
+        }
+        return TemplateResponse(request, "api/admin_token_created.html", context)
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        revoked = sum(api_token_revoke(token=token) for token in queryset)
+        self.message_user(request, f"{revoked} token(s) revoked.")
+
+
+# --- Reports: schedules, reports and deliveries (auditor.reports) ---------------------
+
+from .models import Delivery, Report, ReportSchedule  # noqa: E402
+from .reports import services as report_services  # noqa: E402
+from .reports.forms import ReportScheduleForm  # noqa: E402
+
+
+class AdminReportScheduleForm(ReportScheduleForm):
+    class Meta(ReportScheduleForm.Meta):
+        fields = ["cluster", *ReportScheduleForm.Meta.fields]
+
+
+@admin.register(ReportSchedule)
+class ReportScheduleAdmin(admin.ModelAdmin):
+    form = AdminReportScheduleForm
+    list_display = ("name", "cluster", "enabled", "when", "send", "recipient_count", "has_webhook", "last_report")
+    list_filter = ("cluster", "enabled", "frequency", "send")
+    search_fields = ("name", "recipients", "webhook_url")
+    actions = ["run_now"]
+    fieldsets = [
+        (None, {"fields": ["cluster", "name", "enabled"]}),
+        ("When", {"fields": ["frequency", "day_of_week", "time_of_day", "cron", "send"]}),
+        ("Email", {"fields": ["recipients", "attach_pdf"]}),
+        ("Webhook", {"fields": ["webhook_url", "webhook_format", "webhook_secret", "clear_webhook_secret"]}),
+    ]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="Recipients")
+    def recipient_count(self, schedule):
+        return len(schedule.recipient_list)
+
+    @admin.display(description="Webhook", boolean=True)
+    def has_webhook(self, schedule):
+        return bool(schedule.webhook_url)
+
+    @admin.display(description="Last report")
+    def last_report(self, schedule):
+        report = schedule.reports.first()
+        if not report:
+            return "—"
+        return format_html('<span class="badge-{}">{}</span> {}', report.colour, report.get_status_display(),
+                           report.created_at.strftime("%Y-%m-%d %H:%M"))
+
+    @admin.action(description="Run now (build and send a report)")
+    def run_now(self, request, queryset):
+        for schedule in queryset.select_related("cluster"):
+            report = report_services.report_request(schedule=schedule, trigger=Report.Trigger.MANUAL, user=request.user)
+            if report:
+                self.message_user(request, f"{schedule}: report #{report.pk} queued.")
+            else:
+                self.message_user(request, f"{schedule}: a report is already on its way; skipped.", messages.WARNING)
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("channel", "target", "status", "attempts", "response_code", "last_error",
+                                "last_attempt_at", "next_attempt_at", "sent_at")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Report)
+class ReportAdmin(ReadOnlyAdmin):
+    """Reports are records of what was sent: never edited."""
+
+    list_display = ("id", "cluster", "schedule", "status", "trigger", "changed", "score", "created_at")
+    list_filter = ("status", "cluster", "trigger", "changed")
+    exclude = ("content",)
+    readonly_fields = ("cluster", "schedule", "snapshot", "previous", "status", "trigger", "requested_by",
+                       "created_at", "started_at", "finished_at", "error", "changed", "score", "counts")
+    inlines = [DeliveryInline]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("id", "report", "channel", "target", "status", "attempts", "response_code", "last_attempt_at")
+    list_filter = ("status", "channel")
+    search_fields = ("target", "last_error")
+    actions = ["send_again"]
+
+    @admin.action(description="Send again (failed or skipped deliveries)")
+    def send_again(self, request, queryset):
+        sent = sum(report_services.delivery_retry(delivery=d) for d in queryset)
+        self.message_user(request, f"{sent} delivery(ies) queued again.")

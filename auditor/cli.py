@@ -196,6 +196,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
     report = audit(model)
     if args.format == "json":
         _print_json(report.to_dict())
+    elif args.format == "sarif":
+        from .reports.sarif import manifest_locations, to_sarif
+
+        located = manifest_locations(args.paths)
+        findings = [f.to_dict() for f in report.findings]
+        _print_json(to_sarif(findings, locate=located.get, src_root=Path.cwd()))
     else:
         print(render_text(report))
     if args.fail_on and report.at_or_above(args.fail_on):
@@ -240,7 +246,7 @@ def _add_command(subparsers, name: str, handler, **kwargs) -> argparse.ArgumentP
     return parser
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _paths_and_format(formats: tuple[str, ...]) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "paths",
@@ -250,11 +256,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--format",
-        choices=("text", "json"),
+        choices=formats,
         default="text",
-        metavar="text|json",
+        metavar="|".join(formats),
         help="output format (default: text)",
     )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _paths_and_format(("text", "json"))
     protocol = argparse.ArgumentParser(add_help=False)
     protocol.add_argument(
         "--protocol",
@@ -332,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
         subparsers,
         "audit",
         cmd_audit,
-        parents=[common],
+        parents=[_paths_and_format(("text", "json", "sarif"))],
         help="findings, coverage, score and compliance evidence",
         description=(
             "The audit: findings of the catalogue (docs/findings.md) with their objects\n"
@@ -341,7 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
             'json: {"findings": [...], "coverage": {...}, "score": {...}, "compliance":\n'
             '[...], "cni": {...}}; each finding has rule, severity, title, message and\n'
             'objects ("Kind/namespace/name"; "Namespace/name" for namespaces).\n'
-            "text: a summary, then the findings grouped by severity.\n\n"
+            "text: a summary, then the findings grouped by severity.\n"
+            "sarif: SARIF 2.1.0 for code-scanning tools, one result per finding, located\n"
+            "at the object's file and line (paths relative to the working directory).\n\n"
             "Exit status: 0, or 1 with --fail-on when a finding at or above that severity\n"
             "exists; 2 on bad input."
         ),

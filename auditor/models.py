@@ -321,3 +321,278 @@ class Waiver(models.Model):
 
         at = at or timezone.now()
         return self.revoked_at is None and self.expires_at > at
+
+
+# --- API tokens: read-only access to the JSON API (auditor.api) ------------------------
+
+
+class ApiToken(models.Model):
+    """A user's key to the JSON API. Only the sha256 of the key is stored: the key itself
+    is shown once, when it is made. A token acts with its user's role at each request,
+    so taking the user out of every group cuts its access at once."""
+
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What it is for, e.g. 'grafana' or 'ci'.")
+    # The key's first characters, so a listing can tell tokens apart without the secret.
+    prefix = models.CharField(max_length=16, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…) of {self.user}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+# --- Reports: scheduled audit reports and their deliveries (auditor.reports) ----------
+
+
+def validate_cron(value: str) -> None:
+    """Five fields, as crontab(5) reads them: minute hour day-of-month month day-of-week."""
+    from celery.schedules import crontab
+
+    parts = value.split()
+    if len(parts) != 5:
+        raise ValidationError("Five fields: minute hour day-of-month month day-of-week, e.g. '0 7 * * 1'.")
+    try:
+        crontab(*parts)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(f"Not a cron expression: {exc}") from None
+
+
+def split_emails(value: str) -> list[str]:
+    return [part.strip() for part in value.replace("\n", ",").replace(";", ",").split(",") if part.strip()]
+
+
+def validate_email_list(value: str) -> None:
+    from django.core.validators import validate_email
+
+    for item in split_emails(value):
+        try:
+            validate_email(item)
+        except ValidationError:
+            raise ValidationError(f"{item!r} is not an email address") from None
+
+
+class ReportSchedule(models.Model):
+    """When to build a cluster's report, and where to send it."""
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+        CRON = "cron", "Cron expression"
+
+    class Weekday(models.TextChoices):
+        # crontab's own names, so the beat entry takes them as they are.
+        MON = "mon", "Monday"
+        TUE = "tue", "Tuesday"
+        WED = "wed", "Wednesday"
+        THU = "thu", "Thursday"
+        FRI = "fri", "Friday"
+        SAT = "sat", "Saturday"
+        SUN = "sun", "Sunday"
+
+    class Send(models.TextChoices):
+        ALWAYS = "always", "Always"
+        CHANGED = "changed", "Only when something changed"
+
+    class WebhookFormat(models.TextChoices):
+        JSON = "json", "JSON report summary"
+        SLACK = "slack", 'Slack-compatible {"text": ...}'
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="report_schedules")
+    name = models.CharField(max_length=100, help_text="For example 'Weekly security review'.")
+    enabled = models.BooleanField(default=True)
+    frequency = models.CharField(max_length=10, choices=Frequency.choices, default=Frequency.WEEKLY)
+    time_of_day = models.TimeField(default="08:00", help_text="Daily and weekly: when, in the server's TIME_ZONE.")
+    day_of_week = models.CharField(max_length=3, choices=Weekday.choices, default=Weekday.MON, help_text="Weekly: which day.")
+    cron = models.CharField(max_length=100, blank=True, validators=[validate_cron],
+                            help_text="Cron: 'minute hour day-of-month month day-of-week', in the server's TIME_ZONE.")
+    send = models.CharField(max_length=10, choices=Send.choices, default=Send.ALWAYS,
+                            help_text="'Only when something changed' still stores every report; it sends none "
+                            "when no finding is new or resolved and coverage did not move.")
+    recipients = models.TextField(blank=True, validators=[validate_email_list],
+                                  help_text="Email addresses, separated by commas or new lines.")
+    attach_pdf = models.BooleanField(default=True, help_text="Attach the PDF to emails (the link is always there).")
+    webhook_url = models.URLField(max_length=500, blank=True, help_text="Receives a POST for each report.")
+    # Fernet ciphertext (auditor.crypto) of the HMAC key; never rendered back.
+    webhook_secret_encrypted = models.TextField(blank=True, editable=False)
+    webhook_format = models.CharField(max_length=10, choices=WebhookFormat.choices, default=WebhookFormat.JSON)
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", null=True, blank=True, editable=False, on_delete=models.SET_NULL
+    )
+    created_by = models.ForeignKey("auth.User", null=True, blank=True, editable=False, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["cluster__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["cluster", "name"], name="unique_report_schedule_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.cluster})"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.frequency == self.Frequency.CRON and not self.cron.strip():
+            errors["cron"] = "Required for the cron frequency."
+        if self.webhook_url and not self.webhook_url.lower().startswith(("http://", "https://")):
+            errors["webhook_url"] = "Only http:// and https:// webhooks."
+        if errors:
+            raise ValidationError(errors)
+
+    def crontab_fields(self) -> dict[str, str]:
+        """The beat crontab this schedule means."""
+        if self.frequency == self.Frequency.CRON:
+            minute, hour, day_of_month, month_of_year, day_of_week = self.cron.split()
+        else:
+            t = self.time_of_day
+            if isinstance(t, str):  # the default, before a save converts it
+                from datetime import time
+
+                t = time.fromisoformat(t)
+            minute, hour, day_of_month, month_of_year = str(t.minute), str(t.hour), "*", "*"
+            day_of_week = self.day_of_week if self.frequency == self.Frequency.WEEKLY else "*"
+        return {"minute": minute, "hour": hour, "day_of_month": day_of_month,
+                "month_of_year": month_of_year, "day_of_week": day_of_week}
+
+    @property
+    def when(self) -> str:
+        """The schedule in words, for lists."""
+        if self.frequency == self.Frequency.CRON:
+            return f"cron {self.cron}"
+        fields = self.crontab_fields()
+        at = f"{int(fields['hour']):02d}:{int(fields['minute']):02d}"
+        if self.frequency == self.Frequency.WEEKLY:
+            return f"weekly, {self.get_day_of_week_display()} {at}"
+        return f"daily {at}"
+
+    @property
+    def recipient_list(self) -> list[str]:
+        return split_emails(self.recipients)
+
+    @property
+    def has_webhook_secret(self) -> bool:
+        return bool(self.webhook_secret_encrypted)
+
+    def set_webhook_secret(self, secret: str) -> None:
+        from .crypto import encrypt
+
+        self.webhook_secret_encrypted = encrypt(secret) if secret else ""
+
+    def get_webhook_secret(self) -> str:
+        from .crypto import decrypt
+
+        return decrypt(self.webhook_secret_encrypted) if self.webhook_secret_encrypted else ""
+
+
+class Report(models.Model):
+    """One run of a schedule: the report of the latest analysed snapshot, kept as JSON.
+
+    ``content`` is the source of every format (HTML, PDF, JSON, CSV, SARIF): it is
+    written once, so an old report renders the same later, whatever changed since.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Building"
+        COMPLETE = "complete", "Complete"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Run now"
+
+    COLOURS = {"pending": "grey", "running": "blue", "complete": "green", "failed": "red"}
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="reports")
+    # Reports outlive their schedule: deleting a schedule keeps what it sent.
+    schedule = models.ForeignKey(ReportSchedule, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports")
+    snapshot = models.ForeignKey(Snapshot, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The report this one's changes are counted from (the schedule's previous one).
+    previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    requested_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    # None until built; False: nothing new, resolved or moved since the previous report.
+    changed = models.BooleanField(null=True)
+    score = models.FloatField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)  # open findings by severity
+    # Since the baseline; None when there was nothing to compare with (a first report).
+    new_count = models.PositiveIntegerField(null=True, blank=True)
+    resolved_count = models.PositiveIntegerField(null=True, blank=True)
+    content = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["schedule", "status", "-created_at"]),
+                   models.Index(fields=["cluster", "-created_at"])]
+        constraints = [
+            # One report on its way per schedule: a late beat tick and "run now" cannot both build.
+            models.UniqueConstraint(fields=["schedule"], condition=Q(status__in=["pending", "running"]),
+                                    name="one_active_report_per_schedule"),
+        ]
+
+    def __str__(self) -> str:
+        return f"report #{self.pk} of {self.cluster.name} ({self.status})"
+
+    @property
+    def colour(self) -> str:
+        return self.COLOURS[self.status]
+
+
+class Delivery(models.Model):
+    """One report sent to one recipient or webhook; failures stay visible here."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        WEBHOOK = "webhook", "Webhook"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        RETRYING = "retrying", "Retrying"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Not sent: nothing changed"
+
+    COLOURS = {"pending": "grey", "sending": "blue", "retrying": "orange", "sent": "green", "failed": "red",
+               "skipped": "grey"}
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    # An email address, or the webhook's scheme and host only: its path may hold a token.
+    target = models.CharField(max_length=500)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    response_code = models.PositiveIntegerField(null=True, blank=True, help_text="HTTP status or SMTP reply code.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["report", "channel", "id"]
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.target} ({self.status})"
+
+    @property
+    def colour(self) -> str:
+        return self.COLOURS[self.status]
+

@@ -68,33 +68,60 @@ def previous_complete(snapshot: Snapshot) -> Snapshot | None:
     )
 
 
-def snapshot_diff(old: Snapshot, new: Snapshot) -> dict:
-    """What changed from ``old`` to ``new``: findings, coverage, policies, exposed and uncovered pods."""
-    old_findings = {f.fingerprint: f for f in Finding.objects.filter(snapshot=old)}
-    new_findings = {f.fingerprint: f for f in Finding.objects.filter(snapshot=new)}
-    old_policies = dict(_policy_specs(old))
-    new_policies = dict(_policy_specs(new))
-    old_report = _report(old)
-    new_report = _report(new)
+DIFF_CAP = 200
+
+
+def snapshot_diff(old: Snapshot, new: Snapshot, *, cap: int = DIFF_CAP) -> dict:
+    """What changed from ``old`` to ``new``: findings, coverage, policies, exposed and uncovered.
+
+    The set differences run in the database, so two 50,000-pod snapshots compare without
+    loading their findings or policies; each list holds at most ``cap`` items next to
+    its full count.
+    """
+    def findings_only_in(a: Snapshot, b: Snapshot):
+        in_b = Finding.objects.filter(snapshot=b).values("fingerprint")
+        return findings_of(a).exclude(fingerprint__in=in_b)
+
+    def policies(snapshot: Snapshot):
+        return NetworkPolicy.objects.filter(snapshot=snapshot).order_by("namespace", "name")
+
+    def same_name_in(snapshot: Snapshot):
+        return NetworkPolicy.objects.filter(snapshot=snapshot, namespace=OuterRef("namespace"), name=OuterRef("name"))
+
+    new_findings = findings_only_in(new, old)
+    resolved_findings = findings_only_in(old, new)
+    added = policies(new).exclude(Exists(same_name_in(old)))
+    removed = policies(old).exclude(Exists(same_name_in(new)))
+    changed = policies(new).filter(Exists(same_name_in(old))).exclude(Exists(same_name_in(old).filter(spec=OuterRef("spec"))))
+    old_report, new_report = _report(old), _report(new)
     return {
         "old": old,
         "new": new,
-        "new_findings": [new_findings[k] for k in new_findings.keys() - old_findings.keys()],
-        "resolved_findings": [old_findings[k] for k in old_findings.keys() - new_findings.keys()],
+        "cap": cap,
+        "new_findings": _capped(new_findings, cap),
+        "resolved_findings": _capped(resolved_findings, cap),
         "coverage": _coverage_delta(old_report.get("coverage") or {}, new_report.get("coverage") or {}),
-        "score": (old.analysis.score if hasattr(old, "analysis") else None,
-                  new.analysis.score if hasattr(new, "analysis") else None),
-        "policies_added": sorted(new_policies.keys() - old_policies.keys()),
-        "policies_removed": sorted(old_policies.keys() - new_policies.keys()),
-        "policies_changed": sorted(k for k in new_policies.keys() & old_policies.keys() if new_policies[k] != old_policies[k]),
-        "pods_newly_exposed": _newly(old_findings.values(), new_findings.values(), EXPOSURE_RULES),
-        "pods_newly_uncovered": _newly(old_findings.values(), new_findings.values(), COVERAGE_RULES),
+        "score": (_score(old), _score(new)),
+        "policies_added": _capped(added, cap, key=_policy_key),
+        "policies_removed": _capped(removed, cap, key=_policy_key),
+        "policies_changed": _capped(changed, cap, key=_policy_key),
+        # A workload is newly uncovered or exposed when a finding saying so is new.
+        "pods_newly_exposed": _workloads_of(new_findings.filter(rule__in=EXPOSURE_RULES), cap),
+        "pods_newly_uncovered": _workloads_of(new_findings.filter(rule__in=COVERAGE_RULES), cap),
     }
 
 
-def _policy_specs(snapshot: Snapshot):
-    for namespace, name, spec in NetworkPolicy.objects.filter(snapshot=snapshot).values_list("namespace", "name", "spec"):
-        yield f"{namespace}/{name}", spec
+def _capped(queryset, cap: int, key=None) -> dict:
+    rows = list(queryset[:cap])
+    return {"items": [key(r) for r in rows] if key else rows, "count": queryset.count()}
+
+
+def _policy_key(policy) -> str:
+    return f"{policy.namespace}/{policy.name}"
+
+
+def _score(snapshot: Snapshot):
+    return Analysis.objects.filter(snapshot=snapshot).values_list("score", flat=True).first()
 
 
 def _report(snapshot: Snapshot) -> dict:
@@ -118,14 +145,12 @@ COVERAGE_RULES = {"NP001", "NP002", "NP003"}
 EXPOSURE_RULES = {"NP020", "NP021", "NP022", "NP024"}
 
 
-def _newly(old_findings, new_findings, rules: set[str]) -> list[str]:
-    def workloads(findings) -> set[str]:
-        return {
-            ref for f in findings if f.rule in rules for ref in f.object_refs
-            if not ref.startswith(("NetworkPolicy/", "Namespace/"))
-        }
-
-    return sorted(workloads(new_findings) - workloads(old_findings))
+def _workloads_of(findings, cap: int) -> dict:
+    refs = sorted({
+        ref for refs in findings.values_list("object_refs", flat=True)[:cap] for ref in refs
+        if not ref.startswith(("NetworkPolicy/", "Namespace/"))
+    })
+    return {"items": refs[:cap], "count": len(refs)}
 
 
 _MODEL_CACHE: OrderedDict[tuple, object] = OrderedDict()

@@ -203,3 +203,51 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- API and metrics (auditor.api, auditor.metrics; see docs/api.md) -----------------------
+# /metrics answers clients from these networks without credentials, and anyone else who
+# sends "Authorization: Bearer <METRICS_TOKEN>" (or METRICS_TOKEN_FILE's content).
+# Behind a reverse proxy every client has the proxy's address: use the token there.
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.1/32", "::1/128"])
+METRICS_TOKEN = env_str("METRICS_TOKEN") or ""
+
+
+def _check_networks(networks: list[str]) -> None:
+    import ipaddress
+
+    for net in networks:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"METRICS_ALLOWED_NETWORKS: {net!r} is not a network such as 10.0.0.0/8 or ::1/128"
+            ) from None
+
+
+_check_networks(METRICS_ALLOWED_NETWORKS)
+
+# --- Reports: email, webhooks and links (docs/reports.md) ---------------------------
+# Email goes through Django's backend; SMTP is configured here. Without EMAIL_HOST,
+# email deliveries fail with "email is not configured" (webhooks still work).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")  # or EMAIL_HOST_PASSWORD_FILE
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)  # STARTTLS, usually on port 587
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)  # implicit TLS, usually on port 465
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Netpol Auditor <netpol-auditor@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL exclude each other: STARTTLS (587) or TLS (465)")
+# The app's address as recipients reach it, for the links in emails and webhooks.
+SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
+# A delivery is tried this many times, waiting BACKOFF × 2^(attempt-1) s in between.
+REPORT_DELIVERY_ATTEMPTS = env_int("REPORT_DELIVERY_ATTEMPTS", 5)
+REPORT_DELIVERY_BACKOFF = env_int("REPORT_DELIVERY_BACKOFF", 30)
+REPORT_WEBHOOK_TIMEOUT = env_int("REPORT_WEBHOOK_TIMEOUT", 10)
+if REPORT_DELIVERY_ATTEMPTS < 1 or REPORT_DELIVERY_BACKOFF < 0 or REPORT_WEBHOOK_TIMEOUT < 1:
+    raise ImproperlyConfigured(
+        "REPORT_DELIVERY_ATTEMPTS and REPORT_WEBHOOK_TIMEOUT must be at least 1, REPORT_DELIVERY_BACKOFF at least 0"
+    )

@@ -42,3 +42,45 @@ def analyze_snapshot(snapshot_id: int) -> None:
         logger.warning("snapshot #%s is not complete; nothing to analyse", snapshot_id)
         return
     services.snapshot_analyze(snapshot=snapshot)
+
+
+# --- Reports (auditor.reports) ------------------------------------------------------
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def run_report_schedule(schedule_id: int) -> None:
+    """Beat's entry point for a report schedule: request a report (skipped if one is on its way)."""
+    from .models import ReportSchedule
+    from .reports import services as report_services
+
+    schedule = ReportSchedule.objects.select_related("cluster").filter(pk=schedule_id).first()
+    if schedule is None:
+        logger.warning("report schedule #%s no longer exists; its beat entry should be gone too", schedule_id)
+        return
+    if not schedule.enabled:
+        logger.info("report schedule %s is disabled; skipped", schedule)
+        return
+    report_services.report_request(schedule=schedule)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def build_report(report_id: int) -> None:
+    """Build one pending report. Safe to deliver twice: the claim is a compare-and-set."""
+    from .reports import services as report_services
+
+    try:
+        report_services.report_build(report_id=report_id)
+    except Exception:
+        logger.info("report #%s ended failed; see its error text", report_id)
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=None)
+def deliver_report(self, delivery_id: int) -> None:
+    """One attempt at a delivery; the service says when to try again (backoff), and
+    stops after REPORT_DELIVERY_ATTEMPTS, so max_retries is left to it."""
+    from .reports import services as report_services
+
+    try:
+        report_services.delivery_send(delivery_id=delivery_id)
+    except report_services.DeliveryRetry as retry:
+        raise self.retry(countdown=retry.countdown) from None

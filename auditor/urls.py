@@ -9,5 +9,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("auditor.api.urls")),  # /api/v1/…, /metrics, /account/api-tokens/
     path("", include("webui.urls")),
 ]

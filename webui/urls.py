@@ -25,3 +25,17 @@ urlpatterns = [
     path("clusters/<slug:name>/graph/elements.json", graph.graph_elements, name="graph_elements"),
     path("clusters/<slug:name>/what-if/", whatif.whatif_page, name="whatif"),
 ]
+
+# --- Reports: schedules, stored reports, exports and deliveries (webui/views/reports.py)
+from .views import reports  # noqa: E402
+
+urlpatterns += [
+    path("clusters/<slug:name>/reports/", reports.report_list, name="reports"),
+    path("clusters/<slug:name>/reports/<int:pk>/", reports.report_detail, name="report"),
+    path("clusters/<slug:name>/reports/<int:pk>/export.<str:fmt>", reports.report_export, name="report_export"),
+    path("clusters/<slug:name>/reports/schedules/new/", reports.schedule_create, name="report_schedule_new"),
+    path("clusters/<slug:name>/reports/schedules/<int:pk>/", reports.schedule_edit, name="report_schedule"),
+    path("clusters/<slug:name>/reports/schedules/<int:pk>/delete/", reports.schedule_delete, name="report_schedule_delete"),
+    path("clusters/<slug:name>/reports/schedules/<int:pk>/run/", reports.schedule_run, name="report_schedule_run"),
+    path("clusters/<slug:name>/reports/deliveries/<int:pk>/retry/", reports.delivery_retry, name="report_delivery_retry"),
+]

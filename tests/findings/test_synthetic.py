@@ -1,5 +1,5 @@
 """The synthetic cluster (bench/synthetic.py): every probe agrees with reach, and the
-audit stays fast. Figures: docs/benchmarks-findings.md."""
+audit stays fast. Figures: docs/benchmarks.md."""
 
 from __future__ import annotations
 

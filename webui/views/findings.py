@@ -74,8 +74,8 @@ def finding_list(request, name):
         "cluster": cluster, "snapshot": snapshot, "analysis": getattr(snapshot, "analysis", None),
         "page": page, "filters": filters, "query": query.urlencode(), "previous": previous,
         "severities": SEVERITIES, "rules": sorted(RULES.values(), key=lambda r: r.id),
-        "namespaces": sorted(set(Finding.objects.filter(snapshot=snapshot).exclude(namespace="")
-                                 .values_list("namespace", flat=True))),
+        "namespaces": list(Finding.objects.filter(snapshot=snapshot).exclude(namespace="")
+                           .order_by("namespace").values_list("namespace", flat=True).distinct()),
     })
 
 

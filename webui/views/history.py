@@ -44,12 +44,5 @@ def snapshot_diff(request, name):
     if problem:
         status = 400 if "must be a snapshot number" in problem else 404
         return render_problem(request, cluster, problem, status=status)
-    diff = snapshot_diff_of(old, new)
-    return render(request, "webui/diff.html", {"cluster": cluster, "diff": diff, "cap": LIST_CAP})
-
-
-def snapshot_diff_of(old, new) -> dict:
-    diff = selectors.snapshot_diff(old, new)
-    for key in ("new_findings", "resolved_findings"):
-        diff[key] = sorted(diff[key], key=lambda f: (f.severity != "critical", f.severity != "high", f.rule))
-    return diff
+    diff = selectors.snapshot_diff(old, new, cap=LIST_CAP)
+    return render(request, "webui/diff.html", {"cluster": cluster, "diff": diff})

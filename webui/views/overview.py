@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.timesince import timesince
@@ -16,30 +17,46 @@ from .common import get_cluster
 TREND_POINTS = 30
 
 
-def coverage_percent(analysis) -> float | None:
-    """Isolated (pod, direction) pairs over all of them, as the score's coverage counts."""
-    if analysis is None or analysis.status != "complete":
-        return None
-    counts = (analysis.report.get("coverage") or {}).get("cluster") or {}
-    if not counts.get("pods"):
-        return None
-    isolated = counts["ingress"]["pods"] + counts["egress"]["pods"]
-    return round(100 * isolated / (2 * counts["pods"]), 1)
+_SUMMARY_FIELDS = {
+    "score": "analysis__score",
+    "analysis_status": "analysis__status",
+    "counts": "analysis__finding_counts",
+    # Picked out by the database: the full report is megabytes at 50,000 pods.
+    "pods": "analysis__report__coverage__cluster__pods",
+    "ingress": "analysis__report__coverage__cluster__ingress__pods",
+    "egress": "analysis__report__coverage__cluster__egress__pods",
+}
+
+
+def _summaries(snapshots) -> list[dict]:
+    """Score, coverage and finding counts of each snapshot, in the order given."""
+    rows = {
+        row["pk"]: row
+        for row in Snapshot.objects.filter(pk__in=[s.pk for s in snapshots]).values("pk", **{
+            key: F(path) for key, path in _SUMMARY_FIELDS.items()
+        })
+    }
+    out = []
+    for snapshot in snapshots:
+        row = rows[snapshot.pk]
+        pods = row["pods"]
+        row["coverage"] = (
+            round(100 * (row["ingress"] + row["egress"]) / (2 * pods), 1)
+            if row["analysis_status"] == "complete" and pods else None
+        )
+        out.append(row)
+    return out
 
 
 def _trend(cluster: Cluster) -> dict:
     recent = list(
-        Snapshot.objects.filter(cluster=cluster, status=Snapshot.Status.COMPLETE)
-        .select_related("analysis").order_by("-finished_at")[:TREND_POINTS]
+        Snapshot.objects.filter(cluster=cluster, status=Snapshot.Status.COMPLETE).order_by("-finished_at")[:TREND_POINTS]
     )[::-1]
-    analyses = [getattr(s, "analysis", None) for s in recent]
-    scores = [a.score if a and a.score is not None else None for a in analyses]
-    coverage = [coverage_percent(a) for a in analyses]
+    summaries = _summaries(recent)
     return {
-        "score_points": polyline(scores),
-        "coverage_points": polyline(coverage),
+        "score_points": polyline([s["score"] if s["analysis_status"] == "complete" else None for s in summaries]),
+        "coverage_points": polyline([s["coverage"] for s in summaries]),
         "count": len(recent),
-        "first": recent[0].finished_at if recent else None,
     }
 
 
@@ -48,12 +65,12 @@ def home(request):
     rows = []
     for cluster in Cluster.objects.all():
         current = latest_snapshot(cluster)
-        analysis = getattr(current, "analysis", None) if current else None
+        summary = _summaries([current])[0] if current else None
         rows.append({
             "cluster": cluster,
             "current": current,
-            "analysis": analysis,
-            "coverage": coverage_percent(analysis),
+            "analysis": summary,
+            "coverage": summary and summary["coverage"],
             "active": active_snapshot(cluster),
             "last": cluster.snapshots.first(),
             "trend": _trend(cluster),
@@ -91,5 +108,5 @@ def snapshot_progress(request, name):
 @require_role("viewer")
 def cluster_snapshots(request, name):
     cluster = get_cluster(name)
-    page = Paginator(cluster.snapshots.select_related("analysis"), 50).get_page(request.GET.get("page"))
+    page = Paginator(cluster.snapshots.all(), 50).get_page(request.GET.get("page"))
     return render(request, "webui/snapshots.html", {"cluster": cluster, "page": page, "current": latest_snapshot(cluster)})

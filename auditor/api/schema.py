@@ -1,0 +1,572 @@
+"""The OpenAPI 3.1 document of the API, kept by hand beside the views.
+
+A hand-kept dict rather than one generated from serializers: the API is a dozen read
+endpoints whose answers are plain dicts (one of them the engine's own ``to_dict()``), so
+writing the schema down is shorter than describing it to a generator. Objects are
+closed (``additionalProperties: false``) so a field added to ``serialize`` without its
+schema fails the tests (``tests/api/``), which check every answer against this document.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+
+from auditor.engine.ports import PROTOCOLS
+from auditor.findings.catalogue import RULES, SEVERITIES
+
+from .http import DEFAULT_PAGE_SIZE, MAX_NUMBER, MAX_PAGE_SIZE
+
+VERSION = "1.0.0"
+# A reach end: namespace/pod (Kubernetes names) or an address. A well-formed pod the
+# snapshot does not have is a 404, like any unknown object.
+ENDPOINT = {
+    "type": "string",
+    "anyOf": [
+        {
+            "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$",
+            "maxLength": 400,
+        },
+        {"format": "ipv4"},
+        {"format": "ipv6"},
+    ],
+}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _object(properties: dict, *, optional: tuple[str, ...] = (), description: str = "") -> dict:
+    out = {
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in properties if name not in optional],
+        "additionalProperties": False,
+    }
+    if description:
+        out["description"] = description
+    return out
+
+
+STRING = {"type": "string"}
+INTEGER = {"type": "integer"}
+BOOLEAN = {"type": "boolean"}
+TIME = {"type": "string", "format": "date-time"}
+COUNTS = {
+    "type": "object",
+    "description": "Findings per severity; severities without findings may be missing.",
+    "additionalProperties": {"type": "integer", "minimum": 0},
+}
+
+
+def _page(item: str, extra: dict | None = None) -> dict:
+    return _object(
+        {
+            **(extra or {}),
+            "count": {"type": "integer", "minimum": 0, "description": "Rows in all pages."},
+            "page": {"type": "integer", "minimum": 1},
+            "page_size": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+            "pages": {"type": "integer", "minimum": 1},
+            "next": _nullable({"type": "string", "description": "Relative URL of the next page."}),
+            "previous": _nullable(
+                {"type": "string", "description": "Relative URL of the previous page."}
+            ),
+            "results": {"type": "array", "items": _ref(item)},
+        }
+    )
+
+
+SCHEMAS = {
+    "Error": _object(
+        {
+            "status": INTEGER,
+            "detail": {
+                "type": "string",
+                "description": "What is wrong, naming the parameter if one is.",
+            },
+            "parameter": {
+                "type": "string",
+                "description": "The query parameter at fault (400, or 404 for a page past the last).",
+            },
+        },
+        optional=("parameter",),
+    ),
+    "Me": _object(
+        {
+            "username": STRING,
+            "role": {"type": "string", "enum": ["viewer", "auditor", "admin"]},
+            "token": _object({"name": STRING, "prefix": STRING, "created_at": TIME}),
+        }
+    ),
+    "SnapshotCounts": _object(
+        {
+            name: {"type": "integer", "minimum": 0}
+            for name in ("namespaces", "pods", "policies", "nodes", "services")
+        }
+    ),
+    "Snapshot": _object(
+        {
+            "id": INTEGER,
+            "cluster": STRING,
+            "status": {"type": "string", "enum": ["pending", "running", "complete", "failed"]},
+            "trigger": {"type": "string", "enum": ["schedule", "manual", "command"]},
+            "created_at": TIME,
+            "started_at": _nullable(TIME),
+            "finished_at": _nullable(TIME),
+            "duration_seconds": _nullable({"type": "number", "minimum": 0}),
+            "error": {
+                "type": "string",
+                "description": "Why a failed snapshot failed; empty otherwise.",
+            },
+            "counts": _ref("SnapshotCounts"),
+            "score": _nullable({"type": "number", "description": "0-100, once analysed."}),
+            "finding_counts": _nullable(COUNTS),
+            "url": STRING,
+        }
+    ),
+    "Analysis": _object(
+        {
+            "status": {"type": "string", "enum": ["running", "complete", "failed"]},
+            "started_at": TIME,
+            "finished_at": _nullable(TIME),
+            "error": STRING,
+            "score": _nullable({"type": "number"}),
+            "finding_counts": COUNTS,
+            "report": {
+                "type": "object",
+                "description": "The findings report less its findings, as `netaudit audit --format json` "
+                "writes it: coverage (cluster and per namespace), score (and per namespace), "
+                "compliance, cni, counts, errors.",
+            },
+        }
+    ),
+    "Cluster": _object(
+        {
+            "name": STRING,
+            "description": STRING,
+            "source": {
+                "type": "string",
+                "enum": ["kubeconfig", "in_cluster", "token", "manifests"],
+            },
+            "enabled": BOOLEAN,
+            "snapshot_interval": {
+                "type": "integer",
+                "description": "Seconds between scheduled snapshots.",
+            },
+            "created_at": TIME,
+            "current_snapshot": _nullable(_ref("Snapshot")),
+            "url": STRING,
+        },
+        description="A registered cluster. How it is reached (URL, token, files) is never shown.",
+    ),
+    "Finding": _object(
+        {
+            "id": INTEGER,
+            "snapshot": INTEGER,
+            "rule": {"type": "string", "pattern": "^NP[0-9]{3}$"},
+            "severity": {"type": "string", "enum": list(SEVERITIES)},
+            "title": STRING,
+            "message": STRING,
+            "namespace": {"type": "string", "description": "Empty for cluster-wide findings."},
+            "objects": {"type": "array", "items": STRING, "description": 'e.g. "Pod/shop/web-1"'},
+            "fingerprint": {
+                "type": "string",
+                "description": "Stable across snapshots for the same problem.",
+            },
+            "waived": {"type": "boolean", "description": "A waiver in force accepts it now."},
+            "url": STRING,
+        }
+    ),
+    "RuleInfo": _object(
+        {
+            "title": STRING,
+            "category": STRING,
+            "why": STRING,
+            "remediation": STRING,
+            "compliance": {"type": "array", "items": STRING},
+        }
+    ),
+    "Endpoint": _object(
+        {
+            "kind": {"type": "string", "enum": ["pod", "ip", "node"]},
+            "pod": {"type": "string", "description": "namespace/name (kind pod)"},
+            "ip": {"type": "string", "description": "the address (kind ip or node)"},
+            "node": {"type": "string", "description": "the node owning the address (kind node)"},
+        },
+        optional=("pod", "ip", "node"),
+    ),
+    "RuleMatch": _object(
+        {
+            "policy": {"type": "string", "description": "namespace/name of the NetworkPolicy"},
+            "rule": {"type": "integer", "description": "index in spec.ingress or spec.egress"},
+            "peer": _nullable(
+                {"type": "integer", "description": "index in from/to; null: the rule lists none"}
+            ),
+            "port": _nullable(
+                {"type": "integer", "description": "index in ports; null: the rule lists none"}
+            ),
+        }
+    ),
+    "DirectionVerdict": _object(
+        {
+            "direction": {"type": "string", "enum": ["egress", "ingress"]},
+            "pod": STRING,
+            "isolated": BOOLEAN,
+            "allowed": BOOLEAN,
+            "allowed_by": {"type": "array", "items": _ref("RuleMatch")},
+            "isolating_policies": {"type": "array", "items": STRING},
+            "reason": STRING,
+        }
+    ),
+    "Verdict": _object(
+        {
+            "cluster": STRING,
+            "snapshot": {"type": "integer", "description": "The snapshot that answered."},
+            "src": _ref("Endpoint"),
+            "dst": _ref("Endpoint"),
+            "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+            "protocol": {"type": "string", "enum": list(PROTOCOLS)},
+            "allowed": BOOLEAN,
+            "outcome": {"type": "string", "enum": ["allowed", "denied", "undefined", "no traffic"]},
+            "reason": STRING,
+            "egress": _nullable(_ref("DirectionVerdict")),
+            "ingress": _nullable(_ref("DirectionVerdict")),
+        },
+        description="The policy engine's verdict (`Verdict.to_dict()`), with the cluster and snapshot.",
+    ),
+    "Report": _object(
+        {
+            "id": INTEGER,
+            "cluster": STRING,
+            "schedule": _nullable(_object({"id": INTEGER, "name": STRING})),
+            "snapshot": _nullable({"type": "integer", "description": "The snapshot reported on."}),
+            "status": {"type": "string", "enum": ["pending", "running", "complete", "failed"]},
+            "trigger": {"type": "string", "enum": ["schedule", "manual"]},
+            "created_at": TIME,
+            "started_at": _nullable(TIME),
+            "finished_at": _nullable(TIME),
+            "error": STRING,
+            "changed": _nullable(
+                {
+                    "type": "boolean",
+                    "description": "Anything new, resolved or moved since "
+                    "the previous report; null until built.",
+                }
+            ),
+            "score": _nullable({"type": "number"}),
+            "counts": {**COUNTS, "description": "Open (not waived) findings per severity."},
+            "new_count": _nullable({"type": "integer", "minimum": 0}),
+            "resolved_count": _nullable({"type": "integer", "minimum": 0}),
+            "url": STRING,
+        },
+        description="One run of a report schedule (or a manual run).",
+    ),
+    "ClusterPage": _page("Cluster"),
+    "SnapshotPage": _page("Snapshot"),
+    "FindingPage": _page("Finding", {"cluster": STRING, "snapshot": INTEGER}),
+    "ReportPage": _page("Report"),
+}
+
+
+# The detail shapes are the list shapes and more; closed objects do not compose with
+# allOf, so the properties are merged here instead.
+SCHEMAS["SnapshotDetail"] = _object(
+    {
+        **SCHEMAS["Snapshot"]["properties"],
+        "server_version": STRING,
+        "warnings": {"type": "array", "items": STRING},
+        "analysis": _nullable(_ref("Analysis")),
+        "findings_url": STRING,
+    }
+)
+SCHEMAS["FindingDetail"] = _object(
+    {
+        **SCHEMAS["Finding"]["properties"],
+        "evidence": {"type": "object"},
+        "snippet": STRING,
+        "warnings": {"type": "array", "items": STRING},
+        "rule_info": _nullable(_ref("RuleInfo")),
+    }
+)
+
+SCHEMAS["ReportDetail"] = _object(
+    {
+        **SCHEMAS["Report"]["properties"],
+        "content": {
+            "type": "object",
+            "description": "The report as built (the source of its HTML, PDF, CSV and SARIF): summary, "
+            "top_offenders, changes, waivers, compliance, rules and findings. Empty until complete.",
+        },
+    }
+)
+
+
+def _parameter(
+    name: str, where: str, schema: dict, description: str, *, required: bool = False
+) -> dict:
+    return {
+        "name": name,
+        "in": where,
+        "required": required or where == "path",
+        "schema": schema,
+        "description": description,
+    }
+
+
+def _list(name: str, items: dict, description: str, *, max_items: int) -> dict:
+    """A comma-separated list in the query string (``?severity=high,critical``)."""
+    return {
+        **_parameter(
+            name,
+            "query",
+            {"type": "array", "items": items, "minItems": 1, "maxItems": max_items},
+            description,
+        ),
+        "style": "form",
+        "explode": False,
+    }
+
+
+STATUSES = ["pending", "running", "complete", "failed"]
+
+PARAMETERS = {
+    "name": _parameter(
+        "name", "path", {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"}, "The cluster's name."
+    ),
+    "page": _parameter(
+        "page",
+        "query",
+        {"type": "integer", "minimum": 1, "maximum": MAX_NUMBER, "default": 1},
+        "Page number; one past the last is a 404.",
+    ),
+    "page_size": _parameter(
+        "page_size",
+        "query",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE},
+        "Rows per page.",
+    ),
+    "status": _list(
+        "status",
+        {"type": "string", "enum": STATUSES},
+        "Only these statuses (comma-separated).",
+        max_items=4,
+    ),
+    "snapshot": _parameter(
+        "snapshot",
+        "query",
+        {"type": "integer", "minimum": 1, "maximum": MAX_NUMBER},
+        "A complete snapshot of the cluster; default: the current one (the newest complete).",
+    ),
+}
+
+ERRORS = {
+    "400": {
+        "description": "A malformed or unknown parameter (named in `parameter`).",
+        "content": {"application/json": {"schema": _ref("Error")}},
+    },
+    "401": {
+        "description": "No token, or an unknown or revoked one.",
+        "headers": {
+            "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer challenge."}
+        },
+        "content": {"application/json": {"schema": _ref("Error")}},
+    },
+    "403": {
+        "description": "The token's user has no role.",
+        "content": {"application/json": {"schema": _ref("Error")}},
+    },
+    "404": {
+        "description": "No such cluster, snapshot, finding, report or page.",
+        "content": {"application/json": {"schema": _ref("Error")}},
+    },
+}
+
+
+def _get(
+    operation_id: str, summary: str, schema: str, parameters: list, *, description: str = ""
+) -> dict:
+    operation = {
+        "operationId": operation_id,
+        "summary": summary,
+        "parameters": parameters,
+        "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": _ref(schema)}}},
+            **{code: {"$ref": f"#/components/responses/E{code}"} for code in ERRORS},
+        },
+    }
+    if description:
+        operation["description"] = description
+    return {"get": operation}
+
+
+def _p(name: str) -> dict:
+    return {"$ref": f"#/components/parameters/{name}"}
+
+
+def _id(what: str) -> dict:
+    return _parameter("id", "path", {"type": "integer", "minimum": 1}, f"The {what}'s id.")
+
+
+PATHS = {
+    "/api/v1/schema.json": {
+        "get": {
+            "operationId": "schema",
+            "summary": "This document",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "OpenAPI 3.1",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    },
+    "/api/v1/me": _get("me", "Who the token belongs to, and their role", "Me", []),
+    "/api/v1/clusters": _get(
+        "listClusters",
+        "Clusters, with their current snapshot",
+        "ClusterPage",
+        [_p("page"), _p("page_size")],
+    ),
+    "/api/v1/clusters/{name}": _get("getCluster", "One cluster", "Cluster", [_p("name")]),
+    "/api/v1/clusters/{name}/snapshots": _get(
+        "listSnapshots",
+        "The cluster's snapshots, newest first",
+        "SnapshotPage",
+        [
+            _p("name"),
+            _p("status"),
+            _p("page"),
+            _p("page_size"),
+        ],
+    ),
+    "/api/v1/clusters/{name}/snapshots/{id}": _get(
+        "getSnapshot",
+        "One snapshot with its analysis",
+        "SnapshotDetail",
+        [_p("name"), _id("snapshot")],
+    ),
+    "/api/v1/clusters/{name}/findings": _get(
+        "listFindings",
+        "Findings of a snapshot, most severe first",
+        "FindingPage",
+        [
+            _p("name"),
+            _p("snapshot"),
+            _list(
+                "severity",
+                {"type": "string", "enum": list(SEVERITIES)},
+                "Only these severities, e.g. critical,high.",
+                max_items=5,
+            ),
+            _list(
+                "rule",
+                {"type": "string", "enum": sorted(RULES)},
+                "Only these rules, e.g. NP001,NP020 (docs/findings.md).",
+                max_items=len(RULES),
+            ),
+            _list(
+                "namespace",
+                {"type": "string", "minLength": 1, "maxLength": 63},
+                "Only findings in these namespaces.",
+                max_items=20,
+            ),
+            _parameter(
+                "waived",
+                "query",
+                {"type": "boolean"},
+                "true: only findings a waiver accepts now; false: only the others.",
+            ),
+            _p("page"),
+            _p("page_size"),
+        ],
+    ),
+    "/api/v1/clusters/{name}/findings/{id}": _get(
+        "getFinding",
+        "One finding with its evidence and the rule's remediation",
+        "FindingDetail",
+        [_p("name"), _id("finding")],
+    ),
+    "/api/v1/clusters/{name}/reach": _get(
+        "reach",
+        "May this connection be opened, and which policies decide it",
+        "Verdict",
+        [
+            _p("name"),
+            _parameter(
+                "from",
+                "query",
+                ENDPOINT,
+                "Source: namespace/pod or an IP address (a pod's, a node's or outside).",
+                required=True,
+            ),
+            _parameter(
+                "to",
+                "query",
+                ENDPOINT,
+                "Destination: namespace/pod or an IP address.",
+                required=True,
+            ),
+            _parameter(
+                "port",
+                "query",
+                {"type": "integer", "minimum": 1, "maximum": 65535},
+                "Destination port.",
+                required=True,
+            ),
+            _parameter(
+                "protocol",
+                "query",
+                {"type": "string", "enum": list(PROTOCOLS), "default": "TCP"},
+                "Protocol.",
+            ),
+            _p("snapshot"),
+        ],
+        description="The verdict of the policy engine, as `netaudit reach` gives it: the rules that allow "
+        "the connection in each direction, or the policies that isolate a pod and allow none of it.",
+    ),
+    "/api/v1/clusters/{name}/reports": _get(
+        "listReports",
+        "The cluster's reports, newest first",
+        "ReportPage",
+        [
+            _p("name"),
+            _p("status"),
+            _p("page"),
+            _p("page_size"),
+        ],
+    ),
+    "/api/v1/clusters/{name}/reports/{id}": _get(
+        "getReport", "One report with its content", "ReportDetail", [_p("name"), _id("report")]
+    ),
+}
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Netpol Auditor API",
+        "version": VERSION,
+        "description": "Read-only access to clusters, snapshots, findings, reports and reach queries. "
+        "Authenticate with `Authorization: Bearer <token>` (`Token <token>` also works); tokens are made "
+        "in the admin or on the API tokens page and act with their user's role. See docs/api.md.",
+    },
+    "security": [{"token": []}],
+    "paths": PATHS,
+    "components": {
+        "securitySchemes": {
+            "token": {"type": "http", "scheme": "bearer", "description": "An API token, npa_…"},
+        },
+        "schemas": SCHEMAS,
+        "parameters": {name: PARAMETERS[name] for name in PARAMETERS},
+        "responses": {f"E{code}": response for code, response in ERRORS.items()},
+    },
+}
+
+
+def openapi_document() -> dict:
+    """A copy, so no caller can change the served document."""
+    return deepcopy(DOCUMENT)

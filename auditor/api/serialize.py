@@ -1,0 +1,163 @@
+"""The API's shapes: model rows to plain dicts, one function per schema component.
+
+Each function here has a twin in ``schema.COMPONENTS`` of the same name; the tests
+check every answer against it. What a cluster needs to be reached (API URL, token,
+kubeconfig and CA paths) is never written out: only what the dashboard shows.
+"""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from auditor.findings.catalogue import RULES
+from auditor.models import Analysis, ApiToken, Cluster, Finding, Report, Snapshot
+
+
+def _seconds(delta) -> float | None:
+    return round(delta.total_seconds(), 3) if delta is not None else None
+
+
+def _analysis_of(snapshot: Snapshot) -> Analysis | None:
+    try:
+        return snapshot.analysis
+    except Analysis.DoesNotExist:
+        return None
+
+
+def snapshot_summary(snapshot: Snapshot) -> dict:
+    """``Snapshot``: status, times and sizes, and the score and counts once analysed."""
+    analysis = _analysis_of(snapshot)
+    done = analysis is not None and analysis.status == Analysis.Status.COMPLETE
+    return {
+        "id": snapshot.pk,
+        "cluster": snapshot.cluster.name,
+        "status": snapshot.status,
+        "trigger": snapshot.trigger,
+        "created_at": snapshot.created_at,
+        "started_at": snapshot.started_at,
+        "finished_at": snapshot.finished_at,
+        "duration_seconds": _seconds(snapshot.duration),
+        "error": snapshot.error,
+        "counts": {
+            "namespaces": snapshot.namespace_count,
+            "pods": snapshot.pod_count,
+            "policies": snapshot.policy_count,
+            "nodes": snapshot.node_count,
+            "services": snapshot.service_count,
+        },
+        "score": analysis.score if done else None,
+        "finding_counts": dict(analysis.finding_counts) if done else None,
+        "url": reverse("api:snapshot", args=[snapshot.cluster.name, snapshot.pk]),
+    }
+
+
+def snapshot_detail(snapshot: Snapshot) -> dict:
+    """``SnapshotDetail``: the summary, its warnings and the analysis with its report."""
+    analysis = _analysis_of(snapshot)
+    return {
+        **snapshot_summary(snapshot),
+        "server_version": snapshot.server_version,
+        "warnings": [str(w) for w in snapshot.warnings],
+        "analysis": None
+        if analysis is None
+        else {
+            "status": analysis.status,
+            "started_at": analysis.started_at,
+            "finished_at": analysis.finished_at,
+            "error": analysis.error,
+            "score": analysis.score,
+            "finding_counts": dict(analysis.finding_counts),
+            # Coverage, score per namespace, compliance and CNI, as the findings code wrote them.
+            "report": analysis.report,
+        },
+        "findings_url": reverse("api:findings", args=[snapshot.cluster.name])
+        + f"?snapshot={snapshot.pk}",
+    }
+
+
+def cluster(cluster: Cluster, current: Snapshot | None) -> dict:
+    """``Cluster``: what the overview shows of it, and its current snapshot."""
+    return {
+        "name": cluster.name,
+        "description": cluster.description,
+        "source": cluster.source,
+        "enabled": cluster.enabled,
+        "snapshot_interval": cluster.snapshot_interval,
+        "created_at": cluster.created_at,
+        "current_snapshot": snapshot_summary(current) if current is not None else None,
+        "url": reverse("api:cluster", args=[cluster.name]),
+    }
+
+
+def finding(finding: Finding, cluster_name: str) -> dict:
+    """``Finding``: one row of the findings list (``waived`` comes from ``findings_of``)."""
+    return {
+        "id": finding.pk,
+        "snapshot": finding.snapshot_id,
+        "rule": finding.rule,
+        "severity": finding.severity,
+        "title": finding.title,
+        "message": finding.message,
+        "namespace": finding.namespace,
+        "objects": list(finding.object_refs),
+        "fingerprint": finding.fingerprint,
+        "waived": bool(getattr(finding, "waived", False)),
+        "url": reverse("api:finding", args=[cluster_name, finding.pk]),
+    }
+
+
+def finding_detail(row: Finding, cluster_name: str) -> dict:
+    """``FindingDetail``: the row, its evidence and snippet, and the rule's guidance."""
+    rule = RULES.get(row.rule)
+    return {
+        **finding(row, cluster_name),
+        "evidence": row.evidence,
+        "snippet": row.snippet,
+        "warnings": [str(w) for w in row.warnings],
+        "rule_info": None
+        if rule is None
+        else {
+            "title": rule.title,
+            "category": rule.category,
+            "why": rule.why,
+            "remediation": rule.remediation,
+            "compliance": list(rule.compliance),
+        },
+    }
+
+
+def report(row: Report, cluster_name: str) -> dict:
+    """``Report``: one run of a report schedule, without its content (lists defer it)."""
+    return {
+        "id": row.pk,
+        "cluster": cluster_name,
+        "schedule": None
+        if row.schedule is None
+        else {"id": row.schedule.pk, "name": row.schedule.name},
+        "snapshot": row.snapshot_id,
+        "status": row.status,
+        "trigger": row.trigger,
+        "created_at": row.created_at,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "error": row.error,
+        "changed": row.changed,
+        "score": row.score,
+        "counts": dict(row.counts),
+        "new_count": row.new_count,
+        "resolved_count": row.resolved_count,
+        "url": reverse("api:report", args=[cluster_name, row.pk]),
+    }
+
+
+def report_detail(row: Report, cluster_name: str) -> dict:
+    """``ReportDetail``: the run and its content, the JSON every export is made from."""
+    return {**report(row, cluster_name), "content": row.content}
+
+
+def me(token: ApiToken, role: str) -> dict:
+    return {
+        "username": token.user.get_username(),
+        "role": role,
+        "token": {"name": token.name, "prefix": token.prefix, "created_at": token.created_at},
+    }

@@ -1,0 +1,73 @@
+"""The schedule form, shared by the Reports page and the admin."""
+
+from __future__ import annotations
+
+from django import forms
+
+from auditor.models import ReportSchedule
+
+
+class ReportScheduleForm(forms.ModelForm):
+    # Write-only: the stored secret is never rendered back, only replaced or cleared.
+    webhook_secret = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Signs each POST (HMAC-SHA256, header X-Netpol-Signature-256). Stored encrypted; "
+        "leave empty to keep the current one.",
+    )
+    clear_webhook_secret = forms.BooleanField(
+        required=False, help_text="Forget the stored secret (send unsigned)."
+    )
+    webhook_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        max_length=500,
+        help_text="Receives a POST for each report sent.",
+    )
+
+    class Meta:
+        model = ReportSchedule
+        fields = [
+            "name",
+            "enabled",
+            "frequency",
+            "day_of_week",
+            "time_of_day",
+            "cron",
+            "send",
+            "recipients",
+            "attach_pdf",
+            "webhook_url",
+            "webhook_format",
+            "webhook_secret",
+            "clear_webhook_secret",
+        ]
+        widgets = {
+            "time_of_day": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "recipients": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, cluster=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if cluster is not None:
+            self.instance.cluster = cluster
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("clear_webhook_secret"):
+            self.instance.webhook_secret_encrypted = ""
+        if cleaned.get("webhook_secret"):
+            self.instance.set_webhook_secret(cleaned["webhook_secret"])
+        # The page form has no cluster field, so Django would skip the (cluster, name) check.
+        cluster = cleaned.get("cluster") or (
+            self.instance.cluster if self.instance.cluster_id else None
+        )
+        name = cleaned.get("name")
+        if cluster and name:
+            taken = ReportSchedule.objects.filter(cluster=cluster, name=name).exclude(
+                pk=self.instance.pk
+            )
+            if taken.exists():
+                self.add_error("name", f"{cluster.name} already has a schedule named '{name}'.")
+        return cleaned

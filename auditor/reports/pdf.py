@@ -1,0 +1,358 @@
+"""The PDF of a report, drawn from its stored content with fpdf2.
+
+fpdf2 is pure Python (no Pango or Cairo to install), so the PDF works wherever the app
+does. Its built-in Helvetica covers Latin-1 only: ``_latin`` spells the few other
+characters our texts use (arrows, dashes, ellipses) in Latin-1 and replaces the rest.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+
+from auditor.findings.catalogue import SEVERITIES
+
+PDF_FINDINGS_CAP = 500
+SEVERITY_RGB = {
+    "critical": (107, 33, 168),
+    "high": (214, 69, 69),
+    "medium": (224, 123, 0),
+    "low": (201, 161, 0),
+    "info": (152, 162, 179),
+}
+_SPELLED = str.maketrans(
+    {
+        "\u2192": "->",
+        "\u2190": "<-",
+        "\u2014": "-",
+        "\u2013": "-",
+        "\u2212": "-",
+        "\u2026": "...",
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2265": ">=",
+        "\u2264": "<=",
+        "\u2022": "*",
+        "\u00a0": " ",
+        "\u2260": "!=",
+        "\u2248": "~",
+    }
+)
+HEAD = FontFace(emphasis="BOLD", fill_color=(232, 236, 243))
+
+
+def _latin(text) -> str:
+    text = "" if text is None else str(text)
+    return text.translate(_SPELLED).encode("latin-1", "replace").decode("latin-1")
+
+
+def _when(iso: str | None) -> str:
+    if not iso:
+        return "-"
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def _ratio(value) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+class _ReportPDF(FPDF):
+    def __init__(self, title: str):
+        super().__init__(orientation="portrait", unit="mm", format="A4")
+        self.report_title = _latin(title)
+        self.set_title(self.report_title)
+        self.set_creator("Netpol Auditor")
+        self.set_auto_page_break(auto=True, margin=15)
+        self.set_margins(15, 15, 15)
+
+    def footer(self):
+        self.set_y(-12)
+        self.set_font("Helvetica", size=8)
+        self.set_text_color(110, 110, 110)
+        self.cell(0, 5, f"{self.report_title} - page {self.page_no()}/{{nb}}", align="C")
+        self.set_text_color(0, 0, 0)
+
+    def heading(self, text: str, size: int = 13):
+        if self.get_y() > self.h - 40:
+            self.add_page()
+        self.ln(3)
+        self.set_font("Helvetica", "B", size)
+        self.cell(0, 8, _latin(text), new_x="LMARGIN", new_y="NEXT")
+        self.set_font("Helvetica", size=9)
+
+    def para(self, text: str, size: int = 9, style: str = ""):
+        self.set_font("Helvetica", style, size)
+        self.multi_cell(0, 4.6, _latin(text), new_x="LMARGIN", new_y="NEXT")
+        self.set_font("Helvetica", size=9)
+
+    def grid(
+        self,
+        header: list[str],
+        rows: list[list],
+        widths: tuple[int, ...],
+        colours: dict[int, tuple] | None = None,
+    ):
+        self.set_font("Helvetica", size=8.5)
+        with self.table(
+            col_widths=widths,
+            headings_style=HEAD,
+            line_height=4.8,
+            padding=1,
+            text_align="LEFT",
+            first_row_as_headings=True,
+        ) as table:
+            table.row([_latin(h) for h in header])
+            for values in rows:
+                row = table.row()
+                for i, value in enumerate(values):
+                    colour = (colours or {}).get(i)
+                    style = None
+                    if colour and value in SEVERITY_RGB:
+                        style = FontFace(emphasis="BOLD", color=SEVERITY_RGB[value])
+                    row.cell(_latin(value), style=style)
+        self.set_font("Helvetica", size=9)
+
+
+def render_pdf(content: dict, *, link: str = "") -> bytes:
+    cluster = content["cluster"]["name"]
+    schedule = content.get("schedule") or {}
+    summary = content["summary"]
+    snapshot = content["snapshot"]
+    pdf = _ReportPDF(f"Netpol Auditor report #{content['report_id']}: {cluster}")
+    pdf.alias_nb_pages()
+    pdf.add_page()
+
+    pdf.set_font("Helvetica", "B", 18)
+    pdf.multi_cell(0, 9, _latin(f"Network policy audit: {cluster}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.para(
+        f"Report #{content['report_id']}"
+        + (f" of schedule '{schedule.get('name')}' ({schedule.get('when')})" if schedule else "")
+        + f", generated {_when(content['generated_at'])}, from snapshot #{snapshot['id']} "
+        f"taken {_when(snapshot['finished_at'])}.",
+    )
+    if link:
+        pdf.set_text_color(47, 91, 211)
+        pdf.para(f"Online: {link}")
+        pdf.set_text_color(0, 0, 0)
+
+    # 1. Summary
+    pdf.heading("Summary")
+    cov = summary["coverage"]
+    counts = summary["counts"]
+    score = summary["score"]
+    pdf.grid(
+        ["Measure", "Value"],
+        [
+            ["Score", "n/a" if score is None else f"{score:g}/100"],
+            [
+                "Coverage",
+                "-"
+                if cov.get("percent") is None
+                else f"{cov['percent']:g}% of pod directions isolated",
+            ],
+            [
+                "Ingress isolated",
+                f"{cov['ingress_pods']}/{cov['pods']} pods, {cov['ingress_workloads']}/{cov['workloads']} workloads",
+            ],
+            [
+                "Egress isolated",
+                f"{cov['egress_pods']}/{cov['pods']} pods, {cov['egress_workloads']}/{cov['workloads']} workloads",
+            ],
+            [
+                "Open findings",
+                ", ".join(f"{counts[s]} {s}" for s in SEVERITIES if counts.get(s)) or "none",
+            ],
+            ["Waived findings", str(summary["waived"])],
+            [
+                "Compliance checks passing",
+                f"{summary['compliance']['pass']} of {summary['compliance']['total']}",
+            ],
+            [
+                "Network plugin",
+                f"{', '.join(summary['cni']['plugins']) or 'not identified'} ({summary['cni']['status']})",
+            ],
+            [
+                "Snapshot",
+                f"{snapshot['namespaces']} namespaces, {snapshot['pods']} pods, {snapshot['policies']} policies",
+            ],
+        ],
+        (55, 125),
+    )
+    if summary["cni"].get("warning"):
+        pdf.para(f"WARNING: {summary['cni']['warning']}", style="B")
+    if summary.get("namespaces_without_policy"):
+        pdf.para(
+            "Namespaces without any NetworkPolicy: "
+            + ", ".join(summary["namespaces_without_policy"])
+        )
+
+    # 2. Changes
+    changes = content["changes"]
+    baseline = changes.get("baseline")
+    if baseline is None:
+        pdf.heading("What changed")
+        pdf.para(
+            "This is the first report and there is no earlier analysed snapshot: nothing to compare with yet."
+        )
+    else:
+        since = (
+            f"report #{baseline['report_id']}"
+            if baseline["kind"] == "report"
+            else f"snapshot #{baseline['snapshot_id']}"
+        )
+        pdf.heading(f"What changed since {since} ({_when(baseline['at'])})")
+        lines = [
+            ["New findings", str(changes["new_count"])],
+            ["Resolved findings", str(changes["resolved_count"])],
+        ]
+        if changes.get("score"):
+            s = changes["score"]
+            lines.append(["Score", f"{s['old']:g} -> {s['new']:g} ({s['change']:+g})"])
+        if "percent" in changes["coverage"]:
+            c = changes["coverage"]["percent"]
+            lines.append(["Coverage", f"{c['old']:g}% -> {c['new']:g}% ({c['change']:+g} points)"])
+        policies = changes.get("policies")
+        if policies:
+            lines.append(
+                [
+                    "Policies",
+                    f"{len(policies['added'])} added, {len(policies['removed'])} removed, {len(policies['changed'])} changed",
+                ]
+            )
+        pdf.grid(["Change", "Value"], lines, (55, 125))
+        if not changes["changed"]:
+            pdf.para("Nothing changed: no finding is new or resolved and coverage did not move.")
+        for title, items in (
+            ("New findings", changes["new"]),
+            ("Resolved findings", changes["resolved"]),
+        ):
+            if items:
+                pdf.heading(title, size=11)
+                pdf.grid(
+                    ["Severity", "Rule", "Finding", "Namespace / objects"],
+                    [
+                        [
+                            f["severity"],
+                            f["rule"],
+                            f["title"],
+                            f["namespace"] or ", ".join(f["objects"][:2]),
+                        ]
+                        for f in items
+                    ],
+                    (20, 16, 84, 60),
+                    colours={0: True},
+                )
+        if policies:
+            for key, label in (
+                ("newly_exposed", "Newly exposed to external addresses"),
+                ("newly_uncovered", "Newly uncovered"),
+            ):
+                if policies[key]:
+                    pdf.para(f"{label}: " + ", ".join(policies[key][:40]))
+
+    # 3. Findings by severity and top offenders
+    pdf.heading("Findings by severity")
+    pdf.grid(
+        ["Severity", "Open", "Share"],
+        [
+            [
+                s,
+                str(counts.get(s, 0)),
+                f"{100 * counts.get(s, 0) / summary['open']:.0f}%" if summary["open"] else "-",
+            ]
+            for s in SEVERITIES
+        ],
+        (40, 30, 30),
+        colours={0: True},
+    )
+    offenders = content["top_offenders"]
+    pdf.heading("Top offenders (open critical and high findings)")
+    if offenders["namespaces"]:
+        pdf.grid(
+            ["Namespace", "Critical", "High", "All open"],
+            [
+                [o["namespace"], str(o["critical"]), str(o["high"]), str(o["total"])]
+                for o in offenders["namespaces"]
+            ],
+            (80, 30, 30, 40),
+        )
+    else:
+        pdf.para("No namespace has an open critical or high finding.")
+    if offenders["workloads"]:
+        pdf.ln(2)
+        pdf.grid(
+            ["Workload", "Critical + high", "All open"],
+            [
+                [o["workload"], str(o["high_or_above"]), str(o["total"])]
+                for o in offenders["workloads"]
+            ],
+            (110, 35, 35),
+        )
+
+    # 4. Waivers
+    waivers = content["waivers"]
+    pdf.heading("Waivers")
+    if waivers["active"]:
+        pdf.grid(
+            ["Rule", "Finding", "Reason", "By", "Expires"],
+            [
+                [
+                    w["rule"],
+                    w["summary"],
+                    w["reason"],
+                    w["author"] or "-",
+                    w["expires_at"][:10] + (" (soon)" if w["expires_soon"] else ""),
+                ]
+                for w in waivers["active"]
+            ],
+            (14, 62, 60, 20, 24),
+        )
+    else:
+        pdf.para("No waiver is in force.")
+    if waivers["expired"]:
+        pdf.heading(f"Ended in the last {waivers['lapsed_window_days']} days", size=11)
+        pdf.grid(
+            ["Rule", "Finding", "Reason", "Ended"],
+            [
+                [
+                    w["rule"],
+                    w["summary"],
+                    w["reason"],
+                    f"{w['ended']} {(w['revoked_at'] or w['expires_at'])[:10]}",
+                ]
+                for w in waivers["expired"]
+            ],
+            (14, 70, 66, 30),
+        )
+
+    # 5. Findings
+    findings = [f for f in content["findings"] if not f["waived"]]
+    pdf.heading(f"Open findings ({len(findings)})")
+    for f in findings[:PDF_FINDINGS_CAP]:
+        if pdf.get_y() > pdf.h - 35:
+            pdf.add_page()
+        pdf.set_text_color(*SEVERITY_RGB[f["severity"]])
+        pdf.para(f"[{f['severity'].upper()}] {f['rule']} {f['title']}", size=9.5, style="B")
+        pdf.set_text_color(0, 0, 0)
+        pdf.para(f["message"])
+        objects = f["objects"]
+        shown = ", ".join(objects[:8]) + (
+            f" and {len(objects) - 8} more" if len(objects) > 8 else ""
+        )
+        pdf.set_text_color(90, 90, 90)
+        pdf.para(f"Objects: {shown}", size=8)
+        remediation = (content.get("rules") or {}).get(f["rule"], {}).get("remediation")
+        if remediation:
+            pdf.para(f"Fix: {remediation}", size=8)
+        pdf.set_text_color(0, 0, 0)
+        pdf.ln(1.5)
+    if len(findings) > PDF_FINDINGS_CAP:
+        pdf.para(
+            f"... and {len(findings) - PDF_FINDINGS_CAP} more: see the CSV or JSON export.",
+            style="B",
+        )
+    return bytes(pdf.output())

@@ -1,0 +1,135 @@
+"""What the analysis and page benchmarks share with the ingest benchmark.
+
+The database plumbing (the child environment, creating PostgreSQL's ``netpol_bench``,
+Django set-up, peak RSS) is ``bench/bench_ingest.py``'s, imported rather than copied.
+Added here: applying migrations, naming the database server, and loading a synthetic
+cluster as a complete snapshot through the services' own write path
+(``snapshot_request`` + ``snapshot_collect``) with an in-memory collection backend, so
+a benchmark of what happens *after* ingest does not pay for serving the cluster over
+HTTP every time.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+from bench.bench_engine import machine  # noqa: F401  (re-exported for the benchmarks)
+from bench.bench_ingest import (  # noqa: F401  (re-exported for the benchmarks)
+    DEFAULT_POSTGRES_URL,
+    ROOT,
+    VAR_DIR,
+    _create_postgres_database,
+    _database_env,
+    _peak_mb,
+    _rss_mb,
+    _setup_django,
+    _summary,
+)
+
+peak_mb = _peak_mb
+rss_mb = _rss_mb
+setup_django = _setup_django
+summary = _summary
+
+
+def child_env(database: str, *, sqlite_path: Path, postgres_url: str) -> dict[str, str]:
+    """bench_ingest's environment for a child process, with this benchmark's SQLite file."""
+    env = _database_env(database, SimpleNamespace(page_size=500, postgres_url=postgres_url))
+    if database == "sqlite":
+        env["DATABASE_URL"] = f"sqlite:///{sqlite_path}"
+    return env
+
+
+def prepare_database(database: str, env: dict[str, str], postgres_url: str) -> None:
+    """Create PostgreSQL's bench database if missing, then migrate (not measured)."""
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    if database == "postgres":
+        _create_postgres_database(postgres_url)
+    migrate = [sys.executable, "manage.py", "migrate", "--noinput", "--skip-checks", "-v", "0"]
+    if subprocess.run(migrate, cwd=ROOT, env=env).returncode:
+        raise SystemExit(f"migrating the {database} database failed")
+
+
+def db_version() -> str:
+    """``SQLite 3.x`` or ``PostgreSQL 15.x`` of Django's default connection."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        return f"SQLite {sqlite3.sqlite_version}"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        return f"PostgreSQL {cursor.fetchone()[0].split()[0]}"
+
+
+class GeneratedCollector:
+    """A collection backend over objects already in memory: the synthetic cluster."""
+
+    sensitive_parameters: tuple[str, ...] = ()
+
+    def __init__(self, objects: dict[str, list[dict]]):
+        self.objects = objects
+        self.server_version = "synthetic"
+        self.warnings: list[str] = []
+
+    def fetch(self):
+        from auditor.collection.base import KINDS
+
+        for kind in KINDS:
+            for obj in self.objects.get(kind, []):
+                yield kind, obj
+
+
+def bench_cluster(name: str, description: str):
+    """The bench cluster row; disabled, so a beat on this database never snapshots it."""
+    from auditor.models import Cluster
+
+    cluster, _ = Cluster.objects.update_or_create(
+        name=name,
+        defaults={
+            "source": Cluster.Source.MANIFESTS,
+            "manifest_path": "bench/synthetic.py",  # never read: the benchmarks bring the objects
+            "enabled": False,
+            "description": description[:200],
+        },
+    )
+    return cluster
+
+
+def load_snapshot(cluster, objects: dict[str, list[dict]]):
+    """Store ``objects`` as a new complete snapshot of ``cluster``, as a worker would.
+
+    The analysis hand-off that ``snapshot_collect`` enqueues is discarded: the caller
+    analyses (or times the analysis) itself.
+    """
+    from unittest import mock
+
+    from auditor import services
+    from auditor.models import Snapshot
+
+    with mock.patch.object(services, "collector_for", lambda _cluster: GeneratedCollector(objects)):
+        snapshot = services.snapshot_request(
+            cluster=cluster, trigger=Snapshot.Trigger.COMMAND, enqueue=False
+        )
+        if snapshot is None:
+            raise SystemExit(f"{cluster.name} already has a pending or running snapshot")
+        snapshot = services.snapshot_collect(snapshot_id=snapshot.pk)
+    if snapshot is None or snapshot.status != Snapshot.Status.COMPLETE:
+        raise SystemExit(f"loading {cluster.name} failed: {snapshot and snapshot.error}")
+    discard_queued_tasks()
+    return snapshot
+
+
+def discard_queued_tasks() -> None:
+    """Drop the filesystem broker's queued messages (analysis hand-offs nobody consumes)."""
+    from django.conf import settings
+
+    folder = (settings.CELERY_BROKER_TRANSPORT_OPTIONS or {}).get("data_folder_in")
+    if folder and str(VAR_DIR) in folder:
+        for message in Path(folder).glob("*"):
+            message.unlink(missing_ok=True)
