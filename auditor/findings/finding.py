@@ -21,6 +21,7 @@ next snapshot has the same fingerprint and a waiver follows it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -78,7 +79,14 @@ _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def to_yaml(obj) -> str:
-    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+    # Keyed by the JSON text (cheap to make): a what-if audits the same cluster twice, and
+    # most snippets come out the same both times.
+    return _to_yaml_cached(json.dumps(obj))
+
+
+@functools.lru_cache(maxsize=8192)
+def _to_yaml_cached(obj_json: str) -> str:
+    return yaml.dump(json.loads(obj_json), Dumper=_Dumper, sort_keys=False, default_flow_style=False)
 
 
 @dataclass(slots=True)
