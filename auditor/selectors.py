@@ -129,13 +129,30 @@ def _report(snapshot: Snapshot) -> dict:
     return analysis.report if analysis else {}
 
 
+COVERAGE_MEASURES = [
+    ("Running pods", ("pods",)),
+    ("Pods isolated for ingress", ("ingress", "pods")),
+    ("Pods isolated for egress", ("egress", "pods")),
+    ("Workloads", ("workloads",)),
+    ("Workloads isolated for ingress", ("ingress", "workloads")),
+    ("Workloads isolated for egress", ("egress", "workloads")),
+    ("hostNetwork pods (policy behaviour undefined)", ("host_network_pods",)),
+]
+
+
 def _coverage_delta(old: dict, new: dict) -> dict:
-    """Cluster-wide ratios before and after, by the keys both reports share."""
+    """Cluster-wide coverage counts before and after, by readable measure."""
+    def pick(counts: dict, path: tuple):
+        for key in path:
+            counts = counts.get(key) if isinstance(counts, dict) else None
+        return counts if isinstance(counts, int | float) else None
+
     old_cluster, new_cluster = old.get("cluster") or {}, new.get("cluster") or {}
     delta = {}
-    for key, value in new_cluster.items():
-        if isinstance(value, int | float) and isinstance(old_cluster.get(key), int | float):
-            delta[key] = {"old": old_cluster[key], "new": value, "change": value - old_cluster[key]}
+    for label, path in COVERAGE_MEASURES:
+        before, after = pick(old_cluster, path), pick(new_cluster, path)
+        if before is not None and after is not None:
+            delta[label] = {"old": before, "new": after, "change": after - before}
     return delta
 
 
