@@ -26,6 +26,17 @@ def test_database_url() -> str:
     return f"postgres://{quote(db['USER'] or '')}{password}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def wait_until(predicate, timeout=40, message="condition"):
+    """Poll ``predicate`` until it returns something true; fail with ``message`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+
+
 class CeleryProcess:
     """A celery worker or beat in its own process group, with its log in a file."""
 

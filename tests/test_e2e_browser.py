@@ -1,14 +1,12 @@
 """End to end in a real headless Chromium: overview, snapshot now, a finding and its waiver."""
 
-import time
-
 import pytest
 from django.core.management import call_command
 
 from auditor.models import Snapshot, Waiver
 
 from .browser import log_in, screenshot
-from .conftest import PASSWORD
+from .conftest import PASSWORD, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,9 +44,7 @@ def test_snapshot_now_shows_progress_until_it_is_in(live_server, page, monkeypat
     page.click("button:has-text('Snapshot now')")
     # The page says it is queued (or already shows its progress); progress.js polls and
     # reloads the page once the snapshot is complete.
-    deadline = time.monotonic() + 15
-    while not Snapshot.objects.filter(trigger="manual").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(lambda: Snapshot.objects.filter(trigger="manual").exists(), timeout=15, message="the manual snapshot")
     newest = Snapshot.objects.get(trigger="manual")
     page.wait_for_function(f"() => document.body.innerText.includes('#{newest.pk} · 60 pods')", timeout=30000)
     assert Snapshot.objects.get(pk=newest.pk).status == "complete"

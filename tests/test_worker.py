@@ -8,20 +8,11 @@ from auditor import services
 from auditor.models import Analysis, Cluster, Finding, Pod, Snapshot
 from auditor.selectors import latest_snapshot
 
+from .conftest import wait_until
 from .fakekube import FakeKube
 from .objects import small_cluster
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def wait_until(predicate, timeout=40, message="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
 
 
 def live_cluster(kube: FakeKube, tmp_path, **fields) -> Cluster:

@@ -7,7 +7,6 @@ import email.policy
 import hashlib
 import hmac
 import json
-import time
 from datetime import timedelta
 
 import pytest
@@ -18,21 +17,12 @@ from django_celery_beat.models import PeriodicTask
 from auditor.models import Cluster, Delivery, Report, ReportSchedule
 from auditor.reports import services
 from auditor.reports.delivery import SIGNATURE_HEADER
+from tests.conftest import wait_until
 
 from .conftest import take_snapshot
 from .helpers import make_schedule
 
 WEEKDAYS = [day.value for day in ReportSchedule.Weekday]  # Monday first, as datetime.weekday()
-
-
-def wait_until(predicate, timeout=40, message="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
 
 
 def crontab_of(schedule) -> tuple:
