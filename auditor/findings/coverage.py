@@ -26,6 +26,11 @@ def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def coverage_percent(pods: int, ingress_pods: int, egress_pods: int) -> float | None:
+    """The share of (pod, direction) pairs isolated, as a percentage: the score's coverage."""
+    return round(100 * (ingress_pods + egress_pods) / (2 * pods), 1) if pods else None
+
+
 @dataclass(slots=True)
 class Counts:
     pods: int = 0

@@ -22,6 +22,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from auditor.findings.catalogue import RULES, SEVERITIES
+from auditor.findings.coverage import coverage_percent
 from auditor.models import Finding, Report, Snapshot, Waiver
 from auditor.selectors import findings_of, snapshot_diff
 
@@ -56,7 +57,6 @@ def coverage_summary(report: dict) -> dict:
     cluster = (report.get("coverage") or {}).get("cluster") or {}
     pods = cluster.get("pods") or 0
     ingress, egress = cluster.get("ingress") or {}, cluster.get("egress") or {}
-    isolated = (ingress.get("pods") or 0) + (egress.get("pods") or 0)
     return {
         "pods": pods,
         "workloads": cluster.get("workloads") or 0,
@@ -70,7 +70,7 @@ def coverage_summary(report: dict) -> dict:
         "egress_workload_ratio": egress.get("workload_ratio"),
         "host_network_pods": cluster.get("host_network_pods") or 0,
         # As the dashboard counts it: isolated (pod, direction) pairs over all of them.
-        "percent": round(100 * isolated / (2 * pods), 1) if pods else None,
+        "percent": coverage_percent(pods, ingress.get("pods") or 0, egress.get("pods") or 0),
     }
 
 

@@ -1,6 +1,7 @@
 from django.db.models import Count, Q
 from django.shortcuts import render
 
+from auditor.findings.coverage import coverage_percent
 from auditor.models import Finding, NetworkPolicy, Pod
 
 from ..access import require_role
@@ -30,7 +31,7 @@ def namespace_rows(snapshot, report: dict) -> list[dict]:
             "pods": pods,
             "workloads": c["workloads"],
             "policies": c["policies"],
-            "coverage": round(100 * (c["ingress"]["pods"] + c["egress"]["pods"]) / (2 * pods), 1) if pods else None,
+            "coverage": coverage_percent(pods, c["ingress"]["pods"], c["egress"]["pods"]),
             "ingress_ratio": c["ingress"]["pod_ratio"],
             "egress_ratio": c["egress"]["pod_ratio"],
             "deny_ingress": bool(c["default_deny"]["ingress"]),

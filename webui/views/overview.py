@@ -7,6 +7,7 @@ from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
 from auditor import services
+from auditor.findings.coverage import coverage_percent
 from auditor.models import Cluster, Snapshot
 from auditor.selectors import active_snapshot, latest_snapshot
 
@@ -41,8 +42,7 @@ def _summaries(snapshots) -> list[dict]:
         row = rows[snapshot.pk]
         pods = row["pods"]
         row["coverage"] = (
-            round(100 * (row["ingress"] + row["egress"]) / (2 * pods), 1)
-            if row["analysis_status"] == "complete" and pods else None
+            coverage_percent(pods, row["ingress"], row["egress"]) if row["analysis_status"] == "complete" else None
         )
         out.append(row)
     return out
