@@ -13,4 +13,4 @@ RUN pip install --no-cache-dir -c constraints.txt -e . \
     && mkdir -p /var/lib/netpol-auditor && chown netpol /var/lib/netpol-auditor
 USER netpol
 EXPOSE 8000
-CMD ["gunicorn", "auditor.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--timeout", "120", "--access-logfile", "-"]
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--timeout", "120", "--access-logfile", "-"]

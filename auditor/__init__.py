@@ -1,5 +1,4 @@
-"""Netpol Auditor: clusters, snapshots, collection, the policy engine and findings."""
+"""The Django app: stores clusters, snapshots and their analyses, and schedules the work.
 
-from .celery import app as celery_app
-
-__all__ = ("celery_app",)
+The policy engine, findings and the CLI live in the Django-free ``netpol`` package.
+"""

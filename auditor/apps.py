@@ -6,4 +6,6 @@ class AuditorConfig(AppConfig):
     verbose_name = "Netpol Auditor"
 
     def ready(self):
-        from . import signals  # noqa: F401  (keeps each cluster's beat schedule in step)
+        # Beat entries follow clusters and report schedules, whoever saves them.
+        from . import signals  # noqa: F401
+        from .reports import signals as report_signals  # noqa: F401

@@ -25,17 +25,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from .findings.catalogue import RULES, SEVERITIES
+from netpol.collect.kinds import KIND_TABLE
+from netpol.findings.catalogue import RULES, SEVERITIES
+
 from .models import Analysis, Cluster, Finding, Snapshot, Waiver
 
 DIRECTIONS = ("ingress", "egress")
-OBJECT_KINDS = {
-    "namespaces": "namespace_count",
-    "pods": "pod_count",
-    "policies": "policy_count",
-    "nodes": "node_count",
-    "services": "service_count",
-}
+# The metrics' "kind" label (the plural the engine takes them by) and the snapshot's count.
+OBJECT_KINDS = {info.argument: info.count_field for info in KIND_TABLE.values()}
 
 
 def _latest(cluster_ref, statuses) -> Subquery:

@@ -1,15 +1,13 @@
-"""Reads: what is current, and a snapshot's objects in the API shape the engine reads."""
+"""Reads: what is current, findings and waivers, and what changed between snapshots.
+
+Selectors never write and never import services; the engine's model of a stored
+snapshot comes from ``storage``."""
 
 from __future__ import annotations
-
-import threading
-from collections import OrderedDict
-from dataclasses import fields
 
 from django.db.models import Case, Exists, IntegerField, OuterRef, Value, When
 from django.utils import timezone
 
-from .collection.normalize import RECORD_FOR_KIND
 from .models import SEVERITY_ORDER, Analysis, Cluster, Finding, NetworkPolicy, Snapshot, Waiver
 
 
@@ -24,18 +22,6 @@ def latest_snapshot(cluster: Cluster) -> Snapshot | None:
 
 def active_snapshot(cluster: Cluster) -> Snapshot | None:
     return Snapshot.objects.filter(cluster=cluster, status__in=Snapshot.ACTIVE).first()
-
-
-def snapshot_objects(snapshot: Snapshot) -> dict[str, list[dict]]:
-    """Every object of a snapshot as API-shaped dicts, keyed by kind."""
-    from .services import MODEL_FOR_KIND
-
-    result = {}
-    for kind, record_type in RECORD_FOR_KIND.items():
-        names = [f.name for f in fields(record_type)]
-        rows = MODEL_FOR_KIND[kind].objects.filter(snapshot=snapshot).order_by("pk").values_list(*names)
-        result[kind] = [record_type(*row).to_api() for row in rows.iterator(chunk_size=5000)]
-    return result
 
 
 def active_waivers(cluster: Cluster, at=None) -> dict[str, Waiver]:
@@ -168,30 +154,3 @@ def _workloads_of(findings, cap: int) -> dict:
         if not ref.startswith(("NetworkPolicy/", "Namespace/"))
     })
     return {"items": refs[:cap], "count": len(refs)}
-
-
-_MODEL_CACHE: OrderedDict[tuple, object] = OrderedDict()
-_MODEL_CACHE_SIZE = 3
-_model_lock = threading.Lock()
-
-
-def engine_model(snapshot: Snapshot):
-    """The engine's model of a complete snapshot, built once per process and kept.
-
-    Complete snapshots never change, so the snapshot is a safe key; the few most
-    recent are kept because pages of one review keep asking about the same one.
-    """
-    from .analysis import build_model
-
-    # The finish time too: a database rebuilt from scratch reuses ids.
-    key = (snapshot.pk, snapshot.finished_at)
-    with _model_lock:
-        if key in _MODEL_CACHE:
-            _MODEL_CACHE.move_to_end(key)
-            return _MODEL_CACHE[key]
-    model = build_model(snapshot)
-    with _model_lock:
-        _MODEL_CACHE[key] = model
-        while len(_MODEL_CACHE) > _MODEL_CACHE_SIZE:
-            _MODEL_CACHE.popitem(last=False)
-    return model

@@ -7,7 +7,9 @@
    redelivered task (``acks_late``) never runs the same snapshot twice at once.
 3. Objects are collected into compact records first, then written with the switch to
    *complete* in one transaction: a crash anywhere leaves no partial snapshot.
-4. The completed snapshot is handed to analysis by ``snapshot_analyze`` (a task).
+4. The completed snapshot is analysed by ``snapshot_analyze`` (from a task): engine
+   model → findings report (the pure ``netpol.findings``) → stored rows. A second call
+   does nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import logging
 import os
 import socket
 import threading
-from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,26 +25,17 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .collection.base import KINDS, CollectionError
-from .collection.normalize import normalize
-from .models import Cluster, Namespace, NetworkPolicy, Node, Pod, Service, Snapshot, Waiver
+from netpol.collect.base import CollectionError
+from netpol.collect.kinds import KINDS
+from netpol.collect.normalize import normalize
+from netpol.findings import audit
+
+from . import storage
+from .beat import beat_entry_sync
+from .models import Analysis, Cluster, Finding, Snapshot, Waiver
 
 logger = logging.getLogger(__name__)
 
-MODEL_FOR_KIND = {
-    "Namespace": Namespace,
-    "Node": Node,
-    "Pod": Pod,
-    "NetworkPolicy": NetworkPolicy,
-    "Service": Service,
-}
-COUNT_FIELD_FOR_KIND = {
-    "Namespace": "namespace_count",
-    "Node": "node_count",
-    "Pod": "pod_count",
-    "NetworkPolicy": "policy_count",
-    "Service": "service_count",
-}
 HEARTBEAT_EVERY = 5.0  # seconds
 WRITE_BATCH = 2000
 
@@ -53,28 +45,16 @@ WRITE_BATCH = 2000
 
 def cluster_sync_schedule(*, cluster: Cluster) -> None:
     """Create or update the cluster's beat entry so it matches the cluster's settings."""
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+    from django_celery_beat.models import IntervalSchedule
 
     interval, _ = IntervalSchedule.objects.get_or_create(
         every=cluster.snapshot_interval, period=IntervalSchedule.SECONDS
     )
-    task = cluster.periodic_task
-    if task is None:
-        task = PeriodicTask(
-            name=f"snapshot cluster {cluster.name} (#{cluster.pk})",
-            task="auditor.tasks.snapshot_cluster",
-            # A start time in the past makes beat run it at once, then on schedule.
-            start_time=timezone.now(),
-        )
-    task.interval = interval
-    task.args = f"[{cluster.pk}]"
-    task.kwargs = '{"trigger": "schedule"}'
-    task.enabled = cluster.enabled
-    task.description = f"Scheduled snapshot of {cluster.name}; edit the interval on the cluster."
-    task.save()
-    if cluster.periodic_task_id != task.pk:
-        Cluster.objects.filter(pk=cluster.pk).update(periodic_task=task)
-        cluster.periodic_task = task
+    beat_entry_sync(
+        cluster, name=f"snapshot cluster {cluster.name} (#{cluster.pk})", task="auditor.tasks.snapshot_cluster",
+        args=[cluster.pk], kwargs={"trigger": "schedule"}, interval=interval, enabled=cluster.enabled,
+        description=f"Scheduled snapshot of {cluster.name}; edit the interval on the cluster.", start_now=True,
+    )
 
 
 # --- Collectors ---------------------------------------------------------------------
@@ -83,13 +63,13 @@ def cluster_sync_schedule(*, cluster: Cluster) -> None:
 def collector_for(cluster: Cluster):
     """The collection backend a cluster's source names."""
     if cluster.source == Cluster.Source.MANIFESTS:
-        from .collection.manifests import ManifestCollector
+        from netpol.collect.manifests import ManifestCollector
 
         path = Path(cluster.manifest_path)
         if not path.is_absolute():
             path = settings.BASE_DIR / path
         return ManifestCollector([path])
-    from .collection.live import LiveCollector
+    from netpol.collect.live import LiveCollector
 
     options = settings.LIVE_COLLECTOR_OPTIONS
     if cluster.source == Cluster.Source.KUBECONFIG:
@@ -237,14 +217,6 @@ def _collect_records(collector, heartbeat: _Heartbeat) -> _Records:
     return records
 
 
-def _write_records(snapshot: Snapshot, records: _Records) -> None:
-    for kind, bucket in records.by_kind.items():
-        model = MODEL_FOR_KIND[kind]
-        names = [f.name for f in fields(next(iter(bucket.values())))] if bucket else []
-        rows = [model(snapshot_id=snapshot.pk, **{n: getattr(r, n) for n in names}) for r in bucket.values()]
-        model.objects.bulk_create(rows, batch_size=WRITE_BATCH)
-
-
 def snapshot_collect(*, snapshot_id: int) -> Snapshot | None:
     """Collect and store one snapshot; None when another worker has it or it is done."""
     if not _claim(snapshot_id):
@@ -259,8 +231,7 @@ def snapshot_collect(*, snapshot_id: int) -> Snapshot | None:
         warnings += [f"{n} duplicate {kind} object(s) in the input; the last of each was kept"
                      for kind, n in records.duplicates.items()]
         with transaction.atomic():
-            _write_records(snapshot, records)
-            counts = {COUNT_FIELD_FOR_KIND[k]: n for k, n in records.counts().items()}
+            counts = storage.write_records(snapshot, records.by_kind)
             updated = Snapshot.objects.filter(pk=snapshot.pk, status=Snapshot.Status.RUNNING).update(
                 status=Snapshot.Status.COMPLETE, finished_at=timezone.now(), progress="",
                 server_version=collector.server_version or "", warnings=warnings, **counts,
@@ -287,11 +258,62 @@ def snapshot_collect(*, snapshot_id: int) -> Snapshot | None:
     return snapshot
 
 
-def snapshot_analyze(*, snapshot: Snapshot) -> None:
-    """The hand-off from a complete snapshot to analysis (coverage and findings)."""
-    from .analysis import analyze
+def snapshot_analyze(*, snapshot: Snapshot) -> Analysis:
+    """Compute and store the snapshot's findings; a second call does nothing."""
 
-    analyze(snapshot)
+    analysis, _ = Analysis.objects.get_or_create(snapshot=snapshot)
+    if analysis.status == Analysis.Status.COMPLETE:
+        return analysis
+    try:
+        report = audit(storage.build_model(snapshot))
+        data = report.to_dict()
+        findings = data.pop("findings")
+        counts: dict[str, int] = {}
+        for finding in findings:
+            counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
+        with transaction.atomic():
+            # A retried analysis replaces what an interrupted one may have left.
+            Finding.objects.filter(snapshot=snapshot).delete()
+            Finding.objects.bulk_create(
+                [
+                    Finding(
+                        snapshot=snapshot,
+                        rule=f["rule"],
+                        severity=f["severity"],
+                        title=f["title"],
+                        message=f["message"],
+                        namespace=f.get("namespace") or "",
+                        object_refs=f["objects"],
+                        evidence=f.get("evidence") or {},
+                        snippet=f.get("snippet") or "",
+                        warnings=f.get("warnings") or [],
+                        fingerprint=f["fingerprint"],
+                    )
+                    for f in findings
+                ],
+                batch_size=2000,
+            )
+            Analysis.objects.filter(pk=analysis.pk).update(
+                status=Analysis.Status.COMPLETE, finished_at=timezone.now(), error="",
+                score=_score_value(data.get("score")), report=data, finding_counts=counts,
+            )
+    except Exception as exc:
+        Analysis.objects.filter(pk=analysis.pk).update(
+            status=Analysis.Status.FAILED, finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}"
+        )
+        logger.exception("analysis of snapshot #%s failed", snapshot.pk)
+        raise
+    analysis.refresh_from_db()
+    logger.info(
+        "snapshot #%s of %s analysed: %d findings, score %s",
+        snapshot.pk, snapshot.cluster.name, sum(counts.values()), analysis.score,
+    )
+    return analysis
+
+
+def _score_value(score: dict) -> float | None:
+    value = (score or {}).get("cluster")
+    return float(value) if value is not None else None
 
 
 # --- Waivers ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Analysis benchmark: ``auditor.analysis.analyze`` of a stored snapshot, findings stored.
+"""Analysis benchmark: ``auditor.services.snapshot_analyze`` of a stored snapshot, findings stored.
 
 The synthetic cluster (``bench.synthetic.generate_cluster``) is loaded once per database
 as a complete snapshot of the cluster ``bench-analysis-PODS``, through
@@ -8,9 +8,9 @@ Each run is then a fresh Python process that times ``analyze(snapshot)``, what t
 worker's ``analyze_snapshot`` task does:
 
 1. *read*: the snapshot's rows back from the database as API-shaped dicts
-   (``selectors.snapshot_objects``);
+   (``storage.snapshot_objects``);
 2. *model*: ``ClusterModel.from_objects``;
-3. *audit*: ``auditor.findings.audit`` (coverage, every rule, CNI, score, compliance,
+3. *audit*: ``netpol.findings.audit`` (coverage, every rule, CNI, score, compliance,
    with the engine's evaluation, allowed set and exposure they need);
 4. *store*: ``report.to_dict()`` (*to_dict*), the findings' ``bulk_create`` (*insert*)
    and the Analysis row, in one transaction.
@@ -133,10 +133,9 @@ def measure(args) -> None:
     """One timed ``analyze``; prints one JSON line."""
     setup_django()
     # Imported before timing, as in a worker that has analysed before.
-    import auditor.analysis as analysis_module
-    import auditor.findings as findings_package
-    from auditor.findings.report import AuditReport
+    from auditor import services, storage
     from auditor.models import Analysis, Finding
+    from netpol.findings.report import AuditReport
 
     version = db_version()
     snapshot = _current_snapshot(args)
@@ -156,9 +155,9 @@ def measure(args) -> None:
 
         return wrapper
 
-    analysis_module.snapshot_objects = timed("read", analysis_module.snapshot_objects)
-    analysis_module.build_model = timed("read+model", analysis_module.build_model)
-    findings_package.audit = timed("audit", findings_package.audit)
+    storage.snapshot_objects = timed("read", storage.snapshot_objects)
+    storage.build_model = timed("read+model", storage.build_model)
+    services.audit = timed("audit", services.audit)
     AuditReport.to_dict = timed("to_dict", AuditReport.to_dict)
     Finding.objects.bulk_create = timed("insert", Finding.objects.bulk_create)
 
@@ -171,7 +170,7 @@ def measure(args) -> None:
     if profiler:
         profiler.start()
     started = time.perf_counter()
-    analysis = analysis_module.analyze(snapshot)
+    analysis = services.snapshot_analyze(snapshot=snapshot)
     seconds = time.perf_counter() - started
     if profiler:
         profiler.stop()

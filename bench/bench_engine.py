@@ -44,8 +44,8 @@ PHASES = ("parse", "evaluate", "isolation", "allowed", "exposure")
 
 
 def run_once(pods: int, namespaces: int, policies: int, seed: int) -> dict:
-    from auditor.engine import ClusterModel
     from bench.synthetic import generate_cluster
+    from netpol.engine import ClusterModel
 
     cluster = generate_cluster(pods=pods, namespaces=namespaces, policies=policies, seed=seed)
     rss_input = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -158,8 +158,8 @@ def report(s: dict) -> str:
 def profile(args) -> None:
     from pyinstrument import Profiler  # pip install pyinstrument (a dev tool, not a dependency)
 
-    from auditor.engine import ClusterModel
     from bench.synthetic import generate_cluster
+    from netpol.engine import ClusterModel
 
     cluster = generate_cluster(
         pods=args.pods, namespaces=args.namespaces, policies=args.policies, seed=args.seed

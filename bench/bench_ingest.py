@@ -133,7 +133,7 @@ def _peak_mb() -> float:
 
 
 def _setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "auditor.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()
@@ -174,8 +174,8 @@ def measure(args: argparse.Namespace) -> None:
 
     # Imported before timing, as in a worker that has snapshotted before: the kubernetes
     # client's first import alone takes about 0.7 s on this machine.
-    import auditor.collection.live  # noqa: F401
-    from auditor import services
+    import netpol.collect.live  # noqa: F401
+    from auditor import services, storage
     from auditor.models import Snapshot
 
     cluster = _bench_cluster(args.kubeconfig)
@@ -204,7 +204,7 @@ def measure(args: argparse.Namespace) -> None:
         return wrapper
 
     services._collect_records = timed("collect", services._collect_records)
-    services._write_records = timed("write", services._write_records)
+    storage.write_records = timed("write", storage.write_records)
 
     profiler = None
     if args.profile:
@@ -229,7 +229,7 @@ def measure(args: argparse.Namespace) -> None:
         raise SystemExit(f"the snapshot did not complete: {snapshot and snapshot.error}")
     stored = {
         kind: model.objects.filter(snapshot=snapshot).count()
-        for kind, model in services.MODEL_FOR_KIND.items()
+        for kind, model in storage.MODEL_FOR_KIND.items()
     }
     result = {
         "database": connection.vendor,
@@ -260,7 +260,7 @@ def _database_env(database: str, args: argparse.Namespace) -> dict[str, str]:
     }
     env.update(
         NETPOL_VAR_DIR=str(VAR_DIR),
-        DJANGO_SETTINGS_MODULE="auditor.settings",
+        DJANGO_SETTINGS_MODULE="config.settings",
         LOG_LEVEL="ERROR",
         KUBE_PAGE_SIZE=str(args.page_size),
         DATABASE_URL=f"sqlite:///{SQLITE_PATH}" if database == "sqlite" else args.postgres_url,

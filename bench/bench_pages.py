@@ -2,7 +2,7 @@
 
 Per database and size, a *load* process stores two complete, analysed snapshots of the
 cluster ``bench-pages-PODS`` (``bench.common.load_snapshot``, the services' own write
-path, then ``auditor.analysis.analyze``):
+path, then ``auditor.services.snapshot_analyze``):
 
 * the previous one: the synthetic cluster less every 50th policy and every 100th pod,
 * the current one: ``bench.synthetic.generate_cluster`` as generated,
@@ -22,7 +22,7 @@ A *measure* process then requests every page with Django's test ``Client``, logg
 that user (``ALLOWED_HOSTS`` gets ``testserver``). Per page:
 
 1. *cold*: the first request, after emptying the engine-model cache
-   (``selectors._MODEL_CACHE``) and the graph cache (``graph._GRAPHS``), as after a
+   (``storage.forget_models``) and the graph cache (``graph.forget_graphs``), as after a
    restart of the web process;
 2. one warm-up request, then ``--repeat`` timed requests (default 7): the *warm* median,
    min and max;
@@ -137,8 +137,8 @@ def load(args) -> None:
     from django.utils import timezone
 
     from auditor import services
-    from auditor.analysis import analyze
     from auditor.models import Finding, Snapshot, Waiver
+    from auditor.services import snapshot_analyze
     from bench.synthetic import generate_cluster
 
     user, _ = User.objects.get_or_create(username=USERNAME)
@@ -154,9 +154,9 @@ def load(args) -> None:
         pods=args.pods, namespaces=args.namespaces, policies=args.policies, seed=args.seed
     )
     previous = load_snapshot(cluster, _previous_objects(objects))
-    analyze(previous)
+    snapshot_analyze(snapshot=previous)
     current = load_snapshot(cluster, objects)
-    analyze(current)
+    snapshot_analyze(snapshot=current)
     _add_history(cluster, previous, HISTORY - 2)
     expires = timezone.now() + timedelta(days=90)
     for finding in Finding.objects.filter(snapshot=current).order_by("id")[: WAIVERS * 50 : 50]:
@@ -303,11 +303,12 @@ def _pages(cluster, current, previous, t: dict) -> list[dict]:
 
 
 def _empty_caches(graph_only: bool = False) -> None:
-    from auditor import graph, selectors
+    from auditor import storage
+    from netpol import graph
 
-    graph._GRAPHS.clear()
+    graph.forget_graphs()
     if not graph_only:
-        selectors._MODEL_CACHE.clear()
+        storage.forget_models()
 
 
 class _QueryMeter:

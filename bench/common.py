@@ -78,7 +78,7 @@ class GeneratedCollector:
         self.warnings: list[str] = []
 
     def fetch(self):
-        from auditor.collection.base import KINDS
+        from netpol.collect.kinds import KINDS
 
         for kind in KINDS:
             for obj in self.objects.get(kind, []):

@@ -44,7 +44,7 @@ class CeleryProcess:
         self.log_path = log_path
         self._log = open(log_path, "wb")
         self.process = subprocess.Popen(
-            [CELERY, "-A", "auditor", *args],
+            [CELERY, "-A", "config", *args],
             cwd=ROOT,
             env=env,
             stdout=self._log,
@@ -166,14 +166,14 @@ def client_as(client, personas):
 def demo_snapshot(db):
     """The bundled demo cluster, snapshotted and analysed, as the current snapshot."""
     from auditor import services
-    from auditor.analysis import analyze
     from auditor.models import Cluster, Snapshot
+    from auditor.services import snapshot_analyze
 
     cluster = Cluster.objects.create(name="demo", source=Cluster.Source.MANIFESTS, manifest_path="auditor/demo_cluster")
     snapshot = services.snapshot_request(cluster=cluster, trigger=Snapshot.Trigger.MANUAL, enqueue=False)
     services.snapshot_collect(snapshot_id=snapshot.pk)
     snapshot.refresh_from_db()
-    analyze(snapshot)
+    snapshot_analyze(snapshot=snapshot)
     return snapshot
 
 

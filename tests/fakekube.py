@@ -33,19 +33,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
+from netpol.collect.kinds import KIND_TABLE
+
 # kind -> (URL path of its all-namespaces list, resource name, API group, List apiVersion)
-ENDPOINTS = {
-    "Namespace": ("/api/v1/namespaces", "namespaces", "", "v1"),
-    "Node": ("/api/v1/nodes", "nodes", "", "v1"),
-    "Pod": ("/api/v1/pods", "pods", "", "v1"),
-    "NetworkPolicy": (
-        "/apis/networking.k8s.io/v1/networkpolicies",
-        "networkpolicies",
-        "networking.k8s.io",
-        "networking.k8s.io/v1",
-    ),
-    "Service": ("/api/v1/services", "services", "", "v1"),
-}
+ENDPOINTS = {k: (info.path, info.plural, info.group, info.api_version) for k, info in KIND_TABLE.items()}
 KIND_BY_PATH = {path: kind for kind, (path, *_) in ENDPOINTS.items()}
 
 GIT_VERSION = "v1.30.2"

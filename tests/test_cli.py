@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.cli import load_cluster, main
+from netpol.cli import load_cluster, main
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "cli"

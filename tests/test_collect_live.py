@@ -10,8 +10,9 @@ import pytest
 from kubernetes import client as kube_client
 from kubernetes.config import incluster_config
 
-from auditor.collection.base import KINDS, CollectionError
-from auditor.collection.live import LiveCollector
+from netpol.collect.base import CollectionError
+from netpol.collect.kinds import KINDS
+from netpol.collect.live import LiveCollector
 from tests.fakekube import FakeKube, Generated
 
 SECRET = "s3cret-t0ken-do-not-print"

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from auditor.collection.base import KINDS, CollectionError
-from auditor.collection.manifests import DEFAULT_MAX_FILE_BYTES, ManifestCollector
-from auditor.collection.normalize import FROM_TEMPLATE_ANNOTATION, normalize
+from netpol.collect.base import CollectionError
+from netpol.collect.kinds import KINDS
+from netpol.collect.manifests import DEFAULT_MAX_FILE_BYTES, ManifestCollector
+from netpol.collect.normalize import FROM_TEMPLATE_ANNOTATION, normalize
 
 FIXTURES = Path(__file__).parent / "fixtures" / "manifests"
 DEMO = Path(__file__).resolve().parent.parent / "auditor" / "demo_cluster"

@@ -15,9 +15,9 @@ def demo_with_snapshot(monkeypatch):
     monkeypatch.setenv("ADMIN_PASSWORD", "demo-pass-123")
     call_command("setup_demo")
     call_command("snapshot", "demo")
-    from auditor.analysis import analyze
+    from auditor.services import snapshot_analyze
 
-    analyze(Snapshot.objects.get(status="complete"))
+    snapshot_analyze(snapshot=Snapshot.objects.get(status="complete"))
 
 
 def test_overview_and_history(live_server, page, monkeypatch):

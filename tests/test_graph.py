@@ -10,11 +10,11 @@ import pytest
 from django.test import override_settings
 from django.urls import reverse
 
-from auditor import graph
-from auditor.cli import load_cluster
-from auditor.engine import ClusterModel
-from auditor.findings import audit
 from bench.synthetic import generate_cluster
+from netpol import graph
+from netpol.cli import load_cluster
+from netpol.engine import ClusterModel
+from netpol.findings import audit
 from tests.objects import namespace, pod, policy
 
 DEMO = Path(__file__).resolve().parent.parent / "auditor" / "demo_cluster"

@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from auditor import services
-from auditor.analysis import analyze
 from auditor.models import Cluster, Finding, Snapshot, Waiver
+from auditor.services import snapshot_analyze
 
 pytestmark = pytest.mark.django_db
 
@@ -142,7 +142,7 @@ def test_new_since_previous_snapshot(client_as, demo_snapshot):
     assert "This is the first snapshot" in client.get(url, follow=True).content.decode()
     second = services.snapshot_request(cluster=demo_snapshot.cluster, enqueue=False)
     services.snapshot_collect(snapshot_id=second.pk)
-    analyze(Snapshot.objects.get(pk=second.pk))
+    snapshot_analyze(snapshot=Snapshot.objects.get(pk=second.pk))
     page = client.get(url).content.decode()
     assert "No finding matches these filters" in page  # same cluster, nothing new
 
@@ -171,7 +171,7 @@ def test_waiver_follows_the_finding_and_lapses(client_as, demo_snapshot, persona
     # The next snapshot's same finding is waived too.
     second = services.snapshot_request(cluster=demo_snapshot.cluster, enqueue=False)
     services.snapshot_collect(snapshot_id=second.pk)
-    analyze(Snapshot.objects.get(pk=second.pk))
+    snapshot_analyze(snapshot=Snapshot.objects.get(pk=second.pk))
     later = Finding.objects.get(snapshot_id=second.pk, fingerprint=finding.fingerprint)
     assert "Waived by auditor" in client.get(reverse("webui:finding", args=["demo", later.pk])).content.decode()
     # Once expired it counts again.
@@ -215,7 +215,7 @@ def test_diff_between_two_snapshots(client_as, demo_snapshot, tmp_path):
     assert first.status_code == 404 and "nothing to compare it with yet" in first.content.decode()
     second = services.snapshot_request(cluster=demo_snapshot.cluster, enqueue=False)
     services.snapshot_collect(snapshot_id=second.pk)
-    analyze(Snapshot.objects.get(pk=second.pk))
+    snapshot_analyze(snapshot=Snapshot.objects.get(pk=second.pk))
     page = client.get(url).content.decode()
     assert f"Changes from #{demo_snapshot.pk} to #{second.pk}" in page
     assert client.get(url + "?old=x").status_code == 400

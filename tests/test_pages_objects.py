@@ -8,9 +8,10 @@ import time
 import pytest
 from django.urls import reverse
 
-from auditor import objects, selectors
-from auditor.engine import ClusterModel
+from auditor import storage
 from auditor.models import Cluster, Snapshot
+from netpol import summaries as objects
+from netpol.engine import ClusterModel
 
 from . import objects as k8s
 
@@ -31,9 +32,9 @@ DENIED = {
 @pytest.fixture(autouse=True)
 def fresh_models():
     """The engine model cache is keyed by snapshot id, and ids repeat across tests."""
-    selectors._MODEL_CACHE.clear()
+    storage.forget_models()
     yield
-    selectors._MODEL_CACHE.clear()
+    storage.forget_models()
 
 
 def pod_url(namespace, pod, cluster="demo"):
@@ -536,7 +537,7 @@ def test_explain_resolves_a_named_port_against_the_destination():
 
 def _snapshot(directory, name: str) -> Snapshot:
     from auditor import services
-    from auditor.analysis import analyze
+    from auditor.services import snapshot_analyze
 
     cluster = Cluster.objects.create(
         name=name, source=Cluster.Source.MANIFESTS, manifest_path=str(directory)
@@ -546,7 +547,7 @@ def _snapshot(directory, name: str) -> Snapshot:
     )
     services.snapshot_collect(snapshot_id=snapshot.pk)
     snapshot.refresh_from_db()
-    analyze(snapshot)
+    snapshot_analyze(snapshot=snapshot)
     return snapshot
 
 
@@ -567,7 +568,7 @@ def test_pages_at_5000_pods(client_as, db, tmp_path, capsys):
         json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
     )
     snapshot = _snapshot(tmp_path, "big")
-    model = selectors.engine_model(snapshot)
+    model = storage.engine_model(snapshot)
     busiest = max(
         (p for p in model.pods if p.state == "active"),
         key=lambda p: len(objects.sources_of(model, [model.evaluation.class_of[p.key]])),

@@ -7,7 +7,7 @@ import sys
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from auditor.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_int, env_list, env_str
 
 from .conftest import ROOT
 
@@ -68,7 +68,7 @@ def test_embedded_defaults_need_no_server(tmp_path):
         for k, v in os.environ.items()
         if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SECRET_KEY"}
     }
-    env.update(DJANGO_SETTINGS_MODULE="auditor.settings", NETPOL_VAR_DIR=str(tmp_path))
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", NETPOL_VAR_DIR=str(tmp_path))
     result = _settings_in_subprocess(
         env, "s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, len(s.SECRET_KEY)"
     )
@@ -80,7 +80,7 @@ def test_embedded_defaults_need_no_server(tmp_path):
 def test_environment_names_postgres_and_redis(tmp_path):
     env = dict(
         os.environ,
-        DJANGO_SETTINGS_MODULE="auditor.settings",
+        DJANGO_SETTINGS_MODULE="config.settings",
         NETPOL_VAR_DIR=str(tmp_path),
         DATABASE_URL="postgres://u:p@db.example:5433/netpol",
         REDIS_URL="redis://cache.example:6379/2",
@@ -100,7 +100,7 @@ def test_environment_names_postgres_and_redis(tmp_path):
 def test_bad_boolean_stops_startup(tmp_path):
     env = dict(
         os.environ,
-        DJANGO_SETTINGS_MODULE="auditor.settings",
+        DJANGO_SETTINGS_MODULE="config.settings",
         NETPOL_VAR_DIR=str(tmp_path),
         DEBUG="maybe",
     )

@@ -8,9 +8,10 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from auditor import services
-from auditor.collection.base import CollectionError
 from auditor.models import Cluster, NetworkPolicy, Pod, Snapshot
-from auditor.selectors import latest_snapshot, snapshot_objects
+from auditor.selectors import latest_snapshot
+from auditor.storage import snapshot_objects
+from netpol.collect.base import CollectionError
 
 from .fakekube import FakeKube
 from .objects import namespace, small_cluster
@@ -237,7 +238,7 @@ def test_live_objects_round_trip_to_the_same_api_meaning(tmp_path, fast_live):
 
 
 def test_wrong_typed_fields_are_a_collection_error_naming_the_object():
-    from auditor.collection.normalize import normalize
+    from netpol.collect.normalize import normalize
 
     bad = {"metadata": {"name": "web", "namespace": "shop"}, "spec": {"containers": {"name": "c"}}}
     with pytest.raises(CollectionError, match=r"Pod web: malformed object"):
@@ -256,7 +257,7 @@ def test_wrong_typed_fields_are_a_collection_error_naming_the_object():
     ],
 )
 def test_bad_addresses_are_named_with_their_field(kind, obj, message):
-    from auditor.collection.normalize import normalize
+    from netpol.collect.normalize import normalize
 
     with pytest.raises(CollectionError) as caught:
         normalize(kind, obj)

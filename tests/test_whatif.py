@@ -1,4 +1,4 @@
-"""What-if: the pure comparison (``auditor.whatif``) on the demo cluster, then the page."""
+"""What-if: the pure comparison (``netpol.whatif``) on the demo cluster, then the page."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from auditor import whatif
-from auditor.collection.manifests import ManifestCollector
-from auditor.collection.normalize import normalize
-from auditor.engine import ClusterModel
 from auditor.models import Cluster, Finding
+from netpol import whatif
+from netpol.collect.manifests import ManifestCollector
+from netpol.collect.normalize import normalize
+from netpol.engine import ClusterModel
 
 DENY_BATCH = """\
 apiVersion: networking.k8s.io/v1

@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from .access import has_role, role_of
+from auditor.access import has_role, role_of
 
 
 def ui(request):

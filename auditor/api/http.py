@@ -15,7 +15,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from webui.access import has_role
+from auditor.access import has_role
 
 from .tokens import api_token_for_key
 

@@ -10,8 +10,8 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from auditor.access import require_role
 from auditor.models import ApiToken
-from webui.access import require_role
 
 from .tokens import api_token_create, api_token_revoke
 

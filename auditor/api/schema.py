@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from copy import deepcopy
 
-from auditor.engine.ports import PROTOCOLS
-from auditor.findings.catalogue import RULES, SEVERITIES
+from netpol.engine.ports import PROTOCOLS
+from netpol.findings.catalogue import RULES, SEVERITIES
 
 from .http import DEFAULT_PAGE_SIZE, MAX_NUMBER, MAX_PAGE_SIZE
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from auditor.findings.catalogue import RULES
 from auditor.models import Analysis, ApiToken, Cluster, Finding, Report, Snapshot
+from netpol.findings.catalogue import RULES
 
 
 def _seconds(delta) -> float | None:

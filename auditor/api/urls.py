@@ -1,4 +1,4 @@
-"""The API, the API tokens page and /metrics; included at the site root by auditor.urls."""
+"""The API, the API tokens page and /metrics; included at the site root by config.urls."""
 
 from django.urls import path, re_path
 

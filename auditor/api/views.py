@@ -11,13 +11,14 @@ from django.db.models import OuterRef, Subquery
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from auditor.engine import InputError
-from auditor.engine.ipsets import ip_to_int
-from auditor.engine.ports import PROTOCOLS
-from auditor.findings.catalogue import RULES, SEVERITIES
+from auditor.access import role_of
 from auditor.models import Cluster, Finding, Report, Snapshot
-from auditor.selectors import engine_model, findings_of, latest_snapshot
-from webui.access import role_of
+from auditor.selectors import findings_of, latest_snapshot
+from auditor.storage import engine_model
+from netpol.engine import InputError
+from netpol.engine.ipsets import ip_to_int
+from netpol.engine.ports import PROTOCOLS
+from netpol.findings.catalogue import RULES, SEVERITIES
 
 from . import serialize
 from .http import PAGE_PARAMETERS, ApiError, Query, api_view, json_response, paginate

@@ -21,10 +21,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from auditor.findings.catalogue import RULES, SEVERITIES
-from auditor.findings.coverage import coverage_percent
 from auditor.models import Finding, Report, Snapshot, Waiver
 from auditor.selectors import findings_of, snapshot_diff
+from netpol.findings.catalogue import RULES, SEVERITIES
+from netpol.findings.coverage import coverage_percent
 
 VERSION = 1
 TOP = 10

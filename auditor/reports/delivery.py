@@ -24,8 +24,9 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
+from netpol.sarif import tool_version
+
 from .html import counts_text
-from .sarif import tool_version
 
 SIGNATURE_HEADER = "X-Netpol-Signature-256"
 EVENT = "report.created"

@@ -7,7 +7,7 @@ import io
 import json
 from datetime import datetime
 
-from . import sarif
+from netpol import sarif
 
 CSV_COLUMNS = (
     "severity",

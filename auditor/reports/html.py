@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from datetime import datetime
 
-from auditor.findings.catalogue import SEVERITIES
+from netpol.findings.catalogue import SEVERITIES
 
 PAGE_FINDINGS_CAP = 500
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from auditor.findings.catalogue import SEVERITIES
+from netpol.findings.catalogue import SEVERITIES
 
 PDF_FINDINGS_CAP = 500
 SEVERITY_RGB = {

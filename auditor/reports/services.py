@@ -25,6 +25,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from auditor.beat import beat_entry_sync
 from auditor.models import Delivery, Report, ReportSchedule
 
 from . import delivery as senders
@@ -52,33 +53,17 @@ def report_schedule_sync(*, schedule: ReportSchedule) -> None:
     Unlike a cluster's snapshots, a new report schedule does not run at once: it first
     runs at its next time (use "Run now" for a report today).
     """
-    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+    from django_celery_beat.models import CrontabSchedule
 
     crontab, _ = CrontabSchedule.objects.get_or_create(
         **schedule.crontab_fields(), timezone=settings.TIME_ZONE
     )
-    task = schedule.periodic_task
-    if task is None:
-        task = PeriodicTask(
-            name=f"report {schedule.name} of {schedule.cluster.name} (#{schedule.pk})",
-            task="auditor.tasks.run_report_schedule",
-        )
-    task.crontab = crontab
-    task.interval = None
-    task.args = f"[{schedule.pk}]"
-    task.enabled = schedule.enabled
-    task.description = f"Report '{schedule.name}' of {schedule.cluster.name}; edit it on the cluster's Reports page."
-    task.save()
-    if schedule.periodic_task_id != task.pk:
-        ReportSchedule.objects.filter(pk=schedule.pk).update(periodic_task=task)
-        schedule.periodic_task = task
-
-
-def report_schedule_drop(*, schedule: ReportSchedule) -> None:
-    if schedule.periodic_task_id:
-        from django_celery_beat.models import PeriodicTask
-
-        PeriodicTask.objects.filter(pk=schedule.periodic_task_id).delete()
+    beat_entry_sync(
+        schedule, name=f"report {schedule.name} of {schedule.cluster.name} (#{schedule.pk})",
+        task="auditor.reports.tasks.run_report_schedule", args=[schedule.pk], crontab=crontab,
+        enabled=schedule.enabled,
+        description=f"Report '{schedule.name}' of {schedule.cluster.name}; edit it on the cluster's Reports page.",
+    )
 
 
 # --- Reports ------------------------------------------------------------------------
@@ -121,7 +106,7 @@ def report_request(
         )
         return None
     if enqueue:
-        from auditor.tasks import build_report
+        from .tasks import build_report
 
         transaction.on_commit(lambda: build_report.delay(report.pk))
     return report
@@ -218,7 +203,7 @@ def deliveries_create(*, report: Report) -> list[Delivery]:
     Delivery.objects.bulk_create(rows)
     created = list(Delivery.objects.filter(report=report).order_by("id"))  # ids on every database
     if not skip:
-        from auditor.tasks import deliver_report
+        from .tasks import deliver_report
 
         for row in created:
             transaction.on_commit(lambda pk=row.pk: deliver_report.delay(pk), robust=True)
@@ -379,7 +364,7 @@ def delivery_retry(*, delivery: Delivery) -> bool:
         pk=delivery.pk, status__in=[Delivery.Status.FAILED, Delivery.Status.SKIPPED]
     ).update(status=Delivery.Status.PENDING, attempts=0, next_attempt_at=None)
     if updated:
-        from auditor.tasks import deliver_report
+        from .tasks import deliver_report
 
         transaction.on_commit(lambda: deliver_report.delay(delivery.pk))
     return bool(updated)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from jsonschema import Draft202012Validator
 
-from auditor import selectors
+from auditor import storage
 from auditor.api.schema import openapi_document
 from auditor.api.tokens import api_token_create
 
@@ -15,9 +15,9 @@ DOCUMENT = openapi_document()
 @pytest.fixture(autouse=True)
 def fresh_models():
     """The engine model cache is keyed by snapshot id, and ids repeat across tests."""
-    selectors._MODEL_CACHE.clear()
+    storage.forget_models()
     yield
-    selectors._MODEL_CACHE.clear()
+    storage.forget_models()
 
 
 @pytest.fixture

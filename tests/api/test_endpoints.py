@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from auditor import services
 from auditor.models import Cluster, Finding, Snapshot, Waiver
-from auditor.selectors import engine_model
+from auditor.storage import engine_model
 
 from .conftest import assert_matches_schema
 
@@ -234,10 +234,10 @@ def test_findings_pages(api, demo_snapshot):
 
 
 def test_findings_of_a_given_snapshot(api, demo_snapshot):
-    from auditor.analysis import analyze
+    from auditor.services import snapshot_analyze
 
     newer = second_snapshot(demo_snapshot.cluster)
-    analyze(newer)
+    snapshot_analyze(snapshot=newer)
     _, current = findings(api)
     assert current["snapshot"] == newer.pk
     _, older = findings(api, snapshot=str(demo_snapshot.pk))

@@ -213,7 +213,7 @@ def _settings(env: dict, expr: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "auditor.settings", **env},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
     )
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import yaml
 
-from auditor.engine import ClusterModel
-from auditor.engine import reference as ref
-from auditor.engine.ipsets import ip_to_int
-from auditor.engine.model import ACTIVE
+from netpol.engine import ClusterModel
+from netpol.engine import reference as ref
+from netpol.engine.ipsets import ip_to_int
+from netpol.engine.model import ACTIVE
 
 CLUSTER = """
 namespaces:

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from auditor.collection.normalize import normalize
-from auditor.engine import ClusterModel, InputError
-from auditor.engine.ipsets import IPSet
+from netpol.collect.normalize import normalize
+from netpol.engine import ClusterModel, InputError
+from netpol.engine.ipsets import IPSet
 
 from .conftest import build, cluster_objects
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor.engine.ipsets import ALL_IPS, Intervals, IPSet
-from auditor.engine.ports import ALL_PORTS, PortSet, PortSpec
-from auditor.engine.selectors import LabelIndex, Selector, parse_selector
+from netpol.engine.ipsets import ALL_IPS, Intervals, IPSet
+from netpol.engine.ports import ALL_PORTS, PortSet, PortSpec
+from netpol.engine.selectors import LabelIndex, Selector, parse_selector
 
 
 def test_cidr_except_and_cidrs():

@@ -1,11 +1,11 @@
 """Invalid policy content is reported as PolicyError (policy + field) and never widens
-what is allowed; see the rules in auditor/engine/model.py."""
+what is allowed; see the rules in netpol/engine/model.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from auditor.engine import ClusterModel, InputError
+from netpol.engine import ClusterModel, InputError
 
 from .conftest import build, verdict
 

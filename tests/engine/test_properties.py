@@ -9,10 +9,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor.engine import ClusterModel
-from auditor.engine import reference as ref
-from auditor.engine.ipsets import ip_to_int
-from auditor.engine.model import ACTIVE
+from netpol.engine import ClusterModel
+from netpol.engine import reference as ref
+from netpol.engine.ipsets import ip_to_int
+from netpol.engine.model import ACTIVE
 
 NAMESPACES = ["a", "b", "c"]
 LABELS = {"app": ["web", "db"], "tier": ["fe", "be"]}

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import random
 
-from auditor.engine import ClusterModel
-from auditor.engine import reference as ref
-from auditor.engine.model import ACTIVE
 from bench.synthetic import generate_cluster
+from netpol.engine import ClusterModel
+from netpol.engine import reference as ref
+from netpol.engine.model import ACTIVE
 
 
 def test_generator_counts_are_exact():

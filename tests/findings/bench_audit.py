@@ -20,9 +20,9 @@ import time
 
 
 def one(pods: int, namespaces: int, policies: int) -> dict:
-    from auditor.engine import ClusterModel
-    from auditor.findings import audit
     from bench.synthetic import generate_cluster
+    from netpol.engine import ClusterModel
+    from netpol.findings import audit
 
     c = generate_cluster(pods=pods, namespaces=namespaces, policies=policies, seed=0)
     t0 = time.perf_counter()

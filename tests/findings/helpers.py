@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import copy
 
-from auditor.engine import ClusterModel
-from auditor.findings import audit
+from netpol.engine import ClusterModel
+from netpol.findings import audit
 from tests.objects import namespace, node, pod, policy
 
 NS_NAME = "kubernetes.io/metadata.name"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from auditor.findings import catalogue
-from auditor.findings.catalogue import RULES, SEVERITIES
+from netpol.findings import catalogue
+from netpol.findings.catalogue import RULES, SEVERITIES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "findings.md"
 
@@ -29,5 +29,5 @@ def test_to_dict_for_the_ui():
 
 def test_committed_docs_are_current():
     assert DOC.read_text() == catalogue.render_markdown(), (
-        "docs/findings.md is stale: python -m auditor.findings > docs/findings.md"
+        "docs/findings.md is stale: python -m netpol.findings > docs/findings.md"
     )

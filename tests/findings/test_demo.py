@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from auditor.cli import load_cluster
-from auditor.findings import audit
+from netpol.cli import load_cluster
+from netpol.findings import audit
 from tests.findings.helpers import check_probe
 
 DEMO = Path(__file__).resolve().parents[2] / "auditor" / "demo_cluster"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auditor.findings.diff import diff_reports
+from netpol.diff import diff_reports
 from tests.findings.helpers import SECURE, of, owned, run, without
 from tests.objects import namespace, pod, policy
 

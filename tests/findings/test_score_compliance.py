@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auditor.findings.score import FORMULA
+from netpol.findings.score import FORMULA
 from tests.findings.helpers import SECURE, of, run, without
 from tests.objects import namespace, pod, policy
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
-from auditor.engine import ClusterModel
-from auditor.findings import audit
 from bench.synthetic import generate_cluster
+from netpol.engine import ClusterModel
+from netpol.findings import audit
 from tests.findings.helpers import check_probe
 
 

@@ -59,15 +59,15 @@ def sarif_validator():
 def take_snapshot(cluster):
     """Collect and analyse one snapshot of ``cluster`` in-process; the analysed snapshot."""
     from auditor import services
-    from auditor.analysis import analyze
     from auditor.models import Snapshot
+    from auditor.services import snapshot_analyze
 
     snapshot = services.snapshot_request(
         cluster=cluster, trigger=Snapshot.Trigger.MANUAL, enqueue=False
     )
     services.snapshot_collect(snapshot_id=snapshot.pk)
     snapshot.refresh_from_db()
-    analyze(snapshot)
+    snapshot_analyze(snapshot=snapshot)
     return snapshot
 
 

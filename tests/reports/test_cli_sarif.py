@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from auditor.cli import main
-from auditor.reports import sarif
+from netpol import sarif
+from netpol.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "auditor" / "demo_cluster"

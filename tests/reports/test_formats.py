@@ -13,9 +13,10 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from auditor.models import Finding
-from auditor.reports import exports, sarif
+from auditor.reports import exports
 from auditor.reports.pdf import render_pdf
 from auditor.services import waiver_create
+from netpol import sarif
 
 from .conftest import take_snapshot
 from .helpers import build, make_schedule

@@ -45,7 +45,7 @@ def test_beat_entry_follows_the_schedule(demo_cluster, settings):
     assert crontab_of(schedule) == ("0", "8", "*", "*", "mon", settings.TIME_ZONE, True)
     assert schedule.when == "weekly, Monday 08:00"
     task = PeriodicTask.objects.get(pk=schedule.periodic_task_id)
-    assert task.task == "auditor.tasks.run_report_schedule" and json.loads(task.args) == [
+    assert task.task == "auditor.reports.tasks.run_report_schedule" and json.loads(task.args) == [
         schedule.pk
     ]
     # Unlike a cluster's snapshots, a new schedule waits for its time: no start time in the past.
@@ -62,11 +62,11 @@ def test_beat_entry_follows_the_schedule(demo_cluster, settings):
     )
     schedule.save()
     assert crontab_of(schedule) == ("*/15", "9-17", "*", "*", "1-5", settings.TIME_ZONE, False)
-    assert PeriodicTask.objects.filter(task="auditor.tasks.run_report_schedule").count() == 1
+    assert PeriodicTask.objects.filter(task="auditor.reports.tasks.run_report_schedule").count() == 1
 
     # The cluster's deletion takes its schedules and their beat entries along.
     Cluster.objects.filter(pk=demo_cluster.pk).delete()
-    assert not PeriodicTask.objects.filter(task="auditor.tasks.run_report_schedule").exists()
+    assert not PeriodicTask.objects.filter(task="auditor.reports.tasks.run_report_schedule").exists()
 
 
 @pytest.mark.django_db
@@ -94,7 +94,7 @@ def test_cron_expressions_are_checked(demo_cluster, cron, ok):
 
 @pytest.mark.django_db
 def test_the_beat_task_skips_disabled_and_deleted_schedules(demo_cluster):
-    from auditor.tasks import run_report_schedule
+    from auditor.reports.tasks import run_report_schedule
 
     schedule = make_schedule(demo_cluster, enabled=False)
     run_report_schedule(schedule.pk)

@@ -152,7 +152,7 @@ def test_admin_creates_a_weekly_schedule_on_beat_with_an_encrypted_secret(
     )
     task = PeriodicTask.objects.get(pk=schedule.periodic_task_id)
     assert (task.crontab.minute, task.crontab.hour, task.crontab.day_of_week) == ("30", "7", "fri")
-    assert task.task == "auditor.tasks.run_report_schedule" and task.args == f"[{schedule.pk}]"
+    assert task.task == "auditor.reports.tasks.run_report_schedule" and task.args == f"[{schedule.pk}]"
 
     edit = admin.get(url("report_schedule", schedule.pk)).content.decode()
     assert "topsecret" not in edit and schedule.webhook_secret_encrypted not in edit

@@ -1,10 +1,10 @@
 from django.db.models import Count, Q
 from django.shortcuts import render
 
-from auditor.findings.coverage import coverage_percent
+from auditor.access import require_role
 from auditor.models import Finding, NetworkPolicy, Pod
+from netpol.findings.coverage import coverage_percent
 
-from ..access import require_role
 from ..tables import page_of, sort_rows
 from .common import get_cluster, snapshot_for
 

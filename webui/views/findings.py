@@ -9,12 +9,12 @@ from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
 
 from auditor import services
-from auditor.findings.catalogue import RULES, SEVERITIES
+from auditor.access import require_role
 from auditor.models import Finding, Waiver
-from auditor.objects import ref_parts
 from auditor.selectors import active_waivers, findings_of, previous_complete
+from netpol.findings.catalogue import RULES, SEVERITIES
+from netpol.summaries import ref_parts
 
-from ..access import require_role
 from .common import get_cluster, snapshot_for
 
 PER_PAGE = 50

@@ -1,7 +1,7 @@
 """The graph page and the Cytoscape elements it loads.
 
 The page is plain HTML (filters, legend, an empty canvas); ``static/js/graph.js`` fetches
-the elements URL named in a ``data-*`` attribute and draws what ``auditor.graph`` built.
+the elements URL named in a ``data-*`` attribute and draws what ``netpol.graph`` built.
 The page never builds the engine model, so it renders at once even while the first
 elements request of a big snapshot is still building it.
 """
@@ -13,11 +13,12 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from auditor import graph
+from auditor.access import require_role
 from auditor.models import Analysis, Namespace, NetworkPolicy, Pod, Snapshot
-from auditor.selectors import engine_model, latest_snapshot
+from auditor.selectors import latest_snapshot
+from auditor.storage import engine_model
+from netpol import graph
 
-from ..access import require_role
 from .common import get_cluster, snapshot_for
 
 

@@ -1,10 +1,10 @@
 from django.shortcuts import render
 
 from auditor import selectors
+from auditor.access import require_role
 from auditor.models import Snapshot
 from auditor.selectors import latest_snapshot, previous_complete
 
-from ..access import require_role
 from .common import get_cluster, render_problem
 
 LIST_CAP = 200

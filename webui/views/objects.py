@@ -1,7 +1,7 @@
 """Pod, workload and policy pages, and "explain this connection".
 
 The answers come from the engine's model of the page's snapshot (``engine_model``,
-cached per process) through ``auditor.objects``; these views only look the object up,
+cached per process) through ``netpol.summaries``; these views only look the object up,
 add its findings and render. ``?snapshot=ID`` shows an older complete snapshot, and every
 link between these pages keeps it.
 """
@@ -15,13 +15,14 @@ from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from auditor import objects
-from auditor.engine import InputError
-from auditor.engine.ports import PROTOCOLS
+from auditor.access import require_role
 from auditor.models import NetworkPolicy
-from auditor.selectors import engine_model, findings_of
+from auditor.selectors import findings_of
+from auditor.storage import engine_model
+from netpol import summaries as objects
+from netpol.engine import InputError
+from netpol.engine.ports import PROTOCOLS
 
-from ..access import require_role
 from .common import get_cluster, render_problem, snapshot_for
 
 FINDINGS_CAP = 50

@@ -7,11 +7,11 @@ from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
 from auditor import services
-from auditor.findings.coverage import coverage_percent
+from auditor.access import require_role
 from auditor.models import Cluster, Snapshot
 from auditor.selectors import active_snapshot, latest_snapshot
+from netpol.findings.coverage import coverage_percent
 
-from ..access import require_role
 from ..charts import polyline
 from .common import get_cluster
 

@@ -15,12 +15,12 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from auditor.access import require_role
 from auditor.models import Delivery, Report, ReportSchedule
 from auditor.reports import exports, selectors, services
 from auditor.reports.forms import ReportScheduleForm
 from auditor.reports.html import display
 
-from ..access import require_role
 from .common import get_cluster
 
 PER_PAGE = 30

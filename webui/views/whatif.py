@@ -1,6 +1,6 @@
 """What-if: try NetworkPolicies against the current snapshot before applying them.
 
-One form, posted back to itself. "Run" computes the comparison (``auditor.whatif``)
+One form, posted back to itself. "Run" computes the comparison (``netpol.whatif``)
 synchronously on the cached engine model; the policy search and pager buttons post the
 same form without running it, so the pasted YAML and the policies marked for removal
 survive browsing a long policy list.
@@ -11,11 +11,11 @@ from django.db.models import Q
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from auditor import whatif
+from auditor.access import require_role
 from auditor.models import Finding, NetworkPolicy
-from auditor.selectors import engine_model
+from auditor.storage import engine_model
+from netpol import whatif
 
-from ..access import require_role
 from .common import get_cluster, snapshot_for
 
 POLICIES_PER_PAGE = 25

@@ -8,18 +8,18 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from auditor.env import env_str
+from config.env import env_str
 
 
 def stack_commands(bind: str) -> dict[str, list[str]]:
     """The same commands docker-compose.yml runs, one per service."""
     bin_dir = os.path.dirname(sys.executable)
     return {
-        "web": [os.path.join(bin_dir, "gunicorn"), "auditor.wsgi", "--bind", bind, "--workers", "2", "--timeout", "120",
+        "web": [os.path.join(bin_dir, "gunicorn"), "config.wsgi", "--bind", bind, "--workers", "2", "--timeout", "120",
                 "--access-logfile", "-"],
-        "worker": [os.path.join(bin_dir, "celery"), "-A", "auditor", "worker", "--loglevel", "INFO",
+        "worker": [os.path.join(bin_dir, "celery"), "-A", "config", "worker", "--loglevel", "INFO",
                    "--concurrency", "2"],
-        "beat": [os.path.join(bin_dir, "celery"), "-A", "auditor", "beat", "--loglevel", "INFO"],
+        "beat": [os.path.join(bin_dir, "celery"), "-A", "config", "beat", "--loglevel", "INFO"],
     }
 
 

@@ -4,8 +4,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from auditor.env import env_str
 from auditor.models import Cluster
+from config.env import env_str
 
 
 class Command(BaseCommand):

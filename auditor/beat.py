@@ -1,0 +1,48 @@
+"""Beat entries that follow the rows they schedule (clusters, report schedules).
+
+One sync for every owner: the owner row keeps a ``periodic_task`` link, the entry is
+created on first save, updated on every later one, and deleted with the owner.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+
+def beat_entry_sync(owner, *, name: str, task: str, args: list, kwargs: dict | None = None,
+                    interval=None, crontab=None, enabled: bool, description: str,
+                    start_now: bool = False) -> None:
+    """Create or update ``owner.periodic_task`` so it runs ``task(*args)`` on the schedule.
+
+    ``start_now`` makes beat run a new entry at once, then on schedule (a start time in
+    the past does that); otherwise it first runs at its next scheduled time.
+    """
+    from django_celery_beat.models import PeriodicTask
+
+    entry = owner.periodic_task
+    if entry is None:
+        entry = PeriodicTask(name=name, task=task, start_time=timezone.now() if start_now else None)
+    entry.task = task
+    entry.interval = interval
+    entry.crontab = crontab
+    entry.args = "[" + ", ".join(str(a) for a in args) + "]"
+    entry.kwargs = _json(kwargs or {})
+    entry.enabled = enabled
+    entry.description = description
+    entry.save()
+    if owner.periodic_task_id != entry.pk:
+        type(owner).objects.filter(pk=owner.pk).update(periodic_task=entry)
+        owner.periodic_task = entry
+
+
+def beat_entry_drop(owner) -> None:
+    if owner.periodic_task_id:
+        from django_celery_beat.models import PeriodicTask
+
+        PeriodicTask.objects.filter(pk=owner.periodic_task_id).delete()
+
+
+def _json(value: dict) -> str:
+    import json
+
+    return json.dumps(value)

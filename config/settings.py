@@ -1,0 +1,253 @@
+"""Settings, read from the environment; embedded defaults need nothing but Python.
+
+Without ``DATABASE_URL`` the database is SQLite under ``./var/``; without
+``CELERY_BROKER_URL``/``REDIS_URL`` Celery uses kombu's filesystem transport under
+``./var/celery/``, so a real worker and a real beat run with no server at all.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from .env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("NETPOL_VAR_DIR") or BASE_DIR / "var")
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DEBUG", False)
+
+
+def _secret_key() -> str:
+    """The configured key, or one generated once and kept in var/ (never a constant)."""
+    key = env_str("SECRET_KEY")
+    if key:
+        return key
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        from django.core.management.utils import get_random_secret_key
+
+        key_file.touch(mode=0o600)
+        key_file.write_text(get_random_secret_key())
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+# Encrypts cluster tokens at rest; defaults to a key derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY") or ""
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_TZ = True
+LANGUAGE_CODE = "en-us"
+USE_I18N = False
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "auditor",
+    "webui",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "webui.middleware.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "webui.context_processors.ui",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------
+_database_url = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'netpol-auditor.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Web, worker and beat write to one file: WAL lets readers go on while one writes,
+    # and IMMEDIATE transactions wait for the lock instead of failing half-way.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    # A file, not memory, so a Celery worker process can share the test database;
+    # one per test run, so two runs side by side do not drop each other's tables.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-netpol-auditor-{os.getpid()}.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth -------------------------------------------------------------------------
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "webui:home"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+# --- Static files -------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
+WHITENOISE_USE_FINDERS = True  # serve from static/ without a collectstatic step
+
+# --- Front-end libraries ------------------------------------------------------------
+# "local" serves static/vendor (air-gapped installs, tests); "cdn" the pinned CDN copy,
+# checked by its Subresource Integrity hash. Both are the same npm release (package.json).
+CYTOSCAPE_SOURCE = env_str("CYTOSCAPE_SOURCE", "local")
+if CYTOSCAPE_SOURCE not in ("local", "cdn"):
+    raise ImproperlyConfigured(f"CYTOSCAPE_SOURCE={CYTOSCAPE_SOURCE!r}: use 'local' or 'cdn'")
+CYTOSCAPE_VERSION = "3.34.4"
+CYTOSCAPE_CDN_URL = f"https://cdn.jsdelivr.net/npm/cytoscape@{CYTOSCAPE_VERSION}/dist/cytoscape.min.js"
+CYTOSCAPE_CDN_SRI = "sha384-lyd1lDWZ623YSUJ/wMQH50y+T81dWKJk7ZoFdYWXQS83b0+QpW0pgdfXEnQnXL/X"
+
+# --- Security -----------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# Behind a TLS-terminating proxy set BEHIND_TLS=1: secure cookies and HSTS.
+if env_bool("BEHIND_TLS", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+
+# --- Celery -------------------------------------------------------------------------
+_broker_url = env_str("CELERY_BROKER_URL") or env_str("REDIS_URL")
+if _broker_url:
+    CELERY_BROKER_URL = _broker_url
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # An unacknowledged snapshot task (worker killed) comes back after this long.
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    }
+else:
+    _broker_dir = VAR_DIR / "celery" / "broker"
+    for sub in ("queue", "processed", "control"):
+        (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://localhost//"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 1800)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "netpol-auditor")
+
+# --- Snapshots ----------------------------------------------------------------------
+# A running snapshot whose heartbeat is older than this is taken as dead (worker lost).
+SNAPSHOT_STALE_AFTER = env_int("SNAPSHOT_STALE_AFTER", 300)
+# How the live collector talks to API servers (see netpol.collect.live).
+LIVE_COLLECTOR_OPTIONS = {
+    "page_size": env_int("KUBE_PAGE_SIZE", 500),
+    "connect_timeout": env_int("KUBE_CONNECT_TIMEOUT", 10),
+    "read_timeout": env_int("KUBE_READ_TIMEOUT", 60),
+    "attempts": env_int("KUBE_ATTEMPTS", 4),
+}
+
+if SNAPSHOT_STALE_AFTER <= 0:
+    raise ImproperlyConfigured("SNAPSHOT_STALE_AFTER must be a positive number of seconds")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- API and metrics (auditor.api, auditor.metrics; see docs/api.md) -----------------------
+# /metrics answers clients from these networks without credentials, and anyone else who
+# sends "Authorization: Bearer <METRICS_TOKEN>" (or METRICS_TOKEN_FILE's content).
+# Behind a reverse proxy every client has the proxy's address: use the token there.
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.1/32", "::1/128"])
+METRICS_TOKEN = env_str("METRICS_TOKEN") or ""
+
+
+def _check_networks(networks: list[str]) -> None:
+    import ipaddress
+
+    for net in networks:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"METRICS_ALLOWED_NETWORKS: {net!r} is not a network such as 10.0.0.0/8 or ::1/128"
+            ) from None
+
+
+_check_networks(METRICS_ALLOWED_NETWORKS)
+
+# --- Reports: email, webhooks and links (docs/reports.md) ---------------------------
+# Email goes through Django's backend; SMTP is configured here. Without EMAIL_HOST,
+# email deliveries fail with "email is not configured" (webhooks still work).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")  # or EMAIL_HOST_PASSWORD_FILE
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)  # STARTTLS, usually on port 587
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)  # implicit TLS, usually on port 465
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Netpol Auditor <netpol-auditor@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL exclude each other: STARTTLS (587) or TLS (465)")
+# The app's address as recipients reach it, for the links in emails and webhooks.
+SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
+# A delivery is tried this many times, waiting BACKOFF × 2^(attempt-1) s in between.
+REPORT_DELIVERY_ATTEMPTS = env_int("REPORT_DELIVERY_ATTEMPTS", 5)
+REPORT_DELIVERY_BACKOFF = env_int("REPORT_DELIVERY_BACKOFF", 30)
+REPORT_WEBHOOK_TIMEOUT = env_int("REPORT_WEBHOOK_TIMEOUT", 10)
+if REPORT_DELIVERY_ATTEMPTS < 1 or REPORT_DELIVERY_BACKOFF < 0 or REPORT_WEBHOOK_TIMEOUT < 1:
+    raise ImproperlyConfigured(
+        "REPORT_DELIVERY_ATTEMPTS and REPORT_WEBHOOK_TIMEOUT must be at least 1, REPORT_DELIVERY_BACKOFF at least 0"
+    )

@@ -1,0 +1,385 @@
+"""``netaudit``: the policy engine on manifest files, from the command line.
+
+Every command reads PATH... (manifest files or directories, as ``kubectl apply -f``
+reads them) with the manifests backend, builds a ``ClusterModel`` and prints one answer
+as text (the default) or JSON (``--format json``). Warnings (skipped kinds, invalid
+policy content) go to stderr; the answer alone goes to stdout.
+
+Exit status: 0 on success (for ``reach``: the connection is allowed), 1 when ``reach``
+finds it not allowed or ``audit --fail-on`` finds a finding that severe, 2 on bad input
+(a bad file, an unknown pod, a bad address, port or protocol) with the reason on stderr.
+
+Adding a command: write ``cmd_<name>(args) -> int`` that starts with
+``load_cluster(args.paths)``, and register it in ``build_parser`` with ``_add_command``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from .collect.base import CollectionError
+from .collect.kinds import KIND_TABLE
+from .collect.manifests import ManifestCollector
+from .engine import ClusterModel, InputError, PodIsolation
+from .engine.model import ACTIVE, HOST_NETWORK
+from .findings import audit, render_text
+
+PROG = "netaudit"
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+
+# How coverage orders its summary: protected first, then the gaps.
+CATEGORIES = (
+    "isolated",
+    "ingress isolated",
+    "egress isolated",
+    "not isolated",
+    "policy behaviour undefined",
+    "no traffic",
+)
+
+def _warn(message: str) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+# --- Loading --------------------------------------------------------------------------
+
+
+def load_cluster(
+    paths: Iterable[str | Path], *, warn: Callable[[str], None] = _warn
+) -> ClusterModel:
+    """The cluster the manifests describe, with every warning passed to ``warn``.
+
+    Raises ``CollectionError`` (a bad file: the message names the file, the document and
+    the field) or ``InputError`` (an object the engine cannot read). Invalid policy
+    content is a warning, not an error: the engine gives it the narrowest meaning.
+    A duplicate object replaces the earlier one, as in a snapshot.
+    """
+    collector = ManifestCollector(paths)
+    objects: dict[str, dict[tuple[str, str], dict]] = {kind: {} for kind in KIND_TABLE}
+    duplicates: dict[str, int] = {}
+    for kind, obj in collector.fetch():
+        metadata = obj["metadata"]
+        # The API server puts a namespaced object without a namespace in "default".
+        key = (metadata.get("namespace") or "default", metadata["name"])
+        if key in objects[kind]:
+            duplicates[kind] = duplicates.get(kind, 0) + 1
+        objects[kind][key] = obj
+    for message in collector.warnings:
+        warn(message)
+    for kind, count in duplicates.items():
+        warn(f"{count} duplicate {kind} object{'s' if count > 1 else ''}: the last of each is used")
+    model = ClusterModel.from_objects(
+        **{KIND_TABLE[kind].argument: list(found.values()) for kind, found in objects.items()}
+    )
+    for error in model.errors:
+        warn(str(error))
+    return model
+
+
+# --- Commands -------------------------------------------------------------------------
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    model = load_cluster(args.paths)
+    result = model.matrix(port=args.port, protocol=args.protocol)
+    if args.format == "json":
+        _print_json(result, indent=None)  # one line: indenting would put each cell on its own
+        return 0
+    pods, matrix = result["pods"], result["matrix"]
+    on = f"{args.protocol}/{args.port}" if args.port is not None else f"any {args.protocol} port"
+    pairs = [
+        (src, dst)
+        for i, src in enumerate(pods)
+        for j, dst in enumerate(pods)
+        if i != j and matrix[i][j]
+    ]
+    total = len(pods) * (len(pods) - 1)
+    print(f"{len(pairs)} of {total} connections between {len(pods)} pods allowed on {on}:")
+    width = max((len(src) for src, _ in pairs), default=0)
+    for src, dst in pairs:
+        print(f"  {src.ljust(width)} -> {dst}")
+    left_out = len(model.pods) - len(pods)
+    if left_out:
+        print(
+            f"{left_out} pod{'s' if left_out > 1 else ''} left out: hostNetwork, or taking "
+            f"no part in traffic (see '{PROG} coverage')"
+        )
+    return 0
+
+
+def cmd_reach(args: argparse.Namespace) -> int:
+    model = load_cluster(args.paths)
+    _check_endpoint(model, args.src, "--from")
+    _check_endpoint(model, args.dst, "--to")
+    verdict = model.reach(args.src, args.dst, args.port, args.protocol)
+    if args.format == "json":
+        _print_json(verdict.to_dict())
+    else:
+        print(verdict.text())
+    return 0 if verdict.allowed else 1
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    model = load_cluster(args.paths)
+    rows = model.isolation()
+    if args.format == "json":
+        _print_json([row.to_dict() for row in rows])
+        return 0
+    table = [("POD", "INGRESS", "EGRESS", "NOTE", "POLICIES")]
+    for row in rows:
+        table.append(
+            (
+                row.pod,
+                _isolation_cell(row, row.ingress_isolated),
+                _isolation_cell(row, row.egress_isolated),
+                _note(model, row),
+                ", ".join(key.partition("/")[2] for key in row.policies) or "-",
+            )
+        )
+    print(_aligned(table))
+    counts = {category: 0 for category in CATEGORIES}
+    for row in rows:
+        counts[row.category] = counts.get(row.category, 0) + 1
+    summary = ", ".join(f"{count} {category}" for category, count in counts.items() if count)
+    print(f"{len(rows)} pod{'s' if len(rows) != 1 else ''}: {summary or 'none'}")
+    return 0
+
+
+def _isolation_cell(row: PodIsolation, isolated: bool | None) -> str:
+    if row.state == HOST_NETWORK:
+        return "undefined"
+    if isolated is None:
+        return "-"
+    return "isolated" if isolated else "open"
+
+
+def _note(model: ClusterModel, row: PodIsolation) -> str:
+    if row.state == HOST_NETWORK:
+        return "policy behaviour undefined (hostNetwork)"
+    if row.state != ACTIVE:
+        return f"no traffic: {model.pod(row.pod).inactive_reason}"
+    return ""
+
+
+def _check_endpoint(model: ClusterModel, value: str, option: str) -> None:
+    """Raise InputError naming the option when ``value`` is neither a pod nor an address;
+    for an unknown pod, suggest close names and how to list them all."""
+    try:
+        model.endpoint(value)
+    except InputError as exc:
+        message = f"{option}: {exc}"
+        if value not in model.pods_by_key and "/" in value:
+            close = difflib.get_close_matches(value, model.pods_by_key, n=3)
+            if close:
+                message += f"; did you mean {' or '.join(close)}?"
+            message += f" ('{PROG} coverage PATH...' lists every pod as namespace/name)"
+        raise InputError(message) from None
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    model = load_cluster(args.paths)
+    report = audit(model)
+    if args.format == "json":
+        _print_json(report.to_dict())
+    elif args.format == "sarif":
+        from .sarif import manifest_locations, to_sarif
+
+        located = manifest_locations(args.paths)
+        findings = [f.to_dict() for f in report.findings]
+        _print_json(to_sarif(findings, locate=located.get, src_root=Path.cwd()))
+    else:
+        print(render_text(report))
+    if args.fail_on and report.at_or_above(args.fail_on):
+        return 1
+    return 0
+
+
+# --- Output helpers -------------------------------------------------------------------
+
+
+def _print_json(data, *, indent: int | None = 2) -> None:
+    print(json.dumps(data, indent=indent))
+
+
+def _aligned(rows: list[tuple[str, ...]]) -> str:
+    """Rows as columns padded to their widest cell (the last column is not padded)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join([cell.ljust(w) for cell, w in zip(row, widths, strict=False)] + [row[-1]])
+        for row in rows
+    )
+
+
+# --- Arguments ------------------------------------------------------------------------
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is outside 1-65535")
+    return port
+
+
+def _add_command(subparsers, name: str, handler, **kwargs) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        name, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs
+    )
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _paths_and_format(formats: tuple[str, ...]) -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="manifest file or directory (YAML or JSON, multi-document, kind: List)",
+    )
+    common.add_argument(
+        "--format",
+        choices=formats,
+        default="text",
+        metavar="|".join(formats),
+        help="output format (default: text)",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _paths_and_format(("text", "json"))
+    protocol = argparse.ArgumentParser(add_help=False)
+    protocol.add_argument(
+        "--protocol",
+        type=str.upper,
+        choices=PROTOCOLS,
+        default="TCP",
+        metavar="TCP|UDP|SCTP",
+        help="protocol (default: TCP)",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Audit Kubernetes NetworkPolicies in manifest files.",
+        epilog="Exit status: 0 on success (reach: allowed), 1 when reach finds the "
+        "connection not allowed, 2 on bad input. Warnings go to stderr.",
+    )
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    matrix = _add_command(
+        subparsers,
+        "matrix",
+        cmd_matrix,
+        help="which pods may connect to which",
+        description=(
+            "Which pods may open a connection to which, on a port or on any port.\n\n"
+            'json: {"pods": [sorted "namespace/name"], "matrix": [[bool]]}, where\n'
+            "matrix[i][j] says whether pods[i] may connect to pods[j].\n"
+            'text: the allowed pairs, one "SOURCE -> DESTINATION" per line (a pod always\n'
+            "reaches itself; those pairs are not listed).\n\n"
+            "hostNetwork pods and pods taking no part in traffic (no IP, not running) are\n"
+            "left out. Pods made from workload templates count as running."
+        ),
+        parents=[common, protocol],
+    )
+    matrix.add_argument(
+        "--port",
+        type=_port,
+        metavar="N",
+        help="destination port (default: any port of the protocol)",
+    )
+
+    reach = _add_command(
+        subparsers,
+        "reach",
+        cmd_reach,
+        help="may one connection be opened, and why",
+        description=(
+            "The verdict for one connection and its explanation: for each direction, the\n"
+            "policy and rule (by index) that allow it, or the policies that isolate the pod.\n\n"
+            "Exit status: 0 allowed, 1 not allowed (denied, or a hostNetwork pod or a pod\n"
+            "taking no part in traffic at one end), 2 bad input."
+        ),
+        parents=[common, protocol],
+    )
+    reach.add_argument("--from", dest="src", required=True, metavar="NS/POD|IP", help="source")
+    reach.add_argument("--to", dest="dst", required=True, metavar="NS/POD|IP", help="destination")
+    reach.add_argument(
+        "--port", type=_port, required=True, metavar="N", help="destination port number"
+    )
+
+    _add_command(
+        subparsers,
+        "coverage",
+        cmd_coverage,
+        parents=[common],
+        help="isolation per pod and the policies that select it",
+        description=(
+            "Per pod: whether it is isolated for ingress and for egress, and the policies\n"
+            'that select it. hostNetwork pods are shown as "policy behaviour undefined"\n'
+            'and pods taking no part in traffic (no IP, not running) as "no traffic".\n\n'
+            "text: aligned columns; json: a list of objects, one per pod."
+        ),
+    )
+    audit_parser = _add_command(
+        subparsers,
+        "audit",
+        cmd_audit,
+        parents=[_paths_and_format(("text", "json", "sarif"))],
+        help="findings, coverage, score and compliance evidence",
+        description=(
+            "The audit: findings of the catalogue (docs/findings.md) with their objects\n"
+            "and evidence, coverage per cluster and namespace, the score and its formula,\n"
+            "CIS 5.3.2 and NSA/CISA default-deny evidence per namespace.\n\n"
+            'json: {"findings": [...], "coverage": {...}, "score": {...}, "compliance":\n'
+            '[...], "cni": {...}}; each finding has rule, severity, title, message and\n'
+            'objects ("Kind/namespace/name"; "Namespace/name" for namespaces).\n'
+            "text: a summary, then the findings grouped by severity.\n"
+            "sarif: SARIF 2.1.0 for code-scanning tools, one result per finding, located\n"
+            "at the object's file and line (paths relative to the working directory).\n\n"
+            "Exit status: 0, or 1 with --fail-on when a finding at or above that severity\n"
+            "exists; 2 on bad input."
+        ),
+    )
+    audit_parser.add_argument(
+        "--fail-on",
+        choices=("critical", "high", "medium", "low"),
+        metavar="critical|high|medium|low",
+        help="exit 1 when a finding of this severity or above exists",
+    )
+    return parser
+
+
+# --- Entry point ----------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``netaudit`` with ``argv`` (default: the command line); returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2); argparse printed why
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        return args.handler(args)
+    except (CollectionError, InputError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # The reader went away (``netaudit matrix ... | head``): stop quietly, and keep
+        # Python from failing again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""Raw API objects to compact records: keep what analysis needs, drop the rest.
+
+Records are plain dataclasses so the engine, the snapshot writer and the tests can all
+use them without Django. ``PodRecord.to_api()`` and friends rebuild the minimal API
+shape the policy engine reads, so a stored snapshot and a YAML file mean the same.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from .base import CollectionError
+
+# Marks pods the manifests backend made from a workload template (no live pod given).
+FROM_TEMPLATE_ANNOTATION = "netpol-auditor.io/from-template"
+
+
+@dataclass(slots=True)
+class NamespaceRecord:
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def to_api(self) -> dict:
+        return {"kind": "Namespace", "metadata": {"name": self.name, "labels": dict(self.labels)}}
+
+
+@dataclass(slots=True)
+class PodRecord:
+    namespace: str
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+    ips: list[str] = field(default_factory=list)
+    host_network: bool = False
+    phase: str = ""
+    node_name: str = ""
+    workload_kind: str = ""
+    workload_name: str = ""
+    # [{"name": "http", "port": 8080, "protocol": "TCP"}]; unnamed ports have name "".
+    container_ports: list[dict] = field(default_factory=list)
+    from_template: bool = False
+
+    def to_api(self) -> dict:
+        metadata = {"name": self.name, "namespace": self.namespace, "labels": dict(self.labels)}
+        if self.workload_kind:
+            metadata["ownerReferences"] = [{"kind": self.workload_kind, "name": self.workload_name}]
+        if self.from_template:
+            metadata["annotations"] = {FROM_TEMPLATE_ANNOTATION: "true"}
+        ports = [
+            {k: v for k, v in (("name", p["name"]), ("containerPort", p["port"]), ("protocol", p["protocol"])) if v}
+            for p in self.container_ports
+        ]
+        return {
+            "kind": "Pod",
+            "metadata": metadata,
+            "spec": {
+                "nodeName": self.node_name,
+                "hostNetwork": self.host_network,
+                "containers": [{"name": "c", "ports": ports}],
+            },
+            "status": {
+                "phase": self.phase,
+                "podIPs": [{"ip": ip} for ip in self.ips],
+                **({"podIP": self.ips[0]} if self.ips else {}),
+            },
+        }
+
+
+@dataclass(slots=True)
+class NetworkPolicyRecord:
+    namespace: str
+    name: str
+    spec: dict = field(default_factory=dict)  # verbatim, as the API or file gave it
+
+    def to_api(self) -> dict:
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": self.name, "namespace": self.namespace},
+            "spec": self.spec,
+        }
+
+
+@dataclass(slots=True)
+class NodeRecord:
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+    pod_cidrs: list[str] = field(default_factory=list)
+    internal_ips: list[str] = field(default_factory=list)
+    external_ips: list[str] = field(default_factory=list)
+
+    def to_api(self) -> dict:
+        addresses = [{"type": "InternalIP", "address": a} for a in self.internal_ips]
+        addresses += [{"type": "ExternalIP", "address": a} for a in self.external_ips]
+        return {
+            "kind": "Node",
+            "metadata": {"name": self.name, "labels": dict(self.labels)},
+            "spec": {"podCIDRs": list(self.pod_cidrs), **({"podCIDR": self.pod_cidrs[0]} if self.pod_cidrs else {})},
+            "status": {"addresses": addresses},
+        }
+
+
+@dataclass(slots=True)
+class ServiceRecord:
+    namespace: str
+    name: str
+    type: str = "ClusterIP"
+    cluster_ips: list[str] = field(default_factory=list)
+    selector: dict[str, str] = field(default_factory=dict)
+    # [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+    ports: list[dict] = field(default_factory=list)
+
+    def to_api(self) -> dict:
+        return {
+            "kind": "Service",
+            "metadata": {"name": self.name, "namespace": self.namespace},
+            "spec": {
+                "type": self.type,
+                "clusterIPs": list(self.cluster_ips),
+                "selector": dict(self.selector),
+                "ports": [dict(p) for p in self.ports],
+            },
+        }
+
+
+Record = NamespaceRecord | PodRecord | NetworkPolicyRecord | NodeRecord | ServiceRecord
+
+def _meta(obj: dict, kind: str, *, namespaced: bool) -> tuple[str, str, dict]:
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict) or not metadata.get("name"):
+        raise CollectionError(f"{kind} without metadata.name")
+    namespace = metadata.get("namespace") or ("default" if namespaced else "")
+    labels = metadata.get("labels") or {}
+    if not isinstance(labels, dict):
+        raise CollectionError(f"{kind} {metadata['name']}: metadata.labels is not a mapping")
+    return metadata["name"], namespace, {str(k): str(v) for k, v in labels.items()}
+
+
+def _checked_ips(values: list[str], field: str, *, network: bool = False) -> list[str]:
+    """The values, once each is a valid address (or CIDR); the error names the field."""
+    check = ipaddress.ip_network if network else ipaddress.ip_address
+    for value in values:
+        try:
+            check(value, strict=False) if network else check(value)
+        except ValueError:
+            what = "a CIDR" if network else "an IP address"
+            raise CollectionError(f"{field}: {value!r} is not {what}") from None
+    return values
+
+
+def _container_ports(spec: dict) -> list[dict]:
+    ports = []
+    for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        for p in container.get("ports") or []:
+            number = p.get("containerPort")
+            if not isinstance(number, int):
+                continue
+            ports.append(
+                {"name": p.get("name") or "", "port": number, "protocol": p.get("protocol") or "TCP"}
+            )
+    return ports
+
+
+# A ReplicaSet made by a Deployment is named "<deployment>-<pod-template-hash>".
+_JOB_SUFFIX = re.compile(r"^(?P<cronjob>.+)-\d{8,}$")
+
+
+def _workload(metadata: dict, labels: dict[str, str]) -> tuple[str, str]:
+    """The controlling workload, climbing one level where the name says how."""
+    owners = metadata.get("ownerReferences") or []
+    owner = next((o for o in owners if o.get("controller")), owners[0] if owners else None)
+    if not owner:
+        return "", ""
+    kind, name = owner.get("kind") or "", owner.get("name") or ""
+    template_hash = labels.get("pod-template-hash")
+    if kind == "ReplicaSet" and template_hash and name.endswith("-" + template_hash):
+        return "Deployment", name[: -len(template_hash) - 1]
+    if kind == "Job" and (m := _JOB_SUFFIX.match(name)):
+        return "CronJob", m.group("cronjob")
+    return kind, name
+
+
+def normalize(kind: str, obj: dict) -> Record:
+    """One raw API object to its record; raises CollectionError on a malformed object."""
+    if not isinstance(obj, dict):
+        raise CollectionError(f"{kind} is not a mapping")
+    try:
+        return _normalize(kind, obj)
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+        # A field of the wrong type (a mapping where a list belongs, say).
+        name = (obj.get("metadata") or {}).get("name", "?") if isinstance(obj.get("metadata"), dict) else "?"
+        raise CollectionError(f"{kind} {name}: malformed object ({type(exc).__name__}: {exc})") from None
+
+
+def _normalize(kind: str, obj: dict) -> Record:
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    if kind == "Namespace":
+        name, _, labels = _meta(obj, kind, namespaced=False)
+        return NamespaceRecord(name=name, labels=labels)
+    if kind == "Pod":
+        name, namespace, labels = _meta(obj, kind, namespaced=True)
+        metadata = obj["metadata"]
+        ips = [p["ip"] for p in status.get("podIPs") or [] if p.get("ip")]
+        if not ips and status.get("podIP"):
+            ips = [status["podIP"]]
+        _checked_ips(ips, f"Pod {namespace}/{name}: status.podIPs")
+        workload_kind, workload_name = _workload(metadata, labels)
+        return PodRecord(
+            namespace=namespace,
+            name=name,
+            labels=labels,
+            ips=ips,
+            host_network=bool(spec.get("hostNetwork")),
+            phase=status.get("phase") or "",
+            node_name=spec.get("nodeName") or "",
+            workload_kind=workload_kind,
+            workload_name=workload_name,
+            container_ports=_container_ports(spec),
+            from_template=(metadata.get("annotations") or {}).get(FROM_TEMPLATE_ANNOTATION) == "true",
+        )
+    if kind == "NetworkPolicy":
+        name, namespace, _ = _meta(obj, kind, namespaced=True)
+        if not isinstance(obj.get("spec", {}), dict):
+            raise CollectionError(f"NetworkPolicy {namespace}/{name}: spec is not a mapping")
+        return NetworkPolicyRecord(namespace=namespace, name=name, spec=obj.get("spec") or {})
+    if kind == "Node":
+        name, _, labels = _meta(obj, kind, namespaced=False)
+        cidrs = list(spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else []))
+        _checked_ips(cidrs, f"Node {name}: spec.podCIDRs", network=True)
+        addresses = status.get("addresses") or []
+        return NodeRecord(
+            name=name,
+            labels=labels,
+            pod_cidrs=cidrs,
+            internal_ips=_checked_ips([a["address"] for a in addresses if a.get("type") == "InternalIP"],
+                                      f"Node {name}: status.addresses (InternalIP)"),
+            external_ips=_checked_ips([a["address"] for a in addresses if a.get("type") == "ExternalIP"],
+                                      f"Node {name}: status.addresses (ExternalIP)"),
+        )
+    if kind == "Service":
+        name, namespace, _ = _meta(obj, kind, namespaced=True)
+        cluster_ips = list(spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else []))
+        return ServiceRecord(
+            namespace=namespace,
+            name=name,
+            type=spec.get("type") or "ClusterIP",
+            cluster_ips=_checked_ips([ip for ip in cluster_ips if ip and ip != "None"],
+                                     f"Service {namespace}/{name}: spec.clusterIPs"),
+            selector={str(k): str(v) for k, v in (spec.get("selector") or {}).items()},
+            ports=[
+                {k: p[k] for k in ("name", "port", "targetPort", "protocol") if k in p}
+                for p in spec.get("ports") or []
+            ],
+        )
+    raise CollectionError(f"unsupported kind {kind!r}")

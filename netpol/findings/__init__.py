@@ -1,0 +1,16 @@
+"""Audit findings on the policy engine: coverage, overly permissive rules, external
+exposure, mistakes, the CNI, a score and compliance evidence. Pure Python, no Django.
+
+    from netpol.findings import audit
+    report = audit(model)          # model: netpol.engine.ClusterModel
+    report.to_dict()               # {"findings", "coverage", "score", "compliance", "cni", ...}
+    diff_reports(old_model, old_report, new_model, new_report)
+
+The rules are listed in ``catalogue.py`` (rendered to docs/findings.md).
+"""
+
+from .catalogue import RULES, SEVERITIES
+from .finding import Finding
+from .report import AuditReport, audit, render_text
+
+__all__ = ["RULES", "SEVERITIES", "AuditReport", "Finding", "audit", "render_text"]

@@ -1,0 +1,397 @@
+"""The findings catalogue: every rule the audit knows, in one place.
+
+Each rule has a stable ID (``NP001``...), a title, one severity, a category, why it
+matters, the remediation, and the compliance controls it answers. Findings copy their
+title, severity, ``why`` and ``remediation`` from here; ``docs/findings.md`` is rendered
+from here by ``render_markdown()`` (a test checks the committed file is current) and the
+UI reads ``to_dict()``.
+
+IDs are never reused or renumbered: waivers and stored findings refer to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+CATEGORIES = ("coverage", "permissive", "exposure", "mistake")
+CATEGORY_TITLES = {
+    "coverage": "Coverage",
+    "permissive": "Overly permissive rules",
+    "exposure": "External exposure",
+    "mistake": "Mistakes",
+}
+
+CIS_532 = "CIS 5.3.2"
+NSA_DEFAULT_DENY = "NSA/CISA default deny"
+CONTROLS = {
+    CIS_532: "CIS Kubernetes Benchmark 5.3.2: ensure that all namespaces have network "
+    "policies defined. Passes when the namespace has policies and every running pod in it "
+    "is isolated for ingress and for egress (a policy that selects nothing is no pass).",
+    NSA_DEFAULT_DENY: "NSA/CISA Kubernetes Hardening Guidance: use a default policy that "
+    "denies all ingress and egress traffic. Passes when the namespace has a default-deny "
+    "policy for ingress and for egress (empty podSelector, no rules for that direction) "
+    "and no allow-all rule re-opens any of its pods.",
+}
+
+# Thresholds the rules use; named here so the docs state them.
+WIDE_PREFIX_V4 = 8  # an IPv4 ipBlock with a prefix shorter than this is "very wide"
+WIDE_PREFIX_V6 = 32
+WIDE_PORT_RANGE = 100  # an endPort range covering this many ports or more is "very wide"
+METADATA_IPS = ("169.254.169.254", "fd00:ec2::254")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    title: str
+    severity: str
+    category: str
+    why: str
+    remediation: str
+    compliance: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["compliance"] = list(self.compliance)
+        return out
+
+
+_RULES = [
+    # --- Coverage -----------------------------------------------------------------------
+    Rule(
+        "NP001",
+        "Pods selected by no ingress policy",
+        "medium",
+        "coverage",
+        "A pod that no policy isolates for ingress accepts connections from every pod in the "
+        "cluster and from outside it. A compromised neighbour can reach it freely.",
+        "Add a default-deny ingress policy to the namespace, then allow what the workload "
+        "needs. One finding per workload; namespaces with no policy at all are reported once "
+        "by NP003 instead.",
+        (CIS_532,),
+    ),
+    Rule(
+        "NP002",
+        "Pods selected by no egress policy",
+        "low",
+        "coverage",
+        "A pod that no policy isolates for egress can open connections anywhere: other pods, "
+        "the cloud metadata endpoint, the internet. That is what an attacker uses to move on "
+        "or to exfiltrate data.",
+        "Add a default-deny egress policy to the namespace with a DNS egress rule, then allow "
+        "what the workload needs. One finding per workload; namespaces with no policy at all "
+        "are reported once by NP003 instead.",
+        (CIS_532,),
+    ),
+    Rule(
+        "NP003",
+        "Namespace with no NetworkPolicy",
+        "high",
+        "coverage",
+        "Every pod in the namespace is open both ways, and so is every pod created there later.",
+        "Apply a default-deny policy for ingress and egress, then one policy per workload "
+        "allowing only the traffic it needs (with DNS egress).",
+        (CIS_532, NSA_DEFAULT_DENY),
+    ),
+    Rule(
+        "NP004",
+        "Namespace without a default-deny for ingress",
+        "medium",
+        "coverage",
+        "Without a policy that selects every pod for ingress, a pod whose labels no policy "
+        "selects (a new workload, a debug pod) is open to the whole cluster.",
+        "Apply a default-deny ingress policy (podSelector: {}, policyTypes: [Ingress], no rules).",
+        (NSA_DEFAULT_DENY,),
+    ),
+    Rule(
+        "NP005",
+        "Namespace without a default-deny for egress",
+        "low",
+        "coverage",
+        "Without a policy that selects every pod for egress, a pod whose labels no policy "
+        "selects can connect anywhere.",
+        "Apply a default-deny egress policy (podSelector: {}, policyTypes: [Egress], no "
+        "rules) together with a DNS egress rule.",
+        (NSA_DEFAULT_DENY,),
+    ),
+    # --- Overly permissive rules ----------------------------------------------------------
+    Rule(
+        "NP010",
+        "Rule allowing every source or destination",
+        "high",
+        "permissive",
+        "A rule with a missing or empty from/to (`- {}` or only `ports`) matches every pod in "
+        "every namespace and every address outside the cluster. It overrides the isolation "
+        "of the pods it applies to.",
+        "List the peers that need the traffic (podSelector, namespaceSelector with "
+        "kubernetes.io/metadata.name, or a narrow ipBlock) and the ports.",
+        (NSA_DEFAULT_DENY,),
+    ),
+    Rule(
+        "NP011",
+        "namespaceSelector: {} (all namespaces)",
+        "medium",
+        "permissive",
+        "An empty namespaceSelector matches every namespace, including ones created later and "
+        "ones that tenants or attackers control.",
+        "Select the namespaces by name (kubernetes.io/metadata.name) and add a podSelector "
+        "for the client pods.",
+    ),
+    Rule(
+        "NP012",
+        "namespaceSelector without a podSelector",
+        "medium",
+        "permissive",
+        "A namespaceSelector alone (or with an empty podSelector) admits every pod of the "
+        "selected namespaces, not just the client that needs access.",
+        "Put a podSelector in the same peer entry (no leading dash: both must match) to name "
+        "the client pods.",
+    ),
+    Rule(
+        "NP013",
+        "ipBlock with 0.0.0.0/0, ::/0 or a very short prefix",
+        "medium",
+        "permissive",
+        f"An ipBlock of /0, or shorter than /{WIDE_PREFIX_V4} (IPv4) or /{WIDE_PREFIX_V6} "
+        "(IPv6), covers a large share of all addresses, the cluster's own included, unless "
+        "excepted.",
+        "Allow the specific ranges the workload talks to; when the internet is really needed, "
+        "except the cluster ranges and the cloud metadata endpoint and restrict the ports.",
+    ),
+    Rule(
+        "NP014",
+        "Rule with no ports (all ports)",
+        "low",
+        "permissive",
+        "A rule without ports allows every TCP, UDP and SCTP port of its peers: admin, debug "
+        "and metrics ports included.",
+        "List the ports (and protocols) the traffic uses.",
+    ),
+    Rule(
+        "NP015",
+        "Very wide endPort range",
+        "low",
+        "permissive",
+        f"A port range of {WIDE_PORT_RANGE} ports or more opens far more than a service "
+        "listens on.",
+        "Allow the ports the destination listens on, or a range no wider than it uses.",
+    ),
+    Rule(
+        "NP016",
+        "Allow-all rule on a policy selecting the whole namespace",
+        "critical",
+        "permissive",
+        "An allow-all rule (`- {}`) on a policy with an empty podSelector re-opens every pod "
+        "of the namespace in that direction, whatever the other policies say: it cancels the "
+        "default deny.",
+        "Remove the rule, or replace it with rules naming peers and ports on policies that "
+        "select the workloads needing them.",
+        (NSA_DEFAULT_DENY,),
+    ),
+    # --- External exposure ----------------------------------------------------------------
+    Rule(
+        "NP020",
+        "Pods reachable from public addresses through an ipBlock",
+        "high",
+        "exposure",
+        "Traffic from the internet reaches these pods directly, bypassing an ingress "
+        "controller's TLS, authentication and rate limits.",
+        "Route external traffic through the ingress controller and allow only it; if direct "
+        "access is intended, narrow the CIDR and ports and record a waiver.",
+    ),
+    Rule(
+        "NP021",
+        "Pods reachable from private addresses outside the cluster",
+        "info",
+        "exposure",
+        "Private ranges outside the cluster (VPN, peered networks, on-premises) can reach "
+        "these pods. Usually intended; listed so the ranges are reviewed.",
+        "Keep the ranges as narrow as the clients that need them.",
+    ),
+    Rule(
+        "NP022",
+        "Pods that can reach the cloud metadata endpoint",
+        "high",
+        "exposure",
+        "The metadata endpoint (169.254.169.254, fd00:ec2::254) hands out the node's cloud "
+        "credentials. A compromised pod that reaches it can act as the node.",
+        "Add 169.254.169.254/32 to the ipBlock's except list (and block it at the node).",
+    ),
+    Rule(
+        "NP023",
+        "ipBlock containing the cluster's pod or service ranges",
+        "medium",
+        "exposure",
+        "Most CNIs apply ipBlocks to pod IPs too, so an ipBlock covering the pod or service "
+        "ranges admits pods by address, bypassing the pod and namespace selectors. Node "
+        "addresses alone are not reported: an ipBlock is the only way to reach hostNetwork "
+        "pods.",
+        "Except the pod and service CIDRs from the ipBlock, and use selectors for in-cluster "
+        "peers.",
+    ),
+    Rule(
+        "NP024",
+        "Unrestricted egress to the internet",
+        "medium",
+        "exposure",
+        "An ipBlock covering every public address lets the pods send data anywhere, the "
+        "classic exfiltration and command-and-control path.",
+        "Allow the specific destinations (partner CIDRs, an egress proxy) instead of the "
+        "whole internet.",
+    ),
+    # --- Mistakes ---------------------------------------------------------------------------
+    Rule(
+        "NP030",
+        "Selector that matches no namespace or pod",
+        "medium",
+        "mistake",
+        "A peer that matches nothing allows nothing: the traffic it was written for is "
+        "denied. The classic case is a namespaceSelector on a `name` label nobody set; the "
+        "API server labels every namespace with kubernetes.io/metadata.name.",
+        "Fix the labels in the selector; select namespaces by kubernetes.io/metadata.name.",
+    ),
+    Rule(
+        "NP031",
+        "Policy that selects no pods",
+        "low",
+        "mistake",
+        "A policy whose podSelector matches no running pod protects nothing; often a typo in "
+        "a label or a leftover from a removed workload.",
+        "Fix the podSelector, or delete the policy.",
+    ),
+    Rule(
+        "NP032",
+        "Egress-isolated pods that cannot reach DNS",
+        "high",
+        "mistake",
+        "Pods whose egress is restricted, and which are allowed some egress, cannot resolve "
+        "names when no rule lets them reach the cluster DNS on 53: every call by name fails. "
+        "Pods allowed no egress at all are not reported.",
+        "Add an egress rule to kube-system / k8s-app: kube-dns on UDP and TCP 53.",
+    ),
+    Rule(
+        "NP033",
+        "DNS allowed over UDP only",
+        "low",
+        "mistake",
+        "DNS falls back to TCP 53 for large answers (DNSSEC, many records); with UDP alone "
+        "those lookups fail intermittently.",
+        "Allow TCP 53 next to UDP 53 in the DNS egress rule.",
+    ),
+    Rule(
+        "NP034",
+        "Named port that no destination pod defines",
+        "medium",
+        "mistake",
+        "A port name resolves against the destination pod's container ports; when no "
+        "destination declares that name (with that protocol), the entry matches nothing. "
+        "Towards an ipBlock a name never matches.",
+        "Use the name a container port declares, or a number.",
+    ),
+    Rule(
+        "NP035",
+        "Invalid policy content",
+        "high",
+        "mistake",
+        "The API server would reject this content (a bad CIDR, an except outside its cidr, a "
+        "bad selector or port). The audit gives it the narrowest meaning, which may not be "
+        "what the author meant, and the object may not be applied at all.",
+        "Fix the field the finding names.",
+    ),
+    Rule(
+        "NP036",
+        "Rule fully shadowed by another rule",
+        "low",
+        "mistake",
+        "With the pods in this snapshot, every connection the rule allows is already allowed "
+        "by another rule for the same pods; the rule is dead weight that hides intent and "
+        "drifts unnoticed.",
+        "Delete the shadowed rule, or narrow the wider one.",
+    ),
+    Rule(
+        "NP037",
+        "hostNetwork pods",
+        "low",
+        "mistake",
+        "Pods in the host network share their node's addresses; NetworkPolicy behaviour for "
+        "them is undefined and most CNIs do not enforce it.",
+        "Avoid hostNetwork where possible; protect these pods with host firewalling.",
+    ),
+    Rule(
+        "NP038",
+        "CNI does not enforce NetworkPolicy",
+        "critical",
+        "mistake",
+        "The cluster's network plugin does not implement NetworkPolicy (flannel alone, for "
+        "example): every policy is ignored and all traffic is allowed.",
+        "Install a plugin that enforces NetworkPolicy (Calico, Cilium, Antrea, kube-router, "
+        "or the cloud provider's policy agent), or run Calico with flannel (Canal).",
+    ),
+    Rule(
+        "NP039",
+        "CNI not identified",
+        "info",
+        "mistake",
+        "No known network plugin was found among the kube-system pods, so the audit cannot "
+        "tell whether the policies are enforced.",
+        "Check that the cluster's network plugin enforces NetworkPolicy.",
+    ),
+]
+
+RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES}
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}  # 0 = critical
+
+
+def to_dict() -> dict:
+    """The catalogue for the UI: rules, severities, categories and controls."""
+    return {
+        "rules": [rule.to_dict() for rule in _RULES],
+        "severities": list(SEVERITIES),
+        "categories": dict(CATEGORY_TITLES),
+        "controls": dict(CONTROLS),
+    }
+
+
+def render_markdown() -> str:
+    """``docs/findings.md``: the catalogue as a document (regenerate with
+    ``python -m netpol.findings > docs/findings.md``)."""
+    from .score import FORMULA
+
+    lines = [
+        "# Findings catalogue",
+        "",
+        "<!-- Generated by `python -m netpol.findings > docs/findings.md`; do not edit. -->",
+        "",
+        "Every finding of `netaudit audit` and of the snapshot audit has a rule ID from this "
+        "list, a severity, the objects it concerns, the evidence, why it matters and a "
+        "remediation. Objects are named `Kind/namespace/name` (`Pod/shop/web-0`, "
+        "`NetworkPolicy/shop/allow-all`, `Deployment/shop/web`); cluster-scoped objects are "
+        "`Kind/name` (`Namespace/shop`). A finding's fingerprint follows it across snapshots "
+        "(see `netpol/findings/finding.py`).",
+        "",
+        "| ID | Title | Severity | Category |",
+        "| --- | --- | --- | --- |",
+    ]
+    for rule in _RULES:
+        lines.append(f"| {rule.id} | {rule.title} | {rule.severity} | {rule.category} |")
+    for category in CATEGORIES:
+        lines += ["", f"## {CATEGORY_TITLES[category]}"]
+        for rule in _RULES:
+            if rule.category != category:
+                continue
+            lines += [
+                "",
+                f"### {rule.id}: {rule.title}",
+                "",
+                f"Severity: **{rule.severity}**."
+                + (f" Compliance: {', '.join(rule.compliance)}." if rule.compliance else ""),
+                "",
+                f"Why it matters: {rule.why}",
+                "",
+                f"Remediation: {rule.remediation}",
+            ]
+    lines += ["", "## Score", "", FORMULA, "", "## Compliance controls", ""]
+    for control, text in CONTROLS.items():
+        lines.append(f"- **{control}**: {text}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,284 @@
+"""Coverage: which running pods are isolated, per namespace and per cluster, counted by
+pod and by workload; default-deny policies; and the coverage findings NP001-NP005.
+
+Only running pods (the engine's "active" state) are counted. hostNetwork pods are beyond
+any policy (NP037) and pods without an IP or not running take no part in traffic; both
+are counted separately and left out of the ratios.
+
+A workload counts as isolated for a direction when every one of its running pods is.
+A namespace has a default deny for a direction when one of its policies has an empty
+podSelector, affects that direction and has no valid rule for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from netpol.engine.evaluate import EGRESS, INGRESS
+from netpol.engine.model import ACTIVE, HOST_NETWORK, Policy
+
+from . import snippets
+from .facts import PUBLIC, Facts, probe, sample_ip
+from .finding import Finding, make, namespace_ref, plural, short_list, workload_id
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def coverage_percent(pods: int, ingress_pods: int, egress_pods: int) -> float | None:
+    """The share of (pod, direction) pairs isolated, as a percentage: the score's coverage."""
+    return round(100 * (ingress_pods + egress_pods) / (2 * pods), 1) if pods else None
+
+
+@dataclass(slots=True)
+class Counts:
+    pods: int = 0
+    workloads: int = 0
+    ingress_pods: int = 0
+    egress_pods: int = 0
+    ingress_workloads: int = 0
+    egress_workloads: int = 0
+    host_network_pods: int = 0
+    no_traffic_pods: int = 0
+
+    def add(self, other: Counts) -> None:
+        for name in self.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def to_dict(self) -> dict:
+        return {
+            "pods": self.pods,
+            "workloads": self.workloads,
+            "ingress": {
+                "pods": self.ingress_pods,
+                "pod_ratio": _ratio(self.ingress_pods, self.pods),
+                "workloads": self.ingress_workloads,
+                "workload_ratio": _ratio(self.ingress_workloads, self.workloads),
+            },
+            "egress": {
+                "pods": self.egress_pods,
+                "pod_ratio": _ratio(self.egress_pods, self.pods),
+                "workloads": self.egress_workloads,
+                "workload_ratio": _ratio(self.egress_workloads, self.workloads),
+            },
+            "host_network_pods": self.host_network_pods,
+            "no_traffic_pods": self.no_traffic_pods,
+        }
+
+
+@dataclass(slots=True)
+class NamespaceCoverage:
+    name: str
+    counts: Counts = field(default_factory=Counts)
+    policies: list[str] = field(default_factory=list)
+    default_deny_ingress: list[str] = field(default_factory=list)
+    default_deny_egress: list[str] = field(default_factory=list)
+    # (namespace, workload) -> running pods not isolated, per direction
+    open_ingress: dict = field(default_factory=dict)
+    open_egress: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            **self.counts.to_dict(),
+            "policies": len(self.policies),
+            "default_deny": {
+                "ingress": self.default_deny_ingress,
+                "egress": self.default_deny_egress,
+            },
+        }
+
+
+@dataclass(slots=True)
+class Coverage:
+    cluster: Counts
+    namespaces: dict[str, NamespaceCoverage]
+    workload_sizes: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def ratio(self, namespace: str | None = None) -> float | None:
+        """Share of (pod, direction) pairs isolated: (ingress + egress) / (2 x pods)."""
+        c = self.cluster if namespace is None else self.namespaces[namespace].counts
+        return _ratio(c.ingress_pods + c.egress_pods, 2 * c.pods)
+
+    def to_dict(self) -> dict:
+        ns = self.namespaces
+        return {
+            "cluster": self.cluster.to_dict(),
+            "namespaces": {name: ns[name].to_dict() for name in sorted(ns)},
+            "without_default_deny": {
+                "ingress": sorted(n for n, c in ns.items() if not c.default_deny_ingress),
+                "egress": sorted(n for n, c in ns.items() if not c.default_deny_egress),
+            },
+            "without_policy": sorted(n for n, c in ns.items() if not c.policies),
+        }
+
+
+def is_default_deny(policy: Policy, direction: str) -> bool:
+    if not policy.pod_selector.is_empty:
+        return False
+    if direction == INGRESS:
+        return policy.affects_ingress and not any(r.valid for r in policy.ingress)
+    return policy.affects_egress and not any(r.valid for r in policy.egress)
+
+
+def compute(facts: Facts) -> Coverage:
+    ev = facts.ev
+    namespaces = {name: NamespaceCoverage(name) for name in facts.namespace_names}
+    for policy in facts.model.policies:
+        nc = namespaces[policy.namespace]
+        nc.policies.append(policy.name)
+        if is_default_deny(policy, INGRESS):
+            nc.default_deny_ingress.append(policy.name)
+        if is_default_deny(policy, EGRESS):
+            nc.default_deny_egress.append(policy.name)
+    # Per workload: [running pods, all isolated for ingress, all isolated for egress].
+    workloads: dict[tuple[str, str], list] = {}
+    for cls in ev.classes:
+        ing = bool(ev.isolated_ingress >> cls.id & 1)
+        egr = bool(ev.isolated_egress >> cls.id & 1)
+        nc = namespaces[cls.namespace]
+        counts = nc.counts
+        for pod in cls.pods:
+            key = (pod.namespace, workload_id(pod))
+            w = workloads.get(key)
+            if w is None:
+                w = workloads[key] = [0, True, True]
+            w[0] += 1
+            counts.pods += 1
+            if ing:
+                counts.ingress_pods += 1
+            else:
+                w[1] = False
+                nc.open_ingress.setdefault(key, []).append(pod)
+            if egr:
+                counts.egress_pods += 1
+            else:
+                w[2] = False
+                nc.open_egress.setdefault(key, []).append(pod)
+    for (namespace, _), (_, ing, egr) in workloads.items():
+        counts = namespaces[namespace].counts
+        counts.workloads += 1
+        counts.ingress_workloads += ing
+        counts.egress_workloads += egr
+    for pod in facts.model.pods:
+        if pod.state == HOST_NETWORK:
+            namespaces[pod.namespace].counts.host_network_pods += 1
+        elif pod.state != ACTIVE:
+            namespaces[pod.namespace].counts.no_traffic_pods += 1
+    cluster = Counts()
+    for nc in namespaces.values():
+        cluster.add(nc.counts)
+    sizes = {key: w[0] for key, w in workloads.items()}
+    return Coverage(cluster, namespaces, sizes)
+
+
+def findings(facts: Facts, coverage: Coverage) -> list[Finding]:
+    out: list[Finding] = []
+    outside_ip = sample_ip(facts.outside & PUBLIC) or sample_ip(facts.outside)
+    for name, nc in sorted(coverage.namespaces.items()):
+        running = nc.counts.pods
+        if not running:
+            continue
+        if not nc.policies:
+            out.append(_no_policy(facts, nc))
+            continue  # NP003 stands for the per-workload and default-deny findings
+        for direction, opened, rule_id in (
+            (INGRESS, nc.open_ingress, "NP001"),
+            (EGRESS, nc.open_egress, "NP002"),
+        ):
+            for (namespace, workload), pods in sorted(opened.items()):
+                total = coverage.workload_sizes[namespace, workload]
+                out.append(
+                    _open_workload(
+                        facts, rule_id, direction, namespace, workload, pods, total, outside_ip
+                    )
+                )
+        for rule_id, direction, deny, isolated, left_open in (
+            ("NP004", INGRESS, nc.default_deny_ingress, nc.counts.ingress_pods, "is open"),
+            ("NP005", EGRESS, nc.default_deny_egress, nc.counts.egress_pods, "may connect anywhere"),
+        ):
+            if deny:
+                continue
+            out.append(
+                make(
+                    rule_id,
+                    f"Namespace {name} has no default-deny {direction} policy: "
+                    f"{isolated} of {plural(running, 'running pod')} are isolated "
+                    f"for {direction} by the policies that select them, and any pod they do not "
+                    f"select {left_open}.",
+                    [namespace_ref(name)],
+                    identity={"namespace": name},
+                    namespace=name,
+                    evidence={
+                        "policies": sorted(nc.policies),
+                        "pods": running,
+                        f"{direction}_isolated_pods": isolated,
+                    },
+                    snippet=snippets.default_deny(
+                        name, ingress=direction == INGRESS, egress=direction == EGRESS
+                    ),
+                )
+            )
+    return out
+
+
+def _no_policy(facts: Facts, nc: NamespaceCoverage) -> Finding:
+    groups = facts.group_by_workload([p for pods in nc.open_ingress.values() for p in pods])
+    objects = [namespace_ref(nc.name)]
+    for (namespace, workload), pods in groups.items():
+        objects += facts.objects_of(namespace, workload, pods)
+    names = [w for _, w in groups]
+    return make(
+        "NP003",
+        f"Namespace {nc.name} has no NetworkPolicy: its {plural(nc.counts.pods, 'running pod')} "
+        f"({plural(len(groups), 'workload')}: {short_list(names)}) accept connections from "
+        "anywhere and may connect anywhere.",
+        objects,
+        identity={"namespace": nc.name},
+        namespace=nc.name,
+        evidence={"pods": nc.counts.pods, "workloads": names},
+        snippet=snippets.default_deny(nc.name, ingress=True, egress=True),
+    )
+
+
+def _open_workload(facts, rule_id, direction, namespace, workload, pods, total, outside_ip):
+    pods = sorted(pods, key=lambda p: p.name)
+    if len(pods) != total:
+        share = f"{len(pods)} of its {total} running pods are"
+    elif total == 1:
+        share = "its only running pod is"
+    else:
+        share = f"all {total} running pods are"
+    names = [p.name for p in pods]
+    if direction == INGRESS:
+        effect = "they accept connections from any pod and from outside the cluster"
+        first = pods[0]
+        port = next(iter(sorted(first.named_ports, key=lambda t: (t[1], t[2]))), None)
+        proto, number = (port[1], port[2]) if port else ("TCP", 80)
+        demo = (
+            probe(outside_ip, first.key, number, proto, expect="allowed", direction=INGRESS)
+            if outside_ip
+            else None
+        )
+        snippet = snippets.default_deny(namespace, ingress=True, egress=False)
+    else:
+        effect = "they may connect to any pod, any address and the cloud metadata endpoint"
+        first = pods[0]
+        demo = (
+            probe(first.key, outside_ip, 443, "TCP", expect="allowed", direction=EGRESS)
+            if outside_ip
+            else None
+        )
+        snippet = snippets.default_deny(namespace, ingress=False, egress=True)
+    evidence = {"direction": direction, "workload": workload, "pods": names}
+    if demo:
+        evidence["probe"] = demo
+    return make(
+        rule_id,
+        f"{workload} in {namespace}: {share} selected by no {direction} policy ({short_list(names)}); {effect}.",
+        facts.objects_of(namespace, workload, pods),
+        identity={"namespace": namespace, "workload": workload, "direction": direction},
+        namespace=namespace,
+        evidence=evidence,
+        snippet=snippet,
+    )

@@ -1,0 +1,124 @@
+"""``audit(model)``: every check of the catalogue on one cluster, and the report.
+
+Steps:
+
+1. Facts from the engine (classes, selections, compiled rules), computed once.
+2. Coverage, then the findings: coverage, permissive rules, exposure, mistakes, CNI.
+3. When the CNI does not enforce NetworkPolicy, every finding carries that warning.
+4. Findings sorted by severity, rule, namespace, first object; then score and compliance.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from netpol.engine import ClusterModel
+from netpol.engine.gcpause import gc_paused
+
+from . import cni as cni_module
+from . import compliance, coverage, exposure, mistakes, permissive, score
+from .catalogue import SEVERITIES, SEVERITY_RANK
+from .facts import Facts
+from .finding import Finding
+
+
+@dataclass(slots=True)
+class AuditReport:
+    findings: list[Finding]
+    coverage: coverage.Coverage
+    score: dict
+    compliance: list[dict]
+    cni: dict
+    errors: list[dict] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        by = Counter(f.severity for f in self.findings)
+        return {s: by.get(s, 0) for s in SEVERITIES}
+
+    def at_or_above(self, severity: str) -> list[Finding]:
+        limit = SEVERITY_RANK[severity]
+        return [f for f in self.findings if SEVERITY_RANK[f.severity] <= limit]
+
+    def to_dict(self) -> dict:
+        return {
+            "findings": [f.to_dict() for f in self.findings],
+            "coverage": self.coverage.to_dict(),
+            "score": self.score,
+            "compliance": self.compliance,
+            "cni": self.cni,
+            "counts": self.counts(),
+            "errors": self.errors,
+        }
+
+
+@gc_paused()
+def audit(model: ClusterModel) -> AuditReport:
+    facts = Facts(model)
+    cov = coverage.compute(facts)
+    detected = cni_module.detect(model)
+    found: list[Finding] = []
+    found += coverage.findings(facts, cov)
+    found += permissive.findings(facts)
+    found += exposure.findings(facts)
+    found += mistakes.findings(facts)
+    found += cni_module.findings(detected)
+    if detected["warning"]:
+        for f in found:
+            f.warnings.append(detected["warning"])
+    found.sort(
+        key=lambda f: (SEVERITY_RANK[f.severity], f.rule, f.namespace, f.objects[:1], f.fingerprint)
+    )
+    return AuditReport(
+        findings=found,
+        coverage=cov,
+        score=score.compute(cov, found, detected),
+        compliance=compliance.compute(facts, cov),
+        cni=detected,
+        errors=[e.to_dict() for e in model.errors],
+    )
+
+
+def render_text(report: AuditReport) -> str:
+    """A readable report: summary, findings grouped by severity, then compliance."""
+    counts = report.counts()
+    cov = report.coverage.cluster
+    s = report.score
+    lines = [
+        f"Score: {s['cluster'] if s['cluster'] is not None else 'n/a'}/100",
+        f"  {s['formula']}",
+        f"Coverage: {cov.pods} running pods in {cov.workloads} workloads; "
+        f"ingress isolated {cov.ingress_pods}/{cov.pods} pods, "
+        f"{cov.ingress_workloads}/{cov.workloads} workloads; "
+        f"egress isolated {cov.egress_pods}/{cov.pods} pods, "
+        f"{cov.egress_workloads}/{cov.workloads} workloads"
+        + (f"; {cov.host_network_pods} hostNetwork pods" if cov.host_network_pods else ""),
+        f"Network plugin: {', '.join(report.cni['plugins']) or 'not identified'} "
+        f"({report.cni['status']})",
+        "Findings: " + (", ".join(f"{n} {sev}" for sev, n in counts.items() if n) or "none"),
+    ]
+    if report.cni["warning"]:
+        lines.append(f"WARNING: {report.cni['warning']}")
+    for severity in SEVERITIES:
+        group = [f for f in report.findings if f.severity == severity]
+        if not group:
+            continue
+        lines += ["", f"== {severity.upper()} ({len(group)}) =="]
+        for f in group:
+            lines.append(f"[{f.rule}] {f.title}")
+            lines.append(f"  {f.message}")
+            shown = f.objects[:6]
+            more = len(f.objects) - len(shown)
+            lines.append("  objects: " + ", ".join(shown) + (f" and {more} more" if more else ""))
+            lines.append(f"  fix: {f.remediation}")
+    failed = [c for c in report.compliance if c["status"] != "pass"]
+    lines += [
+        "",
+        f"Compliance: {len(report.compliance) - len(failed)} of {len(report.compliance)} "
+        "namespace checks pass",
+    ]
+    for c in report.compliance:
+        lines.append(
+            f"  {c['status'].upper():4}  {c['control']:<21} {c['namespace']}: {c['evidence']}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,463 @@
+"""What-if: the cluster as it would be with some NetworkPolicies added, replaced or removed.
+
+Pure Python, no Django. An auditor tries policies before anyone applies them::
+
+    policies, notes = read_policies(pasted_text)      # WhatIfInputError names the document
+    result = compare(engine_model(snapshot), add=policies, remove={"shop/allow-all"})
+
+``compare`` answers what changes against the snapshot's model:
+
+1. The changed model. Pods, namespaces, nodes and services are the base model's parsed
+   objects, reused as they are (the engine never modifies them); only the policies are
+   parsed again. A pasted policy with the namespace/name of an existing one replaces it,
+   as ``kubectl apply`` would.
+2. Both models are audited with ``netpol.findings.audit``. The base model's audit and
+   allowed set are cached per model object: ``selectors.engine_model`` keeps the same
+   object per snapshot, so a second what-if on a snapshot audits only the changed model.
+3. Coverage before and after (cluster, and the namespaces whose counts changed);
+   findings added and removed, matched by fingerprint; connections gained and lost,
+   from the engine's allowed set aggregated per workload (never pod by pod). Ports are
+   compared as port sets, and address sources address by address, so the same access
+   written with other CIDRs is not reported as a change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import threading
+import weakref
+from collections import Counter
+from dataclasses import dataclass
+
+from netpol.collect.base import CollectionError
+from netpol.collect.manifests import DEFAULT_MAX_ALIAS_NODES, unpack, yaml_documents
+from netpol.collect.normalize import normalize
+from netpol.engine import ClusterModel
+from netpol.engine.ipsets import IPSet
+from netpol.engine.model import InputError, parse_policy
+from netpol.engine.ports import ALL_PORTS, NO_PORTS, PortSet
+from netpol.findings import audit
+from netpol.findings.catalogue import SEVERITIES
+
+# A page of policies is a few KiB; 1 MiB is hundreds of them, and keeps one request's
+# parsing well under a second.
+MAX_INPUT_BYTES = 1024 * 1024
+# Rules, peers, ports and ipBlock excepts over all pasted policies. Real policies have a
+# handful each; 1 MiB of one-line port entries would cost the engine a minute.
+MAX_ENTRIES = 2_000
+SOURCE_NAME = "pasted YAML"
+NETWORK_POLICY_GROUPS = ("networking.k8s.io", "extensions")
+
+
+class WhatIfInputError(ValueError):
+    """Input the what-if cannot use; the message says what and where, for the form."""
+
+
+# --- 1. Reading the pasted policies ---------------------------------------------------
+
+
+def read_policies(text: str) -> tuple[list[dict], list[str]]:
+    """The NetworkPolicy objects of pasted YAML or JSON, and notes about them.
+
+    Uses the manifests backend's reader, so the same limits hold (alias bombs, nesting
+    depth), and kubectl's forms: several documents, ``kind: List``, ``NetworkPolicyList``.
+    Anything but a Kubernetes NetworkPolicy is refused, naming the document and its kind.
+    """
+    size = len(text.encode("utf-8"))
+    if size > MAX_INPUT_BYTES:
+        raise WhatIfInputError(
+            f"The pasted text is {size:,} bytes, over the limit of {MAX_INPUT_BYTES:,} bytes "
+            f"({MAX_INPUT_BYTES / 2**20:g} MiB). "
+            "Try fewer policies at a time."
+        )
+    try:
+        documents = yaml_documents(
+            text.removeprefix("\ufeff"), SOURCE_NAME, DEFAULT_MAX_ALIAS_NODES
+        )
+        found = [  # (where, object)
+            item
+            for index, data in enumerate(documents, start=1)
+            if data is not None
+            for item in _policies_in(data, f"{SOURCE_NAME}, document {index}")
+        ]
+    except CollectionError as exc:
+        raise WhatIfInputError(str(exc)) from None
+
+    policies: dict[str, dict] = {}
+    notes = []
+    for where, obj in found:
+        metadata = obj["metadata"]
+        key = _key(obj)
+        if not metadata.get("namespace"):
+            notes.append(
+                f"{where}: {metadata['name']} names no namespace; it is tried in 'default', "
+                "as kubectl would apply it with a context on the default namespace."
+            )
+        if key in policies:
+            notes.append(
+                f"{where}: {key} is given twice; the later one is used, as kubectl apply would."
+            )
+        policies[key] = obj
+    entries = sum(_entries(obj) for obj in policies.values())
+    if entries > MAX_ENTRIES:
+        raise WhatIfInputError(
+            f"The pasted policies have {entries:,} rules, peers, ports and ipBlock excepts; "
+            f"at most {MAX_ENTRIES:,} can be tried at once. Try fewer policies at a time."
+        )
+    return list(policies.values()), notes
+
+
+def _entries(obj: dict) -> int:
+    """What the engine's work grows with: rules, peers, port entries and excepts."""
+    spec = obj.get("spec") or {}
+    count = 0
+    for direction, peers_key in (("ingress", "from"), ("egress", "to")):
+        rules = spec.get(direction)
+        for rule in rules if isinstance(rules, list) else ():
+            count += 1
+            if not isinstance(rule, dict):
+                continue
+            peers, ports = rule.get(peers_key), rule.get("ports")
+            count += len(ports) if isinstance(ports, list) else 0
+            for peer in peers if isinstance(peers, list) else ():
+                count += 1
+                block = peer.get("ipBlock") if isinstance(peer, dict) else None
+                excepts = block.get("except") if isinstance(block, dict) else None
+                count += len(excepts) if isinstance(excepts, list) else 0
+    return count
+
+
+def _policies_in(data: object, where: str):
+    """``(where, object)`` for each NetworkPolicy of one document; anything else is refused."""
+    for at, group, kind, obj in unpack(data, where):
+        if kind != "NetworkPolicy" or group not in NETWORK_POLICY_GROUPS:
+            raise WhatIfInputError(
+                f"{at}: only Kubernetes NetworkPolicy objects (networking.k8s.io/v1) can be tried here, "
+                f"not a {kind} of {obj['apiVersion']}."
+            )
+        try:
+            normalize("NetworkPolicy", obj)  # what a snapshot would refuse, refused now
+        except CollectionError as exc:
+            raise WhatIfInputError(f"{at}: {exc}") from None
+        yield at, obj
+
+
+# --- 2. The changed model -------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Changes:
+    added: list[str]  # new policy keys
+    replaced: list[str]  # existing keys a pasted policy replaces
+    removed: list[str]  # existing keys removed
+    not_found: list[str]  # keys marked for removal that the snapshot does not have
+    new_namespaces: list[str]  # namespaces only the pasted policies name
+
+
+def changed_model(
+    base: ClusterModel, *, add: list[dict], remove: set[str]
+) -> tuple[ClusterModel, Changes]:
+    """The base model with ``add`` applied (replacing same-named policies) and ``remove``d."""
+    add = list({_key(obj): obj for obj in add}.values())  # the last of a name wins
+    pasted = []
+    errors = []
+    for obj in add:
+        try:
+            policy, problems = parse_policy(obj)
+        except (InputError, TypeError, AttributeError, KeyError, ValueError) as exc:
+            name = (obj.get("metadata") or {}).get("name", "?")
+            raise WhatIfInputError(f"NetworkPolicy {name}: cannot be read ({exc})") from None
+        errors.extend(problems)
+        if policy is not None:
+            pasted.append(policy)
+    pasted_keys = {_key(obj) for obj in add}
+    existing = {p.key for p in base.policies}
+    dropped = pasted_keys | set(remove)
+    # The model numbers its policies (policy.id), so the kept ones are copies.
+    kept = [dataclasses.replace(p) for p in base.policies if p.key not in dropped]
+    kept_errors = [e for e in base.errors if e.policy not in dropped]
+    model = ClusterModel(
+        namespaces=list(base.namespaces.values()),
+        pods=base.pods,
+        nodes=base.nodes,
+        policies=kept + pasted,
+        services=base.services,
+        errors=kept_errors + errors,
+        declared_cidrs=base.declared_cidrs,
+    )
+    changes = Changes(
+        added=sorted(pasted_keys - existing),
+        replaced=sorted(pasted_keys & existing),
+        removed=sorted((set(remove) & existing) - pasted_keys),
+        not_found=sorted(set(remove) - existing - pasted_keys),
+        new_namespaces=sorted({k.split("/", 1)[0] for k in pasted_keys} - set(base.namespaces)),
+    )
+    return model, changes
+
+
+def _key(obj: dict) -> str:
+    metadata = obj.get("metadata") or {}
+    return f"{metadata.get('namespace') or 'default'}/{metadata.get('name')}"
+
+
+# --- 3. Comparing ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Facts:
+    """What the comparison needs of one model."""
+
+    report: object  # netpol.findings.AuditReport
+    # Ports as the engine describes them ("TCP/80"), so that equal entries, nearly all
+    # of them, compare as tuples and only the differing ones are parsed into sets.
+    pairs: dict[tuple[str, str], tuple[str, ...]]  # (source, destination workload) -> ports
+    addresses: dict[str, tuple[tuple[str, tuple[str, ...]], ...]]  # destination -> (cidr, ports)
+
+
+_base_facts: weakref.WeakKeyDictionary[ClusterModel, _Facts] = weakref.WeakKeyDictionary()
+_base_lock = threading.Lock()
+
+
+def _facts(model: ClusterModel, *, cache: bool) -> _Facts:
+    if cache:
+        with _base_lock:
+            hit = _base_facts.get(model)
+        if hit is not None:
+            return hit
+    pairs = {}
+    addresses: dict[str, list] = {}
+    for edge in model.allowed_connections().edges("workload"):
+        ports = tuple(edge["ports"])
+        if edge["from"].startswith("ipBlock:"):
+            cidr = edge["from"].removeprefix("ipBlock:")
+            addresses.setdefault(edge["to"], []).append((cidr, ports))
+        else:
+            pairs[edge["from"], edge["to"]] = ports
+    by_destination = {dst: tuple(entries) for dst, entries in addresses.items()}
+    facts = _Facts(audit(model), pairs, by_destination)
+    if cache:
+        with _base_lock:
+            _base_facts[model] = facts
+    return facts
+
+
+def compare(base: ClusterModel, *, add: list[dict] = (), remove: set[str] = frozenset()) -> dict:
+    """What changes from ``base`` once ``add`` is applied and ``remove`` deleted (module doc)."""
+    add, remove = list(add), set(remove)
+    if not add and not remove:
+        raise WhatIfInputError(
+            "Nothing to try: paste at least one NetworkPolicy or mark an existing one for removal."
+        )
+    model, changes = changed_model(base, add=add, remove=remove)
+    before = _facts(base, cache=True)
+    after = _facts(model, cache=False)
+    pasted = set(changes.added) | set(changes.replaced)
+    return {
+        "changes": dataclasses.asdict(changes),
+        "errors": [e.to_dict() for e in model.errors if e.policy in pasted],
+        "coverage": _coverage(before.report, after.report),
+        "findings": _findings(before.report, after.report),
+        "connections": _connections(before, after),
+    }
+
+
+def _coverage(old, new) -> dict:
+    """Cluster figures before and after, and a row per namespace whose figures changed.
+
+    Coverage is the share of (running pod, direction) pairs isolated, in percent, as the
+    cluster and namespaces pages show it."""
+
+    def cluster(report) -> dict:
+        c = report.coverage.cluster
+        return {
+            "pods": c.pods,
+            "ingress_pods": c.ingress_pods,
+            "egress_pods": c.egress_pods,
+            "ingress_workloads": c.ingress_workloads,
+            "egress_workloads": c.egress_workloads,
+            "workloads": c.workloads,
+            "coverage": _percent(report.coverage.ratio()),
+            "score": report.score.get("cluster"),
+        }
+
+    def namespace(report, name: str) -> dict | None:
+        nc = report.coverage.namespaces.get(name)
+        if nc is None:
+            return None
+        c = nc.counts
+        return {
+            "pods": c.pods,
+            "ingress_pods": c.ingress_pods,
+            "egress_pods": c.egress_pods,
+            "coverage": _percent(report.coverage.ratio(name)),
+            "policies": len(nc.policies),
+            "deny_ingress": bool(nc.default_deny_ingress),
+            "deny_egress": bool(nc.default_deny_egress),
+            "score": report.score.get("namespaces", {}).get(name),
+        }
+
+    rows = []
+    for name in sorted(set(old.coverage.namespaces) | set(new.coverage.namespaces)):
+        a, b = namespace(old, name), namespace(new, name)
+        if a != b:
+            rows.append(
+                {
+                    "namespace": name,
+                    "before": a,
+                    "after": b,
+                    "coverage_change": _change(a, b, "coverage"),
+                }
+            )
+    a, b = cluster(old), cluster(new)
+    return {
+        "cluster": {
+            "before": a,
+            "after": b,
+            "coverage_change": _change(a, b, "coverage"),
+            "score_change": _change(a, b, "score"),
+        },
+        "namespaces": rows,
+    }
+
+
+def _percent(ratio: float | None) -> float | None:
+    return None if ratio is None else round(100 * ratio, 1)
+
+
+def _change(a: dict | None, b: dict | None, field: str) -> float | None:
+    x, y = (a or {}).get(field), (b or {}).get(field)
+    return round(y - x, 1) if x is not None and y is not None else None
+
+
+def _findings(old, new) -> dict:
+    """Findings only the changed model has, and those it no longer has, by fingerprint."""
+    old_fp = {f.fingerprint for f in old.findings}
+    new_fp = {f.fingerprint for f in new.findings}
+    added = [_finding(f) for f in new.findings if f.fingerprint not in old_fp]
+    removed = [_finding(f) for f in old.findings if f.fingerprint not in new_fp]
+    return {
+        "added": added,
+        "removed": removed,
+        "added_counts": _severity_counts(added),
+        "removed_counts": _severity_counts(removed),
+        "unchanged": len(old_fp & new_fp),
+    }
+
+
+def _finding(f) -> dict:
+    return {
+        "rule": f.rule,
+        "severity": f.severity,
+        "title": f.title,
+        "message": f.message,
+        "namespace": f.namespace,
+        "objects": list(f.objects),
+        "fingerprint": f.fingerprint,
+    }
+
+
+def _severity_counts(findings: list[dict]) -> list[tuple[str, int]]:
+    counts = Counter(f["severity"] for f in findings)
+    return [(s, counts[s]) for s in SEVERITIES if counts[s]]
+
+
+def _connections(old: _Facts, new: _Facts) -> dict:
+    gained = _pair_changes(old.pairs, new.pairs) + _address_changes(old.addresses, new.addresses)
+    lost = _pair_changes(new.pairs, old.pairs) + _address_changes(new.addresses, old.addresses)
+    order = lambda row: (row["to"]["key"], row["from"]["key"])  # noqa: E731
+    gained.sort(key=order)
+    lost.sort(key=order)
+    return {"gained": gained, "lost": lost, "by_namespace": _by_namespace(gained, lost)}
+
+
+def _pair_changes(old: dict, new: dict) -> list[dict]:
+    """Workload pairs, with the ports ``new`` allows and ``old`` did not."""
+    rows = []
+    for (src, dst), ports in new.items():
+        before = old.get((src, dst), ())
+        if ports == before:
+            continue
+        more = _port_set(ports) - _port_set(before)
+        if more:
+            rows.append(_row(_workload(src), dst, more))
+    return rows
+
+
+def _address_changes(old: dict, new: dict) -> list[dict]:
+    """Per destination, the (address, port) pairs ``new`` lets in and ``old`` did not.
+
+    1. Cut the address line at every CIDR boundary of both sides for this destination.
+    2. On each piece, the ports each side allows are the union over its CIDRs covering it.
+    3. Pieces with the same extra ports are merged back into the fewest CIDRs.
+    """
+    rows = []
+    for dst, described in new.items():
+        if described == old.get(dst):
+            continue
+        entries = [(_cidr(c), _port_set(p)) for c, p in described]
+        before = [(_cidr(c), _port_set(p)) for c, p in old.get(dst, ())]
+        points = sorted({b for ips, _ in entries + before for b in ips.boundaries()})
+        extra: dict[PortSet, list[tuple[int, int]]] = {}
+        for lo, hi in zip(points, points[1:], strict=False):
+            now = _ports_at(entries, lo)
+            if not now:
+                continue
+            more = now - _ports_at(before, lo)
+            if more:
+                extra.setdefault(more, []).append((lo, hi))
+        for ports, ranges in extra.items():
+            for cidr in IPSet(ranges).to_cidrs():
+                rows.append(_row({"key": f"ipBlock:{cidr}", "cidr": cidr}, dst, ports))
+    return rows
+
+
+def _ports_at(entries: list[tuple[IPSet, PortSet]], address: int) -> PortSet:
+    out = NO_PORTS
+    for ips, ports in entries:
+        if address in ips:
+            out = out | ports
+    return out
+
+
+def _row(source: dict, destination: str, ports: PortSet) -> dict:
+    shown = ["all ports"] if ports == ALL_PORTS else ports.describe()
+    return {"from": source, "to": _workload(destination), "ports": shown}
+
+
+def _workload(key: str) -> dict:
+    """``ns/Kind/name`` (the engine's workload key) split for links; a bare pod is ``ns/Pod/name``."""
+    namespace, kind, name = key.split("/", 2)
+    return {"key": key, "namespace": namespace, "kind": kind, "name": name}
+
+
+def _by_namespace(gained: list[dict], lost: list[dict]) -> list[dict]:
+    """Workload connections gained and lost per (source namespace, destination namespace)."""
+    counts: dict[tuple[str, str], list[int]] = {}
+    for index, rows in ((0, gained), (1, lost)):
+        for row in rows:
+            source = row["from"].get("namespace", "")  # "" for address sources
+            counts.setdefault((source, row["to"]["namespace"]), [0, 0])[index] += 1
+    return [
+        {"from": s, "to": d, "gained": g, "lost": lo}
+        for (s, d), (g, lo) in sorted(counts.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
+    ]
+
+
+@functools.lru_cache(maxsize=4096)
+def _cidr(text: str) -> IPSet:
+    return IPSet.from_cidr(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _port_set(described: tuple[str, ...]) -> PortSet:
+    """The inverse of ``PortSet.describe()``: "TCP/80", "TCP/8000-8080", "UDP/*"."""
+    out = NO_PORTS
+    for text in described:
+        protocol, _, ports = text.partition("/")
+        if ports == "*":
+            out = out | PortSet.of(protocol)
+        else:
+            lo, _, hi = ports.partition("-")
+            out = out | PortSet.of(protocol, int(lo), int(hi or lo))
+    return out
