@@ -8,6 +8,7 @@ malformed parameters with a 400 naming the parameter, and returns plain dicts th
 
 from __future__ import annotations
 
+import logging
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -19,6 +20,7 @@ from auditor.access import has_role
 
 from .tokens import api_token_for_key
 
+logger = logging.getLogger(__name__)
 REALM = "netpol-auditor"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200  # a page of findings stays small at any cluster size
@@ -105,6 +107,10 @@ def api_view(view):
             return exc.response()
         except Http404 as exc:
             return ApiError(404, str(exc) or "Not found.").response()
+        except Exception:
+            # A client of a JSON API must get JSON, even for our own bug; the log has the trace.
+            logger.exception("API %s %s failed", request.method, request.path)
+            return ApiError(500, "Internal error; the server log has the details.").response()
 
     return wrapped
 
