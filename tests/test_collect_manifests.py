@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -671,3 +674,35 @@ def test_every_demo_policy_has_a_comment_and_a_row_in_the_readme():
             namespace = re.search(r"^  namespace: (\S+)$", document, re.MULTILINE).group(1)
             assert f"| {namespace} | {name} |" in readme, f"{namespace}/{name} is not in the README"
     assert policies == 22
+
+
+def test_a_named_pipe_in_a_manifest_directory_is_refused_not_read(tmp_path):
+    """A FIFO named *.yaml would block a plain read forever; it is refused by name."""
+    (tmp_path / "ok.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")
+    fifo = tmp_path / "stuck.yaml"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    with pytest.raises(CollectionError) as error:
+        collect(tmp_path)
+    assert time.monotonic() - started < 5
+    assert str(error.value) == (
+        f"{fifo}: not a regular file (a named pipe); manifests are read from regular files only"
+    )
+
+
+def test_a_device_given_by_name_is_refused(tmp_path):
+    with pytest.raises(CollectionError) as error:
+        collect(Path("/dev/zero"))
+    assert str(error.value) == (
+        "/dev/zero: not a regular file (a character device); manifests are read from regular files only"
+    )
+
+
+def test_the_cli_exits_2_on_a_named_pipe_instead_of_hanging(tmp_path):
+    os.mkfifo(tmp_path / "stuck.yaml")
+    result = subprocess.run(
+        [sys.executable, "-m", "netpol.cli", "audit", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "stuck.yaml: not a regular file (a named pipe)" in result.stderr

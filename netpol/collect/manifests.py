@@ -53,6 +53,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import stat
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -264,11 +266,20 @@ def _walk(directory: Path) -> Iterator[Path]:
 
 def _read_text(path: Path, max_bytes: int) -> str:
     try:
-        size = path.stat().st_size
-        if size <= max_bytes:
-            with path.open("rb") as file:
-                data = file.read(max_bytes + 1)  # the file may have grown since stat()
-            size = len(data)
+        # Non-blocking open, then a check of what was opened: a FIFO or a device named
+        # *.yaml would otherwise block the read forever (or never end).
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as file:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                raise CollectionError(
+                    f"{path}: not a regular file ({_file_type(mode)}); manifests are read "
+                    "from regular files only"
+                )
+            size = os.fstat(fd).st_size
+            if size <= max_bytes:
+                data = file.read(max_bytes + 1)  # the file may have grown since fstat()
+                size = len(data)
     except OSError as exc:
         raise CollectionError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if size > max_bytes:
@@ -283,6 +294,15 @@ def _read_text(path: Path, max_bytes: int) -> str:
             f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line})"
         ) from None
     return text.removeprefix("\ufeff")  # a byte order mark some editors write
+
+
+def _file_type(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return name
+    return "a special file"
 
 
 def _json_document(text: str, path: Path) -> object:
