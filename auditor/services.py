@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from netpol.collect.base import CollectionError
+from netpol.collect.base import CollectionError, redact_urls
 from netpol.collect.kinds import KINDS
 from netpol.collect.normalize import normalize
 from netpol.findings import audit
@@ -240,7 +240,8 @@ def snapshot_collect(*, snapshot_id: int) -> Snapshot | None:
                 # Marked failed as stale meanwhile: this run's data must not appear.
                 raise CollectionError("the snapshot was marked failed while it was being written")
     except Exception as exc:
-        message = str(exc) if isinstance(exc, CollectionError) else f"internal error: {type(exc).__name__}: {exc}"
+        # Redacted again: an internal error may quote a URL with its password.
+        message = redact_urls(str(exc) if isinstance(exc, CollectionError) else f"internal error: {type(exc).__name__}: {exc}")
         Snapshot.objects.filter(pk=snapshot.pk).update(
             status=Snapshot.Status.FAILED, finished_at=timezone.now(), progress="", error=message
         )

@@ -10,7 +10,7 @@ import pytest
 from kubernetes import client as kube_client
 from kubernetes.config import incluster_config
 
-from netpol.collect.base import CollectionError
+from netpol.collect.base import CollectionError, redact_urls
 from netpol.collect.kinds import KINDS
 from netpol.collect.live import LiveCollector
 from tests.fakekube import FakeKube, Generated
@@ -503,3 +503,32 @@ def _echoing_status_body(code, reason, message):
         "message": f"bad header Bearer {SECRET}",
         "code": code,
     }
+
+
+# -- credentials in the URL ---------------------------------------------------------------
+
+URL_PASSWORD = "hunter2-in-the-url"
+
+
+def test_a_password_in_the_api_url_never_reaches_errors_or_repr():
+    port = closed_port()
+    url = f"http://admin:{URL_PASSWORD}@127.0.0.1:{port}"
+    collector = LiveCollector.from_token(url, SECRET, **FAST)
+
+    error = fail_with(collector)
+
+    assert URL_PASSWORD not in str(error) and URL_PASSWORD not in repr(collector)
+    assert f"http://***@127.0.0.1:{port}" in str(error)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("GET https://u:p@h:6443/api failed", "GET https://***@h:6443/api failed"),
+        ("http://token@h and HTTP://a:b@[::1]:8080/x", "http://***@h and HTTP://***@[::1]:8080/x"),
+        ("no URL here: user:pass@host", "no URL here: user:pass@host"),
+        ("https://h/api?x=a@b", "https://h/api?x=a@b"),
+    ],
+)
+def test_redact_urls(text, expected):
+    assert redact_urls(text) == expected

@@ -164,6 +164,29 @@ def test_token_source_never_leaks_the_token(tmp_path, fast_live):
         assert collect(cluster).status == Snapshot.Status.COMPLETE
 
 
+def test_a_password_in_the_api_url_is_in_no_stored_error_or_page(fast_live, client_as, caplog):
+    from .test_collect_live import closed_port
+
+    cluster = Cluster(name="pw", source=Cluster.Source.TOKEN,
+                      api_url=f"http://ops:url-pass-42@127.0.0.1:{closed_port()}")
+    cluster.set_token("some-token")
+    cluster.save()
+    with pytest.raises(CollectionError):
+        collect(cluster)
+    failed = cluster.snapshots.first()
+    viewer = client_as("viewer")
+    shown = [
+        viewer.get("/").content.decode(),
+        viewer.get(f"/clusters/{cluster.name}/").content.decode(),
+        viewer.get(f"/clusters/{cluster.name}/snapshots/").content.decode(),
+    ]
+    # The failure names the server, with the URL's credentials redacted, here and on the page.
+    assert "cannot connect" in failed.error and "http://***@127.0.0.1:" in failed.error
+    assert "http://***@127.0.0.1:" in shown[2]
+    for text in [failed.error, caplog.text, *shown]:
+        assert "url-pass-42" not in text
+
+
 def test_a_second_trigger_while_one_is_active_is_skipped_and_logged(manifests, caplog):
     cluster = manifest_cluster(manifests)
     first = services.snapshot_request(cluster=cluster, enqueue=False)

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Protocol
 
+# The user-information part of a URL ("user:password@"), wherever a URL appears in a text.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s@]+@")
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with the user and password of every URL in it replaced by ``***``.
+
+    A kubeconfig or an API URL may carry ``https://user:password@host``; nothing that is
+    stored, shown or logged may repeat it.
+    """
+    return _USERINFO.sub(r"\1***@", text)
+
 
 class CollectionError(Exception):
-    """A failure the user can act on. The message names what failed and where."""
+    """A failure the user can act on. The message names what failed and where, and
+    never the credentials of a URL."""
+
+    def __init__(self, message: str = ""):
+        super().__init__(redact_urls(str(message)))
 
 
 class Collector(Protocol):

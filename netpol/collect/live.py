@@ -33,7 +33,7 @@ from kubernetes import config as kube_config
 from kubernetes.client import ApiClient, Configuration, CoreV1Api, NetworkingV1Api, VersionApi
 from kubernetes.client.exceptions import ApiException
 
-from .base import CollectionError
+from .base import CollectionError, redact_urls
 from .kinds import KINDS, OPTIONAL_KINDS
 
 logger = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ class LiveCollector:
         if self.kubeconfig is not None:
             return f"LiveCollector(kubeconfig={self.kubeconfig!r}, context={self.context!r})"
         if self.url is not None:
-            return f"LiveCollector(url={self.url!r}, token={'***' if self._token else None})"
+            return f"LiveCollector(url={redact_urls(self.url)!r}, token={'***' if self._token else None})"
         return "LiveCollector(in_cluster=True)"
 
     # -- fetch --------------------------------------------------------------------------
@@ -277,7 +277,7 @@ class LiveCollector:
         so the caller can decide what they mean, and ``CollectionError`` when the server
         cannot be reached or keeps failing.
         """
-        host = self._configuration.host
+        host = redact_urls(self._configuration.host)
         last_error = ""
         for attempt in range(1, self.attempts + 1):
             try:
