@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django.contrib.auth.backends import BaseBackend
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
@@ -49,3 +50,20 @@ def require_role(role: str):
         return wrapped
 
     return decorator
+
+
+# --- The admin role in Django's admin -------------------------------------------------
+# Members of the admin group manage clusters, schedules and users without being made
+# superusers or staff by hand: the role is the permission.
+
+
+class AdminRoleBackend(BaseBackend):
+    """Every model permission for users with the admin role (authentication is left to
+    the other backends)."""
+
+    def has_perm(self, user_obj, perm, obj=None):
+        return role_of(user_obj) == "admin"
+
+    def has_module_perms(self, user_obj, app_label):
+        return role_of(user_obj) == "admin"
+

@@ -9,3 +9,4 @@ class AuditorConfig(AppConfig):
         # Beat entries follow clusters and report schedules, whoever saves them.
         from . import signals  # noqa: F401
         from .reports import signals as report_signals  # noqa: F401
+

@@ -2,8 +2,6 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-admin.site.site_header = "Netpol Auditor administration"
-admin.site.site_title = "Netpol Auditor"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
