@@ -105,6 +105,8 @@ class FakeKube:
         self._delays: dict[str, list] = {}  # kind -> [seconds, times left or None]
         self._drops: dict[str, list] = {}  # kind -> ["silent" or "mid-body", times left]
         self._expire_once: set[str] = set()
+        self._expire_always: set[str] = set()
+        self._retry_after: dict[str, str] = {}  # kind -> Retry-After header of its failures
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -186,10 +188,14 @@ class FakeKube:
         with self._lock:
             self._forbidden[kind] = user
 
-    def fail(self, kind: str, status: int = 500, times: int = 1) -> None:
-        """Answer the next ``times`` lists of ``kind`` with ``status``."""
+    def fail(self, kind: str, status: int = 500, times: int = 1, *, retry_after: str | None = None) -> None:
+        """Answer the next ``times`` lists of ``kind`` with ``status`` (and a Retry-After header)."""
         with self._lock:
             self._failures[kind] = [status, times]
+            if retry_after is None:
+                self._retry_after.pop(kind, None)
+            else:
+                self._retry_after[kind] = retry_after
 
     def delay(self, kind: str, seconds: float, times: int | None = None) -> None:
         """Wait ``seconds`` before answering the next ``times`` lists (None: all)."""
@@ -205,6 +211,12 @@ class FakeKube:
         """Answer the next list of ``kind`` that carries a continue token with 410 Gone."""
         with self._lock:
             self._expire_once.add(kind)
+
+    def expire_continue_always(self, kind: str) -> None:
+        """Answer every list of ``kind`` that carries a continue token with 410 Gone, as
+        when etcd compacts faster than the pages arrive."""
+        with self._lock:
+            self._expire_always.add(kind)
 
     # -- answering, called from handler threads ---------------------------------------
 
@@ -226,7 +238,7 @@ class FakeKube:
             objects = self._objects[kind]
             version = self._version[kind]
             user = self._forbidden.get(kind)
-            expire = "continue" in query and kind in self._expire_once
+            expire = "continue" in query and (kind in self._expire_once or kind in self._expire_always)
             if expire:
                 self._expire_once.discard(kind)
         if user is not None:
@@ -240,7 +252,10 @@ class FakeKube:
             reason = {500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}.get(
                 status, phrase
             )
-            return status, status_body(status, reason, f"fake failure: {phrase}")
+            body = status_body(status, reason, f"fake failure: {phrase}")
+            if kind in self._retry_after:
+                body["_retry_after"] = self._retry_after[kind]  # taken off into a header
+            return status, body
 
         try:
             limit = int(query.get("limit") or 0)
@@ -319,13 +334,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
             return
         status, body = kube._list_page(kind, query)
-        self._send(status, body, cut_short=drop == "mid-body")
+        retry_after = body.pop("_retry_after", None)
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        self._send(status, body, cut_short=drop == "mid-body", headers=headers)
 
-    def _send(self, status: int, body: dict, *, cut_short: bool = False) -> None:
+    def _send(self, status: int, body: dict, *, cut_short: bool = False, headers=None) -> None:
         data = json.dumps(body, separators=(",", ":")).encode()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             if cut_short:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import socket
+import time
 import traceback
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from kubernetes import client as kube_client
@@ -187,16 +190,48 @@ def test_restart_sees_the_objects_as_they_are_now(kube, kubeconfig):
     assert kept["Pod"] == ["pod-10", "pod-11", "pod-12", "pod-13"]
 
 
-def test_gives_up_when_the_list_keeps_expiring(kube, kubeconfig):
+def test_a_list_that_always_expires_is_read_unpaged_after_the_restarts(kube, kubeconfig):
+    """etcd compacting faster than the pages arrive: as client-go's pager does, one full
+    list without ``limit`` after ``max_restarts`` restarts, and a warning saying so."""
+    kube.expire_continue_always("Pod")
     collector = LiveCollector.from_kubeconfig(kubeconfig, page_size=2, max_restarts=2)
 
-    with pytest.raises(CollectionError) as info:
-        for kind, _ in collector.fetch():
-            if kind == "Pod":
-                kube.expire_continue_once("Pod")
+    pods = [obj for kind, obj in collector.fetch() if kind == "Pod"]
 
-    assert "410 Gone" in str(info.value) and "/api/v1/pods" in str(info.value)
-    assert "3 times" in str(info.value)
+    after_last_restart = pods[len(pods) - pods[::-1].index(None):]
+    assert [p["metadata"]["name"] for p in after_last_restart] == [f"pod-{i}" for i in range(7)]
+    assert pods.count(None) == 3
+    queries = requests_to(kube, "/api/v1/pods")
+    assert "limit" not in queries[-1] and "continue" not in queries[-1]
+    assert [q.get("limit") for q in queries[:-1]] == ["2"] * (len(queries) - 1)
+    assert collector.warnings == [
+        "the list of pods expired (410 Gone) 3 times while paging; it was read in one request without paging"
+    ]
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_is_waited_for(kube, kubeconfig, status):
+    kube.fail("Pod", status=status, times=1, retry_after="1")
+    collector = LiveCollector.from_kubeconfig(kubeconfig, attempts=3, backoff=0.001)
+
+    started = time.monotonic()
+    pods = [obj for kind, obj in collector.fetch() if kind == "Pod"]
+    waited = time.monotonic() - started
+
+    assert len(pods) == 7
+    assert 1.0 <= waited < 5  # the server's second, not the 1 ms backoff
+
+
+def test_retry_after_as_an_http_date_and_beyond_the_read_timeout_is_capped(kube, kubeconfig):
+    later = email.utils.format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)
+    kube.fail("Pod", status=429, times=1, retry_after=later)
+    collector = LiveCollector.from_kubeconfig(kubeconfig, attempts=2, backoff=0.001, read_timeout=1)
+
+    started = time.monotonic()
+    pods = [obj for kind, obj in collector.fetch() if kind == "Pod"]
+
+    assert len(pods) == 7
+    assert 1.0 <= time.monotonic() - started < 5
 
 
 # -- refusals -------------------------------------------------------------------------

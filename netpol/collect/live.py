@@ -17,12 +17,14 @@ or a missing service account surfaces as a ``CollectionError`` of the run.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -86,8 +88,9 @@ class LiveCollector:
     ``options`` tune the run, with these defaults: ``page_size=500``,
     ``connect_timeout=10.0`` and ``read_timeout=60.0`` seconds, ``attempts=4`` per
     request (the first included), ``backoff=0.5`` seconds before the first retry and
-    twice as long before each next one, ``max_restarts=3`` list restarts per kind after
-    an expired continue token.
+    twice as long before each next one (or what a 429/503's ``Retry-After`` asks, up to
+    the read timeout), ``max_restarts=3`` list restarts per kind after an expired
+    continue token before one unpaged list.
     """
 
     sensitive_parameters = ("token",)
@@ -214,7 +217,8 @@ class LiveCollector:
         """Yield every object of one kind, a page at a time.
 
         1. Ask for ``page_size`` objects, then follow ``metadata.continue`` until it is empty.
-        2. On 410 Gone the continue token expired: yield the restart marker and start over.
+        2. On 410 Gone the continue token expired: yield the restart marker and start over;
+           after ``max_restarts`` of them, list once more without ``limit`` (one answer).
         3. An optional kind the identity may not list (403) or the server lacks (404)
            is skipped with a warning, after retracting any part already yielded.
         """
@@ -223,12 +227,13 @@ class LiveCollector:
         restarts = 0
         continue_token = None
         yielded = False
+        paged = True
         while True:
             try:
                 page = self._get(
                     partial(
                         list_page,
-                        limit=self.page_size,
+                        limit=self.page_size if paged else None,
                         _continue=continue_token,
                         _preload_content=False,
                         _request_timeout=self.timeout,
@@ -240,12 +245,16 @@ class LiveCollector:
                 if exc.status == 410 and continue_token is not None:
                     restarts += 1
                     if restarts > self.max_restarts:
-                        raise CollectionError(
-                            f"gave up {action}: the list expired (410 Gone) {restarts} times in a "
-                            f"row while paging through {resource.path}; try a larger page size"
-                        ) from None
+                        # As client-go's pager does: the pages keep expiring (etcd compacts
+                        # faster than they arrive), so read the whole list in one answer.
+                        paged = False
+                        self.warnings.append(
+                            f"the list of {resource.plural} expired (410 Gone) {restarts} times "
+                            "while paging; it was read in one request without paging"
+                        )
                     logger.warning(
-                        "%s: continue token expired, listing again from the start", action
+                        "%s: continue token expired, listing again from the start%s",
+                        action, "" if paged else " without paging",
                     )
                     yield resource.kind, None
                     continue_token, yielded = None, False
@@ -280,6 +289,7 @@ class LiveCollector:
         host = redact_urls(self._configuration.host)
         last_error = ""
         for attempt in range(1, self.attempts + 1):
+            asked = None
             try:
                 response = call()
                 try:
@@ -297,6 +307,7 @@ class LiveCollector:
                 if exc.status not in RETRY_STATUSES:
                     raise
                 last_error = f"{exc.status} {exc.reason}: {_server_message(exc)}"
+                asked = _retry_after(exc)
             except urllib3.exceptions.NameResolutionError:
                 raise CollectionError(
                     f"cannot resolve the API server host {urlsplit(host).hostname!r} while {action}"
@@ -314,6 +325,10 @@ class LiveCollector:
                     ) from None
             if attempt < self.attempts:
                 wait = self.backoff * 2 ** (attempt - 1)
+                if asked is not None:
+                    # The server says when it can answer; sooner is wasted, much later is
+                    # not worth blocking the snapshot for.
+                    wait = max(wait, min(asked, self.timeout[1]))
                 logger.warning(
                     "%s: GET %s failed (%s), retrying in %.2f s (attempt %d of %d)",
                     action,
@@ -474,3 +489,20 @@ def _server_message(exc: ApiException) -> str:
     if isinstance(status, dict) and status.get("message"):
         return str(status["message"])
     return body[:200] or str(exc.reason)
+
+
+def _retry_after(exc: ApiException) -> float | None:
+    """The seconds a 429/503 answer's ``Retry-After`` asks for (a number or an HTTP date)."""
+    value = (exc.headers or {}).get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
