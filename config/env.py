@@ -53,3 +53,29 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+DATABASE_SCHEMES = ("postgres", "postgresql", "sqlite")
+
+
+def env_database(name: str, default: str) -> dict:
+    """Django's DATABASES entry from a URL; a malformed one stops start-up naming ``name``
+    (and never repeating the URL's password)."""
+    import dj_database_url
+
+    from netpol.collect.base import redact_urls
+
+    raw = env_str(name) or default
+    scheme = raw.partition("://")[0].lower() if "://" in raw else ""
+    problem = None
+    if scheme not in DATABASE_SCHEMES:
+        problem = f"the scheme must be one of {', '.join(DATABASE_SCHEMES)}"
+    else:
+        try:
+            return dj_database_url.parse(raw, conn_max_age=60)
+        except ValueError:  # dj_database_url's errors; their text may quote the URL
+            problem = "a part of it is malformed: a port must be a number, and @ : / in a password percent-encoded"
+    raise ImproperlyConfigured(
+        f"{name}={redact_urls(raw)!r} is not a database URL ({problem}); for example "
+        "postgres://user:password@host:5432/netpol or sqlite:////var/lib/netpol/netpol.sqlite3"
+    )

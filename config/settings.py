@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_int, env_list, env_str
+from .env import env_bool, env_database, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("NETPOL_VAR_DIR") or BASE_DIR / "var")
@@ -92,8 +91,7 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------------
-_database_url = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'netpol-auditor.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'netpol-auditor.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # Web, worker and beat write to one file: WAL lets readers go on while one writes,

@@ -107,3 +107,38 @@ def test_bad_boolean_stops_startup(tmp_path):
     result = _settings_in_subprocess(env, "s.DEBUG")
     assert result.returncode != 0
     assert "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url, problem",
+    [
+        ("notaurl", "the scheme must be one of postgres, postgresql, sqlite"),
+        ("postgres://ops:pw-secret-9@db:notaport/netpol", "a port must be a number"),
+    ],
+)
+def test_a_malformed_database_url_stops_startup_naming_the_variable(tmp_path, url, problem):
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", NETPOL_VAR_DIR=str(tmp_path), DATABASE_URL=url)
+    result = _settings_in_subprocess(env, "s.DATABASES")
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert "DATABASE_URL=" in last_line and "is not a database URL" in last_line and problem in last_line
+    assert "pw-secret-9" not in result.stderr
+
+
+def _manage(tmp_path, *args, **env_vars):
+    env = dict(os.environ, NETPOL_VAR_DIR=str(tmp_path), **env_vars)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def test_an_unreachable_database_is_one_line_not_a_traceback(tmp_path):
+    result = _manage(tmp_path, "migrate", DATABASE_URL="postgres://ops:pw-secret-9@127.0.0.1:1/netpol")
+    assert result.returncode == 1
+    assert result.stderr.startswith("manage.py: cannot use the database at 127.0.0.1:1 (DATABASE_URL): ")
+    assert "Traceback" not in result.stderr and "pw-secret-9" not in result.stderr
+
+
+def test_a_configuration_error_is_one_line_not_a_traceback(tmp_path):
+    result = _manage(tmp_path, "check", DATABASE_URL="notaurl")
+    assert result.returncode == 2
+    assert result.stderr.startswith("manage.py: configuration error: DATABASE_URL='notaurl' is not a database URL")
+    assert "Traceback" not in result.stderr
