@@ -9,3 +9,5 @@ urlpatterns = [
     path("", include("auditor.api.urls")),  # /api/v1/…, /metrics, /account/api-tokens/
     path("", include("webui.urls")),
 ]
+
+handler400 = "webui.views.errors.bad_request"

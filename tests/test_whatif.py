@@ -446,3 +446,14 @@ def test_bad_snapshot_parameter_is_a_clear_400_or_404(client_as, demo_snapshot):
         and b"&#x27;abc&#x27; is not a snapshot number." in response.content
     )
     assert client_as("auditor").get(url(), {"snapshot": "999"}).status_code == 404
+
+
+def test_a_paste_over_the_servers_body_limit_gets_a_413_that_says_what_to_do(client_as, demo_snapshot):
+    """Past DATA_UPLOAD_MAX_MEMORY_SIZE Django reads nothing; the page still explains."""
+    response = client_as("auditor").post(
+        reverse("webui:whatif", args=["demo"]), {"yaml": "#" * (3 * 2**20)}
+    )
+    assert response.status_code == 413
+    text = response.content.decode()
+    assert "over the 2.5 MiB the server accepts" in text
+    assert "What-if takes at most 1 MiB of pasted YAML" in text
