@@ -19,12 +19,95 @@ rollout, so pod-by-pod comparison would report every new replica.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
 from netpol.engine import ClusterModel
 from netpol.engine.evaluate import EGRESS, INGRESS
 from netpol.engine.ipsets import NO_IPS
-from netpol.engine.model import Policy
+from netpol.engine.model import Policy, parse_policy
 
 from .findings.finding import workload_id, workload_ref
+
+
+@dataclass(frozen=True)
+class FindingsDelta:
+    """Findings matched by fingerprint: the ones only in the new audit, the ones only in
+    the old, and how many are in both."""
+
+    new: frozenset[str]
+    resolved: frozenset[str]
+    unchanged: int
+
+
+def findings_delta(
+    old_fingerprints: Iterable[str], new_fingerprints: Iterable[str]
+) -> FindingsDelta:
+    """Which findings are new, which resolved, how many unchanged, from their fingerprints.
+
+    A fingerprint names a problem, not a row, so a finding that survives a re-collection
+    keeps it and counts as unchanged."""
+    old, new = frozenset(old_fingerprints), frozenset(new_fingerprints)
+    return FindingsDelta(new=new - old, resolved=old - new, unchanged=len(old & new))
+
+
+# (readable label, path into a stored ``report["coverage"]["cluster"]`` dict)
+COVERAGE_MEASURES = [
+    ("Running pods", ("pods",)),
+    ("Pods isolated for ingress", ("ingress", "pods")),
+    ("Pods isolated for egress", ("egress", "pods")),
+    ("Workloads", ("workloads",)),
+    ("Workloads isolated for ingress", ("ingress", "workloads")),
+    ("Workloads isolated for egress", ("egress", "workloads")),
+    ("hostNetwork pods (policy behaviour undefined)", ("host_network_pods",)),
+]
+
+
+def coverage_delta(old_coverage: dict, new_coverage: dict) -> dict:
+    """Cluster-wide coverage counts before and after, by readable measure:
+    ``{label: {"old", "new", "change"}}`` from two stored ``report["coverage"]`` dicts.
+    A measure missing from either side is left out."""
+
+    def pick(counts: dict, path: tuple):
+        for key in path:
+            counts = counts.get(key) if isinstance(counts, dict) else None
+        return counts if isinstance(counts, int | float) else None
+
+    old_cluster = old_coverage.get("cluster") or {}
+    new_cluster = new_coverage.get("cluster") or {}
+    delta = {}
+    for label, path in COVERAGE_MEASURES:
+        before, after = pick(old_cluster, path), pick(new_cluster, path)
+        if before is not None and after is not None:
+            delta[label] = {"old": before, "new": after, "change": after - before}
+    return delta
+
+
+def policies_delta(old: Mapping[str, dict], new: Mapping[str, dict]) -> dict:
+    """Policies ``added``, ``removed`` and ``changed`` (sorted ``namespace/name`` lists)
+    between two ``{"namespace/name": spec}`` mappings.
+
+    Specs are compared as the API server reads them: a missing or empty ``ingress``,
+    ``egress``, ``ports``, ``from`` or ``to`` is the same and ``policyTypes`` is defaulted;
+    a peer's selectors are compared as written, since a missing ``namespaceSelector``
+    means the policy's own namespace and ``{}`` every namespace."""
+    old_specs = {key: canonical_spec(key, spec) for key, spec in old.items()}
+    new_specs = {key: canonical_spec(key, spec) for key, spec in new.items()}
+    return {
+        "added": sorted(set(new_specs) - set(old_specs)),
+        "removed": sorted(set(old_specs) - set(new_specs)),
+        "changed": sorted(
+            k for k in set(old_specs) & set(new_specs) if old_specs[k] != new_specs[k]
+        ),
+    }
+
+
+def canonical_spec(key: str, spec: dict) -> dict:
+    """``spec`` in the form two equal policies share (see ``policies_delta``); a spec the
+    engine refuses is kept as written, so changing it still shows."""
+    namespace, _, name = key.partition("/")
+    policy, _ = parse_policy({"metadata": {"namespace": namespace, "name": name}, "spec": spec})
+    return _canonical(policy) if policy is not None else {"unparsed": spec}
 
 
 def diff_reports(old_model: ClusterModel, old_report, new_model: ClusterModel, new_report) -> dict:
