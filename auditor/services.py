@@ -125,12 +125,29 @@ def snapshot_request(*, cluster: Cluster, trigger: str = Snapshot.Trigger.SCHEDU
             "cluster %s: %s snapshot skipped, snapshot #%s is already %s",
             cluster.name, trigger, active.pk if active else "?", active.status if active else "active",
         )
+        if enqueue and active is not None:
+            _requeue_if_lost(active)
         return None
     if enqueue:
         from .tasks import run_snapshot
 
         transaction.on_commit(lambda: run_snapshot.delay(snapshot.pk))
     return snapshot
+
+
+def _requeue_if_lost(snapshot: Snapshot) -> None:
+    """Send the task of a snapshot pending for too long again: its message may have been
+    lost (a broker restarted without persistence). The claim makes a duplicate harmless."""
+    waited = (timezone.now() - snapshot.created_at).total_seconds()
+    if snapshot.status != Snapshot.Status.PENDING or waited < settings.SNAPSHOT_REQUEUE_AFTER:
+        return
+    from .tasks import run_snapshot
+
+    logger.warning(
+        "cluster %s: snapshot #%s has waited %.0f s without starting; its task is sent again",
+        snapshot.cluster.name, snapshot.pk, waited,
+    )
+    transaction.on_commit(lambda: run_snapshot.delay(snapshot.pk), robust=True)
 
 
 def _claim(snapshot_id: int) -> bool:

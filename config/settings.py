@@ -187,6 +187,9 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "netpol-auditor
 # --- Snapshots ----------------------------------------------------------------------
 # A running snapshot whose heartbeat is older than this is taken as dead (worker lost).
 SNAPSHOT_STALE_AFTER = env_int("SNAPSHOT_STALE_AFTER", 300)
+# A snapshot still pending this long when the next trigger comes has its task sent again
+# (a message lost with the broker); a duplicate is harmless, the claim is a compare-and-set.
+SNAPSHOT_REQUEUE_AFTER = env_int("SNAPSHOT_REQUEUE_AFTER", 60)
 # How the live collector talks to API servers (see netpol.collect.live).
 LIVE_COLLECTOR_OPTIONS = {
     "page_size": env_int("KUBE_PAGE_SIZE", 500),

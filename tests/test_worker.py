@@ -1,8 +1,10 @@
 """Snapshots through a real Celery worker and beat, on the configured broker (Redis in CI)."""
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.test import override_settings
 
 from auditor import services
 from auditor.models import Analysis, Cluster, Finding, Pod, Snapshot
@@ -105,3 +107,18 @@ def test_demo_cluster_through_the_worker_yields_its_pinned_findings(start_celery
     assert analysis.score == 38
     assert analysis.report["score"]["namespaces"]["shop-db"] == 100
     assert analysis.report["score"]["namespaces"]["batch"] == 0
+
+
+def test_a_snapshot_whose_task_message_was_lost_runs_on_the_next_trigger(start_celery, tmp_path, celery_env):
+    """The broker lost the queued message: the next trigger sends the task again instead
+    of skipping the cluster for half an hour."""
+    with FakeKube(small_cluster()) as kube:
+        cluster = live_cluster(kube, tmp_path, enabled=False)
+        lost = services.snapshot_request(cluster=cluster, trigger=Snapshot.Trigger.MANUAL, enqueue=False)
+        Snapshot.objects.filter(pk=lost.pk).update(created_at=lost.created_at - timedelta(seconds=5))
+        worker = start_celery("worker")
+        with override_settings(SNAPSHOT_REQUEUE_AFTER=1):
+            assert services.snapshot_request(cluster=cluster, trigger=Snapshot.Trigger.SCHEDULE) is None
+        wait_until(lambda: status_of(lost) == "complete", message="the waiting snapshot to complete")
+    assert cluster.snapshots.count() == 1
+    worker.wait_for_log(f"snapshot #{lost.pk} of live analysed")
