@@ -8,7 +8,11 @@ from __future__ import annotations
 from django.db.models import Case, Exists, IntegerField, OuterRef, Value, When
 from django.utils import timezone
 
-from .models import SEVERITY_ORDER, Analysis, Cluster, Finding, NetworkPolicy, Snapshot, Waiver
+from netpol.diff import coverage_delta, findings_delta, policies_delta
+from netpol.findings.catalogue import SEVERITY_RANK
+from netpol.findings.stored import CLUSTER_COUNTS_PATH, CoverageCounts
+
+from .models import Analysis, Cluster, Finding, NetworkPolicy, Snapshot, Waiver
 
 
 def latest_snapshot(cluster: Cluster) -> Snapshot | None:
@@ -18,6 +22,65 @@ def latest_snapshot(cluster: Cluster) -> Snapshot | None:
         .order_by("-finished_at", "-id")
         .first()
     )
+
+
+class SnapshotChoiceError(Exception):
+    """Why no complete snapshot answers the request, and the HTTP status that says so."""
+
+    def __init__(self, message: str, status: int = 404, *, wanted: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.wanted = wanted  # the well-formed id that is missing or not complete
+
+
+class NoCompleteSnapshot(SnapshotChoiceError):
+    """The cluster has no complete snapshot yet: pages show their empty state instead."""
+
+
+def pick_snapshot(cluster: Cluster, wanted: str | int | None, *, parameter: str = "snapshot",
+                  purpose: str = "can be shown") -> Snapshot:
+    """The complete snapshot a request means: ``wanted`` (an id, as text or a number) or the
+    current one when it is empty. Every page and the API choose through here.
+
+    Raises ``SnapshotChoiceError`` (400 for a malformed id, 404 otherwise) whose message
+    names ``parameter`` and ends with what only complete snapshots ``purpose``.
+    """
+    if wanted is None or wanted == "":
+        snapshot = latest_snapshot(cluster)
+        if snapshot is None:
+            raise NoCompleteSnapshot(f"{cluster.name} has no complete snapshot yet.")
+        return snapshot
+    if isinstance(wanted, str):
+        if not (wanted.isascii() and wanted.isdigit()):
+            shown = wanted[:20]
+            raise SnapshotChoiceError(
+                f"'{shown}' is not a snapshot number." if parameter == "snapshot"
+                else f"'{parameter}' must be a snapshot number, not '{shown}'.",
+                status=400,
+            )
+        wanted = int(wanted)
+    snapshot = Snapshot.objects.filter(cluster=cluster, pk=wanted).first()
+    if snapshot is None:
+        raise SnapshotChoiceError(f"{cluster.name} has no snapshot #{wanted}.", wanted=wanted)
+    if snapshot.status != Snapshot.Status.COMPLETE:
+        raise SnapshotChoiceError(
+            f"Snapshot #{wanted} is {snapshot.status}; only complete snapshots {purpose}.", wanted=wanted
+        )
+    return snapshot
+
+
+def pick_pair(cluster: Cluster, new: str, old: str) -> tuple[Snapshot, Snapshot]:
+    """``(old, new)`` to compare: the ids given, or the current snapshot and the one before it."""
+    new_snapshot = pick_snapshot(cluster, new, parameter="new", purpose="can be compared")
+    if old:
+        return pick_snapshot(cluster, old, parameter="old", purpose="can be compared"), new_snapshot
+    old_snapshot = previous_complete(new_snapshot)
+    if old_snapshot is None:
+        raise SnapshotChoiceError(
+            f"Snapshot #{new_snapshot.pk} is the first complete one: there is nothing to compare it with yet."
+        )
+    return old_snapshot, new_snapshot
 
 
 def active_snapshot(cluster: Cluster) -> Snapshot | None:
@@ -37,7 +100,7 @@ def findings_of(snapshot: Snapshot):
         cluster_id=snapshot.cluster_id, fingerprint=OuterRef("fingerprint"), revoked_at__isnull=True,
         expires_at__gt=timezone.now(),
     )
-    rank = Case(*[When(severity=s, then=Value(r)) for s, r in SEVERITY_ORDER.items()], output_field=IntegerField())
+    rank = Case(*[When(severity=s, then=Value(r)) for s, r in SEVERITY_RANK.items()], output_field=IntegerField())
     return (
         Finding.objects.filter(snapshot=snapshot)
         .annotate(waived=Exists(in_force), severity_rank=rank)
@@ -60,86 +123,73 @@ DIFF_CAP = 200
 def snapshot_diff(old: Snapshot, new: Snapshot, *, cap: int = DIFF_CAP) -> dict:
     """What changed from ``old`` to ``new``: findings, coverage, policies, exposed and uncovered.
 
-    The set differences run in the database, so two 50,000-pod snapshots compare without
-    loading their findings or policies; each list holds at most ``cap`` items next to
-    its full count.
+    ``netpol.diff`` compares what the database hands over in bulk (fingerprints, policy
+    specs, the cluster's coverage counts), so two 50,000-pod snapshots compare without
+    building a finding or policy object each; only the rows shown, at most ``cap`` per
+    list next to its full count, are fetched whole.
     """
-    def findings_only_in(a: Snapshot, b: Snapshot):
-        in_b = Finding.objects.filter(snapshot=b).values("fingerprint")
-        return findings_of(a).exclude(fingerprint__in=in_b)
-
-    def policies(snapshot: Snapshot):
-        return NetworkPolicy.objects.filter(snapshot=snapshot).order_by("namespace", "name")
-
-    def same_name_in(snapshot: Snapshot):
-        return NetworkPolicy.objects.filter(snapshot=snapshot, namespace=OuterRef("namespace"), name=OuterRef("name"))
-
-    new_findings = findings_only_in(new, old)
-    resolved_findings = findings_only_in(old, new)
-    added = policies(new).exclude(Exists(same_name_in(old)))
-    removed = policies(old).exclude(Exists(same_name_in(new)))
-    changed = policies(new).filter(Exists(same_name_in(old))).exclude(Exists(same_name_in(old).filter(spec=OuterRef("spec"))))
-    old_report, new_report = _report(old), _report(new)
+    old_findings, new_findings = _finding_keys(old), _finding_keys(new)
+    delta = findings_delta((f[-1] for f in old_findings), (f[-1] for f in new_findings))
+    appeared = [f for f in new_findings if f[-1] in delta.new]
+    policies = _policies_delta(old, new)
     return {
         "old": old,
         "new": new,
         "cap": cap,
-        "new_findings": _capped(new_findings, cap),
-        "resolved_findings": _capped(resolved_findings, cap),
-        "coverage": _coverage_delta(old_report.get("coverage") or {}, new_report.get("coverage") or {}),
+        "new_findings": _finding_rows(new, appeared, cap),
+        "resolved_findings": _finding_rows(old, [f for f in old_findings if f[-1] in delta.resolved], cap),
+        "coverage": _coverage_delta(old, new),
         "score": (_score(old), _score(new)),
-        "policies_added": _capped(added, cap, key=_policy_key),
-        "policies_removed": _capped(removed, cap, key=_policy_key),
-        "policies_changed": _capped(changed, cap, key=_policy_key),
+        **{f"policies_{key}": {"items": names[:cap], "count": len(names)} for key, names in policies.items()},
         # A workload is newly uncovered or exposed when a finding saying so is new.
-        "pods_newly_exposed": _workloads_of(new_findings.filter(rule__in=EXPOSURE_RULES), cap),
-        "pods_newly_uncovered": _workloads_of(new_findings.filter(rule__in=COVERAGE_RULES), cap),
+        "pods_newly_exposed": _workloads_of([f for f in appeared if f[2] in EXPOSURE_RULES], cap),
+        "pods_newly_uncovered": _workloads_of([f for f in appeared if f[2] in COVERAGE_RULES], cap),
     }
 
 
-def _capped(queryset, cap: int, key=None) -> dict:
-    rows = list(queryset[:cap])
-    return {"items": [key(r) for r in rows] if key else rows, "count": queryset.count()}
+def _finding_keys(snapshot: Snapshot) -> list[tuple]:
+    """``(severity rank, id, rule, namespace, fingerprint)`` of each finding, in ``findings_of`` order."""
+    rows = Finding.objects.filter(snapshot=snapshot).values_list("severity", "id", "rule", "namespace", "fingerprint")
+    keys = [(SEVERITY_RANK[severity], pk, rule, namespace, fp) for severity, pk, rule, namespace, fp in rows]
+    keys.sort(key=lambda k: (k[0], k[2], k[3], k[1]))
+    return keys
 
 
-def _policy_key(policy) -> str:
-    return f"{policy.namespace}/{policy.name}"
+def _finding_rows(snapshot: Snapshot, keys: list[tuple], cap: int) -> dict:
+    shown = findings_of(snapshot).filter(pk__in=[k[1] for k in keys[:cap]])
+    return {"items": list(shown), "count": len(keys)}
+
+
+def _policies_delta(old: Snapshot, new: Snapshot) -> dict[str, list[str]]:
+    """``netpol.diff.policies_delta`` of the two snapshots, as ``namespace/name`` sorted by both."""
+    def specs(snapshot: Snapshot) -> dict[str, dict]:
+        rows = NetworkPolicy.objects.filter(snapshot=snapshot).values_list("namespace", "name", "spec")
+        return {f"{namespace}/{name}": spec for namespace, name, spec in rows}
+
+    before, after = specs(old), specs(new)
+    # A spec stored identically is unchanged: only the others need parsing to compare.
+    same = {key for key in before.keys() & after.keys() if before[key] == after[key]}
+    delta = policies_delta(
+        {k: v for k, v in before.items() if k not in same}, {k: v for k, v in after.items() if k not in same}
+    )
+    return {key: sorted(names, key=lambda n: n.split("/", 1)) for key, names in delta.items()}
 
 
 def _score(snapshot: Snapshot):
     return Analysis.objects.filter(snapshot=snapshot).values_list("score", flat=True).first()
 
 
-def _report(snapshot: Snapshot) -> dict:
-    analysis = Analysis.objects.filter(snapshot=snapshot, status=Analysis.Status.COMPLETE).first()
-    return analysis.report if analysis else {}
-
-
-COVERAGE_MEASURES = [
-    ("Running pods", ("pods",)),
-    ("Pods isolated for ingress", ("ingress", "pods")),
-    ("Pods isolated for egress", ("egress", "pods")),
-    ("Workloads", ("workloads",)),
-    ("Workloads isolated for ingress", ("ingress", "workloads")),
-    ("Workloads isolated for egress", ("egress", "workloads")),
-    ("hostNetwork pods (policy behaviour undefined)", ("host_network_pods",)),
-]
-
-
-def _coverage_delta(old: dict, new: dict) -> dict:
-    """Cluster-wide coverage counts before and after, by readable measure."""
-    def pick(counts: dict, path: tuple):
-        for key in path:
-            counts = counts.get(key) if isinstance(counts, dict) else None
-        return counts if isinstance(counts, int | float) else None
-
-    old_cluster, new_cluster = old.get("cluster") or {}, new.get("cluster") or {}
-    delta = {}
-    for label, path in COVERAGE_MEASURES:
-        before, after = pick(old_cluster, path), pick(new_cluster, path)
-        if before is not None and after is not None:
-            delta[label] = {"old": before, "new": after, "change": after - before}
-    return delta
+def _coverage_delta(old: Snapshot, new: Snapshot) -> dict:
+    """``netpol.diff.coverage_delta`` of the cluster counts; empty while an analysis is unfinished."""
+    counts = dict(
+        Analysis.objects.filter(snapshot__in=[old, new], status=Analysis.Status.COMPLETE)
+        .values_list("snapshot_id", "__".join(("report", *CLUSTER_COUNTS_PATH)))
+    )
+    if len(counts) < 2:
+        return {}
+    for value in counts.values():
+        CoverageCounts.from_dict(value)  # a renamed key fails here rather than dropping a measure
+    return coverage_delta({"cluster": counts[old.pk]}, {"cluster": counts[new.pk]})
 
 
 # The findings that say a workload is uncovered or exposed: their objects are the answer,
@@ -148,9 +198,10 @@ COVERAGE_RULES = {"NP001", "NP002", "NP003"}
 EXPOSURE_RULES = {"NP020", "NP021", "NP022", "NP024"}
 
 
-def _workloads_of(findings, cap: int) -> dict:
+def _workloads_of(keys: list[tuple], cap: int) -> dict:
+    """The workloads and pods named by the first ``cap`` of these findings."""
+    rows = Finding.objects.filter(pk__in=[k[1] for k in keys[:cap]]).values_list("object_refs", flat=True)
     refs = sorted({
-        ref for refs in findings.values_list("object_refs", flat=True)[:cap] for ref in refs
-        if not ref.startswith(("NetworkPolicy/", "Namespace/"))
+        ref for refs in rows for ref in refs if not ref.startswith(("NetworkPolicy/", "Namespace/"))
     })
     return {"items": refs[:cap], "count": len(refs)}

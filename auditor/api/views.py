@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from auditor.access import role_of
 from auditor.models import Cluster, Finding, Report, Snapshot
-from auditor.selectors import findings_of, latest_snapshot
+from auditor.selectors import SnapshotChoiceError, findings_of, latest_snapshot, pick_snapshot
 from auditor.storage import engine_model
 from netpol.engine import InputError
 from netpol.engine.ipsets import ip_to_int
@@ -38,20 +38,10 @@ def _snapshots():
 
 def _complete_snapshot(cluster: Cluster, query: Query) -> Snapshot:
     """``?snapshot=ID`` (complete, of this cluster) or the current snapshot; 404 otherwise."""
-    wanted = query.integer("snapshot")
-    if wanted is None:
-        snapshot = latest_snapshot(cluster)
-        if snapshot is None:
-            raise ApiError(404, f"{cluster.name} has no complete snapshot yet.")
-        return snapshot
-    snapshot = Snapshot.objects.filter(cluster=cluster, pk=wanted).first()
-    if snapshot is None:
-        raise ApiError(404, f"{cluster.name} has no snapshot #{wanted}.")
-    if snapshot.status != Snapshot.Status.COMPLETE:
-        raise ApiError(
-            404, f"Snapshot #{wanted} is {snapshot.status}: only complete snapshots have answers."
-        )
-    return snapshot
+    try:
+        return pick_snapshot(cluster, query.integer("snapshot"), purpose="have answers")
+    except SnapshotChoiceError as problem:
+        raise ApiError(problem.status, problem.message) from None
 
 
 @api_view

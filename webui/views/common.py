@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404, render
 
-from auditor.models import Cluster, Snapshot
-from auditor.selectors import active_snapshot, latest_snapshot
+from auditor.models import Cluster
+from auditor.selectors import (
+    NoCompleteSnapshot,
+    SnapshotChoiceError,
+    active_snapshot,
+    pick_snapshot,
+)
 
 
 def get_cluster(name: str) -> Cluster:
@@ -18,25 +23,14 @@ def snapshot_for(request, cluster: Cluster):
     Returns ``(snapshot, None)`` or ``(None, response)`` where the response is the empty
     state explaining why there is nothing to show yet and what to do.
     """
-    wanted = request.GET.get("snapshot")
-    if wanted:
-        if not (wanted.isascii() and wanted.isdigit()):
-            return None, render_problem(request, cluster, f"'{wanted}' is not a snapshot number.", status=400)
-        snapshot = Snapshot.objects.filter(cluster=cluster, pk=int(wanted)).first()
-        if snapshot is None:
-            return None, render_problem(request, cluster, f"{cluster.name} has no snapshot #{wanted}.", status=404)
-        if snapshot.status != Snapshot.Status.COMPLETE:
-            return None, render_problem(
-                request, cluster, f"Snapshot #{wanted} is {snapshot.get_status_display().lower()}; only complete snapshots can be shown.",
-                status=404,
-            )
-        return snapshot, None
-    snapshot = latest_snapshot(cluster)
-    if snapshot is None:
+    try:
+        return pick_snapshot(cluster, request.GET.get("snapshot")), None
+    except NoCompleteSnapshot:
         return None, render(request, "webui/empty_cluster.html", {
             "cluster": cluster, "active": active_snapshot(cluster), "last": cluster.snapshots.first(),
         })
-    return snapshot, None
+    except SnapshotChoiceError as problem:
+        return None, render_problem(request, cluster, problem.message, status=problem.status)
 
 
 def render_problem(request, cluster, message: str, *, status: int):

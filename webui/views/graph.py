@@ -14,8 +14,8 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from auditor.access import require_role
-from auditor.models import Analysis, Namespace, NetworkPolicy, Pod, Snapshot
-from auditor.selectors import latest_snapshot
+from auditor.models import Analysis, Namespace, NetworkPolicy, Pod
+from auditor.selectors import NoCompleteSnapshot, SnapshotChoiceError, pick_snapshot
 from auditor.storage import engine_model
 from netpol import graph
 
@@ -106,29 +106,23 @@ def graph_elements(request, name):
 
 def _snapshot(request, cluster):
     """``snapshot_for``'s choice, with its problems as JSON for the script to show."""
-    wanted = request.GET.get("snapshot", "")
-    if wanted:
-        if not (wanted.isascii() and wanted.isdigit()):
-            return None, JsonResponse(
-                {"error": f"'{wanted[:20]}' is not a snapshot number."}, status=400
-            )
-        snapshot = Snapshot.objects.filter(
-            cluster=cluster, pk=int(wanted), status=Snapshot.Status.COMPLETE
-        ).first()
-        if snapshot is None:
-            return None, JsonResponse(
-                {"error": f"{cluster.name} has no complete snapshot #{wanted}."}, status=404
-            )
-        return snapshot, None
-    snapshot = latest_snapshot(cluster)
-    if snapshot is None:
+    try:
+        return pick_snapshot(cluster, request.GET.get("snapshot")), None
+    except NoCompleteSnapshot as problem:
         return None, JsonResponse(
             {
                 "error": f"{cluster.name} has no complete snapshot yet: take one from the overview, then reload."
             },
-            status=404,
+            status=problem.status,
         )
-    return snapshot, None
+    except SnapshotChoiceError as problem:
+        # The script shows one line: missing or not complete is all it needs to say.
+        message = (
+            problem.message
+            if problem.wanted is None
+            else f"{cluster.name} has no complete snapshot #{problem.wanted}."
+        )
+        return None, JsonResponse({"error": message}, status=problem.status)
 
 
 def _with_links(data: dict, cluster, snapshot, pinned_snapshot: bool) -> dict:
