@@ -27,10 +27,10 @@ from prometheus_client.registry import CollectorRegistry
 
 from netpol.collect.kinds import KIND_TABLE
 from netpol.findings.catalogue import RULES, SEVERITIES
+from netpol.findings.stored import cluster_counts
 
 from .models import Analysis, Cluster, Finding, Snapshot, Waiver
 
-DIRECTIONS = ("ingress", "egress")
 # The metrics' "kind" label (the plural the engine takes them by) and the snapshot's count.
 OBJECT_KINDS = {info.argument: info.count_field for info in KIND_TABLE.values()}
 
@@ -138,13 +138,12 @@ class AuditorCollector:
                 continue
             if analysis.score is not None:
                 g["score"].add_metric([name], analysis.score)
-            coverage = ((analysis.report or {}).get("coverage") or {}).get("cluster") or {}
-            for direction in DIRECTIONS:
-                numbers = coverage.get(direction) or {}
-                if isinstance(numbers.get("pod_ratio"), int | float):
-                    g["coverage"].add_metric([name, direction], numbers["pod_ratio"])
-                if isinstance(numbers.get("workload_ratio"), int | float):
-                    g["workload_coverage"].add_metric([name, direction], numbers["workload_ratio"])
+            coverage = cluster_counts(analysis.report)
+            for counts in (coverage.ingress, coverage.egress):
+                if counts.pod_ratio is not None:
+                    g["coverage"].add_metric([name, counts.direction], counts.pod_ratio)
+                if counts.workload_ratio is not None:
+                    g["workload_coverage"].add_metric([name, counts.direction], counts.workload_ratio)
             # Every severity and catalogue rule, zeros included, so graphs and alerts see 0
             # rather than a series that vanished.
             counts = grouped.get(current.pk, {})

@@ -24,7 +24,7 @@ from django.utils import timezone
 from auditor.models import Finding, Report, Snapshot, Waiver
 from auditor.selectors import findings_of, snapshot_diff
 from netpol.findings.catalogue import RULES, SEVERITIES
-from netpol.findings.coverage import coverage_percent
+from netpol.findings.stored import StoredReport
 
 VERSION = 1
 TOP = 10
@@ -52,25 +52,23 @@ COVERAGE_RATIOS = (
 )
 
 
-def coverage_summary(report: dict) -> dict:
+def coverage_summary(report: StoredReport) -> dict:
     """Cluster-wide coverage from an analysis report, flat, with the score's percentage."""
-    cluster = (report.get("coverage") or {}).get("cluster") or {}
-    pods = cluster.get("pods") or 0
-    ingress, egress = cluster.get("ingress") or {}, cluster.get("egress") or {}
+    cluster = report.coverage.cluster
     return {
-        "pods": pods,
-        "workloads": cluster.get("workloads") or 0,
-        "ingress_pods": ingress.get("pods") or 0,
-        "egress_pods": egress.get("pods") or 0,
-        "ingress_workloads": ingress.get("workloads") or 0,
-        "egress_workloads": egress.get("workloads") or 0,
-        "ingress_pod_ratio": ingress.get("pod_ratio"),
-        "egress_pod_ratio": egress.get("pod_ratio"),
-        "ingress_workload_ratio": ingress.get("workload_ratio"),
-        "egress_workload_ratio": egress.get("workload_ratio"),
-        "host_network_pods": cluster.get("host_network_pods") or 0,
+        "pods": cluster.pods,
+        "workloads": cluster.workloads,
+        "ingress_pods": cluster.ingress.pods,
+        "egress_pods": cluster.egress.pods,
+        "ingress_workloads": cluster.ingress.workloads,
+        "egress_workloads": cluster.egress.workloads,
+        "ingress_pod_ratio": cluster.ingress.pod_ratio,
+        "egress_pod_ratio": cluster.egress.pod_ratio,
+        "ingress_workload_ratio": cluster.ingress.workload_ratio,
+        "egress_workload_ratio": cluster.egress.workload_ratio,
+        "host_network_pods": cluster.host_network_pods,
         # As the dashboard counts it: isolated (pod, direction) pairs over all of them.
-        "percent": coverage_percent(pods, ingress.get("pods") or 0, egress.get("pods") or 0),
+        "percent": cluster.percent,
     }
 
 
@@ -200,7 +198,7 @@ def _baseline_from_snapshot(snapshot: Snapshot) -> dict:
         "snapshot_id": snapshot.pk,
         "at": snapshot.finished_at.isoformat(),
         "findings": {f.fingerprint: _finding(f) for f in Finding.objects.filter(snapshot=snapshot)},
-        "coverage": coverage_summary(analysis.report or {}),
+        "coverage": coverage_summary(StoredReport.from_dict(analysis.report)),
         "score": analysis.score,
     }
 
@@ -293,13 +291,12 @@ def build_content(
 ) -> dict:
     now = timezone.now()
     analysis = snapshot.analysis
-    data = analysis.report or {}
+    data = StoredReport.from_dict(analysis.report)
     findings = sorted((_finding(f) for f in findings_of(snapshot)), key=_rank)
     open_findings = [f for f in findings if not f["waived"]]
     counts = Counter(f["severity"] for f in open_findings)
     coverage = coverage_summary(data)
-    compliance = data.get("compliance") or []
-    cni = data.get("cni") or {}
+    compliance = [c.to_dict() for c in data.compliance]
     if previous is not None:
         baseline = _baseline_from_report(previous)
     elif baseline_snapshot is not None:
@@ -327,27 +324,20 @@ def build_content(
         },
         "summary": {
             "score": analysis.score,
-            "score_formula": (data.get("score") or {}).get("formula", ""),
-            "namespace_scores": (data.get("score") or {}).get("namespaces") or {},
+            "score_formula": data.score.formula,
+            "namespace_scores": data.score.namespaces,
             "coverage": coverage,
-            "namespaces_without_policy": (data.get("coverage") or {}).get("without_policy") or [],
-            "namespaces_without_default_deny": (data.get("coverage") or {}).get(
-                "without_default_deny"
-            )
-            or {},
-            "cni": {
-                "status": cni.get("status", ""),
-                "plugins": cni.get("plugins") or [],
-                "warning": cni.get("warning", ""),
+            "namespaces_without_policy": list(data.coverage.without_policy),
+            "namespaces_without_default_deny": {
+                "ingress": list(data.coverage.without_default_deny_ingress),
+                "egress": list(data.coverage.without_default_deny_egress),
             },
+            "cni": {"status": data.cni.status, "plugins": list(data.cni.plugins), "warning": data.cni.warning},
             "counts": {s: counts.get(s, 0) for s in SEVERITIES},
             "open": len(open_findings),
             "waived": len(findings) - len(open_findings),
             "total": len(findings),
-            "compliance": {
-                "pass": sum(c["status"] == "pass" for c in compliance),
-                "total": len(compliance),
-            },
+            "compliance": {"pass": data.compliance_passed, "total": len(compliance)},
         },
         "top_offenders": top_offenders(findings),
         "changes": changes(snapshot, findings, coverage, analysis.score, baseline),

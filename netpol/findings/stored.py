@@ -26,7 +26,9 @@ class ReportFormatError(ValueError):
     """The stored report lacks a key, or holds the wrong type under it; names the key."""
 
 
-def _field(data: dict, key: str, path: str, kind: type | tuple[type, ...], *, optional: bool = False):
+def _field(
+    data: dict, key: str, path: str, kind: type | tuple[type, ...], *, optional: bool = False
+):
     """``data[key]`` checked against ``kind`` (or None when ``optional``)."""
     where = f"{path}.{key}" if path else key
     if not isinstance(data, dict):
@@ -63,14 +65,16 @@ def _names_list(data: dict, key: str, path: str) -> tuple[str, ...]:
 class DirectionCounts:
     """Running pods and workloads isolated for one direction, and their shares (0-1)."""
 
+    direction: str  # "ingress" or "egress"
     pods: int
     pod_ratio: float | None
     workloads: int
     workload_ratio: float | None
 
     @classmethod
-    def from_dict(cls, data: dict, path: str) -> DirectionCounts:
+    def from_dict(cls, data: dict, path: str, direction: str) -> DirectionCounts:
         return cls(
+            direction=direction,
             pods=_field(data, "pods", path, int),
             pod_ratio=_field(data, "pod_ratio", path, _NUMBER, optional=True),
             workloads=_field(data, "workloads", path, int),
@@ -94,8 +98,12 @@ class CoverageCounts:
         return cls(
             pods=_field(data, "pods", path, int),
             workloads=_field(data, "workloads", path, int),
-            ingress=DirectionCounts.from_dict(_field(data, "ingress", path, dict), f"{path}.ingress"),
-            egress=DirectionCounts.from_dict(_field(data, "egress", path, dict), f"{path}.egress"),
+            ingress=DirectionCounts.from_dict(
+                _field(data, "ingress", path, dict), f"{path}.ingress", "ingress"
+            ),
+            egress=DirectionCounts.from_dict(
+                _field(data, "egress", path, dict), f"{path}.egress", "egress"
+            ),
             host_network_pods=_field(data, "host_network_pods", path, int),
             no_traffic_pods=_field(data, "no_traffic_pods", path, int),
         )
@@ -104,6 +112,12 @@ class CoverageCounts:
     def percent(self) -> float | None:
         """Isolated (pod, direction) pairs as a percentage: the score's coverage."""
         return coverage_percent(self.pods, self.ingress.pods, self.egress.pods)
+
+
+def cluster_counts(data: dict) -> CoverageCounts:
+    """The cluster-wide counts of a whole stored report, leaving its namespaces unread."""
+    coverage = _field(data, "coverage", "", dict)
+    return CoverageCounts.from_dict(_field(coverage, "cluster", "coverage", dict))
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,14 +153,23 @@ class StoredCoverage:
         namespaces = _field(data, "namespaces", path, dict)
         without = _field(data, "without_default_deny", path, dict)
         return cls(
-            cluster=CoverageCounts.from_dict(_field(data, "cluster", path, dict), f"{path}.cluster"),
+            cluster=CoverageCounts.from_dict(
+                _field(data, "cluster", path, dict), f"{path}.cluster"
+            ),
             namespaces={
-                name: NamespaceCoverage.from_dict(name, _field(namespaces, name, f"{path}.namespaces", dict),
-                                                  f"{path}.namespaces.{name}")
+                name: NamespaceCoverage.from_dict(
+                    name,
+                    _field(namespaces, name, f"{path}.namespaces", dict),
+                    f"{path}.namespaces.{name}",
+                )
                 for name in namespaces
             },
-            without_default_deny_ingress=_names_list(without, "ingress", f"{path}.without_default_deny"),
-            without_default_deny_egress=_names_list(without, "egress", f"{path}.without_default_deny"),
+            without_default_deny_ingress=_names_list(
+                without, "ingress", f"{path}.without_default_deny"
+            ),
+            without_default_deny_egress=_names_list(
+                without, "egress", f"{path}.without_default_deny"
+            ),
             without_policy=_names_list(data, "without_policy", path),
         )
 
@@ -179,10 +202,20 @@ class ComplianceResult:
 
     @classmethod
     def from_dict(cls, data: dict, path: str) -> ComplianceResult:
-        return cls(**{key: _field(data, key, path, str) for key in ("control", "namespace", "status", "evidence")})
+        return cls(
+            **{
+                key: _field(data, key, path, str)
+                for key in ("control", "namespace", "status", "evidence")
+            }
+        )
 
     def to_dict(self) -> dict:
-        return {"control": self.control, "namespace": self.namespace, "status": self.status, "evidence": self.evidence}
+        return {
+            "control": self.control,
+            "namespace": self.namespace,
+            "status": self.status,
+            "evidence": self.evidence,
+        }
 
     @property
     def passed(self) -> bool:

@@ -3,7 +3,7 @@ from django.shortcuts import render
 
 from auditor.access import require_role
 from auditor.models import Finding, NetworkPolicy, Pod
-from netpol.findings.coverage import coverage_percent
+from netpol.findings.stored import StoredReport
 
 from ..tables import page_of, sort_rows
 from .common import get_cluster, snapshot_for
@@ -12,10 +12,10 @@ NAMESPACE_SORTS = {"name", "pods", "coverage", "score", "findings", "policies"}
 SEARCH_LIMIT = 50
 
 
-def namespace_rows(snapshot, report: dict) -> list[dict]:
+def namespace_rows(snapshot, report: StoredReport | None) -> list[dict]:
     """One row per namespace from the stored report and the finding counts."""
-    coverage = (report.get("coverage") or {}).get("namespaces") or {}
-    scores = (report.get("score") or {}).get("namespaces") or {}
+    if report is None:
+        return []
     counts = {
         row["namespace"]: row
         for row in Finding.objects.filter(snapshot=snapshot).values("namespace").annotate(
@@ -24,22 +24,22 @@ def namespace_rows(snapshot, report: dict) -> list[dict]:
         )
     }
     rows = []
-    for name, c in coverage.items():
-        pods = c["pods"]
+    for name, ns in report.coverage.namespaces.items():
+        c = ns.counts
         rows.append({
             "name": name,
-            "pods": pods,
-            "workloads": c["workloads"],
-            "policies": c["policies"],
-            "coverage": coverage_percent(pods, c["ingress"]["pods"], c["egress"]["pods"]),
-            "ingress_ratio": c["ingress"]["pod_ratio"],
-            "egress_ratio": c["egress"]["pod_ratio"],
-            "deny_ingress": bool(c["default_deny"]["ingress"]),
-            "deny_egress": bool(c["default_deny"]["egress"]),
-            "score": scores.get(name),
+            "pods": c.pods,
+            "workloads": c.workloads,
+            "policies": ns.policies,
+            "coverage": c.percent,
+            "ingress_ratio": c.ingress.pod_ratio,
+            "egress_ratio": c.egress.pod_ratio,
+            "deny_ingress": bool(ns.default_deny_ingress),
+            "deny_egress": bool(ns.default_deny_egress),
+            "score": report.score.namespaces.get(name),
             "findings": counts.get(name, {}).get("findings", 0),
             "high": counts.get(name, {}).get("high", 0),
-            "host_network": c["host_network_pods"],
+            "host_network": c.host_network_pods,
         })
     return rows
 
@@ -81,7 +81,7 @@ def namespaces(request, name):
     if empty:
         return empty
     analysis = getattr(snapshot, "analysis", None)
-    report = analysis.report if analysis and analysis.status == "complete" else {}
+    report = StoredReport.from_dict(analysis.report) if analysis and analysis.status == "complete" else None
     q = request.GET.get("q", "").strip()
     show = request.GET.get("show", "all")
     rows = _filter(namespace_rows(snapshot, report), q.lower(), show)

@@ -10,7 +10,7 @@ from auditor import services
 from auditor.access import require_role
 from auditor.models import Cluster, Snapshot
 from auditor.selectors import active_snapshot, latest_snapshot
-from netpol.findings.coverage import coverage_percent
+from netpol.findings.stored import CLUSTER_COUNTS_PATH, CoverageCounts
 
 from ..charts import polyline
 from .common import get_cluster
@@ -23,9 +23,7 @@ _SUMMARY_FIELDS = {
     "analysis_status": "analysis__status",
     "counts": "analysis__finding_counts",
     # Picked out by the database: the full report is megabytes at 50,000 pods.
-    "pods": "analysis__report__coverage__cluster__pods",
-    "ingress": "analysis__report__coverage__cluster__ingress__pods",
-    "egress": "analysis__report__coverage__cluster__egress__pods",
+    "cluster_counts": "__".join(("analysis__report", *CLUSTER_COUNTS_PATH)),
 }
 
 
@@ -40,9 +38,9 @@ def _summaries(snapshots) -> list[dict]:
     out = []
     for snapshot in snapshots:
         row = rows[snapshot.pk]
-        pods = row["pods"]
+        counts = row.pop("cluster_counts")
         row["coverage"] = (
-            coverage_percent(pods, row["ingress"], row["egress"]) if row["analysis_status"] == "complete" else None
+            CoverageCounts.from_dict(counts).percent if row["analysis_status"] == "complete" else None
         )
         out.append(row)
     return out
