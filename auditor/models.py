@@ -13,6 +13,28 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from netpol.findings.catalogue import SEVERITIES
+
+# The one table of colours. Badges are drawn by name: ``.badge-<name>`` and
+# ``.sev-<severity>`` in static/css/app.css hold these values (a test checks), and the PDF
+# prints them as they are.
+PALETTE = {
+    "grey": (152, 162, 179),
+    "blue": (47, 111, 219),
+    "green": (31, 157, 85),
+    "orange": (224, 123, 0),
+    "red": (214, 69, 69),
+    "purple": (107, 33, 168),
+    "yellow": (201, 161, 0),
+}
+# Every status of snapshots, analyses, reports and deliveries, by value.
+STATUS_COLOURS = {
+    "pending": "grey", "running": "blue", "complete": "green", "failed": "red",
+    "sending": "blue", "retrying": "orange", "sent": "green", "skipped": "grey",
+}
+# In the catalogue's order, most severe first.
+SEVERITY_COLOURS = dict(zip(SEVERITIES, ("purple", "red", "orange", "yellow", "grey"), strict=True))
+
 
 def validate_cidr_list(value: str) -> None:
     for item in split_cidrs(value):
@@ -112,8 +134,6 @@ class Snapshot(models.Model):
         COMMAND = "command", "Command line"
 
     ACTIVE = (Status.PENDING, Status.RUNNING)
-    # Badge colours, so templates draw a status without logic.
-    COLOURS = {"pending": "grey", "running": "blue", "complete": "green", "failed": "red"}
 
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="snapshots")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -152,7 +172,7 @@ class Snapshot(models.Model):
 
     @property
     def colour(self) -> str:
-        return self.COLOURS[self.status]
+        return STATUS_COLOURS[self.status]
 
     @property
     def duration(self):
@@ -229,16 +249,7 @@ class Service(SnapshotObject):
 # --- Analysis: what the findings code concluded about one complete snapshot -----------
 
 
-class Severity(models.TextChoices):
-    CRITICAL = "critical", "Critical"
-    HIGH = "high", "High"
-    MEDIUM = "medium", "Medium"
-    LOW = "low", "Low"
-    INFO = "info", "Info"
-
-
-SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
-SEVERITY_COLOURS = {"critical": "purple", "high": "red", "medium": "orange", "low": "yellow", "info": "grey"}
+Severity = models.TextChoices("Severity", [(s.upper(), (s, s.capitalize())) for s in SEVERITIES])
 
 
 class Analysis(models.Model):
@@ -512,8 +523,6 @@ class Report(models.Model):
         SCHEDULE = "schedule", "Schedule"
         MANUAL = "manual", "Run now"
 
-    COLOURS = {"pending": "grey", "running": "blue", "complete": "green", "failed": "red"}
-
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="reports")
     # Reports outlive their schedule: deleting a schedule keeps what it sent.
     schedule = models.ForeignKey(ReportSchedule, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports")
@@ -551,7 +560,7 @@ class Report(models.Model):
 
     @property
     def colour(self) -> str:
-        return self.COLOURS[self.status]
+        return STATUS_COLOURS[self.status]
 
 
 class Delivery(models.Model):
@@ -568,9 +577,6 @@ class Delivery(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Not sent: nothing changed"
-
-    COLOURS = {"pending": "grey", "sending": "blue", "retrying": "orange", "sent": "green", "failed": "red",
-               "skipped": "grey"}
 
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.CharField(max_length=10, choices=Channel.choices)
@@ -594,5 +600,5 @@ class Delivery(models.Model):
 
     @property
     def colour(self) -> str:
-        return self.COLOURS[self.status]
+        return STATUS_COLOURS[self.status]
 

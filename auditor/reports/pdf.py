@@ -12,16 +12,11 @@ from datetime import datetime
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
+from auditor.models import PALETTE, SEVERITY_COLOURS
 from netpol.findings.catalogue import SEVERITIES
 
 PDF_FINDINGS_CAP = 500
-SEVERITY_RGB = {
-    "critical": (107, 33, 168),
-    "high": (214, 69, 69),
-    "medium": (224, 123, 0),
-    "low": (201, 161, 0),
-    "info": (152, 162, 179),
-}
+SEVERITY_RGB = {s: PALETTE[SEVERITY_COLOURS[s]] for s in SEVERITIES}
 _SPELLED = str.maketrans(
     {
         "\u2192": "->",
