@@ -60,33 +60,58 @@ def cluster_sync_schedule(*, cluster: Cluster) -> None:
 # --- Collectors ---------------------------------------------------------------------
 
 
-def collector_for(cluster: Cluster):
-    """The collection backend a cluster's source names."""
-    if cluster.source == Cluster.Source.MANIFESTS:
-        from netpol.collect.manifests import ManifestCollector
+def _manifests(cluster: Cluster):
+    from netpol.collect.manifests import ManifestCollector
 
-        path = Path(cluster.manifest_path)
-        if not path.is_absolute():
-            path = settings.BASE_DIR / path
-        return ManifestCollector([path])
+    path = Path(cluster.manifest_path)
+    if not path.is_absolute():
+        path = settings.BASE_DIR / path
+    return ManifestCollector([path])
+
+
+# The live ones import an HTTP client: loaded only for a cluster that needs one.
+def _kubeconfig(cluster: Cluster):
     from netpol.collect.live import LiveCollector
 
-    options = settings.LIVE_COLLECTOR_OPTIONS
-    if cluster.source == Cluster.Source.KUBECONFIG:
-        return LiveCollector.from_kubeconfig(
-            cluster.kubeconfig_path, context=cluster.kubeconfig_context or None, **options
-        )
-    if cluster.source == Cluster.Source.IN_CLUSTER:
-        return LiveCollector.from_in_cluster(**options)
-    if cluster.source == Cluster.Source.TOKEN:
-        try:
-            token = cluster.get_token()
-        except (OSError, ValueError) as exc:
-            raise CollectionError(f"cluster {cluster.name}: cannot read its token: {exc}") from None
-        return LiveCollector.from_token(
-            cluster.api_url, token, ca_file=cluster.ca_file or None, verify_tls=cluster.verify_tls, **options
-        )
-    raise CollectionError(f"cluster {cluster.name}: unknown source {cluster.source!r}")
+    return LiveCollector.from_kubeconfig(
+        cluster.kubeconfig_path, context=cluster.kubeconfig_context or None, **settings.LIVE_COLLECTOR_OPTIONS
+    )
+
+
+def _in_cluster(cluster: Cluster):
+    from netpol.collect.live import LiveCollector
+
+    return LiveCollector.from_in_cluster(**settings.LIVE_COLLECTOR_OPTIONS)
+
+
+def _token(cluster: Cluster):
+    from netpol.collect.live import LiveCollector
+
+    try:
+        token = cluster.get_token()
+    except (OSError, ValueError) as exc:
+        raise CollectionError(f"cluster {cluster.name}: cannot read its token: {exc}") from None
+    return LiveCollector.from_token(
+        cluster.api_url, token, ca_file=cluster.ca_file or None, verify_tls=cluster.verify_tls,
+        **settings.LIVE_COLLECTOR_OPTIONS,
+    )
+
+
+# One factory per ``Cluster.Source``: a new source is a new entry here.
+COLLECTORS = {
+    Cluster.Source.MANIFESTS: _manifests,
+    Cluster.Source.KUBECONFIG: _kubeconfig,
+    Cluster.Source.IN_CLUSTER: _in_cluster,
+    Cluster.Source.TOKEN: _token,
+}
+
+
+def collector_for(cluster: Cluster):
+    """The collection backend a cluster's source names."""
+    factory = COLLECTORS.get(cluster.source)
+    if factory is None:
+        raise CollectionError(f"cluster {cluster.name}: unknown source {cluster.source!r}")
+    return factory(cluster)
 
 
 # --- Snapshots ----------------------------------------------------------------------
