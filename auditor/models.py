@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from netpol.collect.kinds import KIND_TABLE
 from netpol.findings.catalogue import SEVERITIES
 
 # The one table of colours. Badges are drawn by name: ``.badge-<name>`` and
@@ -173,6 +174,10 @@ class Snapshot(models.Model):
     @property
     def colour(self) -> str:
         return STATUS_COLOURS[self.status]
+
+    def object_counts(self) -> dict[str, int]:
+        """Objects collected, by kind, named as ``KIND_TABLE`` names them (``pods``, ``policies``...)."""
+        return {info.argument: getattr(self, info.count_field) for info in KIND_TABLE.values()}
 
     @property
     def duration(self):

@@ -315,11 +315,7 @@ def build_content(
             "id": snapshot.pk,
             "finished_at": snapshot.finished_at.isoformat(),
             "server_version": snapshot.server_version,
-            "namespaces": snapshot.namespace_count,
-            "pods": snapshot.pod_count,
-            "policies": snapshot.policy_count,
-            "nodes": snapshot.node_count,
-            "services": snapshot.service_count,
+            **snapshot.object_counts(),
             "warnings": list(snapshot.warnings or [])[:20],
         },
         "summary": {
