@@ -26,8 +26,7 @@ from pathlib import Path
 from .collect.base import CollectionError
 from .collect.kinds import KIND_TABLE
 from .collect.manifests import ManifestCollector
-from .engine import ClusterModel, InputError, PodIsolation
-from .engine.model import ACTIVE, HOST_NETWORK
+from .engine import ACTIVE, HOST_NETWORK, ClusterModel, InputError, PodIsolation
 from .findings import audit, render_text
 
 PROG = "netaudit"
@@ -42,6 +41,7 @@ CATEGORIES = (
     "policy behaviour undefined",
     "no traffic",
 )
+
 
 def _warn(message: str) -> None:
     print(f"{PROG}: warning: {message}", file=sys.stderr)

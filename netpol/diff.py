@@ -1,13 +1,19 @@
-"""What changed between two audits of the same cluster.
+"""What changed between two audits of the same cluster: the one diff of the core.
 
-``diff_reports(old_model, old_report, new_model, new_report)`` returns a dict:
+Pure primitives, for callers that hold stored data rather than models (the history
+page, reports): ``findings_delta`` (fingerprints), ``coverage_delta`` (stored coverage
+dicts, by readable measure) and ``policies_delta`` (``{"namespace/name": spec}``).
+
+``diff_audits(old_model, old_report, new_model, new_report)``, built on them, returns:
 
 * ``findings``: ``new`` and ``resolved`` findings, matched by fingerprint, and the number
   ``unchanged``;
-* ``coverage``: cluster ratios before and after, and the namespaces whose counts changed;
+* ``coverage``: cluster ratios before and after, the namespaces whose counts changed, and
+  the cluster counts by readable ``measures`` (``coverage_delta``);
 * ``score``: cluster score before and after;
-* ``policies``: ``added``, ``removed`` and ``changed`` (``namespace/name``), comparing the
-  parsed specs, so ``ingress: []`` and no ``ingress`` are equal, as for the API server;
+* ``policies``: ``added``, ``removed`` and ``changed`` (``namespace/name``, with the parts
+  of the spec that changed), comparing the parsed specs, so ``ingress: []`` and no
+  ``ingress`` are equal, as for the API server;
 * ``newly_uncovered``: workloads not isolated for a direction now that were before (or
   did not exist);
 * ``newly_exposed``: workloads that gained external exposure (an outside address they
@@ -22,12 +28,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from netpol.engine import ClusterModel
-from netpol.engine.evaluate import EGRESS, INGRESS
-from netpol.engine.ipsets import NO_IPS
-from netpol.engine.model import Policy, parse_policy
+from netpol.engine import EGRESS, INGRESS, NO_IPS, ClusterModel, Policy, parse_policy
 
-from .findings.finding import workload_id, workload_ref
+from .findings.finding import workload_ref
 
 
 @dataclass(frozen=True)
@@ -91,14 +94,17 @@ def policies_delta(old: Mapping[str, dict], new: Mapping[str, dict]) -> dict:
     ``egress``, ``ports``, ``from`` or ``to`` is the same and ``policyTypes`` is defaulted;
     a peer's selectors are compared as written, since a missing ``namespaceSelector``
     means the policy's own namespace and ``{}`` every namespace."""
-    old_specs = {key: canonical_spec(key, spec) for key, spec in old.items()}
-    new_specs = {key: canonical_spec(key, spec) for key, spec in new.items()}
+    return _spec_changes(
+        {key: canonical_spec(key, spec) for key, spec in old.items()},
+        {key: canonical_spec(key, spec) for key, spec in new.items()},
+    )
+
+
+def _spec_changes(old: Mapping[str, dict], new: Mapping[str, dict]) -> dict:
     return {
-        "added": sorted(set(new_specs) - set(old_specs)),
-        "removed": sorted(set(old_specs) - set(new_specs)),
-        "changed": sorted(
-            k for k in set(old_specs) & set(new_specs) if old_specs[k] != new_specs[k]
-        ),
+        "added": sorted(set(new) - set(old)),
+        "removed": sorted(set(old) - set(new)),
+        "changed": sorted(k for k in set(old) & set(new) if old[k] != new[k]),
     }
 
 
@@ -110,16 +116,33 @@ def canonical_spec(key: str, spec: dict) -> dict:
     return _canonical(policy) if policy is not None else {"unparsed": spec}
 
 
-def diff_reports(old_model: ClusterModel, old_report, new_model: ClusterModel, new_report) -> dict:
-    old_fp = {f.fingerprint: f for f in old_report.findings}
-    new_fp = {f.fingerprint: f for f in new_report.findings}
+def finding_changes(old_findings: Iterable, new_findings: Iterable) -> tuple[list, list, int]:
+    """``(new, resolved, unchanged)``: the ``Finding`` objects only in the new audit and
+    only in the old (in audit order), and how many are in both, matched by fingerprint."""
+    old = {f.fingerprint: f for f in old_findings}
+    new = {f.fingerprint: f for f in new_findings}
+    delta = findings_delta(old, new)
+    return (
+        [f for fp, f in new.items() if fp in delta.new],
+        [f for fp, f in old.items() if fp in delta.resolved],
+        delta.unchanged,
+    )
+
+
+def diff_audits(old_model: ClusterModel, old_report, new_model: ClusterModel, new_report) -> dict:
+    """What changed from the old audit to the new (see the module docstring)."""
+    new, resolved, unchanged = finding_changes(old_report.findings, new_report.findings)
+    coverage = _coverage(old_report.coverage, new_report.coverage)
+    coverage["measures"] = coverage_delta(
+        old_report.coverage.to_dict(), new_report.coverage.to_dict()
+    )
     return {
         "findings": {
-            "new": [f.to_dict() for fp, f in new_fp.items() if fp not in old_fp],
-            "resolved": [f.to_dict() for fp, f in old_fp.items() if fp not in new_fp],
-            "unchanged": len(set(old_fp) & set(new_fp)),
+            "new": [f.to_dict() for f in new],
+            "resolved": [f.to_dict() for f in resolved],
+            "unchanged": unchanged,
         },
-        "coverage": _coverage(old_report.coverage, new_report.coverage),
+        "coverage": coverage,
         "score": {"old": old_report.score["cluster"], "new": new_report.score["cluster"]},
         "policies": _policies(old_model, new_model),
         "newly_uncovered": _uncovered(old_report.coverage, new_report.coverage),
@@ -180,18 +203,16 @@ def _canonical(policy: Policy) -> dict:
 
 
 def _policies(old_model: ClusterModel, new_model: ClusterModel) -> dict:
+    """``policies_delta`` on the models' parsed policies; a changed policy names the parts
+    of its spec that differ."""
     old = {p.key: _canonical(p) for p in old_model.policies}
     new = {p.key: _canonical(p) for p in new_model.policies}
-    changed = []
-    for key in sorted(set(old) & set(new)):
-        if old[key] != new[key]:
-            parts = [k for k in old[key] if old[key][k] != new[key][k]]
-            changed.append({"policy": key, "changed": parts})
-    return {
-        "added": sorted(set(new) - set(old)),
-        "removed": sorted(set(old) - set(new)),
-        "changed": changed,
-    }
+    delta = _spec_changes(old, new)
+    delta["changed"] = [
+        {"policy": key, "changed": [part for part in old[key] if old[key][part] != new[key][part]]}
+        for key in delta["changed"]
+    ]
+    return delta
 
 
 def _uncovered(old, new) -> list[dict]:
@@ -216,26 +237,19 @@ def _uncovered(old, new) -> list[dict]:
 
 def _workload_exposure(model: ClusterModel) -> dict:
     """{(namespace, workload): {"ingress": [(PortSet, IPSet)], "egress": [...], "pods"}}."""
-    exposure = model.external_exposure()
-    ev = model.evaluation
-    of_class: dict[int, tuple[int, int]] = {}
-    for key, classes in exposure.groups.items():
-        for c in classes:
-            of_class[c] = key
     out: dict[tuple[str, str], dict] = {}
-    for cls in ev.classes:
-        i, e = of_class[cls.id]
-        for pod in cls.pods:
+    for pods, ingress, egress in model.external_exposure().of_classes():
+        for pod in pods:
             entry = out.setdefault(
-                (pod.namespace, workload_id(pod)),
-                {INGRESS: set(), EGRESS: set(), "pods": []},
+                (pod.namespace, pod.workload_id), {INGRESS: [], EGRESS: [], "pods": []}
             )
-            entry[INGRESS].add(i)
-            entry[EGRESS].add(e)
+            for direction, entries in ((INGRESS, ingress), (EGRESS, egress)):
+                if entries not in entry[direction]:
+                    entry[direction].append(entries)
             entry["pods"].append(pod.name)
     for entry in out.values():
-        entry[INGRESS] = [x for i in sorted(entry[INGRESS]) for x in exposure.ingress[i]]
-        entry[EGRESS] = [x for e in sorted(entry[EGRESS]) for x in exposure.egress[e]]
+        for direction in (INGRESS, EGRESS):
+            entry[direction] = [x for entries in entry[direction] for x in entries]
     return out
 
 

@@ -23,16 +23,29 @@ import weakref
 
 import yaml
 
-from .engine import InputError
-from .engine.cluster import NO_TRAFFIC_CATEGORY, UNDEFINED_CATEGORY, ClusterModel
-from .engine.evaluate import EGRESS, INGRESS, bit_positions
-from .engine.gcpause import gc_paused
-from .engine.ipsets import IPV4_BASE, IPSet, ip_to_int
-from .engine.model import ACTIVE, HOST_NETWORK, Pod, Policy
-from .engine.ports import ALL_PORTS, NO_PORTS, PROTOCOLS, PortSet
+from .engine import (
+    ACTIVE,
+    ALL_PORTS,
+    EGRESS,
+    HOST_NETWORK,
+    INGRESS,
+    IPV4_BASE,
+    NO_PORTS,
+    NO_TRAFFIC_CATEGORY,
+    PROTOCOLS,
+    UNDEFINED_CATEGORY,
+    ClusterModel,
+    InputError,
+    IPSet,
+    Pod,
+    Policy,
+    PortSet,
+    gc_paused,
+    ip_to_int,
+    owning_workload,
+)
 from .findings.catalogue import METADATA_IPS
 from .findings.facts import PUBLIC_V4, PUBLIC_V6
-from .findings.finding import workload_id
 
 NAMESPACE_CAP = 25  # namespaces listed per peer summary
 WORKLOAD_CAP = 10  # workloads listed per namespace
@@ -69,7 +82,7 @@ CATEGORY_COLOURS = {
 
 def workload_key(pod: Pod) -> tuple[str, str, str]:
     """``(namespace, kind, name)`` as the findings name it; a pod without owner is its own."""
-    kind, _, name = workload_id(pod).partition("/")
+    kind, _, name = pod.workload_id.partition("/")
     return pod.namespace, kind, name
 
 
@@ -90,17 +103,10 @@ class _Index:
     def __init__(self, model: ClusterModel):
         ev = model.evaluation
         self.pods_of_workload: dict[tuple[str, str, str], list[Pod]] = {}
-        # The owner as the API names it (a CronJob's Job "report-28000000") to the
-        # workload the pages use ("CronJob/report"), so links from stored rows work too.
-        self.alias: dict[tuple[str, str, str], tuple[str, str, str]] = {}
         key_of: dict[Pod, tuple[str, str, str]] = {}
         for pod in sorted(model.pods, key=lambda p: (p.namespace, p.name)):
             key = key_of[pod] = workload_key(pod)
             self.pods_of_workload.setdefault(key, []).append(pod)
-            if pod.workload:
-                kind, _, name = pod.workload.partition("/")
-                if (pod.namespace, kind, name) != key:
-                    self.alias[pod.namespace, kind, name] = key
         self.workloads_of_class: list[dict[tuple[str, str, str], int]] = []
         for cls in ev.classes:
             counts: dict[tuple[str, str, str], int] = {}
@@ -229,35 +235,14 @@ def group_classes(
     }
 
 
-def _add(out: dict[int, PortSet], c: int, ports: PortSet) -> None:
-    found = out.get(c)
-    out[c] = ports if found is None else found | ports
-
-
 def sources_of(model: ClusterModel, classes: list[int]) -> dict[int, PortSet]:
     """Source class -> ports on which it may open connections to any of ``classes``."""
-    allowed = model.allowed_connections()
-    out: dict[int, PortSet] = {}
-    for gid in sorted({allowed.group_of[c] for c in classes}):
-        for entry in allowed.groups[gid].entries:
-            for s in bit_positions(entry.sources):
-                _add(out, s, entry.ports)
-    return out
+    return model.allowed_connections().sources_of(classes)
 
 
 def destinations_of(model: ClusterModel, classes: list[int]) -> dict[int, PortSet]:
     """Destination class -> ports any of ``classes`` may open connections to."""
-    allowed = model.allowed_connections()
-    mask = 0
-    for c in classes:
-        mask |= 1 << c
-    out: dict[int, PortSet] = {}
-    for group in allowed.groups:
-        for entry in group.entries:
-            if entry.sources & mask:
-                for d in group.classes:
-                    _add(out, d, entry.ports)
-    return out
+    return model.allowed_connections().destinations_of(classes)
 
 
 def address_rules(model: ClusterModel, c: int, direction: str) -> dict:
@@ -267,8 +252,7 @@ def address_rules(model: ClusterModel, c: int, direction: str) -> dict:
     A port name resolves against the destination: the class itself for ingress, never an
     address for egress (so an egress rule with only named ports allows no address)."""
     ev = model.evaluation
-    isolated_bits = ev.isolated_ingress if direction == INGRESS else ev.isolated_egress
-    if not isolated_bits >> c & 1:
+    if not ev.is_isolated(c, direction):
         return {"isolated": False, "rules": []}
     named = ev.classes[c].named_ports if direction == INGRESS else frozenset()
     rule_ids = ev.ingress_rules_of[c] if direction == INGRESS else ev.egress_rules_of[c]
@@ -425,15 +409,7 @@ def _policy_row(policy: Policy, selected: int | None = None) -> dict:
 
 
 def _policies_of(model: ClusterModel, pod: Pod) -> list[Policy]:
-    ev = model.evaluation
-    if pod.state == ACTIVE:
-        return list(ev.policies_of[ev.class_of[pod.key]])
-    idx = _index(model)
-    return [
-        p
-        for p in idx.policies_by_namespace.get(pod.namespace, ())
-        if p.pod_selector.matches(pod.labels)
-    ]
+    return model.policies_selecting(pod)
 
 
 def isolation_of(model: ClusterModel, pod: Pod) -> dict:
@@ -443,37 +419,25 @@ def isolation_of(model: ClusterModel, pod: Pod) -> dict:
     return {**found, "colour": CATEGORY_COLOURS[found["category"]]}
 
 
+# Why a pod outside enforcement has no isolation, as the object pages explain it.
+_OUTSIDE_REASONS = {
+    UNDEFINED_CATEGORY: "hostNetwork pods share their node's network; NetworkPolicies do not "
+    "govern them, and what a CNI does with them varies",
+    NO_TRAFFIC_CATEGORY: "the pod {reason}: it takes no part in traffic; "
+    "its policies apply once it runs with an address",
+}
+
+
 def _isolation(model: ClusterModel, pod: Pod) -> dict:
-    policies = _policies_of(model, pod)
-    out = {"policies": [_policy_row(p) for p in policies], "reason": ""}
-    if pod.state == HOST_NETWORK:
-        return {
-            **out,
-            "category": UNDEFINED_CATEGORY,
-            "ingress": None,
-            "egress": None,
-            "reason": "hostNetwork pods share their node's network; NetworkPolicies do not "
-            "govern them, and what a CNI does with them varies",
-        }
-    if pod.state != ACTIVE:
-        return {
-            **out,
-            "category": NO_TRAFFIC_CATEGORY,
-            "ingress": None,
-            "egress": None,
-            "reason": f"the pod {pod.inactive_reason}: it takes no part in traffic; "
-            "its policies apply once it runs with an address",
-        }
-    ev = model.evaluation
-    c = ev.class_of[pod.key]
-    ingress, egress = bool(ev.isolated_ingress >> c & 1), bool(ev.isolated_egress >> c & 1)
-    category = {
-        (True, True): "isolated",
-        (True, False): "ingress isolated",
-        (False, True): "egress isolated",
-        (False, False): "not isolated",
-    }[ingress, egress]
-    return {**out, "category": category, "ingress": ingress, "egress": egress}
+    found = model.pod_isolation(pod)
+    reason = _OUTSIDE_REASONS.get(found.category, "")
+    return {
+        "policies": [_policy_row(p) for p in model.policies_selecting(pod)],
+        "reason": reason.format(reason=pod.inactive_reason) if reason else "",
+        "category": found.category,
+        "ingress": found.ingress_isolated,
+        "egress": found.egress_isolated,
+    }
 
 
 # --- Pages --------------------------------------------------------------------------------
@@ -544,10 +508,10 @@ def find_workload(
     model: ClusterModel, namespace: str, kind: str, name: str
 ) -> tuple[tuple, list[Pod]]:
     """The workload's key and pods (by the page's key or the owner's API name)."""
-    idx = _index(model)
-    key = (namespace, kind, name)
-    key = idx.alias.get(key, key)
-    return key, idx.pods_of_workload.get(key, [])
+    # The owner as the API names it (a CronJob's Job "report-28000000") is the workload
+    # the pages use ("CronJob/report"), so links from stored rows work too.
+    key = (namespace, *owning_workload(kind, name))
+    return key, _index(model).pods_of_workload.get(key, [])
 
 
 def workload_summary(model: ClusterModel, namespace: str, kind: str, name: str) -> dict | None:
@@ -563,15 +527,12 @@ def workload_summary(model: ClusterModel, namespace: str, kind: str, name: str) 
     counts: dict[str, int] = {}
     by_key: dict[str, Policy] = {}
     isolated = {"ingress": 0, "egress": 0}
-    ev = model.evaluation
     for pod in pods:
         for policy in _policies_of(model, pod):
             counts[policy.key] = counts.get(policy.key, 0) + 1
             by_key[policy.key] = policy
-        c = ev.class_of.get(pod.key)
-        if c is not None:
-            isolated["ingress"] += ev.isolated_ingress >> c & 1
-            isolated["egress"] += ev.isolated_egress >> c & 1
+        isolated["ingress"] += model.is_isolated(pod, INGRESS)
+        isolated["egress"] += model.is_isolated(pod, EGRESS)
     named = {p.named_ports for p in active}
     representative = active[0] if active else pods[0]
     return {
@@ -636,16 +597,16 @@ def _port_entries(model: ClusterModel, compiled, named_over: int) -> list[dict] 
         )
         entry = {"index": k, "text": text, "valid": spec.valid, "named": spec.named, "resolved": []}
         if spec.named and spec.valid:
-            by_value: dict[PortSet, int] = {}
-            for c in bit_positions(named_over):
+            by_value: dict[PortSet, list[int]] = {}
+            for c in ev.classes_in(named_over):
                 resolved = spec.resolve(ev.classes[c].named_ports)
                 if resolved:
-                    by_value[resolved] = by_value.get(resolved, 0) | 1 << c
-            for ports, bits in by_value.items():
+                    by_value.setdefault(resolved, []).append(c)
+            for ports, classes in by_value.items():
                 entry["resolved"].append(
                     {
                         "ports": ports_list(ports),
-                        "peers": group_classes(model, dict.fromkeys(bit_positions(bits))),
+                        "peers": group_classes(model, dict.fromkeys(classes)),
                     }
                 )
         out.append(entry)
@@ -694,7 +655,7 @@ def policy_summary(model: ClusterModel, namespace: str, name: str) -> dict:
                             "text": _selector_text(peer),
                             "ip_block": peer.ip_block_text,
                             "pods": group_classes(
-                                model, dict.fromkeys(bit_positions(bits)), first_namespace=namespace
+                                model, dict.fromkeys(ev.classes_in(bits)), first_namespace=namespace
                             )
                             if bits
                             else None,
@@ -724,7 +685,7 @@ def policy_summary(model: ClusterModel, namespace: str, name: str) -> dict:
         "ignored": False,
         "errors": errors,
         "selects": group_classes(
-            model, dict.fromkeys(bit_positions(selected)), first_namespace=namespace
+            model, dict.fromkeys(ev.classes_in(selected)), first_namespace=namespace
         ),
         "outside_traffic": outside[:POD_CAP],
         "outside_count": len(outside),

@@ -33,10 +33,15 @@ from dataclasses import dataclass
 from netpol.collect.base import CollectionError
 from netpol.collect.manifests import DEFAULT_MAX_ALIAS_NODES, unpack, yaml_documents
 from netpol.collect.normalize import normalize
-from netpol.engine import ClusterModel
-from netpol.engine.ipsets import IPSet
-from netpol.engine.model import InputError, parse_policy
-from netpol.engine.ports import ALL_PORTS, NO_PORTS, PortSet
+from netpol.engine import (
+    ALL_PORTS,
+    NO_PORTS,
+    ClusterModel,
+    InputError,
+    IPSet,
+    PortSet,
+    parse_policy,
+)
 from netpol.findings import audit
 from netpol.findings.catalogue import SEVERITIES
 

@@ -29,14 +29,6 @@ DENIED = {
 }
 
 
-@pytest.fixture(autouse=True)
-def fresh_models():
-    """The engine model cache is keyed by snapshot id, and ids repeat across tests."""
-    storage.forget_models()
-    yield
-    storage.forget_models()
-
-
 def pod_url(namespace, pod, cluster="demo"):
     return reverse("webui:pod", args=[cluster, namespace, pod])
 
@@ -574,7 +566,7 @@ def test_pages_at_5000_pods(client_as, db, tmp_path, capsys):
         key=lambda p: len(objects.sources_of(model, [model.evaluation.class_of[p.key]])),
     )
     ns, name = busiest.key.split("/")
-    kind, _, workload = objects.workload_id(busiest).partition("/")
+    kind, _, workload = busiest.workload_id.partition("/")
     policy = max(model.policies, key=lambda p: len(p.ingress) + len(p.egress))
     target = next(p for p in model.pods if p.state == "active" and p.namespace != ns)
     urls = {

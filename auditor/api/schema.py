@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from copy import deepcopy
 
-from netpol.engine.ports import PROTOCOLS
+from auditor.access import ROLES
+from auditor.models import Analysis, Cluster, Report, Snapshot
+from netpol.collect.kinds import KIND_TABLE
+from netpol.engine import PROTOCOLS
 from netpol.findings.catalogue import RULES, SEVERITIES
 
 from .http import DEFAULT_PAGE_SIZE, MAX_NUMBER, MAX_PAGE_SIZE
@@ -98,22 +101,22 @@ SCHEMAS = {
     "Me": _object(
         {
             "username": STRING,
-            "role": {"type": "string", "enum": ["viewer", "auditor", "admin"]},
+            "role": {"type": "string", "enum": list(ROLES)},
             "token": _object({"name": STRING, "prefix": STRING, "created_at": TIME}),
         }
     ),
     "SnapshotCounts": _object(
         {
             name: {"type": "integer", "minimum": 0}
-            for name in ("namespaces", "pods", "policies", "nodes", "services")
+            for name in (info.argument for info in KIND_TABLE.values())
         }
     ),
     "Snapshot": _object(
         {
             "id": INTEGER,
             "cluster": STRING,
-            "status": {"type": "string", "enum": ["pending", "running", "complete", "failed"]},
-            "trigger": {"type": "string", "enum": ["schedule", "manual", "command"]},
+            "status": {"type": "string", "enum": Snapshot.Status.values},
+            "trigger": {"type": "string", "enum": Snapshot.Trigger.values},
             "created_at": TIME,
             "started_at": _nullable(TIME),
             "finished_at": _nullable(TIME),
@@ -130,7 +133,7 @@ SCHEMAS = {
     ),
     "Analysis": _object(
         {
-            "status": {"type": "string", "enum": ["running", "complete", "failed"]},
+            "status": {"type": "string", "enum": Analysis.Status.values},
             "started_at": TIME,
             "finished_at": _nullable(TIME),
             "error": STRING,
@@ -150,7 +153,7 @@ SCHEMAS = {
             "description": STRING,
             "source": {
                 "type": "string",
-                "enum": ["kubeconfig", "in_cluster", "token", "manifests"],
+                "enum": Cluster.Source.values,
             },
             "enabled": BOOLEAN,
             "snapshot_interval": {
@@ -244,8 +247,8 @@ SCHEMAS = {
             "cluster": STRING,
             "schedule": _nullable(_object({"id": INTEGER, "name": STRING})),
             "snapshot": _nullable({"type": "integer", "description": "The snapshot reported on."}),
-            "status": {"type": "string", "enum": ["pending", "running", "complete", "failed"]},
-            "trigger": {"type": "string", "enum": ["schedule", "manual"]},
+            "status": {"type": "string", "enum": Report.Status.values},
+            "trigger": {"type": "string", "enum": Report.Trigger.values},
             "created_at": TIME,
             "started_at": _nullable(TIME),
             "finished_at": _nullable(TIME),
@@ -331,7 +334,8 @@ def _list(name: str, items: dict, description: str, *, max_items: int) -> dict:
     }
 
 
-STATUSES = ["pending", "running", "complete", "failed"]
+# The ``status`` filter of snapshot and report lists: both have these four.
+STATUSES = Snapshot.Status.values
 
 PARAMETERS = {
     "name": _parameter(

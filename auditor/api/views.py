@@ -15,9 +15,7 @@ from auditor.access import role_of
 from auditor.models import Cluster, Finding, Report, Snapshot
 from auditor.selectors import SnapshotChoiceError, findings_of, latest_snapshot, pick_snapshot
 from auditor.storage import engine_model
-from netpol.engine import InputError
-from netpol.engine.ipsets import ip_to_int
-from netpol.engine.ports import PROTOCOLS
+from netpol.engine import PROTOCOLS, InputError, ip_to_int
 from netpol.findings.catalogue import RULES, SEVERITIES
 
 from . import serialize

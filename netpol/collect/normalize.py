@@ -8,13 +8,11 @@ shape the policy engine reads, so a stored snapshot and a YAML file mean the sam
 from __future__ import annotations
 
 import ipaddress
-import re
 from dataclasses import dataclass, field
 
-from .base import CollectionError
+from netpol.engine import FROM_TEMPLATE_ANNOTATION, controlling_workload
 
-# Marks pods the manifests backend made from a workload template (no live pod given).
-FROM_TEMPLATE_ANNOTATION = "netpol-auditor.io/from-template"
+from .base import CollectionError
 
 
 @dataclass(slots=True)
@@ -48,7 +46,15 @@ class PodRecord:
         if self.from_template:
             metadata["annotations"] = {FROM_TEMPLATE_ANNOTATION: "true"}
         ports = [
-            {k: v for k, v in (("name", p["name"]), ("containerPort", p["port"]), ("protocol", p["protocol"])) if v}
+            {
+                k: v
+                for k, v in (
+                    ("name", p["name"]),
+                    ("containerPort", p["port"]),
+                    ("protocol", p["protocol"]),
+                )
+                if v
+            }
             for p in self.container_ports
         ]
         return {
@@ -96,7 +102,10 @@ class NodeRecord:
         return {
             "kind": "Node",
             "metadata": {"name": self.name, "labels": dict(self.labels)},
-            "spec": {"podCIDRs": list(self.pod_cidrs), **({"podCIDR": self.pod_cidrs[0]} if self.pod_cidrs else {})},
+            "spec": {
+                "podCIDRs": list(self.pod_cidrs),
+                **({"podCIDR": self.pod_cidrs[0]} if self.pod_cidrs else {}),
+            },
             "status": {"addresses": addresses},
         }
 
@@ -125,6 +134,7 @@ class ServiceRecord:
 
 
 Record = NamespaceRecord | PodRecord | NetworkPolicyRecord | NodeRecord | ServiceRecord
+
 
 def _meta(obj: dict, kind: str, *, namespaced: bool) -> tuple[str, str, dict]:
     metadata = obj.get("metadata")
@@ -157,28 +167,13 @@ def _container_ports(spec: dict) -> list[dict]:
             if not isinstance(number, int):
                 continue
             ports.append(
-                {"name": p.get("name") or "", "port": number, "protocol": p.get("protocol") or "TCP"}
+                {
+                    "name": p.get("name") or "",
+                    "port": number,
+                    "protocol": p.get("protocol") or "TCP",
+                }
             )
     return ports
-
-
-# A ReplicaSet made by a Deployment is named "<deployment>-<pod-template-hash>".
-_JOB_SUFFIX = re.compile(r"^(?P<cronjob>.+)-\d{8,}$")
-
-
-def _workload(metadata: dict, labels: dict[str, str]) -> tuple[str, str]:
-    """The controlling workload, climbing one level where the name says how."""
-    owners = metadata.get("ownerReferences") or []
-    owner = next((o for o in owners if o.get("controller")), owners[0] if owners else None)
-    if not owner:
-        return "", ""
-    kind, name = owner.get("kind") or "", owner.get("name") or ""
-    template_hash = labels.get("pod-template-hash")
-    if kind == "ReplicaSet" and template_hash and name.endswith("-" + template_hash):
-        return "Deployment", name[: -len(template_hash) - 1]
-    if kind == "Job" and (m := _JOB_SUFFIX.match(name)):
-        return "CronJob", m.group("cronjob")
-    return kind, name
 
 
 def normalize(kind: str, obj: dict) -> Record:
@@ -189,8 +184,14 @@ def normalize(kind: str, obj: dict) -> Record:
         return _normalize(kind, obj)
     except (TypeError, AttributeError, KeyError, ValueError) as exc:
         # A field of the wrong type (a mapping where a list belongs, say).
-        name = (obj.get("metadata") or {}).get("name", "?") if isinstance(obj.get("metadata"), dict) else "?"
-        raise CollectionError(f"{kind} {name}: malformed object ({type(exc).__name__}: {exc})") from None
+        name = (
+            (obj.get("metadata") or {}).get("name", "?")
+            if isinstance(obj.get("metadata"), dict)
+            else "?"
+        )
+        raise CollectionError(
+            f"{kind} {name}: malformed object ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _normalize(kind: str, obj: dict) -> Record:
@@ -206,7 +207,7 @@ def _normalize(kind: str, obj: dict) -> Record:
         if not ips and status.get("podIP"):
             ips = [status["podIP"]]
         _checked_ips(ips, f"Pod {namespace}/{name}: status.podIPs")
-        workload_kind, workload_name = _workload(metadata, labels)
+        workload_kind, workload_name = controlling_workload(metadata, labels)
         return PodRecord(
             namespace=namespace,
             name=name,
@@ -218,7 +219,8 @@ def _normalize(kind: str, obj: dict) -> Record:
             workload_kind=workload_kind,
             workload_name=workload_name,
             container_ports=_container_ports(spec),
-            from_template=(metadata.get("annotations") or {}).get(FROM_TEMPLATE_ANNOTATION) == "true",
+            from_template=(metadata.get("annotations") or {}).get(FROM_TEMPLATE_ANNOTATION)
+            == "true",
         )
     if kind == "NetworkPolicy":
         name, namespace, _ = _meta(obj, kind, namespaced=True)
@@ -234,20 +236,28 @@ def _normalize(kind: str, obj: dict) -> Record:
             name=name,
             labels=labels,
             pod_cidrs=cidrs,
-            internal_ips=_checked_ips([a["address"] for a in addresses if a.get("type") == "InternalIP"],
-                                      f"Node {name}: status.addresses (InternalIP)"),
-            external_ips=_checked_ips([a["address"] for a in addresses if a.get("type") == "ExternalIP"],
-                                      f"Node {name}: status.addresses (ExternalIP)"),
+            internal_ips=_checked_ips(
+                [a["address"] for a in addresses if a.get("type") == "InternalIP"],
+                f"Node {name}: status.addresses (InternalIP)",
+            ),
+            external_ips=_checked_ips(
+                [a["address"] for a in addresses if a.get("type") == "ExternalIP"],
+                f"Node {name}: status.addresses (ExternalIP)",
+            ),
         )
     if kind == "Service":
         name, namespace, _ = _meta(obj, kind, namespaced=True)
-        cluster_ips = list(spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else []))
+        cluster_ips = list(
+            spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+        )
         return ServiceRecord(
             namespace=namespace,
             name=name,
             type=spec.get("type") or "ClusterIP",
-            cluster_ips=_checked_ips([ip for ip in cluster_ips if ip and ip != "None"],
-                                     f"Service {namespace}/{name}: spec.clusterIPs"),
+            cluster_ips=_checked_ips(
+                [ip for ip in cluster_ips if ip and ip != "None"],
+                f"Service {namespace}/{name}: spec.clusterIPs",
+            ),
             selector={str(k): str(v) for k, v in (spec.get("selector") or {}).items()},
             ports=[
                 {k: p[k] for k in ("name", "port", "targetPort", "protocol") if k in p}

@@ -1,8 +1,10 @@
 """The policy engine: exact NetworkPolicy semantics on plain data, no Django.
 
-Entry point: ``ClusterModel.from_objects(...)`` (see ``cluster.py``). Modules:
+Entry point: ``ClusterModel.from_objects(...)`` (see ``cluster.py``). Everything a caller
+outside the engine needs is exported here; the submodules are the engine's own:
 
 * ``model``      parsing raw API objects, validation errors (``PolicyError``)
+* ``workloads``  which workload a pod belongs to
 * ``selectors``  label selectors, per object and as bitsets over a population
 * ``ports``      port entries, named ports, port sets over TCP/UDP/SCTP
 * ``ipsets``     IPv4/IPv6 interval sets (ipBlock with except)
@@ -15,17 +17,72 @@ Entry point: ``ClusterModel.from_objects(...)`` (see ``cluster.py``). Modules:
 """
 
 from .allowed import AllowedConnections
-from .cluster import ClusterModel, PodIsolation
+from .cluster import (
+    CATEGORIES,
+    NO_TRAFFIC_CATEGORY,
+    UNDEFINED_CATEGORY,
+    ClusterModel,
+    PodIsolation,
+    isolation_category,
+)
+from .evaluate import EGRESS, INGRESS, CompiledRule, Evaluation
 from .explain import Verdict
 from .exposure import ExternalExposure
-from .model import InputError, PolicyError
+from .gcpause import gc_paused
+from .ipsets import ALL_IPS, IPV4_BASE, NO_IPS, IPSet, int_to_ip, ip_to_int
+from .model import (
+    ACTIVE,
+    FROM_TEMPLATE_ANNOTATION,
+    HOST_NETWORK,
+    INACTIVE,
+    NAMESPACE_NAME_LABEL,
+    InputError,
+    Pod,
+    Policy,
+    PolicyError,
+    parse_policy,
+)
+from .ports import ALL_PORTS, NO_PORTS, PROTOCOLS, PortSet
+from .selectors import LabelIndex, Selector
+from .workloads import controlling_workload, owning_workload
 
 __all__ = [
+    "ACTIVE",
+    "ALL_IPS",
+    "ALL_PORTS",
+    "CATEGORIES",
+    "EGRESS",
+    "FROM_TEMPLATE_ANNOTATION",
+    "HOST_NETWORK",
+    "INACTIVE",
+    "INGRESS",
+    "IPV4_BASE",
+    "NAMESPACE_NAME_LABEL",
+    "NO_IPS",
+    "NO_PORTS",
+    "NO_TRAFFIC_CATEGORY",
+    "PROTOCOLS",
+    "UNDEFINED_CATEGORY",
     "AllowedConnections",
     "ClusterModel",
+    "CompiledRule",
+    "Evaluation",
     "ExternalExposure",
+    "IPSet",
     "InputError",
+    "LabelIndex",
+    "Pod",
     "PodIsolation",
+    "Policy",
     "PolicyError",
+    "PortSet",
+    "Selector",
     "Verdict",
+    "controlling_workload",
+    "gc_paused",
+    "int_to_ip",
+    "ip_to_int",
+    "isolation_category",
+    "owning_workload",
+    "parse_policy",
 ]

@@ -28,6 +28,11 @@ def _id_ranges(bits: int) -> list[list[int]]:
     return out
 
 
+def _add(out: dict[int, PortSet], c: int, ports: PortSet) -> None:
+    found = out.get(c)
+    out[c] = ports if found is None else found | ports
+
+
 class AllowedConnections:
     def __init__(self, ev: Evaluation, groups: list[DestinationGroup]):
         self.ev = ev
@@ -46,6 +51,26 @@ class AllowedConnections:
         for entry in self.groups[self.group_of[dst_class]].entries:
             if entry.ports & wanted:
                 out |= entry.sources
+        return out
+
+    def sources_of(self, classes: list[int]) -> dict[int, PortSet]:
+        """Source class -> ports on which it may open connections to any of ``classes``."""
+        out: dict[int, PortSet] = {}
+        for gid in sorted({self.group_of[c] for c in classes}):
+            for entry in self.groups[gid].entries:
+                for s in bit_positions(entry.sources):
+                    _add(out, s, entry.ports)
+        return out
+
+    def destinations_of(self, classes: list[int]) -> dict[int, PortSet]:
+        """Destination class -> ports any of ``classes`` may open connections to."""
+        mask = self.ev.class_set(classes)
+        out: dict[int, PortSet] = {}
+        for group in self.groups:
+            for entry in group.entries:
+                if entry.sources & mask:
+                    for d in group.classes:
+                        _add(out, d, entry.ports)
         return out
 
     def allows(self, src: str, dst: str, port: int, protocol: str = "TCP") -> bool:
@@ -100,10 +125,7 @@ class AllowedConnections:
         if level == "namespace":
             keys_of = [{c.namespace} for c in self.ev.classes]
         elif level == "workload":
-            keys_of = [
-                {f"{c.namespace}/{p.workload or 'Pod/' + p.name}" for p in c.pods}
-                for c in self.ev.classes
-            ]
+            keys_of = [{f"{c.namespace}/{p.workload_id}" for p in c.pods} for c in self.ev.classes]
         else:
             raise ValueError("level must be 'namespace' or 'workload'")
         keys_cache: dict[int, set[str]] = {}

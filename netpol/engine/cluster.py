@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from .allowed import AllowedConnections
-from .evaluate import Evaluation
+from .evaluate import EGRESS, INGRESS, Evaluation, bit_positions
 from .explain import Endpoint, Verdict, reach
 from .exposure import ExternalExposure
 from .gcpause import gc_paused
@@ -41,9 +41,29 @@ from .model import (
     parse_service,
 )
 from .ports import PROTOCOLS
+from .selectors import LabelIndex, Selector
 
 UNDEFINED_CATEGORY = "policy behaviour undefined"
 NO_TRAFFIC_CATEGORY = "no traffic"
+# Every isolation category, protected first, then the gaps.
+CATEGORIES = (
+    "isolated",
+    "ingress isolated",
+    "egress isolated",
+    "not isolated",
+    UNDEFINED_CATEGORY,
+    NO_TRAFFIC_CATEGORY,
+)
+
+
+def isolation_category(ingress: bool, egress: bool) -> str:
+    """The category of an active pod isolated (or not) for ingress and for egress."""
+    return {
+        (True, True): "isolated",
+        (True, False): "ingress isolated",
+        (False, True): "egress isolated",
+        (False, False): "not isolated",
+    }[ingress, egress]
 
 
 @dataclass(slots=True)
@@ -165,56 +185,71 @@ class ClusterModel:
     def isolation(self) -> list[PodIsolation]:
         """Per pod, sorted by "namespace/name": isolation per direction and the policies
         that select it. hostNetwork pods get the category "policy behaviour undefined"."""
+        return [
+            self.pod_isolation(p) for p in sorted(self.pods, key=lambda p: (p.namespace, p.name))
+        ]
+
+    def pod_isolation(self, pod: Pod) -> PodIsolation:
+        """``isolation()`` for one pod, without evaluating the others."""
+        policies = [p.key for p in self.policies_selecting(pod)]
+        if pod.state == ACTIVE:
+            ing, egr = self.is_isolated(pod, INGRESS), self.is_isolated(pod, EGRESS)
+            return PodIsolation(
+                pod.key, pod.state, isolation_category(ing, egr), ing, egr, policies
+            )
+        if pod.state == HOST_NETWORK:
+            return PodIsolation(
+                pod.key,
+                pod.state,
+                UNDEFINED_CATEGORY,
+                None,
+                None,
+                policies,
+                "hostNetwork pods are outside NetworkPolicy enforcement",
+            )
+        return PodIsolation(
+            pod.key,
+            pod.state,
+            NO_TRAFFIC_CATEGORY,
+            None,
+            None,
+            policies,
+            f"the pod {pod.inactive_reason}: it takes no part in traffic",
+        )
+
+    def is_isolated(self, pod: Pod, direction: str) -> bool:
+        """Does a policy isolate this active pod for ``direction`` ("ingress"/"egress")?
+        Pods outside enforcement (hostNetwork, no traffic) are never isolated."""
+        c = self.evaluation.class_of.get(pod.key)
+        return c is not None and self.evaluation.is_isolated(c, direction)
+
+    def policies_selecting(self, pod: Pod) -> list[Policy]:
+        """Every policy whose podSelector selects the pod, in policy order."""
         ev = self.evaluation
-        by_namespace: dict[str, list[Policy]] = {}
+        c = ev.class_of.get(pod.key)
+        if c is not None:
+            return list(ev.policies_of[c])
+        return [
+            p
+            for p in self.policies_by_namespace.get(pod.namespace, ())
+            if p.pod_selector.matches(pod.labels)
+        ]
+
+    def namespaces_matching(self, selector: Selector) -> list[str]:
+        """The names of the namespaces whose labels ``selector`` matches, sorted."""
+        names, index = self._namespace_index
+        return [names[i] for i in bit_positions(index.eval(selector))]
+
+    @cached_property
+    def _namespace_index(self) -> tuple[list[str], LabelIndex]:
+        names = sorted(self.namespaces)
+        return names, LabelIndex([self.namespaces[n].labels for n in names])
+
+    @cached_property
+    def policies_by_namespace(self) -> dict[str, list[Policy]]:
+        out: dict[str, list[Policy]] = {}
         for policy in self.policies:
-            by_namespace.setdefault(policy.namespace, []).append(policy)
-        out = []
-        for pod in sorted(self.pods, key=lambda p: (p.namespace, p.name)):
-            if pod.state == ACTIVE:
-                c = ev.class_of[pod.key]
-                policies = ev.policies_of[c]
-                ing = bool(ev.isolated_ingress >> c & 1)
-                egr = bool(ev.isolated_egress >> c & 1)
-                category = {
-                    (True, True): "isolated",
-                    (True, False): "ingress isolated",
-                    (False, True): "egress isolated",
-                    (False, False): "not isolated",
-                }[ing, egr]
-                out.append(
-                    PodIsolation(pod.key, pod.state, category, ing, egr, [p.key for p in policies])
-                )
-                continue
-            policies = [
-                p.key
-                for p in by_namespace.get(pod.namespace, ())
-                if p.pod_selector.matches(pod.labels)
-            ]
-            if pod.state == HOST_NETWORK:
-                out.append(
-                    PodIsolation(
-                        pod.key,
-                        pod.state,
-                        UNDEFINED_CATEGORY,
-                        None,
-                        None,
-                        policies,
-                        "hostNetwork pods are outside NetworkPolicy enforcement",
-                    )
-                )
-            else:
-                out.append(
-                    PodIsolation(
-                        pod.key,
-                        pod.state,
-                        NO_TRAFFIC_CATEGORY,
-                        None,
-                        None,
-                        policies,
-                        f"the pod {pod.inactive_reason}: it takes no part in traffic",
-                    )
-                )
+            out.setdefault(policy.namespace, []).append(policy)
         return out
 
     # -- 2. reach ------------------------------------------------------------------------
@@ -322,15 +357,6 @@ class ClusterModel:
         ev, allowed = self.evaluation, self._allowed
         with gc_paused():
             return ExternalExposure(ev, self.cluster_ranges(), allowed.groups, ev.egress_ips())
-
-    def analyze(self) -> dict:
-        """Isolation, the allowed set and exposure in one call (what a snapshot stores)."""
-        return {
-            "isolation": self.isolation(),
-            "allowed": self.allowed_connections(),
-            "exposure": self.external_exposure(),
-            "errors": self.errors,
-        }
 
 
 def _parse(parser, obj, kind: str):

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netpol.bits import bit_positions
+
 from .classes import build_classes
 from .ipsets import ALL_IPS, NO_IPS, IPSet
 from .model import Namespace, Pod, Policy, Rule
@@ -26,17 +28,6 @@ from .selectors import LabelIndex, bits_from_positions
 
 INGRESS = "ingress"
 EGRESS = "egress"
-
-
-def bit_positions(x: int) -> list[int]:
-    """The positions of the set bits of x, ascending."""
-    s = bin(x)[:1:-1]
-    out = []
-    i = s.find("1")
-    while i >= 0:
-        out.append(i)
-        i = s.find("1", i + 1)
-    return out
 
 
 def resolve_ports(ports: tuple[PortSpec, ...] | None, named_ports: frozenset) -> PortSet:
@@ -152,6 +143,40 @@ class Evaluation:
                     compiled = self._compile(policy, direction, rule)
                     for c in members:
                         per_class[c].append(compiled.id)
+
+    # -- questions about classes, so nobody outside the engine reads the bitsets --------
+
+    def is_isolated(self, c: int, direction: str) -> bool:
+        """Is class ``c`` isolated for ``direction`` ("ingress"/"egress")?"""
+        bits = self.isolated_ingress if direction == INGRESS else self.isolated_egress
+        return bool(bits >> c & 1)
+
+    def isolated_classes(self, direction: str) -> list[int]:
+        """The ids of the classes isolated for ``direction``, ascending."""
+        return bit_positions(
+            self.isolated_ingress if direction == INGRESS else self.isolated_egress
+        )
+
+    def classes_in(self, classes: int) -> list[int]:
+        """The ids of a class set (as ``selected``, rules and entries hold them), ascending."""
+        return bit_positions(classes)
+
+    def pods_in(self, classes: int) -> list[Pod]:
+        """The pods of a class set, class by class."""
+        return [pod for c in bit_positions(classes) for pod in self.classes[c].pods]
+
+    @staticmethod
+    def class_set(ids) -> int:
+        """The class set of the given class ids (the inverse of ``classes_in``)."""
+        out = 0
+        for c in ids:
+            out |= 1 << c
+        return out
+
+    @staticmethod
+    def first_class(classes: int) -> int | None:
+        """The lowest class id of a class set, or None when it is empty."""
+        return (classes & -classes).bit_length() - 1 if classes else None
 
     def ns_mask(self, namespace: str) -> int:
         lo, hi = self.ns_ranges.get(namespace, (0, 0))

@@ -79,6 +79,13 @@ class ExternalExposure:
             "egress": self._describe(self.egress[self._of_class[1][c]]),
         }
 
+    def of_classes(self):
+        """``(pods, ingress, egress)`` per group of classes with the same exposure, where
+        ingress and egress are lists of (PortSet, IPSet) outside the cluster."""
+        for (i, e), classes in self.groups.items():
+            pods = [p for c in classes for p in self.ev.classes[c].pods]
+            yield pods, self.ingress[i], self.egress[e]
+
     @gc_paused()
     def to_dict(self) -> dict:
         """Groups of pods with the same exposure; pods with none both ways are left out."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from .ipsets import NO_IPS, IPSet, ip_to_int
 from .ports import PortSpec, parse_port
 from .selectors import Selector, parse_selector
+from .workloads import controlling_workload
 
 FROM_TEMPLATE_ANNOTATION = "netpol-auditor.io/from-template"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -86,12 +87,17 @@ class Pod:
     # {(name, protocol, number)} of the named container ports.
     named_ports: frozenset[tuple[str, str, int]] = frozenset()
     from_template: bool = False
-    workload: str = ""  # "Deployment/web", or "" when the pod has no owner
+    workload: str = ""  # "Deployment/web", or "" when the pod has no owner (workloads.py)
     ip_values: tuple[int, ...] = ()
 
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def workload_id(self) -> str:
+        """``Kind/name`` of the pod's workload; a pod without an owner is ``Pod/name``."""
+        return self.workload or f"Pod/{self.name}"
 
     @property
     def state(self) -> str:
@@ -238,15 +244,8 @@ def _check_ip(value, where: str) -> int:
 
 
 def _workload(md: dict, labels: dict[str, str]) -> str:
-    owners = md.get("ownerReferences") or []
-    owner = next((o for o in owners if o.get("controller")), owners[0] if owners else None)
-    if not owner:
-        return ""
-    kind, name = owner.get("kind") or "", owner.get("name") or ""
-    pth = labels.get("pod-template-hash")
-    if kind == "ReplicaSet" and pth and name.endswith("-" + pth):
-        kind, name = "Deployment", name[: -len(pth) - 1]
-    return f"{kind}/{name}"
+    kind, name = controlling_workload(md, labels)
+    return f"{kind}/{name}" if kind or name else ""
 
 
 def parse_pod(obj) -> Pod:

@@ -4,7 +4,7 @@ exposure, mistakes, the CNI, a score and compliance evidence. Pure Python, no Dj
     from netpol.findings import audit
     report = audit(model)          # model: netpol.engine.ClusterModel
     report.to_dict()               # {"findings", "coverage", "score", "compliance", "cni", ...}
-    diff_reports(old_model, old_report, new_model, new_report)
+    netpol.diff.diff_audits(old_model, old_report, new_model, new_report)
 
 The rules are listed in ``catalogue.py`` (rendered to docs/findings.md).
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from netpol.engine import ClusterModel
 
-from .finding import Finding, make, workload_id, workload_ref
+from .finding import Finding, make, workload_ref
 
 PLUGIN_NAMESPACES = (
     "kube-system",
@@ -65,7 +65,7 @@ def detect(model: ClusterModel) -> dict:
     for pod in model.pods:
         if pod.namespace not in PLUGIN_NAMESPACES:
             continue
-        workload = workload_id(pod)
+        workload = pod.workload_id
         name = workload.partition("/")[2]
         for plugin, (_, prefixes, labels) in PLUGINS.items():
             by_name = any(name == p or name.startswith(p + "-") for p in prefixes)

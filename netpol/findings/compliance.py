@@ -14,7 +14,7 @@ egress-open through allow-egress-all".
 
 from __future__ import annotations
 
-from netpol.engine.evaluate import EGRESS, INGRESS
+from netpol.engine import EGRESS, INGRESS
 
 from .catalogue import CIS_532, NSA_DEFAULT_DENY
 from .facts import Facts

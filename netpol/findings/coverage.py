@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from netpol.engine.evaluate import EGRESS, INGRESS
-from netpol.engine.model import ACTIVE, HOST_NETWORK, Policy
+from netpol.engine import ACTIVE, EGRESS, HOST_NETWORK, INGRESS, Policy
 
 from . import snippets
 from .facts import PUBLIC, Facts, probe, sample_ip
-from .finding import Finding, make, namespace_ref, plural, short_list, workload_id
+from .finding import Finding, make, namespace_ref, plural, short_list
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -134,12 +133,12 @@ def compute(facts: Facts) -> Coverage:
     # Per workload: [running pods, all isolated for ingress, all isolated for egress].
     workloads: dict[tuple[str, str], list] = {}
     for cls in ev.classes:
-        ing = bool(ev.isolated_ingress >> cls.id & 1)
-        egr = bool(ev.isolated_egress >> cls.id & 1)
+        ing = ev.is_isolated(cls.id, INGRESS)
+        egr = ev.is_isolated(cls.id, EGRESS)
         nc = namespaces[cls.namespace]
         counts = nc.counts
         for pod in cls.pods:
-            key = (pod.namespace, workload_id(pod))
+            key = (pod.namespace, pod.workload_id)
             w = workloads.get(key)
             if w is None:
                 w = workloads[key] = [0, True, True]
@@ -195,7 +194,13 @@ def findings(facts: Facts, coverage: Coverage) -> list[Finding]:
                 )
         for rule_id, direction, deny, isolated, left_open in (
             ("NP004", INGRESS, nc.default_deny_ingress, nc.counts.ingress_pods, "is open"),
-            ("NP005", EGRESS, nc.default_deny_egress, nc.counts.egress_pods, "may connect anywhere"),
+            (
+                "NP005",
+                EGRESS,
+                nc.default_deny_egress,
+                nc.counts.egress_pods,
+                "may connect anywhere",
+            ),
         ):
             if deny:
                 continue

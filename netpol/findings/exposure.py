@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from netpol.engine.evaluate import EGRESS, INGRESS, bit_positions
-from netpol.engine.ipsets import IPSet
+from netpol.engine import EGRESS, INGRESS, IPSet
 
 from . import snippets
 from .catalogue import METADATA_IPS
@@ -219,7 +218,7 @@ def _cluster_ranges(facts, policy, direction, compiled, j, inner, where):
     block = compiled.rule.peers[j].ip_block
     declared, pod_cidrs, services = _cluster_parts(facts, block)
     matched = compiled.peer_classes[j]
-    pods = sum(len(facts.ev.classes[c].pods) for c in bit_positions(matched))
+    pods = len(facts.ev.pods_in(matched))
     parts = []
     if declared:
         parts.append(f"the declared cluster ranges {', '.join(declared)}")

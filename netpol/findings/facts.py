@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from netpol.engine import ClusterModel
-from netpol.engine.evaluate import EGRESS, INGRESS, CompiledRule, bit_positions
-from netpol.engine.ipsets import ALL_IPS, IPSet, int_to_ip, ip_to_int
-from netpol.engine.model import Pod, Policy
-from netpol.engine.ports import ALL_PORTS, PortSet
-from netpol.engine.selectors import LabelIndex, Selector
+from netpol.engine import (
+    ALL_IPS,
+    ALL_PORTS,
+    EGRESS,
+    INGRESS,
+    ClusterModel,
+    CompiledRule,
+    IPSet,
+    Pod,
+    Policy,
+    PortSet,
+    Selector,
+    int_to_ip,
+    ip_to_int,
+)
 
-from .finding import pod_ref, workload_id, workload_ref
+from .finding import pod_ref, workload_ref
 
 DNS_LABEL = ("k8s-app", "kube-dns")
 
@@ -73,26 +82,25 @@ class Facts:
 
     # -- classes and pods --------------------------------------------------------------
 
-    def class_pods(self, bits: int) -> list[Pod]:
-        out = []
-        for c in bit_positions(bits):
-            out.extend(self.ev.classes[c].pods)
-        return out
+    def class_pods(self, classes: int) -> list[Pod]:
+        return self.ev.pods_in(classes)
 
-    def first_pod(self, bits: int) -> Pod | None:
-        if not bits:
-            return None
-        c = (bits & -bits).bit_length() - 1
+    def first_pod(self, classes: int) -> Pod | None:
+        """The first pod (by name) of the lowest class of a class set."""
+        c = self.ev.first_class(classes)
+        return None if c is None else self.first_pod_of_class(c)
+
+    def first_pod_of_class(self, c: int) -> Pod:
         return min(self.ev.classes[c].pods, key=lambda p: p.name)
 
     def workload_refs(self, bits: int) -> list[str]:
         """Sorted ``Kind/ns/name`` of the workloads of the classes in ``bits``."""
         refs = set()
-        for c in bit_positions(bits):
+        for c in self.ev.classes_in(bits):
             hit = self._class_workloads.get(c)
             if hit is None:
                 hit = self._class_workloads[c] = sorted(
-                    {workload_ref(p.namespace, workload_id(p)) for p in self.ev.classes[c].pods}
+                    {workload_ref(p.namespace, p.workload_id) for p in self.ev.classes[c].pods}
                 )
             refs.update(hit)
         return sorted(refs)
@@ -110,7 +118,7 @@ class Facts:
     def group_by_workload(pods: list[Pod]) -> dict[tuple[str, str], list[Pod]]:
         out: dict[tuple[str, str], list[Pod]] = {}
         for pod in pods:
-            out.setdefault((pod.namespace, workload_id(pod)), []).append(pod)
+            out.setdefault((pod.namespace, pod.workload_id), []).append(pod)
         for members in out.values():
             members.sort(key=lambda p: p.name)
         return dict(sorted(out.items()))
@@ -127,13 +135,8 @@ class Facts:
     def namespace_names(self) -> list[str]:
         return sorted(self.model.namespaces)
 
-    @cached_property
-    def _ns_index(self) -> LabelIndex:
-        return LabelIndex([self.model.namespaces[n].labels for n in self.namespace_names])
-
     def namespaces_matching(self, selector: Selector) -> list[str]:
-        bits = self._ns_index.eval(selector)
-        return [self.namespace_names[i] for i in bit_positions(bits)]
+        return self.model.namespaces_matching(selector)
 
     # -- addresses -----------------------------------------------------------------------
 
@@ -184,7 +187,7 @@ class Facts:
             return compiled.fixed_ports
         out = PortSet()
         seen = set()
-        for c in bit_positions(bits):
+        for c in self.ev.classes_in(bits):
             named = self.ev.classes[c].named_ports
             if named not in seen:
                 seen.add(named)

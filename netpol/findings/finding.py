@@ -8,9 +8,9 @@ number of parts tells the two apart.
 Fingerprint recipe: sha256 over the JSON of ``[rule, identity]``, first 24 hex digits.
 The identity is what names the problem, never what merely describes it:
 
-* workload findings: namespace and workload (``Deployment/web``: the ReplicaSet's
-  pod-template-hash is already stripped by the engine, a CronJob's Job suffix by
-  ``workload_id``), never pod names or replica counts;
+* workload findings: namespace and workload (``Deployment/web``, ``CronJob/report``:
+  the engine's ``Pod.workload_id``, see ``netpol/engine/workloads.py``), never pod
+  names or replica counts;
 * policy findings: the policy ``namespace/name``, the direction and the rule's or peer's
   content (not its index, so inserting a rule above it keeps the fingerprint);
 * namespace findings: the namespace; cluster findings: the rule alone.
@@ -24,31 +24,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 
 import yaml
 
-from netpol.engine.model import Pod
+from netpol.engine import Pod
 
 from .catalogue import RULES
-
-_CRONJOB_JOB = re.compile(r"(.+)-\d{8,10}")
-
-
-def workload_id(pod: Pod) -> str:
-    """``Kind/name`` of the pod's workload; a pod without an owner is ``Pod/name``.
-
-    The engine turns ReplicaSet owners into their Deployment; a Job that a CronJob made
-    (``name-<minutes>``) becomes the CronJob, so the id survives the next run."""
-    if not pod.workload:
-        return f"Pod/{pod.name}"
-    kind, _, name = pod.workload.partition("/")
-    if kind == "Job":
-        m = _CRONJOB_JOB.fullmatch(name)
-        if m:
-            return f"CronJob/{m[1]}"
-    return pod.workload
 
 
 def pod_ref(pod: Pod) -> str:
@@ -86,7 +68,9 @@ def to_yaml(obj) -> str:
 
 @functools.lru_cache(maxsize=8192)
 def _to_yaml_cached(obj_json: str) -> str:
-    return yaml.dump(json.loads(obj_json), Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+    return yaml.dump(
+        json.loads(obj_json), Dumper=_Dumper, sort_keys=False, default_flow_style=False
+    )
 
 
 @dataclass(slots=True)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from netpol.engine.evaluate import INGRESS, bit_positions
-from netpol.engine.model import HOST_NETWORK, NAMESPACE_NAME_LABEL
+from netpol.engine import EGRESS, HOST_NETWORK, INGRESS, NAMESPACE_NAME_LABEL
 
 from . import snippets
 from .facts import Facts, peers_key, probe, rule_field, rule_identity
@@ -177,15 +176,16 @@ def dns(facts: Facts) -> list[Finding]:
     for d in dns_classes:
         udp |= allowed.sources(d, 53, "UDP")
         tcp |= allowed.sources(d, 53, "TCP")
-    dns_pod = facts.first_pod(1 << dns_classes[0])
+    dns_pod = facts.first_pod_of_class(dns_classes[0])
+    with_udp, with_tcp = set(ev.classes_in(udp)), set(ev.classes_in(tcp))
     missing: dict[str, list] = {"NP032": [], "NP033": []}
-    for c in bit_positions(ev.isolated_egress):
+    for c in ev.isolated_classes(EGRESS):
         if c in dns_classes:
             continue
         rules = [ev.rules[r] for r in ev.egress_rules_of[c]]
         if not any(r.classes or r.ips for r in rules):
             continue  # no egress allowed at all: the pod needs no DNS
-        has_udp, has_tcp = bool(udp >> c & 1), bool(tcp >> c & 1)
+        has_udp, has_tcp = c in with_udp, c in with_tcp
         if not has_udp:
             missing["NP032"].append(c)
         elif not has_tcp:
@@ -200,7 +200,7 @@ def dns(facts: Facts) -> list[Finding]:
             protocol = "UDP" if rule_id == "NP032" else "TCP"
             what = (
                 "cannot reach the cluster DNS on UDP or TCP 53"
-                if rule_id == "NP032" and not (tcp >> c & 1)
+                if rule_id == "NP032" and c not in with_tcp
                 else "cannot reach the cluster DNS on UDP 53"
                 if rule_id == "NP032"
                 else "reach the cluster DNS on UDP 53 but not on TCP 53"
@@ -209,7 +209,7 @@ def dns(facts: Facts) -> list[Finding]:
                 "workload": workload,
                 "pods": [p.name for p in members],
                 "egress_policies": policies,
-                "dns_pods": [p.key for p in facts.class_pods(1 << dns_classes[0])][:3],
+                "dns_pods": [p.key for p in ev.classes[dns_classes[0]].pods][:3],
                 "probe": probe(first.key, dns_pod.key, 53, protocol, expect="denied"),
             }
             out.append(
@@ -234,10 +234,11 @@ def dns(facts: Facts) -> list[Finding]:
 
 def named_ports(facts: Facts) -> list[Finding]:
     ev = facts.ev
-    defines: dict[tuple[str, str], int] = {}
+    defining: dict[tuple[str, str], list[int]] = {}
     for cls in ev.classes:
         for name, proto, _ in cls.named_ports:
-            defines[name, proto] = defines.get((name, proto), 0) | 1 << cls.id
+            defining.setdefault((name, proto), []).append(cls.id)
+    defines = {key: ev.class_set(ids) for key, ids in defining.items()}
     out = []
     for policy, direction, rule, compiled in facts.rules():
         if not rule.has_named_ports:

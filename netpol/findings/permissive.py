@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from netpol.engine.evaluate import INGRESS
+from netpol.engine import INGRESS
 
 from .catalogue import WIDE_PORT_RANGE, WIDE_PREFIX_V4, WIDE_PREFIX_V6
 from .facts import Facts, peers_key, rule_field, rule_identity

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from netpol.engine import ClusterModel
-from netpol.engine.gcpause import gc_paused
+from netpol.engine import ClusterModel, gc_paused
 
 from . import cni as cni_module
 from . import compliance, coverage, exposure, mistakes, permissive, score

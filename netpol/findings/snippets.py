@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netpol.engine.model import NAMESPACE_NAME_LABEL
+from netpol.engine import NAMESPACE_NAME_LABEL
 
 from .finding import to_yaml
 

@@ -26,11 +26,20 @@ import weakref
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from ..bits import bit_positions
 from ..cache import LRU
-from ..engine.evaluate import bit_positions
-from ..engine.ipsets import IPV4_BASE, IPSet
-from ..engine.model import ACTIVE, HOST_NETWORK
-from ..engine.ports import ALL_PORTS, NO_PORTS, PROTOCOLS, PortSet
+from ..engine import (
+    ACTIVE,
+    ALL_PORTS,
+    EGRESS,
+    HOST_NETWORK,
+    INGRESS,
+    IPV4_BASE,
+    NO_PORTS,
+    PROTOCOLS,
+    IPSet,
+    PortSet,
+)
 
 MAX_NODES = 200
 MAX_EDGES = 1500
@@ -150,19 +159,18 @@ class _Index:
         self.ingress_isolated = [0] * n
         self.egress_isolated = [0] * n
         self.workloads: list[set[str]] = [set() for _ in range(n)]
-        self.class_mask = [0] * n  # per namespace: the bitset of its classes
+        self.class_mask = [ev.ns_mask(name) for name in self.names]  # per namespace: its classes
         for c in ev.classes:
             i, size = self.class_ns[c.id], len(c.pods)
             self.pods[i] += size
-            self.ingress_isolated[i] += size * (ev.isolated_ingress >> c.id & 1)
-            self.egress_isolated[i] += size * (ev.isolated_egress >> c.id & 1)
+            self.ingress_isolated[i] += size * ev.is_isolated(c.id, INGRESS)
+            self.egress_isolated[i] += size * ev.is_isolated(c.id, EGRESS)
             self.workloads[i].update(self.class_workloads[c.id])
-            self.class_mask[i] |= 1 << c.id
 
 
 def workload_key(pod) -> str:
     """ "ns/Kind/name", as the engine's workload edges name it; an unowned pod is "ns/Pod/name"."""
-    return f"{pod.namespace}/{pod.workload or 'Pod/' + pod.name}"
+    return f"{pod.namespace}/{pod.workload_id}"
 
 
 @dataclass
@@ -230,7 +238,7 @@ def _build_flows(model, wanted: PortSet | None) -> _Flows:
         hit = ns_bits_of.get(sources)
         if hit is None:
             hit = 0
-            for c in bit_positions(sources):
+            for c in allowed.ev.classes_in(sources):
                 hit |= 1 << class_ns[c]
             ns_bits_of[sources] = hit
         return hit
@@ -799,7 +807,9 @@ def _workload_graph(model, report: dict, filters: Filters) -> dict:
     def keys_of(bits: int) -> set[str]:
         hit = keys_cache.get(bits)
         if hit is None:
-            hit = keys_cache[bits] = {k for c in bit_positions(bits) for k in keys_of_class(c)}
+            hit = keys_cache[bits] = {
+                k for c in allowed.ev.classes_in(bits) for k in keys_of_class(c)
+            }
         return hit
 
     # 2. Pods per drawn workload, in one pass.
@@ -998,11 +1008,10 @@ def _workload_node(
     peer: bool,
 ) -> str:
     """Draw one workload; returns how edges name it."""
-    ev = model.allowed_connections().ev
     namespace, kind, name = key.split("/", 2)
     active = [p for p in pods if p.state == ACTIVE]
-    ingress = sum(ev.isolated_ingress >> ev.class_of[p.key] & 1 for p in active)
-    egress = sum(ev.isolated_egress >> ev.class_of[p.key] & 1 for p in active)
+    ingress = sum(model.is_isolated(p, INGRESS) for p in active)
+    egress = sum(model.is_isolated(p, EGRESS) for p in active)
     host = sum(p.state == HOST_NETWORK for p in pods)
     facts = [
         ["Kind", kind],

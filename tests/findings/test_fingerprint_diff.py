@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netpol.diff import diff_reports
+from netpol.diff import diff_audits
 from tests.findings.helpers import SECURE, of, owned, run, without
 from tests.objects import namespace, pod, policy
 
@@ -91,7 +91,7 @@ def test_diff_new_and_resolved_findings_policies_and_coverage():
         )
     )
     new_m, new = run(*new_objects)
-    d = diff_reports(old_m, old, new_m, new)
+    d = diff_audits(old_m, old, new_m, new)
     assert {f["rule"] for f in d["findings"]["resolved"]} == {"NP031"}
     assert {f["rule"] for f in d["findings"]["new"]} == {"NP003", "NP014", "NP020"}
     assert d["policies"] == {
@@ -121,7 +121,7 @@ def test_diff_new_and_resolved_findings_policies_and_coverage():
 def test_diff_of_identical_snapshots_is_empty():
     m1, r1 = run(*SECURE)
     m2, r2 = run(*SECURE)
-    d = diff_reports(m1, r1, m2, r2)
+    d = diff_audits(m1, r1, m2, r2)
     assert d["findings"] == {"new": [], "resolved": [], "unchanged": 0}
     assert d["policies"] == {"added": [], "removed": [], "changed": []}
     assert d["newly_uncovered"] == [] and d["newly_exposed"] == []
@@ -145,6 +145,6 @@ def test_narrower_exposure_is_not_newly_exposed():
 
     wide_m, wide = cluster("203.0.113.0/24")
     narrow_m, narrow = cluster("203.0.113.0/25")
-    assert diff_reports(wide_m, wide, narrow_m, narrow)["newly_exposed"] == []
-    grown = diff_reports(narrow_m, narrow, wide_m, wide)["newly_exposed"]
+    assert diff_audits(wide_m, wide, narrow_m, narrow)["newly_exposed"] == []
+    grown = diff_audits(narrow_m, narrow, wide_m, wide)["newly_exposed"]
     assert [(e["workload"], e["direction"]) for e in grown] == [("StatefulSet/shop/db", "ingress")]

@@ -20,8 +20,7 @@ from auditor.models import NetworkPolicy
 from auditor.selectors import findings_of
 from auditor.storage import engine_model
 from netpol import summaries as objects
-from netpol.engine import InputError
-from netpol.engine.ports import PROTOCOLS
+from netpol.engine import PROTOCOLS, InputError
 
 from .common import get_cluster, render_problem, snapshot_for
 
