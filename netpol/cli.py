@@ -10,7 +10,9 @@ finds it not allowed or ``audit --fail-on`` finds a finding that severe, 2 on ba
 (a bad file, an unknown pod, a bad address, port or protocol) with the reason on stderr.
 
 Adding a command: write ``cmd_<name>(args) -> int`` that starts with
-``load_cluster(args.paths)``, and register it in ``build_parser`` with ``_add_command``.
+``_load(args.paths)``, and register it in ``build_parser`` with ``_add_command``.
+The engine, the collectors and PyYAML are imported inside the commands, so ``--help``
+and a usage error start in a fraction of the time.
 """
 
 from __future__ import annotations
@@ -20,73 +22,34 @@ import difflib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .collect.base import CollectionError
-from .collect.kinds import KIND_TABLE
-from .collect.manifests import ManifestCollector
-from .engine import ACTIVE, HOST_NETWORK, ClusterModel, InputError, PodIsolation
-from .findings import audit, render_text
+if TYPE_CHECKING:
+    from .engine import ClusterModel, PodIsolation
 
 PROG = "netaudit"
 PROTOCOLS = ("TCP", "UDP", "SCTP")
-
-# How coverage orders its summary: protected first, then the gaps.
-CATEGORIES = (
-    "isolated",
-    "ingress isolated",
-    "egress isolated",
-    "not isolated",
-    "policy behaviour undefined",
-    "no traffic",
-)
+SEVERITY_CHOICES = ("critical", "high", "medium", "low")
 
 
 def _warn(message: str) -> None:
     print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
-# --- Loading --------------------------------------------------------------------------
+def _load(paths: Iterable[str | Path]) -> ClusterModel:
+    """The cluster the manifests describe; warnings go to stderr."""
+    from .load import load_paths
 
-
-def load_cluster(
-    paths: Iterable[str | Path], *, warn: Callable[[str], None] = _warn
-) -> ClusterModel:
-    """The cluster the manifests describe, with every warning passed to ``warn``.
-
-    Raises ``CollectionError`` (a bad file: the message names the file, the document and
-    the field) or ``InputError`` (an object the engine cannot read). Invalid policy
-    content is a warning, not an error: the engine gives it the narrowest meaning.
-    A duplicate object replaces the earlier one, as in a snapshot.
-    """
-    collector = ManifestCollector(paths)
-    objects: dict[str, dict[tuple[str, str], dict]] = {kind: {} for kind in KIND_TABLE}
-    duplicates: dict[str, int] = {}
-    for kind, obj in collector.fetch():
-        metadata = obj["metadata"]
-        # The API server puts a namespaced object without a namespace in "default".
-        key = (metadata.get("namespace") or "default", metadata["name"])
-        if key in objects[kind]:
-            duplicates[kind] = duplicates.get(kind, 0) + 1
-        objects[kind][key] = obj
-    for message in collector.warnings:
-        warn(message)
-    for kind, count in duplicates.items():
-        warn(f"{count} duplicate {kind} object{'s' if count > 1 else ''}: the last of each is used")
-    model = ClusterModel.from_objects(
-        **{KIND_TABLE[kind].argument: list(found.values()) for kind, found in objects.items()}
-    )
-    for error in model.errors:
-        warn(str(error))
-    return model
+    return load_paths(paths, warn=_warn)
 
 
 # --- Commands -------------------------------------------------------------------------
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
-    model = load_cluster(args.paths)
+    model = _load(args.paths)
     result = model.matrix(port=args.port, protocol=args.protocol)
     if args.format == "json":
         _print_json(result, indent=None)  # one line: indenting would put each cell on its own
@@ -114,7 +77,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 
 def cmd_reach(args: argparse.Namespace) -> int:
-    model = load_cluster(args.paths)
+    model = _load(args.paths)
     _check_endpoint(model, args.src, "--from")
     _check_endpoint(model, args.dst, "--to")
     verdict = model.reach(args.src, args.dst, args.port, args.protocol)
@@ -126,7 +89,7 @@ def cmd_reach(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    model = load_cluster(args.paths)
+    model = _load(args.paths)
     rows = model.isolation()
     if args.format == "json":
         _print_json([row.to_dict() for row in rows])
@@ -143,6 +106,8 @@ def cmd_coverage(args: argparse.Namespace) -> int:
             )
         )
     print(_aligned(table))
+    from .engine import CATEGORIES
+
     counts = {category: 0 for category in CATEGORIES}
     for row in rows:
         counts[row.category] = counts.get(row.category, 0) + 1
@@ -152,6 +117,8 @@ def cmd_coverage(args: argparse.Namespace) -> int:
 
 
 def _isolation_cell(row: PodIsolation, isolated: bool | None) -> str:
+    from .engine import HOST_NETWORK
+
     if row.state == HOST_NETWORK:
         return "undefined"
     if isolated is None:
@@ -160,6 +127,8 @@ def _isolation_cell(row: PodIsolation, isolated: bool | None) -> str:
 
 
 def _note(model: ClusterModel, row: PodIsolation) -> str:
+    from .engine import ACTIVE, HOST_NETWORK
+
     if row.state == HOST_NETWORK:
         return "policy behaviour undefined (hostNetwork)"
     if row.state != ACTIVE:
@@ -170,6 +139,8 @@ def _note(model: ClusterModel, row: PodIsolation) -> str:
 def _check_endpoint(model: ClusterModel, value: str, option: str) -> None:
     """Raise InputError naming the option when ``value`` is neither a pod nor an address;
     for an unknown pod, suggest close names and how to list them all."""
+    from .engine import InputError
+
     try:
         model.endpoint(value)
     except InputError as exc:
@@ -183,7 +154,9 @@ def _check_endpoint(model: ClusterModel, value: str, option: str) -> None:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    model = load_cluster(args.paths)
+    from .findings import audit, render_text
+
+    model = _load(args.paths)
     report = audit(model)
     if args.format == "json":
         _print_json(report.to_dict())
@@ -198,6 +171,57 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.fail_on and report.at_or_above(args.fail_on):
         return 1
     return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .diff import diff_audits
+    from .findings import SEVERITIES, audit
+
+    old_model, new_model = _load([args.old]), _load([args.new])
+    result = diff_audits(old_model, audit(old_model), new_model, audit(new_model))
+    if args.format == "json":
+        _print_json(result)
+    else:
+        print(_diff_text(result))
+    if args.fail_on_new:
+        worst = SEVERITIES.index(args.fail_on_new)
+        new = result["findings"]["new"]
+        if any(SEVERITIES.index(f["severity"]) <= worst for f in new):
+            return 1
+    return 0
+
+
+def _diff_text(d: dict) -> str:
+    findings, policies, score = d["findings"], d["policies"], d["score"]
+    lines = [
+        f"Findings: {len(findings['new'])} new, {len(findings['resolved'])} resolved, "
+        f"{findings['unchanged']} unchanged",
+        f"Score: {score['old']} -> {score['new']}",
+    ]
+    for title, items in (("New", findings["new"]), ("Resolved", findings["resolved"])):
+        for f in items:
+            lines.append(f"  {title.lower()}: [{f['severity']}] {f['rule']} {f['message']}")
+    measures = [
+        f"  {label}: {m['old']} -> {m['new']} ({m['change']:+})"
+        for label, m in d["coverage"]["measures"].items()
+        if m["change"]
+    ]
+    lines.append("Coverage:" + ("" if measures else " unchanged"))
+    lines += measures
+    lines.append(
+        f"Policies: {len(policies['added'])} added, {len(policies['removed'])} removed, "
+        f"{len(policies['changed'])} changed"
+    )
+    lines += [f"  added: {key}" for key in policies["added"]]
+    lines += [f"  removed: {key}" for key in policies["removed"]]
+    lines += [f"  changed: {c['policy']} ({', '.join(c['changed'])})" for c in policies["changed"]]
+    for title, rows in (
+        ("Newly uncovered", d["newly_uncovered"]),
+        ("Newly exposed", d["newly_exposed"]),
+    ):
+        lines.append(f"{title}: {len(rows)}")
+        lines += [f"  {r['workload']} ({r['direction']})" for r in rows]
+    return "\n".join(lines)
 
 
 # --- Output helpers -------------------------------------------------------------------
@@ -352,9 +376,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit_parser.add_argument(
         "--fail-on",
-        choices=("critical", "high", "medium", "low"),
+        choices=SEVERITY_CHOICES,
         metavar="critical|high|medium|low",
         help="exit 1 when a finding of this severity or above exists",
+    )
+
+    diff_parser = _add_command(
+        subparsers,
+        "diff",
+        cmd_diff,
+        help="what changes between two manifest trees",
+        description=(
+            "Audit two manifest trees (before and after) and say what changes: findings\n"
+            "new and resolved (matched by fingerprint), coverage, the score, policies\n"
+            "added, removed and changed (compared as the API server reads them), and the\n"
+            "workloads newly uncovered or newly exposed to outside addresses.\n\n"
+            'json: {"findings": {"new", "resolved", "unchanged"}, "coverage", "score",\n'
+            '"policies": {"added", "removed", "changed"}, "newly_uncovered", "newly_exposed"}.\n'
+            "text: a summary per section.\n\n"
+            "Exit status: 0, or 1 with --fail-on-new when a new finding at or above that\n"
+            "severity appears; 2 on bad input."
+        ),
+    )
+    diff_parser.add_argument("old", metavar="OLD_PATH", help="manifest file or directory, before")
+    diff_parser.add_argument("new", metavar="NEW_PATH", help="manifest file or directory, after")
+    diff_parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        metavar="text|json",
+        help="output format (default: text)",
+    )
+    diff_parser.add_argument(
+        "--fail-on-new",
+        choices=SEVERITY_CHOICES,
+        metavar="critical|high|medium|low",
+        help="exit 1 when a new finding of this severity or above appears",
     )
     return parser
 
@@ -369,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2); argparse printed why
         return exc.code if isinstance(exc.code, int) else 2
+    from .collect.base import CollectionError
+    from .engine import InputError
+
     try:
         return args.handler(args)
     except (CollectionError, InputError) as exc:

@@ -12,6 +12,7 @@ shop is default-deny for ingress; web -> api on the named port http (8080), api 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from netpol.cli import load_cluster, main
+from netpol import load_paths
+from netpol.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "cli"
@@ -405,11 +407,110 @@ def test_collector_warnings_and_duplicates_go_to_stderr(netaudit, tmp_path):
     assert rows["shop/web"]["policies"] == ["shop/default-deny"]  # the later web: app=x
 
 
-def test_load_cluster_passes_warnings_to_the_callback():
+def test_load_paths_passes_warnings_to_the_callback():
     warnings: list[str] = []
-    model = load_cluster([SHOP, BAD_CIDR], warn=warnings.append)
+    model = load_paths([SHOP, BAD_CIDR], warn=warnings.append)
     assert len(model.pods) == 6
     assert [w.split(":")[0] for w in warnings] == ["NetworkPolicy shop/bad-cidr"]
+
+
+# --- diff: two manifest trees ---------------------------------------------------------
+
+
+def changed_demo(tmp_path: Path) -> Path:
+    """The demo cluster with shop-db's default-deny removed, postgres opened to every IPv4
+    address on 5432 (instead of its replication peers), and an allow-all-egress policy in
+    payments."""
+    new = tmp_path / "demo"
+    shutil.copytree(DEMO, new)
+    db = new / "shop-db.yaml"
+    docs = [d for d in db.read_text().split("\n---\n") if "name: default-deny-all" not in d]
+    text = "\n---\n".join(docs)
+    peers = (
+        "    - from:\n        - podSelector:\n            matchLabels:\n"
+        "              app.kubernetes.io/name: postgres\n"
+    )
+    assert peers in text
+    db.write_text(
+        text.replace(peers, "    - from:\n        - ipBlock:\n            cidr: 0.0.0.0/0\n", 1)
+    )
+    (new / "extra.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        "metadata: {name: allow-all-egress, namespace: payments}\n"
+        "spec: {podSelector: {}, policyTypes: [Egress], egress: [{}]}\n"
+    )
+    return new
+
+
+def test_diff_of_the_demo_with_itself_changes_nothing(netaudit):
+    run = netaudit("diff", DEMO, DEMO, "--format", "json", "--fail-on-new", "low")
+    assert run.code == 0 and run.err == ""
+    d = run.json()
+    assert d["findings"]["new"] == [] and d["findings"]["resolved"] == []
+    assert d["findings"]["unchanged"] == 35
+    assert d["policies"] == {"added": [], "removed": [], "changed": []}
+    assert d["score"] == {"old": 38, "new": 38}
+    assert d["newly_uncovered"] == [] and d["newly_exposed"] == []
+    assert all(m["change"] == 0 for m in d["coverage"]["measures"].values())
+
+
+def test_diff_json_of_a_changed_demo(netaudit, tmp_path):
+    run = netaudit("diff", DEMO, changed_demo(tmp_path), "--format", "json")
+    assert run.code == 0
+    d = run.json()
+    assert d["policies"] == {
+        "added": ["payments/allow-all-egress"],
+        "removed": ["shop-db/default-deny-all"],
+        "changed": [{"policy": "shop-db/postgres", "changed": ["ingress"]}],
+    }
+    new = {(f["rule"], f["objects"][0]) for f in d["findings"]["new"]}
+    assert ("NP016", "NetworkPolicy/payments/allow-all-egress") in new
+    assert ("NP020", "NetworkPolicy/shop-db/postgres") in new
+    assert ("NP004", "Namespace/shop-db") in new and ("NP005", "Namespace/shop-db") in new
+    assert len(d["findings"]["new"]) == 10
+    assert {f["rule"] for f in d["findings"]["resolved"]} == {"NP032", "NP002"}
+    assert d["findings"]["unchanged"] == 33
+    assert d["score"] == {"old": 38, "new": 29}
+    assert [(w["workload"], w["direction"]) for w in d["newly_uncovered"]] == [
+        ("Deployment/shop-db/redis", "egress")
+    ]
+    assert [(w["workload"], w["direction"]) for w in d["newly_exposed"]] == [
+        ("Deployment/payments/payments-api", "egress"),
+        ("Deployment/shop-db/redis", "egress"),
+        ("StatefulSet/shop-db/postgres", "ingress"),
+    ]
+    # redis lost egress isolation (2 pods), payments-webhook gained it (2 pods).
+    assert d["coverage"]["measures"]["Pods isolated for egress"] == {
+        "old": 37,
+        "new": 37,
+        "change": 0,
+    }
+
+
+def test_diff_text_and_fail_on_new(netaudit, tmp_path):
+    new = changed_demo(tmp_path)
+    run = netaudit("diff", DEMO, new)
+    assert run.code == 0
+    assert "Findings: 10 new, 2 resolved, 33 unchanged" in run.out
+    assert "Score: 38 -> 29" in run.out
+    assert "  removed: shop-db/default-deny-all" in run.out
+    assert "  changed: shop-db/postgres (ingress)" in run.out
+    assert "  StatefulSet/shop-db/postgres (ingress)" in run.out
+    assert netaudit("diff", DEMO, new, "--fail-on-new", "critical").code == 1  # NP016
+    # Going back brings NP032 (high) back and nothing critical.
+    back = netaudit("diff", new, DEMO, "--fail-on-new", "critical")
+    assert back.code == 0
+    assert "Findings: 2 new, 10 resolved, 33 unchanged" in back.out
+    assert "  new: [high] NP032 Deployment/payments-api in payments" in back.out
+    assert netaudit("diff", new, DEMO, "--fail-on-new", "high").code == 1
+
+
+def test_diff_bad_input_exits_2(netaudit, tmp_path):
+    run = netaudit("diff", DEMO, tmp_path / "missing")
+    assert run.code == 2
+    assert run.err.startswith("netaudit: error:") and "missing" in run.err
+    assert netaudit("diff", DEMO).code == 2  # NEW_PATH is required
+    assert netaudit("diff", DEMO, DEMO, "--fail-on-new", "urgent").code == 2
 
 
 # --- The demo cluster -----------------------------------------------------------------

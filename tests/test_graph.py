@@ -11,8 +11,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from bench.synthetic import generate_cluster
-from netpol import graph
-from netpol.cli import load_cluster
+from netpol import graph, load_paths
 from netpol.engine import ClusterModel
 from netpol.findings import audit
 from tests.objects import namespace, pod, policy
@@ -22,7 +21,7 @@ DEMO = Path(__file__).resolve().parent.parent / "auditor" / "demo_cluster"
 
 @pytest.fixture(scope="module")
 def demo():
-    model = load_cluster([DEMO], warn=lambda message: None)
+    model = load_paths([DEMO], warn=lambda message: None)
     return model, audit(model).to_dict()
 
 

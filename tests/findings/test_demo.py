@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from netpol.cli import load_cluster
+from netpol import load_paths
 from netpol.findings import audit
 from tests.findings.helpers import check_probe
 
@@ -68,7 +68,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def demo():
-    model = load_cluster([DEMO], warn=lambda m: pytest.fail(f"warning: {m}"))
+    model = load_paths([DEMO], warn=lambda m: pytest.fail(f"warning: {m}"))
     return model, audit(model)
 
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from netpol.diff import diff_audits
+from netpol.diff import (
+    COVERAGE_MEASURES,
+    FindingsDelta,
+    coverage_delta,
+    diff_audits,
+    findings_delta,
+    policies_delta,
+)
 from tests.findings.helpers import SECURE, of, owned, run, without
 from tests.objects import namespace, pod, policy
 
@@ -148,3 +155,51 @@ def test_narrower_exposure_is_not_newly_exposed():
     assert diff_audits(wide_m, wide, narrow_m, narrow)["newly_exposed"] == []
     grown = diff_audits(narrow_m, narrow, wide_m, wide)["newly_exposed"]
     assert [(e["workload"], e["direction"]) for e in grown] == [("StatefulSet/shop/db", "ingress")]
+
+
+# --- The pure primitives (stored data, no model) ------------------------------------------
+
+
+def test_findings_delta_by_fingerprint():
+    d = findings_delta(["a", "b", "c"], ["b", "c", "d"])
+    assert d == FindingsDelta(new=frozenset({"d"}), resolved=frozenset({"a"}), unchanged=2)
+
+
+def test_coverage_delta_by_readable_measure():
+    old = {"cluster": {"pods": 10, "ingress": {"pods": 4, "workloads": 2}, "workloads": 5}}
+    new = {"cluster": {"pods": 12, "ingress": {"pods": 7, "workloads": 3}, "workloads": 6}}
+    assert coverage_delta(old, new) == {
+        "Running pods": {"old": 10, "new": 12, "change": 2},
+        "Pods isolated for ingress": {"old": 4, "new": 7, "change": 3},
+        "Workloads": {"old": 5, "new": 6, "change": 1},
+        "Workloads isolated for ingress": {"old": 2, "new": 3, "change": 1},
+    }
+    assert coverage_delta({}, new) == {}
+    assert [label for label, _ in COVERAGE_MEASURES][0] == "Running pods"
+
+
+def test_policies_delta_compares_specs_as_the_api_server_reads_them():
+    peer = {"namespaceSelector": {}}
+    old = {
+        "a/same": {"podSelector": {}, "ingress": [{"from": [], "ports": []}]},
+        "a/types": {"podSelector": {"matchLabels": {}}, "egress": []},
+        "a/peer": {"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}]},
+        "a/gone": {"podSelector": {}},
+    }
+    new = {
+        # A missing or empty from/ports/egress is the same; policyTypes is defaulted.
+        "a/same": {"podSelector": {}, "ingress": [{}]},
+        "a/types": {"podSelector": {}, "policyTypes": ["Ingress"]},
+        # A missing namespaceSelector is the policy's namespace, {} every namespace.
+        "a/peer": {"podSelector": {}, "ingress": [{"from": [{"podSelector": {}, **peer}]}]},
+        "a/new": {"podSelector": {}},
+    }
+    assert policies_delta(old, new) == {
+        "added": ["a/new"],
+        "removed": ["a/gone"],
+        "changed": ["a/peer"],
+    }
+    # ingress: [] with Ingress isolates; egress rules make Egress a default type.
+    assert policies_delta(
+        {"a/x": {"podSelector": {}}}, {"a/x": {"podSelector": {}, "egress": [{}]}}
+    )["changed"] == ["a/x"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from netpol.cli import load_cluster
+from netpol import load_paths
 from netpol.findings import audit
 from netpol.findings.coverage import coverage_percent
 from netpol.findings.stored import CoverageCounts, ReportFormatError, StoredReport
@@ -20,7 +20,7 @@ DEMO = Path(__file__).resolve().parents[2] / "auditor" / "demo_cluster"
 @pytest.fixture(scope="module")
 def stored() -> dict:
     """What ``Analysis.report`` holds: the report less its findings, through JSON."""
-    data = audit(load_cluster([DEMO])).to_dict()
+    data = audit(load_paths([DEMO])).to_dict()
     data.pop("findings")
     return json.loads(json.dumps(data))
 
