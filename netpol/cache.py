@@ -6,7 +6,8 @@
   flows, what-if facts) lives and dies with that model.
 
 Builders run outside the lock, so a slow build never blocks readers of other keys; two
-threads asking for the same missing key may both build it, and the last one is kept.
+threads asking for the same missing key may both build it (``LRU`` keeps the last,
+``derived`` the first).
 """
 
 from __future__ import annotations

@@ -18,9 +18,6 @@ The shapes the templates read:
 
 from __future__ import annotations
 
-import threading
-import weakref
-
 import yaml
 
 from .engine import (
@@ -121,20 +118,14 @@ class _Index:
             self.policies_by_namespace.setdefault(policy.namespace, []).append(policy)
 
 
-_INDEXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_index_lock = threading.Lock()
-
-
 def _index(model: ClusterModel) -> _Index:
-    """The model's index; kept as long as the model (the selectors cache a few models)."""
-    with _index_lock:
-        found = _INDEXES.get(model)
-    if found is None:
-        with gc_paused():  # many small objects, no cycles: see engine.gcpause
-            found = _Index(model)
-        with _index_lock:
-            _INDEXES[model] = found
-    return found
+    """The model's index, built once and kept as long as the model."""
+    return model.derived("summaries.index", lambda: _build_index(model))
+
+
+def _build_index(model: ClusterModel) -> _Index:
+    with gc_paused():  # many small objects, no cycles: see engine.gcpause
+        return _Index(model)
 
 
 # --- Ports ----------------------------------------------------------------------------

@@ -12,10 +12,11 @@ Pure Python, no Django. An auditor tries policies before anyone applies them::
    parsed again. A pasted policy with the namespace/name of an existing one replaces it,
    as ``kubectl apply`` would.
 2. Both models are audited with ``netpol.findings.audit``. The base model's audit and
-   allowed set are cached per model object: ``selectors.engine_model`` keeps the same
-   object per snapshot, so a second what-if on a snapshot audits only the changed model.
+   allowed set are kept with the model (``base_facts``, ``ClusterModel.derived``):
+   ``storage.engine_model`` keeps the same object per snapshot, so a second what-if on a
+   snapshot audits only the changed model.
 3. Coverage before and after (cluster, and the namespaces whose counts changed);
-   findings added and removed, matched by fingerprint; connections gained and lost,
+   findings added and removed, matched by fingerprint (``netpol.diff``); connections gained and lost,
    from the engine's allowed set aggregated per workload (never pod by pod). Ports are
    compared as port sets, and address sources address by address, so the same access
    written with other CIDRs is not reported as a change.
@@ -24,15 +25,14 @@ Pure Python, no Django. An auditor tries policies before anyone applies them::
 from __future__ import annotations
 
 import dataclasses
-import functools
-import threading
-import weakref
 from collections import Counter
 from dataclasses import dataclass
 
+from netpol.cache import LRU
 from netpol.collect.base import CollectionError
 from netpol.collect.manifests import DEFAULT_MAX_ALIAS_NODES, unpack, yaml_documents
 from netpol.collect.normalize import normalize
+from netpol.diff import finding_changes
 from netpol.engine import (
     ALL_PORTS,
     NO_PORTS,
@@ -40,6 +40,7 @@ from netpol.engine import (
     InputError,
     IPSet,
     PortSet,
+    cidr_set,
     parse_policy,
 )
 from netpol.findings import audit
@@ -220,16 +221,13 @@ class _Facts:
     addresses: dict[str, tuple[tuple[str, tuple[str, ...]], ...]]  # destination -> (cidr, ports)
 
 
-_base_facts: weakref.WeakKeyDictionary[ClusterModel, _Facts] = weakref.WeakKeyDictionary()
-_base_lock = threading.Lock()
+def base_facts(model: ClusterModel) -> _Facts:
+    """The facts of a snapshot's model, built once per model and kept as long as it is
+    (``storage.engine_model`` keeps the same object per snapshot)."""
+    return model.derived("whatif.facts", lambda: _facts(model))
 
 
-def _facts(model: ClusterModel, *, cache: bool) -> _Facts:
-    if cache:
-        with _base_lock:
-            hit = _base_facts.get(model)
-        if hit is not None:
-            return hit
+def _facts(model: ClusterModel) -> _Facts:
     pairs = {}
     addresses: dict[str, list] = {}
     for edge in model.allowed_connections().edges("workload"):
@@ -240,11 +238,7 @@ def _facts(model: ClusterModel, *, cache: bool) -> _Facts:
         else:
             pairs[edge["from"], edge["to"]] = ports
     by_destination = {dst: tuple(entries) for dst, entries in addresses.items()}
-    facts = _Facts(audit(model), pairs, by_destination)
-    if cache:
-        with _base_lock:
-            _base_facts[model] = facts
-    return facts
+    return _Facts(audit(model), pairs, by_destination)
 
 
 def compare(base: ClusterModel, *, add: list[dict] = (), remove: set[str] = frozenset()) -> dict:
@@ -255,8 +249,8 @@ def compare(base: ClusterModel, *, add: list[dict] = (), remove: set[str] = froz
             "Nothing to try: paste at least one NetworkPolicy or mark an existing one for removal."
         )
     model, changes = changed_model(base, add=add, remove=remove)
-    before = _facts(base, cache=True)
-    after = _facts(model, cache=False)
+    before = base_facts(base)
+    after = _facts(model)
     pasted = set(changes.added) | set(changes.replaced)
     return {
         "changes": dataclasses.asdict(changes),
@@ -337,16 +331,15 @@ def _change(a: dict | None, b: dict | None, field: str) -> float | None:
 
 def _findings(old, new) -> dict:
     """Findings only the changed model has, and those it no longer has, by fingerprint."""
-    old_fp = {f.fingerprint for f in old.findings}
-    new_fp = {f.fingerprint for f in new.findings}
-    added = [_finding(f) for f in new.findings if f.fingerprint not in old_fp]
-    removed = [_finding(f) for f in old.findings if f.fingerprint not in new_fp]
+    new_findings, resolved, unchanged = finding_changes(old.findings, new.findings)
+    added = [_finding(f) for f in new_findings]
+    removed = [_finding(f) for f in resolved]
     return {
         "added": added,
         "removed": removed,
         "added_counts": _severity_counts(added),
         "removed_counts": _severity_counts(removed),
-        "unchanged": len(old_fp & new_fp),
+        "unchanged": unchanged,
     }
 
 
@@ -400,8 +393,8 @@ def _address_changes(old: dict, new: dict) -> list[dict]:
     for dst, described in new.items():
         if described == old.get(dst):
             continue
-        entries = [(_cidr(c), _port_set(p)) for c, p in described]
-        before = [(_cidr(c), _port_set(p)) for c, p in old.get(dst, ())]
+        entries = [(cidr_set(c), _port_set(p)) for c, p in described]
+        before = [(cidr_set(c), _port_set(p)) for c, p in old.get(dst, ())]
         points = sorted({b for ips, _ in entries + before for b in ips.boundaries()})
         extra: dict[PortSet, list[tuple[int, int]]] = {}
         for lo, hi in zip(points, points[1:], strict=False):
@@ -449,14 +442,15 @@ def _by_namespace(gained: list[dict], lost: list[dict]) -> list[dict]:
     ]
 
 
-@functools.lru_cache(maxsize=4096)
-def _cidr(text: str) -> IPSet:
-    return IPSet.from_cidr(text)
+_PORT_SETS = LRU(4096)
 
 
-@functools.lru_cache(maxsize=4096)
 def _port_set(described: tuple[str, ...]) -> PortSet:
     """The inverse of ``PortSet.describe()``: "TCP/80", "TCP/8000-8080", "UDP/*"."""
+    return _PORT_SETS.get(described, lambda: _parse_port_set(described))
+
+
+def _parse_port_set(described: tuple[str, ...]) -> PortSet:
     out = NO_PORTS
     for text in described:
         protocol, _, ports = text.partition("/")

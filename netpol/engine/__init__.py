@@ -29,7 +29,7 @@ from .evaluate import EGRESS, INGRESS, CompiledRule, Evaluation
 from .explain import Verdict
 from .exposure import ExternalExposure
 from .gcpause import gc_paused
-from .ipsets import ALL_IPS, IPV4_BASE, NO_IPS, IPSet, int_to_ip, ip_to_int
+from .ipsets import ALL_IPS, IPV4_BASE, NO_IPS, IPSet, cidr_set, int_to_ip, ip_to_int
 from .model import (
     ACTIVE,
     FROM_TEMPLATE_ANNOTATION,
@@ -78,6 +78,7 @@ __all__ = [
     "PortSet",
     "Selector",
     "Verdict",
+    "cidr_set",
     "controlling_workload",
     "gc_paused",
     "int_to_ip",

@@ -15,8 +15,11 @@ Answers are computed lazily and cached; the model is immutable once built.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
 
 from .allowed import AllowedConnections
 from .evaluate import EGRESS, INGRESS, Evaluation, bit_positions
@@ -42,6 +45,8 @@ from .model import (
 )
 from .ports import PROTOCOLS
 from .selectors import LabelIndex, Selector
+
+T = TypeVar("T")
 
 UNDEFINED_CATEGORY = "policy behaviour undefined"
 NO_TRAFFIC_CATEGORY = "no traffic"
@@ -117,6 +122,8 @@ class ClusterModel:
         self.services = list(services)
         self.errors = list(errors)
         self.declared_cidrs = list(declared_cidrs)
+        self._derived: dict[Hashable, object] = {}
+        self._derived_lock = threading.Lock()
 
     @classmethod
     def from_objects(
@@ -164,6 +171,18 @@ class ClusterModel:
             errors=errors,
             declared_cidrs=list(declared_cidrs),
         )
+
+    def derived(self, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()`` once per key for this model, kept as long as the model: indexes,
+        flows, what-if facts (the model is immutable, so they never go stale). Thread-safe;
+        the build runs outside the lock, so two first callers may both build and the first
+        one stored is kept and returned to both."""
+        with self._derived_lock:
+            if key in self._derived:
+                return self._derived[key]  # type: ignore[return-value]
+        value = build()
+        with self._derived_lock:
+            return self._derived.setdefault(key, value)  # type: ignore[return-value]
 
     # -- the evaluation ------------------------------------------------------------------
 

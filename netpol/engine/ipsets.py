@@ -11,6 +11,8 @@ import ipaddress
 import socket
 from bisect import bisect_right
 
+from netpol.cache import LRU
+
 # IPv6 addresses are 0 .. 2**128-1; IPv4 addresses sit just above, so one integer line
 # holds both families and a range never straddles them.
 IPV4_BASE = 1 << 128
@@ -188,3 +190,11 @@ class IPSet(Intervals):
 # Both families; the two ranges touch, so the set is stored as one range.
 ALL_IPS = IPSet([(0, _V4_END)])
 NO_IPS = IPSet._raw(())
+
+
+_CIDR_SETS = LRU(65536)
+
+
+def cidr_set(cidr: str) -> IPSet:
+    """``IPSet.from_cidr``, kept for text seen before (node podCIDRs, pasted CIDRs)."""
+    return _CIDR_SETS.get(cidr, lambda: IPSet.from_cidr(cidr))

@@ -8,9 +8,7 @@ uncovered pods are reported by NP001/NP002, allow-all rules by NP010/NP016.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from netpol.engine import EGRESS, INGRESS, IPSet
+from netpol.engine import EGRESS, INGRESS, IPSet, cidr_set
 
 from . import snippets
 from .catalogue import METADATA_IPS
@@ -260,13 +258,8 @@ def _cluster_parts(facts: Facts, block: IPSet):
         m = facts.model
         declared = [c for c in m.declared_cidrs if IPSet.from_cidr(c) & block]
         pod_cidrs = [
-            f"{c} (node {n.name})" for n in m.nodes for c in n.pod_cidrs if _cidr_set(c) & block
+            f"{c} (node {n.name})" for n in m.nodes for c in n.pod_cidrs if cidr_set(c) & block
         ]
         services = sum(hi - lo for lo, hi in (facts.service_ips & block).ranges)
         hit = cache[block] = (declared, pod_cidrs, services)
     return hit
-
-
-@lru_cache(maxsize=65536)
-def _cidr_set(cidr: str) -> IPSet:
-    return IPSet.from_cidr(cidr)

@@ -21,13 +21,13 @@ next snapshot has the same fingerprint and a waiver follows it.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
 
 import yaml
 
+from netpol.cache import LRU
 from netpol.engine import Pod
 
 from .catalogue import RULES
@@ -63,11 +63,14 @@ _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 def to_yaml(obj) -> str:
     # Keyed by the JSON text (cheap to make): a what-if audits the same cluster twice, and
     # most snippets come out the same both times.
-    return _to_yaml_cached(json.dumps(obj))
+    text = json.dumps(obj)
+    return _SNIPPETS.get(text, lambda: _dump(text))
 
 
-@functools.lru_cache(maxsize=8192)
-def _to_yaml_cached(obj_json: str) -> str:
+_SNIPPETS = LRU(8192)
+
+
+def _dump(obj_json: str) -> str:
     return yaml.dump(
         json.loads(obj_json), Dumper=_Dumper, sort_keys=False, default_flow_style=False
     )

@@ -21,8 +21,6 @@ group node, then the most connected are kept, and the response says what was lef
 from __future__ import annotations
 
 import ipaddress
-import threading
-import weakref
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -191,27 +189,12 @@ class _Flows:
     exposed: list[set[str]]
 
 
-_PER_MODEL: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_per_model_lock = threading.Lock()
-
-
-def _memo(model, key, build):
-    """Built once per model (the model is cached per snapshot and immutable)."""
-    with _per_model_lock:
-        store = _PER_MODEL.setdefault(model, {})
-        if key in store:
-            return store[key]
-    value = build()
-    with _per_model_lock:
-        store = _PER_MODEL.setdefault(model, {})
-        if len(store) > 16:  # a few port filters per model are plenty
-            store.clear()
-        store[key] = value
-    return value
+# A few port filters per model are plenty.
+FLOW_FILTERS_PER_MODEL = 16
 
 
 def index_of(model) -> _Index:
-    return _memo(model, "index", lambda: _Index(model))
+    return model.derived("graph.index", lambda: _Index(model))
 
 
 def _cut(ports: PortSet, wanted: PortSet | None) -> PortSet:
@@ -219,7 +202,8 @@ def _cut(ports: PortSet, wanted: PortSet | None) -> PortSet:
 
 
 def flows_of(model, wanted: PortSet | None = None) -> _Flows:
-    return _memo(model, ("flows", wanted), lambda: _build_flows(model, wanted))
+    per_filter = model.derived("graph.flows", lambda: LRU(FLOW_FILTERS_PER_MODEL))
+    return per_filter.get(wanted, lambda: _build_flows(model, wanted))
 
 
 def _build_flows(model, wanted: PortSet | None) -> _Flows:
