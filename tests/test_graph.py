@@ -301,8 +301,8 @@ def synthetic(pods: int, namespaces: int, policies: int) -> ClusterModel:
 
 
 def assert_bounded(data):
-    assert len(data["elements"]["nodes"]) <= graph.MAX_NODES
-    assert len(data["elements"]["edges"]) <= graph.MAX_EDGES
+    assert len(data["elements"]["nodes"]) <= graph.limits.MAX_NODES
+    assert len(data["elements"]["edges"]) <= graph.limits.MAX_EDGES
     ids = {n["data"]["id"] for n in data["elements"]["nodes"]}
     assert all(
         e["data"]["source"] in ids and e["data"]["target"] in ids for e in data["elements"]["edges"]
@@ -338,10 +338,10 @@ def test_a_big_isolated_cluster_keeps_the_most_connected_and_says_so(monkeypatch
         note.startswith("Showing ") and "filter to see more" in note for note in data["notes"]
     )
     externals = [n for n in data["elements"]["nodes"] if n["data"]["kind"] == "external"]
-    assert len(externals) <= graph.MAX_EXTERNAL
+    assert len(externals) <= graph.limits.MAX_EXTERNAL
     # Tighter limits hold just the same.
-    monkeypatch.setattr(graph, "MAX_NODES", 25)
-    monkeypatch.setattr(graph, "MAX_EDGES", 40)
+    monkeypatch.setattr(graph.limits, "MAX_NODES", 25)
+    monkeypatch.setattr(graph.limits, "MAX_EDGES", 40)
     for filters in (
         graph.Filters(),
         graph.Filters(namespace="kube-system"),

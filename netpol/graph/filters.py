@@ -1,0 +1,97 @@
+"""The graph's query parameters: namespace, port and protocol, outside addresses only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..engine import (
+    PROTOCOLS,
+    PortSet,
+)
+
+
+class FilterError(ValueError):
+    """A query parameter the graph cannot use; ``status`` is 400 or 404."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Filters:
+    namespace: str = ""  # draw this namespace's workloads instead of the namespace graph
+    around: str = ""  # namespace graph: this namespace and its direct peers only
+    external: bool = False  # only flows from or to addresses outside the cluster
+    port: int | None = None
+    protocol: str = ""  # with a port: that port's protocol (TCP by default); alone: all its ports
+
+    def wanted(self) -> PortSet | None:
+        if self.port is not None:
+            return PortSet.of(self.protocol or "TCP", self.port)
+        if self.protocol:
+            return PortSet.of(self.protocol)
+        return None
+
+    def query(self) -> dict[str, str]:
+        """The filters as query parameters, defaults left out."""
+        out = {}
+        if self.namespace:
+            out["namespace"] = self.namespace
+        if self.around:
+            out["around"] = self.around
+        if self.external:
+            out["external"] = "1"
+        if self.port is not None:
+            out["port"] = str(self.port)
+        if self.protocol:
+            out["protocol"] = self.protocol
+        return out
+
+    def describe(self) -> str:
+        parts = []
+        if self.around:
+            parts.append(f"around {self.around}")
+        if self.external:
+            parts.append("external only")
+        if self.port is not None:
+            parts.append(f"port {self.protocol or 'TCP'}/{self.port}")
+        elif self.protocol:
+            parts.append(f"any {self.protocol} port")
+        return ", ".join(parts)
+
+
+def parse_filters(params, namespaces) -> Filters:
+    """The graph's query parameters, checked. ``namespaces``: the snapshot's namespace names.
+
+    Raises FilterError with a message a person can act on: 400 for a malformed value,
+    404 for a namespace the snapshot does not have.
+    """
+    get = lambda key: (params.get(key) or "").strip()  # noqa: E731
+    namespace, around = get("namespace"), get("around")
+    if namespace and around:
+        raise FilterError(
+            "Use either namespace= (one namespace's workloads) or around= (a namespace and its "
+            "peers on the namespace graph), not both."
+        )
+    for value in (namespace, around):
+        if value and value not in namespaces:
+            raise FilterError(f"This snapshot has no namespace '{value[:100]}'.", status=404)
+    external = get("external").lower()
+    if external not in ("", "0", "1", "true", "false", "on", "off"):
+        raise FilterError(f"external must be 1 or 0, not '{external[:20]}'.")
+    port = get("port")
+    if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise FilterError(
+            f"port must be a number from 1 to 65535, not '{port[:20]}' (named ports differ per pod: give the number)."
+        )
+    protocol = get("protocol").upper()
+    if protocol and protocol not in PROTOCOLS:
+        raise FilterError(f"protocol must be one of {', '.join(PROTOCOLS)}, not '{protocol[:20]}'.")
+    return Filters(
+        namespace=namespace,
+        around=around,
+        external=external in ("1", "true", "on"),
+        port=int(port) if port else None,
+        protocol=protocol,
+    )
