@@ -226,16 +226,6 @@ def group_classes(
     }
 
 
-def sources_of(model: ClusterModel, classes: list[int]) -> dict[int, PortSet]:
-    """Source class -> ports on which it may open connections to any of ``classes``."""
-    return model.allowed_connections().sources_of(classes)
-
-
-def destinations_of(model: ClusterModel, classes: list[int]) -> dict[int, PortSet]:
-    """Destination class -> ports any of ``classes`` may open connections to."""
-    return model.allowed_connections().destinations_of(classes)
-
-
 def address_rules(model: ClusterModel, c: int, direction: str) -> dict:
     """The address peers (ipBlocks, or "every address") of the rules applying to class
     ``c`` in one direction, as written, with the ports each allows there.
@@ -462,10 +452,13 @@ def _traffic(
     first = classes[0]
     return {
         "inbound": group_classes(
-            model, sources_of(model, classes), rows_named=own_named, first_namespace=namespace
+            model,
+            model.allowed_connections().sources_of(classes),
+            rows_named=own_named,
+            first_namespace=namespace,
         ),
         "outbound": group_classes(
-            model, destinations_of(model, classes), first_namespace=namespace
+            model, model.allowed_connections().destinations_of(classes), first_namespace=namespace
         ),
         # Address rules differ only between classes with different policies; the first
         # class speaks for the workload, and the page says when its pods differ.
@@ -577,16 +570,13 @@ def _port_entries(model: ClusterModel, compiled, named_over: int) -> list[dict] 
     ev = model.evaluation
     out = []
     for k, spec in enumerate(rule.ports):
-        text = (
-            spec.protocol
-            + "/"
-            + (
-                "*"
-                if spec.port is None
-                else str(spec.port) + (f"-{spec.end_port}" if spec.end_port else "")
-            )
-        )
-        entry = {"index": k, "text": text, "valid": spec.valid, "named": spec.named, "resolved": []}
+        entry = {
+            "index": k,
+            "text": spec.text,
+            "valid": spec.valid,
+            "named": spec.named,
+            "resolved": [],
+        }
         if spec.named and spec.valid:
             by_value: dict[PortSet, list[int]] = {}
             for c in ev.classes_in(named_over):
@@ -776,17 +766,7 @@ def _rule_match(idx: _Index, direction: str, match) -> dict:
     rule = (policy.ingress if direction == INGRESS else policy.egress)[match.rule]
     peer = rule.peers[match.peer] if match.peer is not None and rule.peers else None
     port = rule.ports[match.port] if match.port is not None and rule.ports else None
-    port_text = None
-    if port is not None:
-        port_text = (
-            port.protocol
-            + "/"
-            + (
-                "*"
-                if port.port is None
-                else str(port.port) + (f"-{port.end_port}" if port.end_port else "")
-            )
-        )
+    port_text = port.text if port is not None else None
     return {
         "namespace": policy.namespace,
         "policy": policy.name,

@@ -343,16 +343,13 @@ def _findings(old, new) -> dict:
     }
 
 
+# What the what-if page shows of a finding.
+_FINDING_FIELDS = ("rule", "severity", "title", "message", "namespace", "objects", "fingerprint")
+
+
 def _finding(f) -> dict:
-    return {
-        "rule": f.rule,
-        "severity": f.severity,
-        "title": f.title,
-        "message": f.message,
-        "namespace": f.namespace,
-        "objects": list(f.objects),
-        "fingerprint": f.fingerprint,
-    }
+    shown = f.to_dict()
+    return {key: shown[key] for key in _FINDING_FIELDS}
 
 
 def _severity_counts(findings: list[dict]) -> list[tuple[str, int]]:

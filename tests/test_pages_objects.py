@@ -563,7 +563,7 @@ def test_pages_at_5000_pods(client_as, db, tmp_path, capsys):
     model = storage.engine_model(snapshot)
     busiest = max(
         (p for p in model.pods if p.state == "active"),
-        key=lambda p: len(objects.sources_of(model, [model.evaluation.class_of[p.key]])),
+        key=lambda p: len(model.allowed_connections().sources_of([model.evaluation.class_of[p.key]])),
     )
     ns, name = busiest.key.split("/")
     kind, _, workload = busiest.workload_id.partition("/")

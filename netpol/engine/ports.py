@@ -33,9 +33,6 @@ class PortSet(Intervals):
     def has(self, port: int, protocol: str) -> bool:
         return PROTOCOLS.index(protocol) * _SPAN + port in self
 
-    def for_protocol(self, protocol: str) -> PortSet:
-        return self & PortSet.of(protocol)
-
     def describe(self) -> list[str]:
         """["TCP/80", "TCP/8000-8080", "UDP/*"]: a protocol's full range shows as "*"."""
         out = []
@@ -98,6 +95,13 @@ class PortSpec:
             if name == self.port and proto == self.protocol:
                 out = out | PortSet.of(proto, number)
         return out
+
+    @property
+    def text(self) -> str:
+        """The entry as written: "TCP/80", "TCP/8000-8080", "UDP/dns", "SCTP/*"."""
+        if self.port is None:
+            return f"{self.protocol}/*"
+        return f"{self.protocol}/{self.port}" + (f"-{self.end_port}" if self.end_port else "")
 
     def to_dict(self) -> dict:
         out: dict = {"protocol": self.protocol}
