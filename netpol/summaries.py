@@ -113,9 +113,6 @@ class _Index:
             self.workloads_of_class.append(counts)
         self.compiled = {(c.policy.id, c.direction, c.rule.index): c for c in ev.rules}
         self.policies = {p.key: p for p in model.policies}
-        self.policies_by_namespace: dict[str, list[Policy]] = {}
-        for policy in model.policies:
-            self.policies_by_namespace.setdefault(policy.namespace, []).append(policy)
 
 
 def _index(model: ClusterModel) -> _Index:
@@ -236,10 +233,8 @@ def address_rules(model: ClusterModel, c: int, direction: str) -> dict:
     if not ev.is_isolated(c, direction):
         return {"isolated": False, "rules": []}
     named = ev.classes[c].named_ports if direction == INGRESS else frozenset()
-    rule_ids = ev.ingress_rules_of[c] if direction == INGRESS else ev.egress_rules_of[c]
     rows = []
-    for rid in rule_ids:
-        compiled = ev.rules[rid]
+    for compiled in ev.rules_of(c, direction):
         rule = compiled.rule
         if not rule.valid:
             continue
@@ -389,10 +384,6 @@ def _policy_row(policy: Policy, selected: int | None = None) -> dict:
     }
 
 
-def _policies_of(model: ClusterModel, pod: Pod) -> list[Policy]:
-    return model.policies_selecting(pod)
-
-
 def isolation_of(model: ClusterModel, pod: Pod) -> dict:
     """Category (with its colour), isolation per direction and the selecting policies of
     one pod: what ``model.isolation()`` says, for one pod without evaluating all of them."""
@@ -512,7 +503,7 @@ def workload_summary(model: ClusterModel, namespace: str, kind: str, name: str) 
     by_key: dict[str, Policy] = {}
     isolated = {"ingress": 0, "egress": 0}
     for pod in pods:
-        for policy in _policies_of(model, pod):
+        for policy in model.policies_selecting(pod):
             counts[policy.key] = counts.get(policy.key, 0) + 1
             by_key[policy.key] = policy
         isolated["ingress"] += model.is_isolated(pod, INGRESS)

@@ -151,6 +151,11 @@ class Evaluation:
         bits = self.isolated_ingress if direction == INGRESS else self.isolated_egress
         return bool(bits >> c & 1)
 
+    def rules_of(self, c: int, direction: str) -> list[CompiledRule]:
+        """The rules that apply to class ``c`` for ``direction``, in policy order."""
+        ids = self.ingress_rules_of[c] if direction == INGRESS else self.egress_rules_of[c]
+        return [self.rules[r] for r in ids]
+
     def isolated_classes(self, direction: str) -> list[int]:
         """The ids of the classes isolated for ``direction``, ascending."""
         return bit_positions(

@@ -29,15 +29,12 @@ def _allow_all_open(facts: Facts) -> dict[tuple[str, str], dict[str, int]]:
     ev = facts.ev
     out: dict[tuple[str, str], dict[str, int]] = {}
     for cls in ev.classes:
-        for direction, rule_ids in (
-            (INGRESS, ev.ingress_rules_of[cls.id]),
-            (EGRESS, ev.egress_rules_of[cls.id]),
-        ):
-            for r in rule_ids:
-                rule = ev.rules[r].rule
+        for direction in (INGRESS, EGRESS):
+            for compiled in ev.rules_of(cls.id, direction):
+                rule = compiled.rule
                 if rule.valid and rule.peers is None and rule.ports is None:
                     by_policy = out.setdefault((cls.namespace, direction), {})
-                    name = ev.rules[r].policy.name
+                    name = compiled.policy.name
                     by_policy[name] = by_policy.get(name, 0) + len(cls.pods)
     return out
 

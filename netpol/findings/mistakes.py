@@ -182,7 +182,7 @@ def dns(facts: Facts) -> list[Finding]:
     for c in ev.isolated_classes(EGRESS):
         if c in dns_classes:
             continue
-        rules = [ev.rules[r] for r in ev.egress_rules_of[c]]
+        rules = ev.rules_of(c, EGRESS)
         if not any(r.classes or r.ips for r in rules):
             continue  # no egress allowed at all: the pod needs no DNS
         has_udp, has_tcp = c in with_udp, c in with_tcp
@@ -196,7 +196,7 @@ def dns(facts: Facts) -> list[Finding]:
         for (namespace, workload), members in facts.group_by_workload(pods).items():
             first = members[0]
             c = ev.class_of[first.key]
-            policies = [p.key for p in ev.policies_of[c] if p.affects_egress]
+            policies = [p.key for p in facts.model.policies_selecting(first) if p.affects_egress]
             protocol = "UDP" if rule_id == "NP032" else "TCP"
             what = (
                 "cannot reach the cluster DNS on UDP or TCP 53"
