@@ -35,6 +35,8 @@ STATUS_COLOURS = {
 }
 # In the catalogue's order, most severe first.
 SEVERITY_COLOURS = dict(zip(SEVERITIES, ("purple", "red", "orange", "yellow", "grey"), strict=True))
+# The serious ones: the namespaces page's "high+" column and a report's top offenders.
+HIGH_OR_ABOVE = SEVERITIES[: SEVERITIES.index("high") + 1]
 
 
 def validate_cidr_list(value: str) -> None:
@@ -607,3 +609,15 @@ class Delivery(models.Model):
     def colour(self) -> str:
         return STATUS_COLOURS[self.status]
 
+
+
+class AuthFailure(models.Model):
+    """Wrong credentials counted per client address or token prefix (auditor.throttle).
+    In the database so that every web process, on SQLite or PostgreSQL, counts the same."""
+
+    key = models.CharField(max_length=200, unique=True)  # e.g. "api:address:10.0.0.7"
+    failures = models.PositiveIntegerField(default=0)
+    window_start = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.failures}"

@@ -21,14 +21,13 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from auditor.models import Finding, Report, Snapshot, Waiver
+from auditor.models import HIGH_OR_ABOVE, Finding, Report, Snapshot, Waiver
 from auditor.selectors import findings_of, snapshot_diff
 from netpol.findings.catalogue import RULES, SEVERITIES
 from netpol.findings.stored import StoredReport
 
 VERSION = 1
 TOP = 10
-HIGH_OR_ABOVE = ("critical", "high")
 WORKLOAD_KINDS = {
     "Deployment",
     "StatefulSet",

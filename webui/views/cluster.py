@@ -2,7 +2,7 @@ from django.db.models import Count, Q
 from django.shortcuts import render
 
 from auditor.access import require_role
-from auditor.models import Finding, NetworkPolicy, Pod
+from auditor.models import HIGH_OR_ABOVE, Finding, NetworkPolicy, Pod
 from netpol.findings.stored import StoredReport
 
 from ..tables import page_of, sort_rows
@@ -20,7 +20,7 @@ def namespace_rows(snapshot, report: StoredReport | None) -> list[dict]:
         row["namespace"]: row
         for row in Finding.objects.filter(snapshot=snapshot).values("namespace").annotate(
             findings=Count("id"),
-            high=Count("id", filter=Q(severity__in=["critical", "high"])),
+            high=Count("id", filter=Q(severity__in=HIGH_OR_ABOVE)),
         )
     }
     rows = []
