@@ -47,9 +47,19 @@ PROBE_IPS = [
 
 
 def labels(vocab):
+    # One strategy per set of keys, built once: building strategies inside a draw is
+    # what made these tests slow (hypothesis validates each new strategy).
+    values = {}
+
+    def values_for(keys):
+        key = tuple(keys)
+        if key not in values:
+            values[key] = st.fixed_dictionaries({k: st.sampled_from(vocab[k]) for k in key})
+        return values[key]
+
     return st.dictionaries(
         st.sampled_from(sorted(vocab)), st.none(), max_size=1 if vocab is LABELS else 2
-    ).flatmap(lambda keys: st.fixed_dictionaries({k: st.sampled_from(vocab[k]) for k in keys}))
+    ).flatmap(values_for)
 
 
 def selector(vocab):
@@ -117,28 +127,38 @@ def rules(peers_key):
     return st.one_of(st.none(), st.lists(rule, max_size=2))
 
 
+# The strategies a cluster draws from, built once rather than in every draw.
+NS_LABELS_ST = labels(NS_LABELS)
+POD_LABELS_ST = labels(LABELS)
+POD_SELECTOR_ST = selector(LABELS)
+RULES_ST = {key: rules(key) for key in ("from", "to")}
+NAMESPACE_OF = {n: st.sampled_from(NAMESPACES[:n]) for n in range(1, len(NAMESPACES) + 1)}
+POD_KIND = st.sampled_from(["running"] * 6 + ["dual"] * 2 + ["template", "host", "pending"])
+POD_PORTS = st.lists(st.sampled_from(NAMED), max_size=2, unique_by=lambda p: (p[0], p[1]))
+POLICY_TYPES = st.sampled_from([None, ["Ingress"], ["Egress"], ["Ingress", "Egress"]])
+
+
 @st.composite
 def clusters(draw):
     namespaces = [
-        {"metadata": {"name": n, "labels": draw(labels(NS_LABELS))}}
+        {"metadata": {"name": n, "labels": draw(NS_LABELS_ST)}}
         for n in NAMESPACES[: draw(st.integers(1, 3))]
     ]
     names = [n["metadata"]["name"] for n in namespaces]
+    namespace_of = NAMESPACE_OF[len(names)]
     pods = []
     for i in range(draw(st.integers(1, 6))):
-        kind = draw(
-            st.sampled_from(["running"] * 6 + ["dual"] * 2 + ["template", "host", "pending"])
-        )
+        kind = draw(POD_KIND)
         ips = [] if kind in ("template", "pending") else [f"10.0.{draw(st.integers(0, 1))}.{i + 1}"]
         if kind == "dual":
             ips.append(f"fd00::{i + 1}")
-        ports = draw(st.lists(st.sampled_from(NAMED), max_size=2, unique_by=lambda p: (p[0], p[1])))
+        ports = draw(POD_PORTS)
         pods.append(
             {
                 "metadata": {
                     "name": f"p{i}",
-                    "namespace": draw(st.sampled_from(names)),
-                    "labels": draw(labels(LABELS)),
+                    "namespace": draw(namespace_of),
+                    "labels": draw(POD_LABELS_ST),
                     **(
                         {"annotations": {"netpol-auditor.io/from-template": "true"}}
                         if kind == "template"
@@ -163,17 +183,17 @@ def clusters(draw):
         )
     policies = []
     for i in range(draw(st.integers(0, 4))):
-        spec = {"podSelector": draw(selector(LABELS))}
-        types = draw(st.sampled_from([None, ["Ingress"], ["Egress"], ["Ingress", "Egress"]]))
+        spec = {"podSelector": draw(POD_SELECTOR_ST)}
+        types = draw(POLICY_TYPES)
         if types is not None:
             spec["policyTypes"] = types
         for direction, key in (("ingress", "from"), ("egress", "to")):
-            value = draw(rules(key))
+            value = draw(RULES_ST[key])
             if value is not None:
                 spec[direction] = value
         policies.append(
             {
-                "metadata": {"name": f"np{i}", "namespace": draw(st.sampled_from(names))},
+                "metadata": {"name": f"np{i}", "namespace": draw(namespace_of)},
                 "spec": spec,
             }
         )
