@@ -5,19 +5,10 @@ from __future__ import annotations
 import pytest
 from jsonschema import Draft202012Validator
 
-from auditor import storage
 from auditor.api.schema import openapi_document
 from auditor.api.tokens import api_token_create
 
 DOCUMENT = openapi_document()
-
-
-@pytest.fixture(autouse=True)
-def fresh_models():
-    """The engine model cache is keyed by snapshot id, and ids repeat across tests."""
-    storage.forget_models()
-    yield
-    storage.forget_models()
 
 
 @pytest.fixture
