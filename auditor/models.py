@@ -37,8 +37,6 @@ STATUS_COLOURS = {
 SEVERITY_COLOURS = dict(zip(SEVERITIES, ("purple", "red", "orange", "yellow", "grey"), strict=True))
 # The serious ones: the namespaces page's "high+" column and a report's top offenders.
 HIGH_OR_ABOVE = SEVERITIES[: SEVERITIES.index("high") + 1]
-# The serious ones: the namespaces page's "high+" column and a report's top offenders.
-HIGH_OR_ABOVE = SEVERITIES[: SEVERITIES.index("high") + 1]
 
 
 def validate_cidr_list(value: str) -> None:
