@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from netpol.engine.ipsets import ALL_IPS, Intervals, IPSet
 from netpol.engine.ports import ALL_PORTS, PortSet, PortSpec
 from netpol.engine.selectors import LabelIndex, Selector, parse_selector
+from netpol.engine.workloads import controlling_workload, owning_workload
 
 
 def test_cidr_except_and_cidrs():
@@ -78,3 +79,28 @@ def test_cidrs_roundtrip(a, pa, b, pb):
     for c in s.to_cidrs():
         back = back | IPSet.from_cidr(c)
     assert back == s
+
+
+# --- Workload identity ----------------------------------------------------------------
+
+
+def test_owning_workload_climbs_where_the_name_says_how():
+    # The CronJob controller names a Job "<cronjob>-<scheduled time in minutes>".
+    assert owning_workload("Job", "report-28641230") == ("CronJob", "report")
+    assert owning_workload("Job", "a-b-123456789") == ("CronJob", "a-b")
+    assert owning_workload("Job", "migrate-2") == ("Job", "migrate-2")  # a plain Job
+    assert owning_workload("Job", "report-2864123x") == ("Job", "report-2864123x")
+    assert owning_workload("ReplicaSet", "web-7f9c", "7f9c") == ("Deployment", "web")
+    assert owning_workload("ReplicaSet", "web-7f9c") == ("ReplicaSet", "web-7f9c")
+    assert owning_workload("StatefulSet", "db") == ("StatefulSet", "db")
+
+
+def test_controlling_workload_prefers_the_controller_owner():
+    metadata = {
+        "ownerReferences": [
+            {"kind": "Node", "name": "n1"},
+            {"kind": "Job", "name": "backup-28641230", "controller": True},
+        ]
+    }
+    assert controlling_workload(metadata, {}) == ("CronJob", "backup")
+    assert controlling_workload({}, {}) == ("", "")
