@@ -125,7 +125,7 @@ class AllowedConnections:
         if level == "namespace":
             keys_of = [{c.namespace} for c in self.ev.classes]
         elif level == "workload":
-            keys_of = [{f"{c.namespace}/{p.workload_id}" for p in c.pods} for c in self.ev.classes]
+            keys_of = [{p.workload_key for p in c.pods} for c in self.ev.classes]
         else:
             raise ValueError("level must be 'namespace' or 'workload'")
         keys_cache: dict[int, set[str]] = {}

@@ -100,6 +100,11 @@ class Pod:
         return self.workload or f"Pod/{self.name}"
 
     @property
+    def workload_key(self) -> str:
+        """``namespace/Kind/name``: the workload as graph edges and what-if name it."""
+        return f"{self.namespace}/{self.workload_id}"
+
+    @property
     def state(self) -> str:
         """ACTIVE, HOST_NETWORK or INACTIVE.
 

@@ -4,7 +4,8 @@ exposure, mistakes, the CNI, a score and compliance evidence. Pure Python, no Dj
     from netpol.findings import audit
     report = audit(model)          # model: netpol.engine.ClusterModel
     report.to_dict()               # {"findings", "coverage", "score", "compliance", "cni", ...}
-    netpol.diff.diff_audits(old_model, old_report, new_model, new_report)
+
+What changed between two audits is ``netpol.diff.diff_audits``.
 
 The rules are listed in ``catalogue.py`` (rendered to docs/findings.md).
 """

@@ -33,7 +33,7 @@ class Index:
         self.number = {name: i for i, name in enumerate(self.names)}
         n = len(self.names)
         self.class_ns = [self.number[c.namespace] for c in ev.classes]
-        self.class_workloads = [sorted({workload_key(p) for p in c.pods}) for c in ev.classes]
+        self.class_workloads = [sorted({p.workload_key for p in c.pods}) for c in ev.classes]
         self.pods = [0] * n
         self.ingress_isolated = [0] * n
         self.egress_isolated = [0] * n
@@ -45,11 +45,6 @@ class Index:
             self.ingress_isolated[i] += size * ev.is_isolated(c.id, INGRESS)
             self.egress_isolated[i] += size * ev.is_isolated(c.id, EGRESS)
             self.workloads[i].update(self.class_workloads[c.id])
-
-
-def workload_key(pod) -> str:
-    """ "ns/Kind/name", as the engine's workload edges name it; an unowned pod is "ns/Pod/name"."""
-    return f"{pod.namespace}/{pod.workload_id}"
 
 
 @dataclass

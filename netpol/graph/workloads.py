@@ -16,7 +16,7 @@ from ..engine import (
 from . import limits
 from .drawing import Drawing, response
 from .filters import Filters
-from .flows import Index, cut_ports, flows_of, index_of, workload_key
+from .flows import Index, cut_ports, flows_of, index_of
 from .labels import address_label, coverage_class, fraction, plural, ports_label
 from .namespaces import filter_empty, group_node, namespace_node
 
@@ -66,7 +66,7 @@ def workload_graph(model, report: dict, filters: Filters) -> dict:
     pods_of: dict[str, list] = defaultdict(list)
     for pod in model.pods:
         if pod.namespace in drawn_namespaces:
-            pods_of[f"wl:{workload_key(pod)}"].append(pod)
+            pods_of[f"wl:{pod.workload_key}"].append(pod)
     own = sorted(k for k in pods_of if k[3:].split("/", 1)[0] == filters.namespace)
 
     # 3. Flows between drawn keys; a key's flows with itself become a fact on its node.
