@@ -28,6 +28,7 @@ from django.utils import timezone
 from netpol.collect.base import CollectionError, redact_urls
 from netpol.collect.kinds import KINDS
 from netpol.collect.normalize import normalize
+from netpol.collect.validate import as_name
 from netpol.findings import audit
 
 from . import storage
@@ -141,6 +142,8 @@ def snapshot_fail_stale(*, cluster: Cluster) -> int:
 def snapshot_request(*, cluster: Cluster, trigger: str = Snapshot.Trigger.SCHEDULE, enqueue: bool = True) -> Snapshot | None:
     """A new pending snapshot, or None when one is already pending or running."""
     snapshot_fail_stale(cluster=cluster)
+    if enqueue:
+        _analyse_if_missed(cluster)
     try:
         with transaction.atomic():
             snapshot = Snapshot.objects.create(cluster=cluster, trigger=trigger)
@@ -173,6 +176,24 @@ def _requeue_if_lost(snapshot: Snapshot) -> None:
         snapshot.cluster.name, snapshot.pk, waited,
     )
     transaction.on_commit(lambda: run_snapshot.delay(snapshot.pk), robust=True)
+
+
+def _analyse_if_missed(cluster: Cluster) -> None:
+    """Send the analysis of the newest complete snapshot again when it never started: its
+    message was lost (the broker was down as the snapshot completed), and without it the
+    current snapshot would show no findings until the next one."""
+    cutoff = timezone.now() - timedelta(seconds=settings.SNAPSHOT_REQUEUE_AFTER)
+    latest = (
+        Snapshot.objects.filter(cluster=cluster, status=Snapshot.Status.COMPLETE)
+        .order_by("-finished_at", "-id").only("pk", "finished_at").first()
+    )
+    # An Analysis row exists from the moment one starts; a queued message may lag a little.
+    if latest is None or latest.finished_at > cutoff or Analysis.objects.filter(snapshot=latest).exists():
+        return
+    from .tasks import analyze_snapshot
+
+    logger.warning("cluster %s: snapshot #%s was never analysed; its analysis is sent again", cluster.name, latest.pk)
+    transaction.on_commit(lambda: analyze_snapshot.delay(latest.pk), robust=True)
 
 
 def _claim(snapshot_id: int) -> bool:
@@ -251,8 +272,10 @@ def _collect_records(collector, heartbeat: _Heartbeat) -> _Records:
         try:
             records.add(kind, normalize(kind, obj))
         except CollectionError as exc:
+            if str(exc).startswith(kind):  # normalize names the object itself
+                raise
             name = (obj.get("metadata") or {}).get("name", "?") if isinstance(obj, dict) else "?"
-            raise CollectionError(f"{kind} {name}: {exc}") from None
+            raise CollectionError(f"{kind} {as_name(str(name))}: {exc}") from None
         received += 1
         heartbeat.progress = f"collecting: {received:,} objects received, now {kind}"
     heartbeat.progress = "writing"

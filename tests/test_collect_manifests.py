@@ -706,3 +706,29 @@ def test_the_cli_exits_2_on_a_named_pipe_instead_of_hanging(tmp_path):
     )
     assert result.returncode == 2
     assert "stuck.yaml: not a regular file (a named pipe)" in result.stderr
+
+
+POD_TEMPLATE = """apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  namespace: shop
+  labels: {{app: web, note: {value}}}
+status: {{podIP: 10.0.0.5}}
+"""
+
+
+@pytest.mark.parametrize(
+    "name, value, expected",
+    [
+        ("p" * 300, "ok", "Pod metadata.name: '" + "p" * 60 + "... (300 characters)' is longer than 253 characters"),
+        ("web/0", "ok", "Pod metadata.name: 'web/0' is not a valid name"),
+        ("web-0", "v" * 2_000_000, "Pod web-0: metadata.labels: label 'note' has a value of 2,000,000 characters (at most 63)"),
+        ("web-0", "\"evil\u202eexe\"", "Pod web-0: metadata.labels: label 'note' has the value 'evil\\u202eexe', which is not valid"),
+    ],
+)
+def test_names_and_labels_the_api_server_would_refuse_are_errors_naming_file_and_field(tmp_path, name, value, expected):
+    write(tmp_path, {"pods.yaml": POD_TEMPLATE.format(name=name, value=value)})
+    message = failure(tmp_path, max_file_bytes=4_000_000)
+    assert message.startswith(f"{tmp_path / 'pods.yaml'}, document 1 (Pod): ")
+    assert expected in message

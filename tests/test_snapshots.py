@@ -187,6 +187,21 @@ def test_a_password_in_the_api_url_is_in_no_stored_error_or_page(fast_live, clie
         assert "url-pass-42" not in text
 
 
+def test_a_name_the_api_server_would_refuse_fails_the_snapshot_naming_kind_and_field(tmp_path, fast_live):
+    """Not an internal DataError from the database: the object and field at fault."""
+    with FakeKube(small_cluster()) as kube:
+        cluster = kubeconfig_cluster(kube, tmp_path)
+        good = collect(cluster)
+        objects = small_cluster()
+        objects["Pod"][0]["metadata"]["name"] = "w" * 300
+        kube.set_objects("Pod", objects["Pod"])
+        with pytest.raises(CollectionError):
+            collect(cluster)
+    failed = cluster.snapshots.first()
+    assert failed.error == f"Pod metadata.name: '{'w' * 60}... (300 characters)' is longer than 253 characters"
+    assert latest_snapshot(cluster) == good
+
+
 def test_a_second_trigger_while_one_is_active_is_skipped_and_logged(manifests, caplog):
     cluster = manifest_cluster(manifests)
     first = services.snapshot_request(cluster=cluster, enqueue=False)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from netpol.engine import FROM_TEMPLATE_ANNOTATION, controlling_workload
 
 from .base import CollectionError
+from .validate import NAME_RULE, as_name, labels_problem, name_problem
 
 
 @dataclass(slots=True)
@@ -137,14 +138,23 @@ Record = NamespaceRecord | PodRecord | NetworkPolicyRecord | NodeRecord | Servic
 
 
 def _meta(obj: dict, kind: str, *, namespaced: bool) -> tuple[str, str, dict]:
+    """Name, namespace and labels, each checked as the API server checks them."""
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict) or not metadata.get("name"):
         raise CollectionError(f"{kind} without metadata.name")
-    namespace = metadata.get("namespace") or ("default" if namespaced else "")
+    name = str(metadata["name"])
+    if problem := name_problem(name, NAME_RULE[kind]):
+        raise CollectionError(f"{kind} metadata.name: {problem}")
+    namespace = str(metadata.get("namespace") or ("default" if namespaced else ""))
+    if namespaced and (problem := name_problem(namespace, "label")):
+        raise CollectionError(f"{kind} {name}: metadata.namespace: {problem}")
     labels = metadata.get("labels") or {}
     if not isinstance(labels, dict):
-        raise CollectionError(f"{kind} {metadata['name']}: metadata.labels is not a mapping")
-    return metadata["name"], namespace, {str(k): str(v) for k, v in labels.items()}
+        raise CollectionError(f"{kind} {name}: metadata.labels is not a mapping")
+    labels = {str(k): str(v) for k, v in labels.items()}
+    if problem := labels_problem(labels):
+        raise CollectionError(f"{kind} {name}: metadata.labels: {problem}")
+    return name, namespace, labels
 
 
 def _checked_ips(values: list[str], field: str, *, network: bool = False) -> list[str]:
@@ -190,7 +200,7 @@ def normalize(kind: str, obj: dict) -> Record:
             else "?"
         )
         raise CollectionError(
-            f"{kind} {name}: malformed object ({type(exc).__name__}: {exc})"
+            f"{kind} {as_name(str(name))}: malformed object ({type(exc).__name__}: {exc})"
         ) from None
 
 
@@ -208,6 +218,8 @@ def _normalize(kind: str, obj: dict) -> Record:
             ips = [status["podIP"]]
         _checked_ips(ips, f"Pod {namespace}/{name}: status.podIPs")
         workload_kind, workload_name = controlling_workload(metadata, labels)
+        if workload_name and (problem := name_problem(workload_name, "subdomain")):
+            raise CollectionError(f"Pod {namespace}/{name}: metadata.ownerReferences name: {problem}")
         return PodRecord(
             namespace=namespace,
             name=name,

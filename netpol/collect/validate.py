@@ -32,10 +32,15 @@ NAME_RULE = {
 }
 
 
-def _shown(value: str) -> str:
+def quoted(value: str) -> str:
     """The value as an error may quote it: short, control and format characters escaped."""
     text = value if len(value) <= 80 else value[:60] + f"... ({len(value):,} characters)"
     return ascii(text) if not text.isascii() or not text.isprintable() else repr(text)
+
+
+def as_name(value: str) -> str:
+    """An object's name for the start of an error: as it is when plain, else ``quoted``."""
+    return value if len(value) <= 80 and value.isascii() and value.isprintable() else quoted(value)
 
 
 def name_problem(value: str, rule: str) -> str | None:
@@ -44,19 +49,19 @@ def name_problem(value: str, rule: str) -> str | None:
         (DNS1123_LABEL_MAX, _DNS1123_LABEL) if rule == "label" else (DNS1123_SUBDOMAIN_MAX, _DNS1123_SUBDOMAIN)
     )
     if len(value) > limit:
-        return f"{_shown(value)} is longer than {limit} characters"
+        return f"{quoted(value)} is longer than {limit} characters"
     if not pattern.match(value):
         what = "lower-case letters, digits and '-'" + (" and '.'" if rule == "subdomain" else "")
-        return f"{_shown(value)} is not a valid name ({what}, starting and ending with a letter or digit)"
+        return f"{quoted(value)} is not a valid name ({what}, starting and ending with a letter or digit)"
     return None
 
 
 def label_key_problem(key: str) -> str | None:
     prefix, slash, name = key.rpartition("/")
     if slash and (not prefix or name_problem(prefix, "subdomain")):
-        return f"label key {_shown(key)} has an invalid prefix (a DNS subdomain before '/')"
+        return f"label key {quoted(key)} has an invalid prefix (a DNS subdomain before '/')"
     if not name or len(name) > QUALIFIED_NAME_MAX or not _QUALIFIED_NAME.match(name):
-        return (f"label key {_shown(key)} is not valid (at most {QUALIFIED_NAME_MAX} letters, digits, "
+        return (f"label key {quoted(key)} is not valid (at most {QUALIFIED_NAME_MAX} letters, digits, "
                 "'-', '_' or '.', starting and ending with a letter or digit)")
     return None
 
@@ -65,7 +70,7 @@ def label_value_problem(key: str, value: str) -> str | None:
     if len(value) > LABEL_VALUE_MAX:
         return f"label {key!r} has a value of {len(value):,} characters (at most {LABEL_VALUE_MAX})"
     if value and not _QUALIFIED_NAME.match(value):
-        return (f"label {key!r} has the value {_shown(value)}, which is not valid (letters, digits, "
+        return (f"label {key!r} has the value {quoted(value)}, which is not valid (letters, digits, "
                 "'-', '_' or '.', starting and ending with a letter or digit)")
     return None
 
