@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from .engine import ClusterModel, PodIsolation
 
 PROG = "netaudit"
+# The engine's PROTOCOLS and the catalogue's SEVERITIES (less "info"), written here so that
+# --help imports neither; tests/test_cli.py checks they agree.
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 SEVERITY_CHOICES = ("critical", "high", "medium", "low")
 

@@ -407,6 +407,21 @@ def test_collector_warnings_and_duplicates_go_to_stderr(netaudit, tmp_path):
     assert rows["shop/web"]["policies"] == ["shop/default-deny"]  # the later web: app=x
 
 
+def test_help_imports_neither_the_engine_nor_yaml_and_its_choices_agree_with_them():
+    code = (
+        "import sys; from netpol import cli; cli.build_parser().format_help(); "
+        "print(sorted(m for m in sys.modules if m.startswith(('netpol.engine', 'yaml'))))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
+    from netpol import cli
+    from netpol.engine import PROTOCOLS
+    from netpol.findings import SEVERITIES
+
+    assert cli.PROTOCOLS == PROTOCOLS
+    assert cli.SEVERITY_CHOICES == tuple(s for s in SEVERITIES if s != "info")
+
+
 def test_load_paths_passes_warnings_to_the_callback():
     warnings: list[str] = []
     model = load_paths([SHOP, BAD_CIDR], warn=warnings.append)
