@@ -13,7 +13,7 @@ naming it, instead of blanking a page. Pure Python, no Django.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 from .coverage import coverage_percent
 
@@ -202,20 +202,10 @@ class ComplianceResult:
 
     @classmethod
     def from_dict(cls, data: dict, path: str) -> ComplianceResult:
-        return cls(
-            **{
-                key: _field(data, key, path, str)
-                for key in ("control", "namespace", "status", "evidence")
-            }
-        )
+        return cls(**{f.name: _field(data, f.name, path, str) for f in fields(cls)})
 
     def to_dict(self) -> dict:
-        return {
-            "control": self.control,
-            "namespace": self.namespace,
-            "status": self.status,
-            "evidence": self.evidence,
-        }
+        return asdict(self)
 
     @property
     def passed(self) -> bool:
