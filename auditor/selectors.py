@@ -138,7 +138,7 @@ def snapshot_diff(old: Snapshot, new: Snapshot, *, cap: int = DIFF_CAP) -> dict:
         "cap": cap,
         "new_findings": _finding_rows(new, appeared, cap),
         "resolved_findings": _finding_rows(old, [f for f in old_findings if f[-1] in delta.resolved], cap),
-        "coverage": _coverage_delta(old, new),
+        "coverage": _coverage_of_both(old, new),
         "score": (_score(old), _score(new)),
         **{f"policies_{key}": {"items": names[:cap], "count": len(names)} for key, names in policies.items()},
         # A workload is newly uncovered or exposed when a finding saying so is new.
@@ -196,13 +196,13 @@ def _score(snapshot: Snapshot):
     return Analysis.objects.filter(snapshot=snapshot).values_list("score", flat=True).first()
 
 
-def _coverage_delta(old: Snapshot, new: Snapshot) -> dict:
+def _coverage_of_both(old: Snapshot, new: Snapshot) -> dict:
     """``netpol.diff.coverage_delta`` of the cluster counts; empty while an analysis is unfinished."""
     counts = dict(
         Analysis.objects.filter(snapshot__in=[old, new], status=Analysis.Status.COMPLETE)
         .values_list("snapshot_id", "__".join(("report", *CLUSTER_COUNTS_PATH)))
     )
-    if len(counts) < 2:
+    if len(counts) < len({old.pk, new.pk}):  # a snapshot compared with itself is one row
         return {}
     for value in counts.values():
         CoverageCounts.from_dict(value)  # a renamed key fails here rather than dropping a measure

@@ -113,3 +113,10 @@ def _fields(finding: Finding) -> dict:
     keys = ("rule", "severity", "title", "message", "namespace", "object_refs", "evidence", "snippet",
             "warnings", "fingerprint")
     return {key: getattr(finding, key) for key in keys}
+
+
+def test_a_snapshot_compared_with_itself_changes_nothing(demo_snapshot):
+    diff = snapshot_diff(demo_snapshot, demo_snapshot)
+    assert diff["coverage"]["Running pods"]["change"] == 0
+    assert (diff["new_findings"]["count"], diff["resolved_findings"]["count"]) == (0, 0)
+    assert diff["policies_changed"] == {"items": [], "count": 0}
