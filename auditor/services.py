@@ -34,6 +34,7 @@ from netpol.findings import audit
 from . import storage
 from .beat import beat_entry_sync
 from .models import Analysis, Cluster, Finding, Snapshot, Waiver
+from .selectors import latest_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -183,10 +184,7 @@ def _analyse_if_missed(cluster: Cluster) -> None:
     message was lost (the broker was down as the snapshot completed), and without it the
     current snapshot would show no findings until the next one."""
     cutoff = timezone.now() - timedelta(seconds=settings.SNAPSHOT_REQUEUE_AFTER)
-    latest = (
-        Snapshot.objects.filter(cluster=cluster, status=Snapshot.Status.COMPLETE)
-        .order_by("-finished_at", "-id").only("pk", "finished_at").first()
-    )
+    latest = latest_snapshot(cluster)
     # An Analysis row exists from the moment one starts; a queued message may lag a little.
     if latest is None or latest.finished_at > cutoff or Analysis.objects.filter(snapshot=latest).exists():
         return
