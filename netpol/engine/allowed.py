@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .evaluate import DestinationGroup, Evaluation, bit_positions
+from netpol.bits import bit_positions
+
+from .evaluate import DestinationGroup, Evaluation
 from .gcpause import gc_paused
 from .ipsets import IPSet
 from .ports import PortSet

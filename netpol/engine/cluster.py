@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar
 
+from netpol.bits import bit_positions
+
 from .allowed import AllowedConnections
-from .evaluate import EGRESS, INGRESS, Evaluation, bit_positions
+from .evaluate import EGRESS, INGRESS, Evaluation
 from .explain import Endpoint, Verdict, reach
 from .exposure import ExternalExposure
 from .gcpause import gc_paused

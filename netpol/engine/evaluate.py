@@ -170,13 +170,9 @@ class Evaluation:
         """The pods of a class set, class by class."""
         return [pod for c in bit_positions(classes) for pod in self.classes[c].pods]
 
-    @staticmethod
-    def class_set(ids) -> int:
+    def class_set(self, ids) -> int:
         """The class set of the given class ids (the inverse of ``classes_in``)."""
-        out = 0
-        for c in ids:
-            out |= 1 << c
-        return out
+        return bits_from_positions(ids, len(self.classes))
 
     @staticmethod
     def first_class(classes: int) -> int | None:
