@@ -5,7 +5,7 @@ snapshot comes from ``storage``."""
 
 from __future__ import annotations
 
-from django.db.models import Case, Exists, IntegerField, OuterRef, Value, When
+from django.db.models import Case, Exists, IntegerField, OuterRef, Subquery, Value, When
 from django.utils import timezone
 
 from netpol.diff import coverage_delta, findings_delta, policies_delta
@@ -15,13 +15,19 @@ from netpol.findings.stored import CLUSTER_COUNTS_PATH, CoverageCounts
 from .models import Analysis, Cluster, Finding, NetworkPolicy, Snapshot, Waiver
 
 
+def _complete_newest_first(cluster):
+    return Snapshot.objects.filter(cluster=cluster, status=Snapshot.Status.COMPLETE).order_by("-finished_at", "-id")
+
+
 def latest_snapshot(cluster: Cluster) -> Snapshot | None:
     """The current snapshot: the newest complete one. Failed or running never count."""
-    return (
-        Snapshot.objects.filter(cluster=cluster, status=Snapshot.Status.COMPLETE)
-        .order_by("-finished_at", "-id")
-        .first()
-    )
+    return _complete_newest_first(cluster).first()
+
+
+def current_snapshot_id(cluster_ref) -> Subquery:
+    """``latest_snapshot``'s choice as a subquery (``cluster_ref``: an ``OuterRef``), to
+    annotate a list of clusters in one query."""
+    return Subquery(_complete_newest_first(cluster_ref).values("pk")[:1])
 
 
 class SnapshotChoiceError(Exception):

@@ -7,13 +7,19 @@ snapshot, or for ``?snapshot=ID`` (a complete snapshot of the same cluster).
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from auditor.access import role_of
 from auditor.models import Cluster, Finding, Report, Snapshot
-from auditor.selectors import SnapshotChoiceError, findings_of, latest_snapshot, pick_snapshot
+from auditor.selectors import (
+    SnapshotChoiceError,
+    current_snapshot_id,
+    findings_of,
+    latest_snapshot,
+    pick_snapshot,
+)
 from auditor.storage import engine_model
 from netpol.engine import PROTOCOLS, InputError, ip_to_int
 from netpol.findings.catalogue import RULES, SEVERITIES
@@ -51,12 +57,7 @@ def me(request):
 @api_view
 def cluster_list(request):
     query = Query(request, PAGE_PARAMETERS)
-    current = (
-        Snapshot.objects.filter(cluster=OuterRef("pk"), status=Snapshot.Status.COMPLETE)
-        .order_by("-finished_at", "-id")
-        .values("pk")[:1]
-    )
-    clusters = Cluster.objects.annotate(current_id=Subquery(current)).order_by("name")
+    clusters = Cluster.objects.annotate(current_id=current_snapshot_id(OuterRef("pk"))).order_by("name")
 
     def rows(page: list[Cluster]) -> list[dict]:
         # The page's current snapshots in one query, not one per cluster.
