@@ -15,8 +15,8 @@ Names are imported on first use, so ``netaudit --help`` loads neither the engine
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
 if TYPE_CHECKING:
     from .diff import diff_audits
     from .engine import ClusterModel, InputError

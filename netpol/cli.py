@@ -18,15 +18,15 @@ and a usage error start in a fraction of the time.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import os
 import sys
-from collections.abc import Iterable
-from pathlib import Path
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pathlib import Path
+
     from .engine import ClusterModel, PodIsolation
 
 PROG = "netaudit"
@@ -148,6 +148,8 @@ def _check_endpoint(model: ClusterModel, value: str, option: str) -> None:
     except InputError as exc:
         message = f"{option}: {exc}"
         if value not in model.pods_by_key and "/" in value:
+            import difflib
+
             close = difflib.get_close_matches(value, model.pods_by_key, n=3)
             if close:
                 message += f"; did you mean {' or '.join(close)}?"
@@ -163,11 +165,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.format == "json":
         _print_json(report.to_dict())
     elif args.format == "sarif":
+        import pathlib
+
         from .sarif import manifest_locations, to_sarif
 
         located = manifest_locations(args.paths)
         findings = [f.to_dict() for f in report.findings]
-        _print_json(to_sarif(findings, locate=located.get, src_root=Path.cwd()))
+        _print_json(to_sarif(findings, locate=located.get, src_root=pathlib.Path.cwd()))
     else:
         print(render_text(report))
     if args.fail_on and report.at_or_above(args.fail_on):
