@@ -36,7 +36,9 @@ def test_json_has_findings_coverage_and_score(netaudit):
     for f in data["findings"]:
         assert {"rule", "severity", "title", "message", "objects"} <= set(f)
         for obj in f["objects"]:
-            assert len(obj.split("/")) in (2, 3)
+            # Namespace/name for a namespace, Kind/namespace/name for anything in one.
+            kind, *rest = obj.split("/")
+            assert len(rest) == (1 if kind == "Namespace" else 2), obj
     rules = {f["rule"] for f in data["findings"]}
     assert {"NP003", "NP010", "NP032", "NP030"} <= rules
 

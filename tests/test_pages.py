@@ -55,9 +55,18 @@ def test_unknown_cluster_is_404(client_as):
 
 def test_overview_shows_score_coverage_and_findings(client_as, demo_snapshot):
     page = client_as("viewer").get(reverse("webui:home")).content.decode()
-    analysis = demo_snapshot.analysis
-    assert f"{analysis.score:.0f}<small>/100</small>" in page
-    assert f"{analysis.finding_counts['high']} high" in page
+    # The demo has 51 running pods, 39 isolated for ingress and 37 for egress:
+    # (39 + 37) / (2 × 51) = 74.5 %.
+    assert '<span class="label">Coverage</span>\n      <span class="value">74.5%</span>' in page
+    # Namespace scores 100 × coverage × (1 − penalty), weighted by running pods:
+    # batch 0 × 8, ingress-nginx 55 × 3, kube-system 21.5 × 4, monitoring 86 × 4,
+    # payments 30 × 6, shop-backend 21 × 13, shop-db 100 × 5, shop-frontend 50 × 8;
+    # 1,948 / 51 = 38.2, shown as 38.
+    assert demo_snapshot.analysis.score == 38
+    assert "38<small>/100</small>" in page
+    assert demo_snapshot.analysis.finding_counts == {"high": 6, "medium": 17, "low": 12}
+    for count in ("0 critical", "6 high", "17 medium", "12 low"):
+        assert f">{count}</a>" in page, count
     assert "Snapshot now" not in page  # viewers cannot trigger
 
 

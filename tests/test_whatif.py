@@ -208,10 +208,14 @@ def test_removing_the_allow_all_resolves_np010(demo_model):
     lost = result["connections"]["lost"]
     assert lost and all(r["to"]["key"] == "shop-frontend/Deployment/admin-ui" for r in lost)
     assert {"key": "ipBlock:0.0.0.0/0", "cidr": "0.0.0.0/0"} in [r["from"] for r in lost]
-    # Its pods stay isolated (the namespace's default deny), so coverage does not move.
-    assert result["coverage"]["namespaces"] == [] or all(
-        r["before"]["coverage"] == r["after"]["coverage"] for r in result["coverage"]["namespaces"]
-    )
+    # Its pods stay isolated (the namespace's default deny), so coverage does not move; the
+    # namespace is listed for its policy count and score, which do.
+    [row] = result["coverage"]["namespaces"]
+    assert row["namespace"] == "shop-frontend"
+    assert row["before"]["coverage"] == row["after"]["coverage"] == 100.0
+    assert (row["before"]["policies"], row["after"]["policies"]) == (5, 4)
+    assert (row["before"]["score"], row["after"]["score"]) == (50, 75)
+    assert result["coverage"]["cluster"]["coverage_change"] == 0.0
 
 
 def test_a_pasted_policy_replaces_the_one_with_its_name_and_ports_are_compared(demo_model):
