@@ -1,8 +1,8 @@
 """What the object pages say about one pod, workload or policy, from the engine's answers.
 
 Django-free: a ``ClusterModel`` in, plain dicts out (the views add the findings and the
-stored YAML). Every list is built from the evaluation's bitsets over pod classes and the
-compact allowed set, then grouped by namespace and workload and capped, so a page about
+stored YAML). Every list is built from the evaluation's pod classes (through the engine's
+class-set questions) and the compact allowed set, then grouped by namespace and workload and capped, so a page about
 one pod costs about the same at 50,000 pods as at 50: nothing enumerates pod pairs.
 
 The shapes the templates read:

@@ -5,12 +5,15 @@ Example::
     model = ClusterModel.from_objects(namespaces=ns, pods=pods, nodes=nodes, policies=pols)
     model.errors                       # [PolicyError], invalid policy content
     model.isolation()                  # [PodIsolation], one per pod
+    model.pod_isolation(pod)           # the same for one pod; is_isolated(pod, "egress")
+    model.policies_selecting(pod)      # [Policy] whose podSelector selects it
     model.reach("shop/web-1", "shop/db-0", 5432, "TCP").to_dict()
     model.allowed_connections().edges("namespace")
     model.matrix(port=80)              # {"pods": [...], "matrix": [[bool]]}
     model.external_exposure().to_dict()
 
-Answers are computed lazily and cached; the model is immutable once built.
+Answers are computed lazily and cached; the model is immutable once built, so callers
+keep what they derive from it with ``model.derived(key, build)``.
 """
 
 from __future__ import annotations
