@@ -34,21 +34,16 @@ misses it.
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import harness  # noqa: E402
 from bench.common import (  # noqa: E402
     DEFAULT_POSTGRES_URL,
     VAR_DIR,
@@ -56,12 +51,8 @@ from bench.common import (  # noqa: E402
     child_env,
     db_version,
     load_snapshot,
-    machine,
-    peak_mb,
     prepare_database,
-    rss_mb,
     setup_django,
-    summary,
 )
 
 SQLITE_PATH = VAR_DIR / "bench-analysis.sqlite3"
@@ -101,7 +92,7 @@ def load(args) -> None:
     from auditor.models import Snapshot
 
     if _current_snapshot(args) is not None and not args.reload:
-        print(json.dumps({"loaded": False}))
+        harness.emit({"loaded": False})
         return
     from bench.synthetic import generate_cluster
 
@@ -112,11 +103,7 @@ def load(args) -> None:
     )
     started = time.perf_counter()
     snapshot = load_snapshot(cluster, objects)
-    print(
-        json.dumps(
-            {"loaded": True, "snapshot": snapshot.pk, "seconds": time.perf_counter() - started}
-        )
-    )
+    harness.emit({"loaded": True, "snapshot": snapshot.pk, "seconds": time.perf_counter() - started})
 
 
 def prepare(args) -> None:
@@ -151,7 +138,7 @@ def measure(args) -> None:
                 return function(*a, **kw)
             finally:
                 phases[name] = phases.get(name, 0.0) + time.perf_counter() - start
-                phases[f"peak_after_{name}_mb"] = peak_mb()
+                phases[f"peak_after_{name}_mb"] = harness.peak_mb()
 
         return wrapper
 
@@ -161,20 +148,12 @@ def measure(args) -> None:
     AuditReport.to_dict = timed("to_dict", AuditReport.to_dict)
     Finding.objects.bulk_create = timed("insert", Finding.objects.bulk_create)
 
-    profiler = None
-    if args.profile:
-        from pyinstrument import Profiler
-
-        profiler = Profiler(interval=0.001)
-    baseline = rss_mb()
-    if profiler:
-        profiler.start()
-    started = time.perf_counter()
-    analysis = services.snapshot_analyze(snapshot=snapshot)
-    seconds = time.perf_counter() - started
-    if profiler:
-        profiler.stop()
-    peak = peak_mb()
+    baseline = harness.rss_mb()
+    with harness.profiled(args.profile) as profile:
+        started = time.perf_counter()
+        analysis = services.snapshot_analyze(snapshot=snapshot)
+        seconds = time.perf_counter() - started
+    peak = harness.peak_mb()
 
     if analysis.status != Analysis.Status.COMPLETE:
         raise SystemExit(f"the analysis did not complete: {analysis.error}")
@@ -190,32 +169,16 @@ def measure(args) -> None:
         "findings": Finding.objects.filter(snapshot=snapshot).count(),
         "finding_counts": analysis.finding_counts,
         "score": analysis.score,
+        **profile,
     }
-    if profiler:
-        stem = Path(args.profile)
-        stem.with_suffix(".txt").write_text(profiler.output_text(unicode=True, color=False))
-        stem.with_suffix(".html").write_text(profiler.output_html())
-        profiler.last_session.save(str(stem.with_suffix(".pyisession")))
-        result["profile"] = str(stem.with_suffix(".txt"))
-    print(json.dumps(result), flush=True)
+    harness.emit(result)
 
 
 # --- the orchestrating process ---------------------------------------------------------
 
 
-def _run_child(command: str, env: dict[str, str], args, *extra: str) -> dict:
-    size = [f"--{k}={getattr(args, k)}" for k in ("pods", "namespaces", "policies", "seed")]
-    done = subprocess.run(
-        [sys.executable, __file__, command, *size, *extra],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    if done.returncode:
-        raise SystemExit(f"{command} failed with exit status {done.returncode}")
-    lines = done.stdout.strip().splitlines()
-    return json.loads(lines[-1]) if lines else {}
+def _run_child(step: str, env: dict[str, str], args, *extra: str) -> dict:
+    return harness.run_step(__file__, step, [*harness.size_args(args), *extra], env)
 
 
 def _line(run: dict) -> str:
@@ -231,9 +194,12 @@ def _line(run: dict) -> str:
 
 def orchestrate(args) -> int:
     databases = ["postgres", "sqlite"] if args.database == "both" else [args.database]
-    sizes = list(SIZES) if args.size == "both" else [args.size]
+    custom = harness.custom_size(args)
+    if custom:
+        SIZES[f"{custom[0]:,}"] = custom
+    sizes = [f"{custom[0]:,}"] if custom else list(SIZES) if args.size == "both" else [args.size]
     print(f"analysis benchmark: {', '.join(sizes)}; {args.runs} run(s) per database and size")
-    print(machine())
+    print(harness.machine())
     results: list[dict] = []
     for database in databases:
         env = child_env(database, sqlite_path=SQLITE_PATH, postgres_url=args.postgres_url)
@@ -267,8 +233,8 @@ def orchestrate(args) -> int:
     missed = False
     for entry in results:
         runs = entry["runs"]
-        seconds = summary([r["seconds"] for r in runs])
-        rss = summary([r["peak_rss_mb"] for r in runs])
+        seconds = harness.summary([r["seconds"] for r in runs])
+        rss = harness.summary([r["peak_rss_mb"] for r in runs])
         print(
             f"{entry['size']:<5} {runs[0]['db_version']:<18} "
             f"{seconds[0]:6.2f} ({seconds[1]:.2f}-{seconds[2]:.2f}){'':<3}"
@@ -291,32 +257,17 @@ def orchestrate(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("_load", "_prepare", "_measure"):
-        internal = argparse.ArgumentParser()
-        for name in ("pods", "namespaces", "policies", "seed"):
-            internal.add_argument(f"--{name}", type=int, required=True)
-        internal.add_argument("--profile")
-        internal.add_argument("--reload", action="store_true")
-        child_args = internal.parse_args(argv[1:])
-        {"_load": load, "_prepare": prepare, "_measure": measure}[argv[0]](child_args)
+    internal = harness.step_parser()
+    internal.add_argument("--reload", action="store_true")
+    if harness.dispatch(argv, {"_load": load, "_prepare": prepare, "_measure": measure}, internal):
         return 0
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--size", choices=[*SIZES, "both"], default="both")
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--runs", type=int, default=3, help="timed runs per database and size")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--reload", action="store_true", help="load the snapshot afresh")
-    parser.add_argument(
-        "--profile", action="store_true", help="one more run under pyinstrument (not in the table)"
-    )
-    parser.add_argument("--json", metavar="FILE", help="also write every run's figures here")
-    args = parser.parse_args(argv)
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
-    if args.profile and importlib.util.find_spec("pyinstrument") is None:
-        parser.error("--profile needs pyinstrument: .venv/bin/pip install pyinstrument")
-    os.chdir(ROOT)
+    args = harness.check(parser, parser.parse_args(argv))
+    os.chdir(harness.ROOT)
     return orchestrate(args)
 
 

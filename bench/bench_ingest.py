@@ -24,24 +24,27 @@ namespaces with 10,000 policies. The exit status is 1 when a run misses it at th
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import harness  # noqa: E402
+from bench.common import (  # noqa: E402
+    DEFAULT_POSTGRES_URL,
+    VAR_DIR,
+    child_env,
+    db_version,
+    prepare_database,
+    setup_django,
+)
 
-VAR_DIR = ROOT / "var" / "bench"
+ROOT = harness.ROOT
 SQLITE_PATH = VAR_DIR / "bench-ingest.sqlite3"
-DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/netpol_bench"
 CLUSTER_NAME = "bench-ingest"
 TOKEN = "bench-ingest-token"
 TARGET_SECONDS = 60.0
@@ -119,26 +122,6 @@ class Server:
 # --- the measured process ---------------------------------------------------------------
 
 
-def _rss_mb() -> float:
-    """Current resident set size (VmRSS) in MiB."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def _setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-
-
 def _bench_cluster(kubeconfig: str):
     from auditor.models import Cluster
 
@@ -157,7 +140,7 @@ def _bench_cluster(kubeconfig: str):
 
 def prepare(args: argparse.Namespace) -> None:
     """Register the bench cluster and delete its earlier snapshots (not measured)."""
-    _setup_django()
+    setup_django()
     from auditor.models import Snapshot
 
     cluster = _bench_cluster(args.kubeconfig)
@@ -169,7 +152,7 @@ def prepare(args: argparse.Namespace) -> None:
 
 def measure(args: argparse.Namespace) -> None:
     """One timed ingest; prints one JSON line."""
-    _setup_django()
+    setup_django()
     from django.db import connection
 
     # Imported before timing, as in a worker that has snapshotted before: the kubernetes
@@ -179,15 +162,7 @@ def measure(args: argparse.Namespace) -> None:
     from auditor.models import Snapshot
 
     cluster = _bench_cluster(args.kubeconfig)
-    connection.ensure_connection()
-    if connection.vendor == "sqlite":
-        import sqlite3
-
-        db_version = f"SQLite {sqlite3.sqlite_version}"
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            db_version = f"PostgreSQL {cursor.fetchone()[0].split()[0]}"
+    version = db_version()
 
     # Phase times and the peak reached by the end of each phase, from thin wrappers.
     phases: dict[str, float] = {}
@@ -199,31 +174,22 @@ def measure(args: argparse.Namespace) -> None:
                 return function(*a, **kw)
             finally:
                 phases[f"{name}_seconds"] = time.perf_counter() - start
-                phases[f"peak_after_{name}_mb"] = _peak_mb()
+                phases[f"peak_after_{name}_mb"] = harness.peak_mb()
 
         return wrapper
 
     services._collect_records = timed("collect", services._collect_records)
     storage.write_records = timed("write", storage.write_records)
 
-    profiler = None
-    if args.profile:
-        from pyinstrument import Profiler
-
-        profiler = Profiler(interval=0.001)
-
-    baseline = _rss_mb()
-    if profiler:
-        profiler.start()
-    started = time.perf_counter()
-    snapshot = services.snapshot_request(
-        cluster=cluster, trigger=Snapshot.Trigger.COMMAND, enqueue=False
-    )
-    snapshot = services.snapshot_collect(snapshot_id=snapshot.pk)
-    seconds = time.perf_counter() - started
-    if profiler:
-        profiler.stop()
-    peak = _peak_mb()
+    baseline = harness.rss_mb()
+    with harness.profiled(args.profile) as profile:
+        started = time.perf_counter()
+        snapshot = services.snapshot_request(
+            cluster=cluster, trigger=Snapshot.Trigger.COMMAND, enqueue=False
+        )
+        snapshot = services.snapshot_collect(snapshot_id=snapshot.pk)
+        seconds = time.perf_counter() - started
+    peak = harness.peak_mb()
 
     if snapshot is None or snapshot.status != Snapshot.Status.COMPLETE:
         raise SystemExit(f"the snapshot did not complete: {snapshot and snapshot.error}")
@@ -233,68 +199,28 @@ def measure(args: argparse.Namespace) -> None:
     }
     result = {
         "database": connection.vendor,
-        "db_version": db_version,
+        "db_version": version,
         "seconds": seconds,
         "peak_rss_mb": peak,
         "baseline_rss_mb": baseline,
         **phases,
         "counts": stored,  # rows in the database, checked against what was served
+        **profile,
     }
-    if profiler:
-        stem = Path(args.profile)
-        stem.with_suffix(".txt").write_text(profiler.output_text(unicode=True, color=False))
-        stem.with_suffix(".html").write_text(profiler.output_html())
-        profiler.last_session.save(str(stem.with_suffix(".pyisession")))
-        result["profile"] = str(stem.with_suffix(".txt"))
-    print(json.dumps(result), flush=True)
+    harness.emit(result)
 
 
 # --- the orchestrating process --------------------------------------------------------------
 
 
-def _database_env(database: str, args: argparse.Namespace) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
-    }
-    env.update(
-        NETPOL_VAR_DIR=str(VAR_DIR),
-        DJANGO_SETTINGS_MODULE="config.settings",
-        LOG_LEVEL="ERROR",
-        KUBE_PAGE_SIZE=str(args.page_size),
-        DATABASE_URL=f"sqlite:///{SQLITE_PATH}" if database == "sqlite" else args.postgres_url,
-    )
+def _env(database: str, args: argparse.Namespace) -> dict[str, str]:
+    env = child_env(database, sqlite_path=SQLITE_PATH, postgres_url=args.postgres_url)
+    env["KUBE_PAGE_SIZE"] = str(args.page_size)
     return env
 
 
-def _create_postgres_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    name = conninfo_to_dict(url)["dbname"]
-    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"created PostgreSQL database {name}", file=sys.stderr)
-
-
-def _run_child(command: str, env: dict[str, str], args: list[str]) -> str:
-    done = subprocess.run(
-        [sys.executable, __file__, command, *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    if done.returncode:
-        raise SystemExit(f"{command} failed with exit status {done.returncode}")
-    return done.stdout
-
-
-def _summary(values: list[float]) -> tuple[float, float, float]:
-    return statistics.median(values), min(values), max(values)
+def _run_child(step: str, env: dict[str, str], args: list[str]) -> dict:
+    return harness.run_step(__file__, step, args, env)
 
 
 def orchestrate(args: argparse.Namespace) -> int:
@@ -302,7 +228,7 @@ def orchestrate(args: argparse.Namespace) -> int:
     databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     size = f"{args.pods:,} pods, {args.namespaces:,} namespaces, {args.policies:,} policies"
     print(f"ingest benchmark: {size}; page size {args.page_size}; {args.runs} run(s) per database")
-    print(f"python {platform.python_version()}, {os.cpu_count()} CPUs")
+    print(harness.machine())
 
     results: dict[str, list[dict]] = {}
     with Server(args) as server:
@@ -313,24 +239,12 @@ def orchestrate(args: argparse.Namespace) -> int:
         )
         kubeconfig = ["--kubeconfig", str(server.kubeconfig)]
         for database in databases:
-            env = _database_env(database, args)
-            if database == "postgres":
-                _create_postgres_database(args.postgres_url)
-            migrate = [
-                sys.executable,
-                "manage.py",
-                "migrate",
-                "--noinput",
-                "--skip-checks",
-                "-v",
-                "0",
-            ]
-            if subprocess.run(migrate, cwd=ROOT, env=env).returncode:
-                raise SystemExit(f"migrating the {database} database failed")
+            env = _env(database, args)
+            prepare_database(database, env, args.postgres_url)
             runs = results[database] = []
             for number in range(1, args.runs + 1):
                 _run_child("_prepare", env, kubeconfig)
-                run = json.loads(_run_child("_measure", env, kubeconfig).splitlines()[-1])
+                run = _run_child("_measure", env, kubeconfig)
                 if run["counts"] != counts:
                     raise SystemExit(f"stored counts {run['counts']} differ from served {counts}")
                 runs.append(run)
@@ -345,11 +259,7 @@ def orchestrate(args: argparse.Namespace) -> int:
             if args.profile:
                 stem = VAR_DIR / f"profile-ingest-{database}-{args.pods}"
                 _run_child("_prepare", env, kubeconfig)
-                run = json.loads(
-                    _run_child("_measure", env, [*kubeconfig, "--profile", str(stem)]).splitlines()[
-                        -1
-                    ]
-                )
+                run = _run_child("_measure", env, [*kubeconfig, "--profile", str(stem)])
                 print(
                     f"  {database} profiled run: {run['seconds']:.2f} s under pyinstrument; "
                     f"{stem}.txt and .html"
@@ -360,8 +270,8 @@ def orchestrate(args: argparse.Namespace) -> int:
     print(f"{'database':<24} {'seconds':<22} {'peak RSS MiB':<20} {'collect s':>9} {'write s':>8}")
     missed = False
     for runs in results.values():
-        seconds = _summary([r["seconds"] for r in runs])
-        rss = _summary([r["peak_rss_mb"] for r in runs])
+        seconds = harness.summary([r["seconds"] for r in runs])
+        rss = harness.summary([r["peak_rss_mb"] for r in runs])
         collect = statistics.median(r["collect_seconds"] for r in runs)
         write = statistics.median(r["write_seconds"] for r in runs)
         print(
@@ -399,38 +309,15 @@ def orchestrate(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    size = parser.add_argument_group("cluster size")
-    size.add_argument("--pods", type=int, default=TARGET_SIZE[0])
-    size.add_argument("--namespaces", type=int, default=TARGET_SIZE[1])
-    size.add_argument("--policies", type=int, default=TARGET_SIZE[2])
-    size.add_argument("--seed", type=int, default=0)
+    internal = harness.step_parser()
+    internal.add_argument("--kubeconfig", required=True)
+    if harness.dispatch(argv, {"_serve": serve, "_prepare": prepare, "_measure": measure}, internal):
+        return 0
+    parser = harness.parser(__doc__, size_defaults=TARGET_SIZE)
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--runs", type=int, default=3, help="timed runs per database (default 3)")
     parser.add_argument("--page-size", type=int, default=500, help="KUBE_PAGE_SIZE (default 500)")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
-    parser.add_argument(
-        "--profile",
-        action="store_true",
-        help="one more run per database under pyinstrument (not in the table)",
-    )
-    parser.add_argument("--json", metavar="FILE", help="also write every run's figures here")
-
-    if argv and argv[0] in ("_serve", "_prepare", "_measure"):
-        internal = argparse.ArgumentParser()
-        internal.add_argument("--kubeconfig", required=True)
-        internal.add_argument("--profile")
-        for name in ("pods", "namespaces", "policies", "seed"):
-            internal.add_argument(f"--{name}", type=int)
-        child_args = internal.parse_args(argv[1:])
-        {"_serve": serve, "_prepare": prepare, "_measure": measure}[argv[0]](child_args)
-        return 0
-    args = parser.parse_args(argv)
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
-    if args.profile and importlib.util.find_spec("pyinstrument") is None:
-        parser.error("--profile needs pyinstrument: .venv/bin/pip install pyinstrument")
-    return orchestrate(args)
+    return orchestrate(harness.check(parser, parser.parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -46,20 +46,15 @@ under 1 MB). The exit status is 1 when a page misses either.
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import harness  # noqa: E402
 from bench.common import (  # noqa: E402
     DEFAULT_POSTGRES_URL,
     VAR_DIR,
@@ -67,8 +62,6 @@ from bench.common import (  # noqa: E402
     child_env,
     db_version,
     load_snapshot,
-    machine,
-    peak_mb,
     prepare_database,
     setup_django,
 )
@@ -144,7 +137,7 @@ def load(args) -> None:
     user, _ = User.objects.get_or_create(username=USERNAME)
     user.groups.add(Group.objects.get_or_create(name="admin")[0])
     if _loaded(args) is not None and not args.reload:
-        print(json.dumps({"loaded": False}))
+        harness.emit({"loaded": False})
         return
     started = time.perf_counter()
     cluster = bench_cluster(_cluster_name(args.pods), _description(args))
@@ -166,7 +159,7 @@ def load(args) -> None:
             reason="Accepted for the page benchmark.",
             expires_at=expires,
         )
-    print(json.dumps({"loaded": True, "seconds": time.perf_counter() - started}))
+    harness.emit({"loaded": True, "seconds": time.perf_counter() - started})
 
 
 def _add_history(cluster, previous, count: int) -> None:
@@ -393,52 +386,30 @@ def measure(args) -> None:
                 "max_rows_sql": meter.max_rows_sql if connection.vendor == "postgresql" else "",
             }
         )
-    profile = None
+    profile = {}
     if args.profile:
-        from pyinstrument import Profiler
-
         page = next(p for p in pages if p["key"] == args.profile)
         request(page)
-        profiler = Profiler(interval=0.0005)
-        profiler.start()
-        for _ in range(args.repeat):
-            request(page)
-        profiler.stop()
         stem = VAR_DIR / f"profile-page-{page['key']}-{connection.vendor}-{args.pods}"
-        stem.with_suffix(".txt").write_text(profiler.output_text(unicode=True, color=False))
-        stem.with_suffix(".html").write_text(profiler.output_html())
-        profile = str(stem.with_suffix(".txt"))
-    print(
-        json.dumps(
-            {
-                "db_version": version,
-                "pages": results,
-                "peak_rss_mb": peak_mb(),
-                "snapshots": [previous.pk, current.pk],
-                "profile": profile,
-            }
-        ),
-        flush=True,
+        with harness.profiled(stem, interval=0.0005) as profile:
+            for _ in range(args.repeat):
+                request(page)
+    harness.emit(
+        {
+            "db_version": version,
+            "pages": results,
+            "peak_rss_mb": harness.peak_mb(),
+            "snapshots": [previous.pk, current.pk],
+            "profile": profile.get("profile"),
+        }
     )
 
 
 # --- the orchestrating process -----------------------------------------------------------
 
 
-def _run_child(command: str, env: dict[str, str], args, *extra: str) -> dict:
-    size = [
-        f"--{k}={getattr(args, k)}" for k in ("pods", "namespaces", "policies", "seed", "repeat")
-    ]
-    done = subprocess.run(
-        [sys.executable, __file__, command, *size, *extra],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    if done.returncode:
-        raise SystemExit(f"{command} failed with exit status {done.returncode}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def _run_child(step: str, env: dict[str, str], args, *extra: str) -> dict:
+    return harness.run_step(__file__, step, [*harness.size_args(args, "repeat"), *extra], env)
 
 
 def _database_url(url: str, name: str) -> str:
@@ -477,9 +448,12 @@ def _table(size: str, result: dict) -> tuple[list[str], bool]:
 
 def orchestrate(args) -> int:
     databases = ["postgres", "sqlite"] if args.database == "both" else [args.database]
-    sizes = list(SIZES) if args.size == "both" else [args.size]
+    custom = harness.custom_size(args)
+    if custom:
+        SIZES[f"{custom[0]:,}"] = custom
+    sizes = [f"{custom[0]:,}"] if custom else list(SIZES) if args.size == "both" else [args.size]
     print(f"page benchmark: {', '.join(sizes)}; warm = median of {args.repeat} after one warm-up")
-    print(machine())
+    print(harness.machine())
     missed = False
     everything = []
     for database in databases:
@@ -526,36 +500,27 @@ def orchestrate(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("_load", "_measure"):
-        internal = argparse.ArgumentParser()
-        for name in ("pods", "namespaces", "policies", "seed", "repeat"):
-            internal.add_argument(f"--{name}", type=int, required=True)
-        internal.add_argument("--reload", action="store_true")
-        internal.add_argument("--only")
-        internal.add_argument("--profile")
-        child_args = internal.parse_args(argv[1:])
-        {"_load": load, "_measure": measure}[argv[0]](child_args)
+    internal = harness.step_parser("repeat")
+    internal.add_argument("--reload", action="store_true")
+    internal.add_argument("--only")
+    if harness.dispatch(argv, {"_load": load, "_measure": measure}, internal):
         return 0
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = harness.parser(__doc__, runs=0, profile=False)
     parser.add_argument("--size", choices=[*SIZES, "both"], default="both")
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="postgres")
     parser.add_argument(
         "--repeat", type=int, default=7, help="timed warm requests per page (default 7)"
     )
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--reload", action="store_true", help="load the snapshots afresh")
     parser.add_argument("--only", metavar="KEYS", help="only these pages (comma-separated keys)")
     parser.add_argument(
         "--profile", metavar="KEY", help="then profile --repeat warm requests of this page"
     )
-    parser.add_argument("--json", metavar="FILE", help="also write every page's figures here")
-    args = parser.parse_args(argv)
+    args = harness.check(parser, parser.parse_args(argv))
     if args.repeat < 5:
         parser.error("--repeat must be at least 5")
-    if args.profile and importlib.util.find_spec("pyinstrument") is None:
-        parser.error("--profile needs pyinstrument: .venv/bin/pip install pyinstrument")
-    os.chdir(ROOT)
+    os.chdir(harness.ROOT)
     return orchestrate(args)
 
 

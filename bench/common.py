@@ -1,9 +1,9 @@
-"""What the analysis and page benchmarks share with the ingest benchmark.
+"""What the benchmarks that use Django share (the generic harness is ``bench/harness.py``).
 
-The database plumbing (the child environment, creating PostgreSQL's ``netpol_bench``,
-Django set-up, peak RSS) is ``bench/bench_ingest.py``'s, imported rather than copied.
-Added here: applying migrations, naming the database server, and loading a synthetic
-cluster as a complete snapshot through the services' own write path
+The database plumbing: the child environment (``NETPOL_VAR_DIR=var/bench``, the shell's
+``DATABASE_URL``/``CELERY_BROKER_URL``/``REDIS_URL`` ignored), creating PostgreSQL's
+bench database, applying migrations, Django set-up, naming the database server; and
+loading a synthetic cluster as a complete snapshot through the services' own write path
 (``snapshot_request`` + ``snapshot_collect``) with an in-memory collection backend, so
 a benchmark of what happens *after* ingest does not pay for serving the cluster over
 HTTP every time.
@@ -11,35 +11,50 @@ HTTP every time.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
-from bench.bench_engine import machine  # noqa: F401  (re-exported for the benchmarks)
-from bench.bench_ingest import (  # noqa: F401  (re-exported for the benchmarks)
-    DEFAULT_POSTGRES_URL,
-    ROOT,
-    VAR_DIR,
-    _create_postgres_database,
-    _database_env,
-    _peak_mb,
-    _rss_mb,
-    _setup_django,
-    _summary,
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.harness import ROOT  # noqa: E402
 
-peak_mb = _peak_mb
-rss_mb = _rss_mb
-setup_django = _setup_django
-summary = _summary
+VAR_DIR = ROOT / "var" / "bench"
+DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/netpol_bench"
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+
+
+def create_postgres_database(url: str) -> None:
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    name = conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            print(f"created PostgreSQL database {name}", file=sys.stderr)
 
 
 def child_env(database: str, *, sqlite_path: Path, postgres_url: str) -> dict[str, str]:
-    """bench_ingest's environment for a child process, with this benchmark's SQLite file."""
-    env = _database_env(database, SimpleNamespace(page_size=500, postgres_url=postgres_url))
-    if database == "sqlite":
-        env["DATABASE_URL"] = f"sqlite:///{sqlite_path}"
+    """The environment of a benchmark's child process on ``database``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
+    }
+    env.update(
+        NETPOL_VAR_DIR=str(VAR_DIR),
+        DJANGO_SETTINGS_MODULE="config.settings",
+        LOG_LEVEL="ERROR",
+        DATABASE_URL=f"sqlite:///{sqlite_path}" if database == "sqlite" else postgres_url,
+    )
     return env
 
 
@@ -47,7 +62,7 @@ def prepare_database(database: str, env: dict[str, str], postgres_url: str) -> N
     """Create PostgreSQL's bench database if missing, then migrate (not measured)."""
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     if database == "postgres":
-        _create_postgres_database(postgres_url)
+        create_postgres_database(postgres_url)
     migrate = [sys.executable, "manage.py", "migrate", "--noinput", "--skip-checks", "-v", "0"]
     if subprocess.run(migrate, cwd=ROOT, env=env).returncode:
         raise SystemExit(f"migrating the {database} database failed")

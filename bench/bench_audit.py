@@ -1,0 +1,80 @@
+"""Findings benchmark: ``audit()`` on the synthetic cluster, no database.
+
+Each run is a fresh process: generate the cluster (not timed), build the ClusterModel
+from raw dicts (*model*), then ``audit(model)`` (*audit*, which includes the engine's
+evaluation, allowed set and exposure it needs), then ``to_dict()`` (*to_dict*). Prints
+each run and the medians.
+
+    .venv/bin/python bench/bench_audit.py                   # 50k/2k/10k, 3 runs
+    .venv/bin/python bench/bench_audit.py --pods 5000 --namespaces 200 --policies 1000
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import harness  # noqa: E402
+
+PHASES = ("model", "audit", "to_dict", "total")
+PROFILES = harness.ROOT / "var" / "bench"
+
+
+def measure(args) -> None:
+    from bench.synthetic import generate_cluster
+    from netpol.engine import ClusterModel
+    from netpol.findings import audit
+
+    c = generate_cluster(
+        pods=args.pods, namespaces=args.namespaces, policies=args.policies, seed=args.seed
+    )
+    with harness.profiled(args.profile) as profile:
+        t0 = time.perf_counter()
+        model = ClusterModel.from_objects(
+            c["Namespace"], c["Pod"], c["Node"], c["NetworkPolicy"], c["Service"]
+        )
+        t1 = time.perf_counter()
+        report = audit(model)
+        t2 = time.perf_counter()
+        report.to_dict()
+        t3 = time.perf_counter()
+    harness.emit(
+        {
+            "model": t1 - t0,
+            "audit": t2 - t1,
+            "to_dict": t3 - t2,
+            "total": t3 - t0,
+            "findings": len(report.findings),
+            "rss_mb": harness.peak_mb(),
+            **profile,
+        }
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if harness.dispatch(argv, {"_measure": measure}, harness.step_parser()):
+        return 0
+    parser = harness.parser(__doc__, size_defaults=(50_000, 2_000, 10_000))
+    args = harness.check(parser, parser.parse_args(argv))
+    print(harness.machine())
+    runs = []
+    for _ in range(args.runs):
+        runs.append(harness.run_step(__file__, "_measure", harness.size_args(args)))
+        print({k: round(v, 3) for k, v in runs[-1].items()}, flush=True)
+    print("median:", {k: round(harness.summary([r[k] for r in runs])[0], 2) for k in PHASES})
+    if args.profile:
+        stem = PROFILES / f"profile-audit-{args.pods}"
+        PROFILES.mkdir(parents=True, exist_ok=True)
+        run = harness.run_step(__file__, "_measure", [*harness.size_args(args), f"--profile={stem}"])
+        print(f"profiled run: {run['total']:.2f} s under pyinstrument; {run['profile']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(runs, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
