@@ -3,10 +3,12 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from . import services
+from .masked import MaskedUrlsMixin, mask_api_url
 from .models import Analysis, Cluster, Finding, Snapshot, Waiver
 
 
-class ClusterForm(forms.ModelForm):
+class ClusterForm(MaskedUrlsMixin, forms.ModelForm):
+    masked_urls = {"api_url": mask_api_url}  # user:password@ shown as ***@
     # Write-only: the stored token is never rendered back, only replaced.
     token = forms.CharField(
         required=False,
@@ -16,7 +18,8 @@ class ClusterForm(forms.ModelForm):
     )
     clear_token = forms.BooleanField(required=False, help_text="Forget the stored token.")
     api_url = forms.URLField(required=False, assume_scheme="https", max_length=500,
-                             help_text="For example https://k8s.example.com:6443")
+                             help_text="For example https://k8s.example.com:6443. A user:password@ in a saved "
+                             "URL is shown as ***@: leave it so to keep it.")
 
     class Meta:
         model = Cluster
@@ -24,6 +27,7 @@ class ClusterForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        self.restore_masked_urls(cleaned)
         if cleaned.get("clear_token"):
             self.instance.token_encrypted = ""
         if cleaned.get("token"):

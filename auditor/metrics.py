@@ -29,6 +29,7 @@ from netpol.collect.kinds import KIND_TABLE
 from netpol.findings.catalogue import RULES, SEVERITIES
 from netpol.findings.stored import cluster_counts
 
+from . import throttle
 from .models import Analysis, Cluster, Finding, Snapshot, Waiver
 
 # The metrics' "kind" label (the plural the engine takes them by) and the snapshot's count.
@@ -224,8 +225,32 @@ def metrics_view(request):
         response = HttpResponse("Only GET.\n", status=405, content_type="text/plain")
         response["Allow"] = "GET"
         return response
-    if not (_client_in_allowed_networks(request) or _bearer_matches(request)):
+    if not _client_in_allowed_networks(request):
+        denied = _token_denied(request)
+        if denied is not None:
+            return denied
+    response = HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_PLAIN_0_0_4)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _token_denied(request):
+    """None when the request carries METRICS_TOKEN; else the 401, 403 or 429 (after too
+    many wrong tokens from the address) to answer."""
+    keys = throttle.keys_for("metrics", request)
+    wait = throttle.retry_after(keys) if settings.METRICS_TOKEN else 0
+    if wait:
+        response = HttpResponse(
+            f"Too many wrong tokens from this address: try again in {wait} s.\n",
+            status=429,
+            content_type="text/plain",
+        )
+        response["Retry-After"] = str(wait)
+        return response
+    if not _bearer_matches(request):
         if settings.METRICS_TOKEN:
+            if request.headers.get("Authorization"):
+                throttle.record_failure(keys)
             response = HttpResponse(
                 "Send 'Authorization: Bearer <METRICS_TOKEN>'.\n",
                 status=401,
@@ -238,6 +263,4 @@ def metrics_view(request):
             status=403,
             content_type="text/plain",
         )
-    response = HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_PLAIN_0_0_4)
-    response["Cache-Control"] = "no-store"
-    return response
+    return None

@@ -8,6 +8,7 @@ Without ``DATABASE_URL`` the database is SQLite under ``./var/``; without
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -257,3 +258,27 @@ if REPORT_DELIVERY_ATTEMPTS < 1 or REPORT_DELIVERY_BACKOFF < 0 or REPORT_WEBHOOK
     raise ImproperlyConfigured(
         "REPORT_DELIVERY_ATTEMPTS and REPORT_WEBHOOK_TIMEOUT must be at least 1, REPORT_DELIVERY_BACKOFF at least 0"
     )
+
+# --- Brute-force protection (docs in the README's configuration table) ---------------
+# Logins (the site's and the admin's) go through django-axes, which counts failures per
+# username and client address in the database, so every web process sees the same count.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last: turns a lockout into the page
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", *AUTHENTICATION_BACKENDS]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("LOGIN_LOCKOUT_SECONDS", 900))
+# Username and address together: behind a proxy every client shares one address, and
+# locking by username alone would let anyone lock an admin out.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the page's "how long" stays true
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# API tokens and METRICS_TOKEN (auditor.throttle): this many wrong ones from one address
+# (or for one token prefix) within the window answer 429 until the window ends.
+API_AUTH_FAILURE_LIMIT = env_int("API_AUTH_FAILURE_LIMIT", 20)
+API_AUTH_WINDOW = env_int("API_AUTH_WINDOW", 900)
+if min(AXES_FAILURE_LIMIT, API_AUTH_FAILURE_LIMIT, API_AUTH_WINDOW) < 1 or AXES_COOLOFF_TIME.total_seconds() < 1:
+    raise ImproperlyConfigured(
+        "LOGIN_FAILURE_LIMIT, LOGIN_LOCKOUT_SECONDS, API_AUTH_FAILURE_LIMIT and API_AUTH_WINDOW must be at least 1"
+    )
+LOGGING["loggers"]["axes.apps"] = {"level": "WARNING"}  # no banner before every command's output

@@ -16,9 +16,10 @@ from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from auditor import throttle
 from auditor.access import has_role
 
-from .tokens import api_token_for_key
+from .tokens import KEY_PREFIX, PREFIX_LENGTH, api_token_for_key
 
 logger = logging.getLogger(__name__)
 REALM = "netpol-auditor"
@@ -61,7 +62,8 @@ def _unauthorized(detail: str, *, invalid: bool) -> ApiError:
 
 
 def authenticate(request):
-    """The request's active token, or an ApiError (401 or 403) saying what is wrong."""
+    """The request's active token, or an ApiError (401, 403, or 429 after too many wrong
+    tokens from the address or for the key's prefix) saying what is wrong."""
     header = request.headers.get("Authorization", "").strip()
     if not header:
         raise _unauthorized(
@@ -72,8 +74,18 @@ def authenticate(request):
         raise _unauthorized(
             "Use 'Authorization: Bearer <token>' (or 'Token <token>').", invalid=True
         )
-    token = api_token_for_key(key.strip())
+    key = key.strip()
+    keys = throttle.keys_for("api", request, key[:PREFIX_LENGTH] if key.startswith(KEY_PREFIX) else "")
+    wait = throttle.retry_after(keys)
+    if wait:
+        raise ApiError(
+            429,
+            f"Too many wrong tokens from this address or for this token: try again in {wait} s.",
+            headers={"Retry-After": str(wait)},
+        )
+    token = api_token_for_key(key)
     if token is None:
+        throttle.record_failure(keys)
         raise _unauthorized("The token is unknown or revoked.", invalid=True)
     if not token.user.is_active:
         raise _unauthorized("The token's user is disabled.", invalid=True)

@@ -387,6 +387,13 @@ ERRORS = {
         "description": "No such cluster, snapshot, finding, report or page.",
         "content": {"application/json": {"schema": _ref("Error")}},
     },
+    "429": {
+        "description": "Too many wrong tokens from this address or for this token prefix; retry later.",
+        "headers": {
+            "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
+        },
+        "content": {"application/json": {"schema": _ref("Error")}},
+    },
 }
 
 

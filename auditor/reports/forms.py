@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django import forms
 
+from auditor.masked import MaskedUrlsMixin, mask_webhook_url
 from auditor.models import ReportSchedule
 
 
-class ReportScheduleForm(forms.ModelForm):
+class ReportScheduleForm(MaskedUrlsMixin, forms.ModelForm):
+    masked_urls = {"webhook_url": mask_webhook_url}  # shown as scheme and host only
     # Write-only: the stored secret is never rendered back, only replaced or cleared.
     webhook_secret = forms.CharField(
         required=False,
@@ -23,7 +25,8 @@ class ReportScheduleForm(forms.ModelForm):
         required=False,
         assume_scheme="https",
         max_length=500,
-        help_text="Receives a POST for each report sent.",
+        help_text="Receives a POST for each report sent. A saved URL is shown as its scheme and host "
+        "(its path may be a secret): leave that as it is to keep it.",
     )
 
     class Meta:
@@ -55,6 +58,7 @@ class ReportScheduleForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        self.restore_masked_urls(cleaned)
         if cleaned.get("clear_webhook_secret"):
             self.instance.webhook_secret_encrypted = ""
         if cleaned.get("webhook_secret"):
