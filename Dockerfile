@@ -3,6 +3,8 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 NETPOL_VAR_DIR=/var/lib/netpol-auditor
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
+COPY config ./config
+COPY netpol ./netpol
 COPY auditor ./auditor
 COPY webui ./webui
 COPY templates ./templates
