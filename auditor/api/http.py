@@ -176,11 +176,18 @@ class Query:
         return value
 
     def items(
-        self, name: str, *, allowed=None, upper: bool = False, max_items: int, max_length: int = 63
+        self, name: str, *, allowed=None, upper: bool = False, max_items: int, max_length: int = 63,
+        check=None,
     ) -> list[str]:
         """A comma-separated list (``?severity=high,critical``); [] when absent.
-        Values are case-folded (``upper`` for rule ids) and, with ``allowed``, checked."""
-        values = [v.strip() for v in self._given(name).split(",") if v.strip()]
+        Values are case-folded (``upper`` for rule ids) and, with ``allowed``, checked;
+        ``check(value)`` returns why a value is not acceptable, or None."""
+        raw = self._given(name)
+        values = [v.strip() for v in raw.split(",")] if raw else []
+        if "" in values:
+            # "a,,b" or a trailing comma: the document allows no empty item, so neither do we.
+            raise ApiError(400, f"{name}: an empty item in the list; separate values with single commas.",
+                           parameter=name)
         values = (
             [v.upper() if upper else v.lower() for v in values] if allowed is not None else values
         )
@@ -193,6 +200,8 @@ class Query:
                     f"{name}: '{value[:40]}…' is longer than {max_length} characters.",
                     parameter=name,
                 )
+            if check is not None and (problem := check(value)):
+                raise ApiError(400, f"{name}: {problem}.", parameter=name)
             if allowed is not None and value not in allowed:
                 raise ApiError(
                     400,

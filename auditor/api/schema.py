@@ -334,6 +334,9 @@ def _list(name: str, items: dict, description: str, *, max_items: int) -> dict:
     }
 
 
+# A namespace name as the API server allows it (a DNS-1123 label).
+NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
 # The ``status`` filter of snapshot and report lists: both have these four.
 STATUSES = Snapshot.Status.values
 
@@ -482,8 +485,8 @@ PATHS = {
             ),
             _list(
                 "namespace",
-                {"type": "string", "minLength": 1, "maxLength": 63},
-                "Only findings in these namespaces.",
+                {"type": "string", "minLength": 1, "maxLength": 63, "pattern": NAMESPACE_PATTERN},
+                "Only findings in these namespaces (Kubernetes names: lower-case letters, digits, '-').",
                 max_items=20,
             ),
             _parameter(

@@ -21,6 +21,7 @@ from auditor.selectors import (
     pick_snapshot,
 )
 from auditor.storage import engine_model
+from netpol.collect.validate import name_problem
 from netpol.engine import PROTOCOLS, InputError, ip_to_int
 from netpol.findings.catalogue import RULES, SEVERITIES
 
@@ -110,7 +111,7 @@ def finding_list(request, name):
     # Parameters first, so a malformed one is a 400 whatever the snapshots are.
     severities = query.items("severity", allowed=SEVERITIES, max_items=len(SEVERITIES))
     rules = query.items("rule", allowed=tuple(RULES), upper=True, max_items=len(RULES))
-    namespaces = query.items("namespace", max_items=20)
+    namespaces = query.items("namespace", max_items=20, check=lambda v: name_problem(v, "label"))
     waived = query.boolean("waived")
     snapshot = _complete_snapshot(cluster, query)
     findings = findings_of(snapshot)
