@@ -732,3 +732,13 @@ def test_names_and_labels_the_api_server_would_refuse_are_errors_naming_file_and
     message = failure(tmp_path, max_file_bytes=4_000_000)
     assert message.startswith(f"{tmp_path / 'pods.yaml'}, document 1 (Pod): ")
     assert expected in message
+
+
+def test_a_kustomization_without_metadata_is_skipped_like_any_other_kind(tmp_path):
+    write(tmp_path, {
+        "kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [ns.yaml]\n",
+        "ns.yaml": NAMESPACE,
+    })
+    objects, warnings = collect(tmp_path)
+    assert [ns["metadata"]["name"] for ns in objects["Namespace"]] == ["shop"]
+    assert warnings == ["skipped 1 Kustomization document"]

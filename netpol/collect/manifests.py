@@ -120,6 +120,8 @@ _WORKLOADS = {
     ("batch", "CronJob"),
 }
 _KNOWN_KINDS = {kind for _, kind in _KEPT | _WORKLOADS}
+# API groups of build configuration that GitOps trees hold beside the objects.
+_BUILD_CONFIG_GROUPS = frozenset({"kustomize.config.k8s.io"})
 _NAMESPACED = ("Pod", "NetworkPolicy", "Service")
 
 
@@ -445,16 +447,19 @@ def unpack(data: object, where: str) -> Iterator[tuple[str, str, str, dict]]:
             yield from unpack(item, f"{where}, item {number}")
         return
 
-    metadata = data.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise CollectionError(f"{where}: metadata is not a mapping")
-    name = metadata.get("name")
-    if not name or not isinstance(name, str):
-        raise CollectionError(f"{where}: metadata.name is missing")
-    namespace = metadata.get("namespace")
-    if namespace is not None and not isinstance(namespace, str):
-        raise CollectionError(f"{where}: metadata.namespace is not a string")
     group = api_version.rpartition("/")[0]  # "v1" is the core group, ""
+    if group not in _BUILD_CONFIG_GROUPS:
+        # A kustomization.yaml configures a build, it is no API object: it has no
+        # metadata.name and is skipped with a warning like any kind we do not read.
+        metadata = data.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise CollectionError(f"{where}: metadata is not a mapping")
+        name = metadata.get("name")
+        if not name or not isinstance(name, str):
+            raise CollectionError(f"{where}: metadata.name is missing")
+        namespace = metadata.get("namespace")
+        if namespace is not None and not isinstance(namespace, str):
+            raise CollectionError(f"{where}: metadata.namespace is not a string")
     yield where, group, kind, data
 
 
