@@ -22,7 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from netpol.collect.base import CollectionError, redact_urls
@@ -253,11 +253,31 @@ class _Heartbeat:
     def _run(self) -> None:
         try:
             while not self._stop.wait(self.interval):
-                Snapshot.objects.filter(pk=self.snapshot_id, status=Snapshot.Status.RUNNING).update(
-                    heartbeat_at=timezone.now(), progress=self.progress[:200]
-                )
+                try:
+                    Snapshot.objects.filter(pk=self.snapshot_id, status=Snapshot.Status.RUNNING).update(
+                        heartbeat_at=timezone.now(), progress=self.progress[:200]
+                    )
+                except DB_CONNECTION_ERRORS as exc:
+                    # A lost connection must not stop the beat: the snapshot would be taken
+                    # for dead while it is still collecting. The next beat connects again.
+                    logger.warning("snapshot #%s: heartbeat not written (%s); trying again", self.snapshot_id, exc)
+                    connection.close()
         finally:
             connection.close()  # this thread's own connection
+
+
+# What a lost database connection raises (a restart, a failover, pg_terminate_backend).
+DB_CONNECTION_ERRORS = (OperationalError, InterfaceError)
+
+
+def _on_fresh_connection(write):
+    """Run ``write``; if the connection turns out dead, once more on a new one, so that a
+    failure is recorded at once instead of the snapshot staying running until it is stale."""
+    try:
+        return write()
+    except DB_CONNECTION_ERRORS:
+        connection.close()  # Django connects again on the next query
+        return write()
 
 
 def _collect_records(collector, heartbeat: _Heartbeat) -> _Records:
@@ -280,6 +300,19 @@ def _collect_records(collector, heartbeat: _Heartbeat) -> _Records:
     return records
 
 
+def _write(snapshot: Snapshot, records: _Records, collector, warnings: list[str]) -> None:
+    """Rows and the switch to complete in one transaction: all of it or none."""
+    with transaction.atomic():
+        counts = storage.write_records(snapshot, records.by_kind)
+        updated = Snapshot.objects.filter(pk=snapshot.pk, status=Snapshot.Status.RUNNING).update(
+            status=Snapshot.Status.COMPLETE, finished_at=timezone.now(), progress="",
+            server_version=collector.server_version or "", warnings=warnings, **counts,
+        )
+        if not updated:
+            # Marked failed as stale meanwhile: this run's data must not appear.
+            raise CollectionError("the snapshot was marked failed while it was being written")
+
+
 def snapshot_collect(*, snapshot_id: int) -> Snapshot | None:
     """Collect and store one snapshot; None when another worker has it or it is done."""
     if not _claim(snapshot_id):
@@ -293,21 +326,30 @@ def snapshot_collect(*, snapshot_id: int) -> Snapshot | None:
         warnings = list(collector.warnings)
         warnings += [f"{n} duplicate {kind} object(s) in the input; the last of each was kept"
                      for kind, n in records.duplicates.items()]
-        with transaction.atomic():
-            counts = storage.write_records(snapshot, records.by_kind)
-            updated = Snapshot.objects.filter(pk=snapshot.pk, status=Snapshot.Status.RUNNING).update(
-                status=Snapshot.Status.COMPLETE, finished_at=timezone.now(), progress="",
-                server_version=collector.server_version or "", warnings=warnings, **counts,
-            )
-            if not updated:
-                # Marked failed as stale meanwhile: this run's data must not appear.
-                raise CollectionError("the snapshot was marked failed while it was being written")
+        try:
+            _write(snapshot, records, collector, warnings)
+        except DB_CONNECTION_ERRORS as exc:
+            # The write's transaction went with the connection (collection may have taken
+            # minutes, or the database restarted); the records are still here: write them
+            # once more on a new connection, unless the commit made it just before the loss.
+            logger.warning("snapshot #%s: database connection lost during the write (%s); writing again",
+                           snapshot.pk, exc)
+            connection.close()
+            if not Snapshot.objects.filter(pk=snapshot.pk, status=Snapshot.Status.COMPLETE).exists():
+                _write(snapshot, records, collector, warnings)
     except Exception as exc:
         # Redacted again: an internal error may quote a URL with its password.
-        message = redact_urls(str(exc) if isinstance(exc, CollectionError) else f"internal error: {type(exc).__name__}: {exc}")
-        Snapshot.objects.filter(pk=snapshot.pk).update(
+        if isinstance(exc, CollectionError):
+            message = str(exc)
+        elif isinstance(exc, DB_CONNECTION_ERRORS):
+            message = (f"The database connection was lost while the snapshot was written ({exc}); "
+                       "nothing of this snapshot was kept. The next snapshot starts afresh.")
+        else:
+            message = f"internal error: {type(exc).__name__}: {exc}"
+        message = redact_urls(message)
+        _on_fresh_connection(lambda: Snapshot.objects.filter(pk=snapshot.pk).update(
             status=Snapshot.Status.FAILED, finished_at=timezone.now(), progress="", error=message
-        )
+        ))
         logger.error("snapshot #%s of %s failed: %s", snapshot.pk, snapshot.cluster.name, message)
         raise
     from .tasks import analyze_snapshot

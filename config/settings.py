@@ -160,6 +160,10 @@ if _broker_url:
         # An unacknowledged snapshot task (worker killed) comes back after this long.
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
     }
+    if _broker_url.startswith("redis://"):
+        # kombu's Redis transport with a guard that keeps a worker alive when Redis restarts
+        # during a task (auditor/broker.py says how it died otherwise).
+        CELERY_BROKER_TRANSPORT = "auditor.broker:Transport"
 else:
     _broker_dir = VAR_DIR / "celery" / "broker"
     for sub in ("queue", "processed", "control"):
@@ -183,6 +187,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 1800)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 CELERY_BEAT_SCHEDULER = "auditor.scheduler:HeartbeatScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A snapshot under way needs no broker: when the connection drops it runs on (Celery 6
+# would cancel it by default), and a redelivered copy finds it taken (the claim).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "netpol-auditor")
 
 # --- Snapshots ----------------------------------------------------------------------
