@@ -14,6 +14,7 @@ from bench.synthetic import generate_cluster
 from netpol import graph, load_paths
 from netpol.engine import ClusterModel
 from netpol.findings import audit
+from netpol.findings.stored import StoredReport
 from tests.objects import namespace, pod, policy
 
 DEMO = Path(__file__).resolve().parent.parent / "auditor" / "demo_cluster"
@@ -22,7 +23,7 @@ DEMO = Path(__file__).resolve().parent.parent / "auditor" / "demo_cluster"
 @pytest.fixture(scope="module")
 def demo():
     model = load_paths([DEMO], warn=lambda message: None)
-    return model, audit(model).to_dict()
+    return model, StoredReport.from_dict(audit(model).to_dict())
 
 
 def build(demo, **filters):
@@ -72,7 +73,7 @@ def test_namespace_and_workload_edges_match_the_engine_on_a_synthetic_cluster():
         for e in allowed.edges("namespace")
         if not e["from"].startswith("ipBlock:") and e["from"] != e["to"]
     }
-    data = graph.build_graph(model, {}, graph.Filters())
+    data = graph.build_graph(model, None, graph.Filters())
     assert not data["truncated"]
     assert {
         pair: e["ports"] for pair, e in edges_of(data).items() if e["kind"] == "flow"
@@ -85,7 +86,7 @@ def test_namespace_and_workload_edges_match_the_engine_on_a_synthetic_cluster():
             and e["from"] != e["to"]
             and name in (e["from"].split("/")[0], e["to"].split("/")[0])
         }
-        data = graph.build_graph(model, {}, graph.Filters(namespace=name))
+        data = graph.build_graph(model, None, graph.Filters(namespace=name))
         assert not data["notes"]
         assert {
             pair: e["ports"] for pair, e in edges_of(data).items() if e["kind"] == "flow"
@@ -193,10 +194,10 @@ def test_a_cluster_without_any_flow_says_so():
             for ns in ("a", "b")
         ],
     )
-    data = graph.build_graph(model, {}, graph.Filters())
+    data = graph.build_graph(model, None, graph.Filters())
     assert set(nodes_of(data)) == {"ns:a", "ns:b"} and not data["elements"]["edges"]
     assert data["empty"].startswith("No flow is allowed anywhere")
-    workload = graph.build_graph(model, {}, graph.Filters(namespace="a"))
+    workload = graph.build_graph(model, None, graph.Filters(namespace="a"))
     assert set(nodes_of(workload)) == {"wl:a/Pod/web"}
     assert workload["empty"].startswith("No flow is allowed to or from a")
 
@@ -314,16 +315,16 @@ def test_an_open_cluster_is_grouped_and_capped():
     """Most namespaces without policy: every one talks to every other. The 50k/2,000
     shape scaled down to 4,000 pods and 400 namespaces."""
     model = synthetic(4_000, 400, 150)
-    data = graph.build_graph(model, {}, graph.Filters())
+    data = graph.build_graph(model, None, graph.Filters())
     assert_bounded(data)
     groups = [n["data"] for n in data["elements"]["nodes"] if n["data"]["kind"] == "group"]
     assert groups and max(g["member_count"] for g in groups) > 100
     assert any("namespaces that have exactly the same flows" in note for note in data["notes"])
     assert data["counts"]["namespaces"] == 400
     for name in ("kube-system", "app-0001"):
-        assert_bounded(graph.build_graph(model, {}, graph.Filters(namespace=name)))
+        assert_bounded(graph.build_graph(model, None, graph.Filters(namespace=name)))
     # Everyone asks CoreDNS: the peers that only do that are one node on its graph.
-    dns = graph.build_graph(model, {}, graph.Filters(namespace="kube-system"))
+    dns = graph.build_graph(model, None, graph.Filters(namespace="kube-system"))
     peers = [n["data"] for n in dns["elements"]["nodes"] if n["data"]["kind"] == "group"]
     assert len(dns["elements"]["nodes"]) < 10 and peers and peers[0]["member_count"] > 200
     assert "in 1 group with the same flows here" in dns["notes"][0]
@@ -331,7 +332,7 @@ def test_an_open_cluster_is_grouped_and_capped():
 
 def test_a_big_isolated_cluster_keeps_the_most_connected_and_says_so(monkeypatch):
     model = synthetic(3_000, 300, 1_500)
-    data = graph.build_graph(model, {}, graph.Filters())
+    data = graph.build_graph(model, None, graph.Filters())
     assert_bounded(data)
     assert data["truncated"] and data["layout"] == "concentric"
     assert any(
@@ -347,7 +348,7 @@ def test_a_big_isolated_cluster_keeps_the_most_connected_and_says_so(monkeypatch
         graph.Filters(namespace="kube-system"),
         graph.Filters(port=5432),
     ):
-        assert_bounded(graph.build_graph(model, {}, filters))
+        assert_bounded(graph.build_graph(model, None, filters))
 
 
 def test_cached_builds_once_per_key():

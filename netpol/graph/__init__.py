@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from ..cache import LRU
 from ..engine import PROTOCOLS
+from ..findings.stored import StoredReport
 from . import limits
 from .filters import FilterError, Filters, parse_filters
 from .namespaces import namespace_graph
@@ -46,11 +47,11 @@ __all__ = [
 # --- Entry point and cache -------------------------------------------------------------
 
 
-def build_graph(model, report: dict | None, filters: Filters) -> dict:
+def build_graph(model, report: StoredReport | None, filters: Filters) -> dict:
     """The elements and what the page says about them, for the filters."""
     if filters.namespace:
-        return workload_graph(model, report or {}, filters)
-    return namespace_graph(model, report or {}, filters)
+        return workload_graph(model, report, filters)
+    return namespace_graph(model, report, filters)
 
 
 # A review reopens the same graphs, and complete snapshots never change.

@@ -10,6 +10,7 @@ from ..engine import (
     IPSet,
     PortSet,
 )
+from ..findings.stored import StoredReport
 from . import limits
 from .drawing import Drawing, response, same_flow_units
 from .filters import Filters
@@ -18,7 +19,7 @@ from .labels import coverage_class, fraction, ports_label
 from .limits import OTHER
 
 
-def namespace_graph(model, report: dict, filters: Filters) -> dict:
+def namespace_graph(model, report: StoredReport | None, filters: Filters) -> dict:
     """1. Pick the candidate namespaces for the filters. 2. Above limits.MAX_NODES, merge
     namespaces with the same flows into groups. 3. Rank by number of peers and add units
     while the node and edge budgets allow: every flow between drawn units is drawn.
@@ -26,8 +27,9 @@ def namespace_graph(model, report: dict, filters: Filters) -> dict:
     index = index_of(model)
     flows = flows_of(model, filters.wanted())
     n = len(index.names)
-    coverage = (report.get("coverage") or {}).get("namespaces") or {}
-    scores = (report.get("score") or {}).get("namespaces") or {}
+    # Before the analysis is in there is no report: no policy counts or scores yet.
+    coverage = report.coverage.namespaces if report else {}
+    scores = report.score.namespaces if report else {}
     exposure = model.external_exposure()
     centre = index.number[filters.around] if filters.around else None
 
@@ -216,8 +218,7 @@ def namespace_node(
 ) -> None:
     name = index.names[i]
     pods, ingress, egress = index.pods[i], index.ingress_isolated[i], index.egress_isolated[i]
-    report = coverage.get(name) or {}
-    deny = report.get("default_deny") or {}
+    stored = coverage.get(name)
     facts = [
         ["Running pods", str(pods)],
         ["Workloads", str(len(index.workloads[i]))],
@@ -225,10 +226,11 @@ def namespace_node(
         ["Isolated for egress", fraction(egress, pods)],
         ["Accept from outside", f"{len(flows.exposed[i])} workload(s)"],
     ]
-    if report:
+    if stored:
+        deny = (("ingress", stored.default_deny_ingress), ("egress", stored.default_deny_egress))
         facts += [
-            ["Policies", str(report.get("policies", 0))],
-            ["Default deny", ", ".join(d for d in ("ingress", "egress") if deny.get(d)) or "none"],
+            ["Policies", str(stored.policies)],
+            ["Default deny", ", ".join(d for d, policies in deny if policies) or "none"],
         ]
     if scores.get(name) is not None:
         facts.append(["Score", f"{scores[name]}/100"])

@@ -13,6 +13,7 @@ from ..engine import (
     NO_PORTS,
     PortSet,
 )
+from ..findings.stored import StoredReport
 from . import limits
 from .drawing import Drawing, response
 from .filters import Filters
@@ -23,7 +24,7 @@ from .namespaces import filter_empty, group_node, namespace_node
 # --- The workload graph of one namespace -----------------------------------------------
 
 
-def workload_graph(model, report: dict, filters: Filters) -> dict:
+def workload_graph(model, report: StoredReport | None, filters: Filters) -> dict:
     """1. Peers: the namespaces the namespace exchanges flows with, drawn as their
     workloads when few, else as namespaces (grouped as on the namespace graph when many).
     2. The workloads of the namespace and of expanded peers, from all their pods
@@ -36,8 +37,9 @@ def workload_graph(model, report: dict, filters: Filters) -> dict:
     flows = flows_of(model, wanted)
     allowed = model.allowed_connections()
     exposure = model.external_exposure()
-    coverage = (report.get("coverage") or {}).get("namespaces") or {}
-    scores = (report.get("score") or {}).get("namespaces") or {}
+    # Before the analysis is in there is no report: no policy counts or scores yet.
+    coverage = report.coverage.namespaces if report else {}
+    scores = report.score.namespaces if report else {}
     focus = index.number[filters.namespace]
     focus_mask = index.class_mask[focus]
 

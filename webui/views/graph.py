@@ -18,6 +18,7 @@ from auditor.models import Analysis, Namespace, NetworkPolicy, Pod
 from auditor.selectors import NoCompleteSnapshot, SnapshotChoiceError, pick_snapshot
 from auditor.storage import engine_model
 from netpol import graph
+from netpol.findings.stored import StoredReport
 
 from .common import get_cluster, snapshot_for
 
@@ -94,7 +95,7 @@ def graph_elements(request, name):
     pinned = bool(request.GET.get("snapshot"))
 
     def build() -> bytes:
-        report = Analysis.objects.get(snapshot=snapshot).report if analysed else {}
+        report = StoredReport.from_dict(Analysis.objects.get(snapshot=snapshot).report) if analysed else None
         data = _with_links(graph.build_graph(model, report, filters), cluster, snapshot, pinned)
         return json.dumps({**data, "snapshot": snapshot.pk, "analysed": analysed}).encode()
 
