@@ -20,7 +20,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import harness  # noqa: E402
 
 PHASES = ("model", "audit", "to_dict", "total")
-PROFILES = harness.ROOT / "var" / "bench"
 
 
 def measure(args) -> None:
@@ -67,10 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         print({k: round(v, 3) for k, v in runs[-1].items()}, flush=True)
     print("median:", {k: round(harness.summary([r[k] for r in runs])[0], 2) for k in PHASES})
     if args.profile:
-        stem = PROFILES / f"profile-audit-{args.pods}"
-        PROFILES.mkdir(parents=True, exist_ok=True)
-        run = harness.run_step(__file__, "_measure", [*harness.size_args(args), f"--profile={stem}"])
-        print(f"profiled run: {run['total']:.2f} s under pyinstrument; {run['profile']}")
+        harness.profiled_run(__file__, "audit", args, harness.size_args(args))
     if args.json:
         Path(args.json).write_text(json.dumps(runs, indent=2))
     return 0

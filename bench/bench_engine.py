@@ -34,7 +34,6 @@ DECLARED = ["10.0.0.0/8", "10.96.0.0/12"]
 SIZES = {"large": (50_000, 2_000, 10_000), "small": (5_000, 200, 1_000)}
 TARGETS = {(50_000, 2_000, 10_000): (10.0, 2048.0), (5_000, 200, 1_000): (1.0, None)}
 PHASES = ("parse", "evaluate", "isolation", "allowed", "exposure")
-PROFILES = harness.ROOT / "var" / "bench"
 
 
 def measure(args) -> None:
@@ -136,10 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  MISSED the {megabytes:.0f} MB target")
             failed = True
         if args.profile:
-            stem = PROFILES / f"profile-engine-{size[0]}"
-            PROFILES.mkdir(parents=True, exist_ok=True)
-            run = harness.run_step(__file__, "_measure", [*harness.size_args(args), f"--profile={stem}"])
-            print(f"  profiled run: {run['total']:.2f} s under pyinstrument; {run['profile']}")
+            harness.profiled_run(__file__, "engine", args, harness.size_args(args))
     if args.json:
         Path(args.json).write_text(json.dumps(everything, indent=2))
     return 1 if failed else 0

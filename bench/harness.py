@@ -30,6 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 SIZE_FIELDS = ("pods", "namespaces", "policies", "seed")
+PROFILES = ROOT / "var" / "bench"
 
 
 def parser(doc: str, *, runs: int = 3, size_defaults: tuple | None = None, profile=True):
@@ -102,6 +103,16 @@ def run_step(script: str, step: str, arguments: list[str], env: dict | None = No
         raise SystemExit(f"{Path(script).name} {step} failed with exit status {done.returncode}")
     lines = done.stdout.strip().splitlines()
     return json.loads(lines[-1]) if lines else {}
+
+
+def profiled_run(script: str, name: str, args, arguments: list[str], env: dict | None = None) -> dict:
+    """One more ``_measure`` step under pyinstrument (not in the figures), its profile in
+    ``var/bench/profile-NAME-PODS``; prints where it is and returns the step's figures."""
+    stem = PROFILES / f"profile-{name}-{args.pods}"
+    PROFILES.mkdir(parents=True, exist_ok=True)
+    run = run_step(script, "_measure", [*arguments, f"--profile={stem}"], env)
+    print(f"  profiled run under pyinstrument: {run['profile']}", flush=True)
+    return run
 
 
 def emit(result: dict) -> None:
