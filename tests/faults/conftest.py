@@ -17,7 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from auditor import services
+from auditor.models import Analysis, Pod, Snapshot
+
 from ..conftest import CELERY, ROOT, wait_until
+from ..fakekube import FakeKube
+from ..test_worker import live_cluster, status_of
 
 TIMINGS = ROOT / "var" / "test" / "fault-recovery.jsonl"
 
@@ -148,3 +153,40 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("fault recovery times")
         for timer in _measured:
             terminalreporter.write_line(f"{timer.seconds:7.2f} s  {timer.fault}")
+
+
+# --- Snapshots through the worker -----------------------------------------------------
+
+
+def snapshot_and_analyse(cluster, timeout=40) -> Snapshot:
+    snapshot = services.snapshot_request(cluster=cluster, trigger=Snapshot.Trigger.MANUAL)
+    assert snapshot is not None
+    wait_until(lambda: Analysis.objects.filter(snapshot=snapshot, status="complete").exists(),
+               timeout=timeout, message=f"snapshot #{snapshot.pk} analysed")
+    return snapshot
+
+
+def assert_whole(cluster, expected: int, pods: int = 6) -> None:
+    """``expected`` snapshots, each complete and analysed once, none with doubled rows."""
+    snapshots = list(cluster.snapshots.all())
+    assert [s.status for s in snapshots] == ["complete"] * expected, [(s.pk, s.status, s.error) for s in snapshots]
+    for snapshot in snapshots:
+        assert Pod.objects.filter(snapshot=snapshot).count() == pods
+        assert Analysis.objects.filter(snapshot=snapshot, status="complete").count() == 1
+
+
+def request_collecting(cluster, kube: FakeKube) -> Snapshot:
+    """Request a snapshot and return once the worker is listing its pods."""
+    listed = sum(path == "/api/v1/pods" for _, path, _ in kube.requests)
+    snapshot = services.snapshot_request(cluster=cluster, trigger=Snapshot.Trigger.MANUAL)
+    wait_until(lambda: status_of(snapshot) == "running"
+               and sum(path == "/api/v1/pods" for _, path, _ in kube.requests) > listed,
+               message=f"snapshot #{snapshot.pk} listing pods")
+    return snapshot
+
+
+def first_snapshot(kube: FakeKube, tmp_path) -> tuple:
+    """A live cluster on ``kube`` (unscheduled) and its first snapshot, analysed: the one
+    that must stay current through the fault."""
+    cluster = live_cluster(kube, tmp_path, enabled=False)
+    return cluster, snapshot_and_analyse(cluster)

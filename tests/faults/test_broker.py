@@ -8,44 +8,18 @@ import pytest
 from django.test import override_settings
 
 from auditor import services
-from auditor.models import Analysis, Pod, Snapshot
+from auditor.models import Analysis, Snapshot
 from auditor.selectors import latest_snapshot
 
 from ..conftest import wait_until
 from ..fakekube import FakeKube
 from ..objects import small_cluster
 from ..test_worker import live_cluster, status_of
+from .conftest import assert_whole, first_snapshot, request_collecting, snapshot_and_analyse
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 OUTAGE = 3  # seconds Redis stays down
-
-
-def snapshot_and_analyse(cluster, timeout=40) -> Snapshot:
-    snapshot = services.snapshot_request(cluster=cluster, trigger=Snapshot.Trigger.MANUAL)
-    assert snapshot is not None
-    wait_until(lambda: Analysis.objects.filter(snapshot=snapshot, status="complete").exists(),
-               timeout=timeout, message=f"snapshot #{snapshot.pk} analysed")
-    return snapshot
-
-
-def assert_whole(cluster, expected: int, pods: int = 6) -> None:
-    """``expected`` snapshots, each complete and analysed once, none with doubled rows."""
-    snapshots = list(cluster.snapshots.all())
-    assert [s.status for s in snapshots] == ["complete"] * expected, [(s.pk, s.status, s.error) for s in snapshots]
-    for snapshot in snapshots:
-        assert Pod.objects.filter(snapshot=snapshot).count() == pods
-        assert Analysis.objects.filter(snapshot=snapshot, status="complete").count() == 1
-
-
-def request_collecting(cluster, kube: FakeKube) -> Snapshot:
-    """Request a snapshot and return once the worker is listing its pods."""
-    listed = sum(path == "/api/v1/pods" for _, path, _ in kube.requests)
-    snapshot = services.snapshot_request(cluster=cluster, trigger=Snapshot.Trigger.MANUAL)
-    wait_until(lambda: status_of(snapshot) == "running"
-               and sum(path == "/api/v1/pods" for _, path, _ in kube.requests) > listed,
-               message=f"snapshot #{snapshot.pk} listing pods")
-    return snapshot
 
 
 @pytest.mark.parametrize("concurrency", ["1", "2"])
@@ -54,8 +28,7 @@ def test_redis_restart_mid_snapshot(
 ):
     worker = start_celery("worker", "--concurrency", concurrency)
     with FakeKube(small_cluster()) as kube:
-        cluster = live_cluster(kube, tmp_path, enabled=False)
-        good = snapshot_and_analyse(cluster)
+        cluster, good = first_snapshot(kube, tmp_path)
 
         kube.delay("Pod", 3 * OUTAGE, times=1)  # the snapshot outlasts the outage
         inflight = request_collecting(cluster, kube)
@@ -81,8 +54,7 @@ def test_redis_down_when_a_snapshot_completes(start_celery, redis_server, recove
     the next trigger sends it, and the snapshot is analysed once."""
     start_celery("worker")
     with FakeKube(small_cluster()) as kube:
-        cluster = live_cluster(kube, tmp_path, enabled=False)
-        good = snapshot_and_analyse(cluster)
+        cluster, good = first_snapshot(kube, tmp_path)
         kube.delay("Pod", 2, times=1)
         inflight = request_collecting(cluster, kube)
         redis_server.stop()

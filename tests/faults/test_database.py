@@ -13,8 +13,8 @@ from auditor.selectors import latest_snapshot
 from ..conftest import wait_until
 from ..fakekube import FakeKube
 from ..objects import small_cluster
-from ..test_worker import live_cluster, status_of
-from .test_broker import assert_whole, request_collecting, snapshot_and_analyse
+from ..test_worker import status_of
+from .conftest import assert_whole, first_snapshot, request_collecting, snapshot_and_analyse
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -66,8 +66,7 @@ def test_connection_lost_while_the_snapshot_is_written(start_celery, postgres, r
     lost again, the snapshot is failed at once, keeps nothing, and the next one runs."""
     start_celery("worker")
     with FakeKube(small_cluster()) as kube:
-        cluster = live_cluster(kube, tmp_path, enabled=False)
-        good = snapshot_and_analyse(cluster)
+        cluster, good = first_snapshot(kube, tmp_path)
 
         # Hold the pods table so the worker's write stops half-way (namespaces inserted,
         # pods waiting), then cut every connection the worker has, as a PostgreSQL restart
@@ -112,8 +111,7 @@ def test_connections_lost_during_collection(start_celery, postgres, recovery, tm
     so a long snapshot is not taken for a dead one."""
     start_celery("worker")
     with FakeKube(small_cluster()) as kube:
-        cluster = live_cluster(kube, tmp_path, enabled=False)
-        good = snapshot_and_analyse(cluster)
+        cluster, good = first_snapshot(kube, tmp_path)
         kube.delay("Pod", 12, times=1)  # three stale periods (SNAPSHOT_STALE_AFTER=4)
         inflight = request_collecting(cluster, kube)
         observer = postgres()

@@ -11,8 +11,8 @@ from auditor.selectors import latest_snapshot
 from ..conftest import wait_until
 from ..fakekube import FakeKube
 from ..objects import small_cluster
-from ..test_worker import live_cluster, status_of
-from .test_broker import assert_whole, snapshot_and_analyse
+from ..test_worker import status_of
+from .conftest import assert_whole, first_snapshot, snapshot_and_analyse
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -38,8 +38,7 @@ def worker(start_celery, celery_env):
 
 def test_transient_api_faults_are_retried_into_one_whole_snapshot(worker, recovery, tmp_path):
     with FakeKube(small_cluster()) as kube:
-        cluster = live_cluster(kube, tmp_path, enabled=False)
-        good = snapshot_and_analyse(cluster)
+        cluster, good = first_snapshot(kube, tmp_path)
         transient(kube)
         recovery.begin()  # how much longer the faults make a snapshot take
         snapshot = snapshot_and_analyse(cluster)
@@ -54,8 +53,7 @@ def test_an_api_that_stays_broken_fails_the_snapshot_and_the_last_one_stays_curr
     worker, recovery, tmp_path, fault
 ):
     with FakeKube(small_cluster()) as kube:
-        cluster = live_cluster(kube, tmp_path, enabled=False)
-        good = snapshot_and_analyse(cluster)
+        cluster, good = first_snapshot(kube, tmp_path)
         if fault == "500":
             kube.fail("Pod", 500, times=ATTEMPTS)
         elif fault == "403":

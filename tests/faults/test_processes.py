@@ -12,7 +12,7 @@ from ..conftest import wait_until
 from ..fakekube import FakeKube
 from ..objects import small_cluster
 from ..test_worker import live_cluster, status_of
-from .test_broker import assert_whole, request_collecting, snapshot_and_analyse
+from .conftest import assert_whole, first_snapshot, request_collecting
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -29,8 +29,7 @@ def test_worker_sigkilled_mid_snapshot_the_restarted_worker_finishes_it(
     celery_env["CELERY_VISIBILITY_TIMEOUT"] = str(VISIBILITY)
     worker = start_celery("worker")
     with FakeKube(small_cluster()) as kube:
-        cluster = live_cluster(kube, tmp_path, enabled=False)
-        good = snapshot_and_analyse(cluster)
+        cluster, good = first_snapshot(kube, tmp_path)
         kube.delay("Pod", 30, times=1)
         inflight = request_collecting(cluster, kube)
         worker.kill()
