@@ -335,3 +335,20 @@ def fast_password_hasher():
 
 # The browser fixtures, registered once for every end-to-end module.
 from .browser import browser, page  # noqa: E402, F401
+
+
+@pytest.fixture(autouse=True)
+def heartbeat_outside_test_transactions(request, monkeypatch):
+    """A test that is not transactional runs inside one open transaction, which holds
+    SQLite's write lock and the rows it changed on PostgreSQL. A snapshot collected in
+    such a test would have its heartbeat thread (its own connection) wait on that lock
+    while the test waits for the thread: up to the 30 s busy timeout on SQLite, forever
+    on PostgreSQL. Those tests collect in-process and quickly, so their heartbeat stays
+    quiet; heartbeats are tested where they run for real, in worker processes."""
+    if "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
+        return
+    if request.node.get_closest_marker("django_db") and request.node.get_closest_marker("django_db").kwargs.get("transaction"):
+        return
+    import auditor.services
+
+    monkeypatch.setattr(auditor.services, "HEARTBEAT_EVERY", 24 * 3600.0)

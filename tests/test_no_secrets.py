@@ -45,7 +45,9 @@ from auditor.reports import services as report_services
 from .fakekube import FakeKube
 from .objects import small_cluster
 
-pytestmark = pytest.mark.django_db
+# End to end: snapshots of every source, report deliveries, then every page, admin page
+# and API endpoint as every role (about 1,200 requests), so it runs with the e2e layer.
+pytestmark = [pytest.mark.django_db, pytest.mark.e2e]
 
 # Letters, digits and dashes only, so no escaping (HTML, JSON, URL) can hide one.
 SECRETS = {
