@@ -6,6 +6,7 @@ created on first save, updated on every later one, and deleted with the owner.
 
 from __future__ import annotations
 
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 
@@ -40,6 +41,23 @@ def beat_entry_drop(owner) -> None:
         from django_celery_beat.models import PeriodicTask
 
         PeriodicTask.objects.filter(pk=owner.periodic_task_id).delete()
+
+
+def follow(model, sync) -> None:
+    """Keep the beat entry of every ``model`` row in step, whoever saves or deletes it:
+    ``sync(row)`` after a save (not while fixtures load), the entry dropped with the row
+    (also when a cascade takes it)."""
+
+    def saved(sender, instance, raw=False, **kwargs):
+        if not raw:
+            sync(instance)
+
+    def deleted(sender, instance, **kwargs):
+        beat_entry_drop(instance)
+
+    label = model._meta.label
+    post_save.connect(saved, sender=model, weak=False, dispatch_uid=f"beat-sync-{label}")
+    post_delete.connect(deleted, sender=model, weak=False, dispatch_uid=f"beat-drop-{label}")
 
 
 def _json(value: dict) -> str:
