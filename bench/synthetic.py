@@ -281,10 +281,50 @@ def _app_policies(ns: str, team: str, env: str, rng: random.Random):
     )
 
 
+def _address_policies(ns: str):
+    """Two ipBlock patterns common in real clusters whose blocks hold the pod ranges:
+    ingress from the VPC's internal load balancers, egress anywhere but the metadata
+    address."""
+    yield (
+        "allow-internal-lb",
+        {
+            "podSelector": {"matchLabels": {"role": "frontend"}},
+            "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"port": "http"}]}],
+        },
+    )
+    yield (
+        "egress-anywhere",
+        {
+            "podSelector": {"matchLabels": {"role": "worker"}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}}]}],
+        },
+    )
+
+
+def kubectl_list(
+    pods: int, namespaces: int, policies: int, seed: int = 0
+) -> dict:
+    """The cluster as ``kubectl get ns,pods,networkpolicies -A -o yaml`` prints it: a
+    ``List`` of namespaces, pods (with IPs) and policies; no Nodes, no Services, so no
+    declared or node pod CIDRs. Its policies include the ipBlock patterns that hold pod
+    addresses (``_address_policies``)."""
+    c = generate_cluster(pods, namespaces, policies, seed, address_blocks=True)
+    items = c["Namespace"] + c["Pod"] + c["NetworkPolicy"]
+    return {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}
+
+
 def generate_cluster(
-    pods: int = 50_000, namespaces: int = 2_000, policies: int = 10_000, seed: int = 0
+    pods: int = 50_000,
+    namespaces: int = 2_000,
+    policies: int = 10_000,
+    seed: int = 0,
+    *,
+    address_blocks: bool = False,
 ) -> dict[str, list[dict]]:
-    """A deterministic synthetic cluster with exactly these counts (see the module doc)."""
+    """A deterministic synthetic cluster with exactly these counts (see the module doc).
+    ``address_blocks`` adds the ipBlock patterns of ``_address_policies`` to each
+    application namespace's choices."""
     if namespaces < len(SYSTEM_NAMESPACES) + 1:
         raise ValueError(f"namespaces must be at least {len(SYSTEM_NAMESPACES) + 1}")
     rng = random.Random(seed)
@@ -481,6 +521,8 @@ def generate_cluster(
     generators = []
     for ns, team, env in apps:
         options = list(_app_policies(ns, team, env, rng))
+        if address_blocks:
+            options[1:1] = _address_policies(ns)
         rest = options[1:]
         rng.shuffle(rest)
         if rng.random() < 0.8:
