@@ -6,7 +6,7 @@ duplicate, as a snapshot does, and passes every warning to ``warn``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from .collect.kinds import KIND_TABLE
@@ -14,6 +14,7 @@ from .collect.manifests import ManifestCollector
 from .engine import ClusterModel
 
 Warn = Callable[[str], None]
+Declared = Mapping[str, Iterable[str]] | Iterable[str]
 
 
 def _ignore(message: str) -> None:
@@ -21,9 +22,12 @@ def _ignore(message: str) -> None:
 
 
 def load_objects(
-    objects: Iterable[tuple[str, dict]], *, declared_cidrs: Iterable[str] = (), warn: Warn = _ignore
+    objects: Iterable[tuple[str, dict]], *, declared_cidrs: Declared = (), warn: Warn = _ignore
 ) -> ClusterModel:
     """The cluster ``(kind, object)`` pairs describe.
+
+    ``declared_cidrs``: ``{"pod": [...], "service": [...], "node": [...]}`` or a flat list
+    of the cluster's pod and service CIDRs (see ``ClusterModel.from_objects``).
 
     Raises ``InputError`` for an object the engine cannot read. Invalid policy content
     is a warning, not an error: the engine gives it the narrowest meaning. A duplicate
@@ -42,7 +46,7 @@ def load_objects(
         warn(f"{count} duplicate {kind} object{'s' if count > 1 else ''}: the last of each is used")
     model = ClusterModel.from_objects(
         **{KIND_TABLE[kind].argument: list(objs.values()) for kind, objs in found.items()},
-        declared_cidrs=list(declared_cidrs),
+        declared_cidrs=declared_cidrs,
     )
     for error in model.errors:
         warn(str(error))
@@ -50,7 +54,7 @@ def load_objects(
 
 
 def load_paths(
-    paths: Iterable[str | Path], *, declared_cidrs: Iterable[str] = (), warn: Warn = _ignore
+    paths: Iterable[str | Path], *, declared_cidrs: Declared = (), warn: Warn = _ignore
 ) -> ClusterModel:
     """The cluster the manifests under ``paths`` describe (as ``kubectl apply -f`` reads
     them), with every warning passed to ``warn``.

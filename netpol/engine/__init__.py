@@ -43,6 +43,7 @@ from .model import (
     parse_policy,
 )
 from .ports import ALL_PORTS, NO_PORTS, PROTOCOLS, PortSet
+from .ranges import DeclaredCidrs, infer_pod_cidrs
 from .selectors import LabelIndex, Selector
 from .workloads import controlling_workload, owning_workload
 
@@ -66,6 +67,7 @@ __all__ = [
     "AllowedConnections",
     "ClusterModel",
     "CompiledRule",
+    "DeclaredCidrs",
     "Evaluation",
     "ExternalExposure",
     "IPSet",
@@ -77,6 +79,7 @@ __all__ = [
     "PolicyError",
     "PortSet",
     "Selector",
+    "infer_pod_cidrs",
     "Verdict",
     "cidr_set",
     "controlling_workload",

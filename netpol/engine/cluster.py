@@ -49,6 +49,7 @@ from .model import (
     parse_service,
 )
 from .ports import PROTOCOLS
+from .ranges import DECLARED, INFERRED, NODES, NONE, DeclaredCidrs, infer_pod_cidrs
 from .selectors import LabelIndex, Selector
 
 T = TypeVar("T")
@@ -110,7 +111,7 @@ class ClusterModel:
         policies: list[Policy],
         services: list[Service] = (),
         errors: list[PolicyError] = (),
-        declared_cidrs: list[str] = (),
+        declared_cidrs: DeclaredCidrs | dict | list[str] = (),
     ):
         self.namespaces = {ns.name: ns for ns in namespaces}
         # Pods and policies may name namespaces absent from the input; the API server
@@ -126,7 +127,8 @@ class ClusterModel:
             policy.id = i
         self.services = list(services)
         self.errors = list(errors)
-        self.declared_cidrs = list(declared_cidrs)
+        self.declared = DeclaredCidrs.of(declared_cidrs)
+        self.declared_cidrs = self.declared.all()
         self._derived: dict[Hashable, object] = {}
         self._derived_lock = threading.Lock()
 
@@ -143,7 +145,8 @@ class ClusterModel:
     ) -> ClusterModel:
         """Build from raw API-shaped dicts (or collection records with ``to_api()``).
 
-        ``declared_cidrs``: the cluster's pod and service CIDRs when known; they are added
+        ``declared_cidrs``: the cluster's CIDRs when known, as ``{"pod": [...], "service":
+        [...], "node": [...]}`` (or a flat list of pod and service CIDRs); they are added
         to what nodes, services and pods show when deciding what is external. Raises
         ``InputError`` for objects that cannot be read at all; problems inside policies
         are collected in ``model.errors`` instead.
@@ -162,11 +165,7 @@ class ClusterModel:
             if policy is not None:
                 parsed_policies.append(policy)
         _unique((p.key for p in parsed_policies), "NetworkPolicy")
-        for cidr in declared_cidrs:
-            try:
-                IPSet.from_cidr(cidr)
-            except ValueError:
-                raise InputError(f"declared CIDR {cidr!r} is not a CIDR") from None
+        declared = DeclaredCidrs.of(declared_cidrs)
         return cls(
             namespaces=[_parse(parse_namespace, o, "Namespace") for o in namespaces],
             pods=parsed_pods,
@@ -174,7 +173,7 @@ class ClusterModel:
             policies=parsed_policies,
             services=[_parse(parse_service, o, "Service") for o in services],
             errors=errors,
-            declared_cidrs=list(declared_cidrs),
+            declared_cidrs=declared,
         )
 
     def derived(self, key: Hashable, build: Callable[[], T]) -> T:
@@ -363,10 +362,44 @@ class ClusterModel:
 
     # -- 4. external exposure ---------------------------------------------------------------
 
+    @cached_property
+    def pod_ranges(self) -> tuple[list[str], str]:
+        """(the cluster's pod CIDRs, where they come from): declared by the user, read
+        off the Nodes' podCIDRs, inferred from pod IPs (see ``ranges``), or none known."""
+        if self.declared.pod:
+            return list(self.declared.pod), DECLARED
+        from_nodes = [c for node in self.nodes for c in node.pod_cidrs]
+        if from_nodes:
+            return from_nodes, NODES
+        inferred = infer_pod_cidrs(
+            v for pod in self.pods if not pod.host_network for v in pod.ip_values
+        )
+        return inferred, (INFERRED if inferred else NONE)
+
+    @property
+    def pod_ranges_source(self) -> str:
+        return self.pod_ranges[1]
+
+    @property
+    def inferred_pod_cidrs(self) -> list[str]:
+        cidrs, source = self.pod_ranges
+        return cidrs if source == INFERRED else []
+
+    def ranges_summary(self) -> dict:
+        """What the cluster's ranges were taken from, for answers to state."""
+        cidrs, source = self.pod_ranges
+        return {
+            "pod": cidrs,
+            "service": list(self.declared.service),
+            "node": list(self.declared.node),
+            "source": source,
+        }
+
     def cluster_ranges(self) -> IPSet:
-        """Addresses inside the cluster: declared CIDRs, node podCIDRs and addresses,
-        service cluster IPs and every pod IP."""
-        cidrs = list(self.declared_cidrs) + [c for node in self.nodes for c in node.pod_cidrs]
+        """Addresses inside the cluster: declared CIDRs, node podCIDRs (or the pod ranges
+        inferred without them), node addresses, service cluster IPs and every pod IP."""
+        cidrs = self.declared_cidrs + [c for node in self.nodes for c in node.pod_cidrs]
+        cidrs += self.inferred_pod_cidrs
         ranges = [IPSet.from_cidr(c).ranges[0] for c in cidrs]
         singles = [ip_to_int(a) for node in self.nodes for a in node.addresses]
         singles += [ip_to_int(a) for service in self.services for a in service.cluster_ips]

@@ -63,6 +63,10 @@ class Intervals:
 
     def __and__(self, other):
         a, b = self.ranges, other.ranges
+        if len(a) > len(b):
+            a, b = b, a
+        if len(a) * 8 < len(b):
+            return type(self)._raw(_intersect_few(a, b))
         out = []
         i = j = 0
         while i < len(a) and j < len(b):
@@ -103,6 +107,20 @@ class Intervals:
         for lo, hi in self.ranges:
             yield lo
             yield hi
+
+
+def _intersect_few(few, many) -> tuple[tuple[int, int], ...]:
+    """``few & many`` by bisecting ``many`` once per range of ``few``: an ipBlock against
+    the tens of thousands of ranges outside a cluster costs a few lookups, not a merge."""
+    out = []
+    for lo, hi in few:
+        k = max(0, bisect_right(many, (lo, float("inf"))) - 1)
+        while k < len(many) and many[k][0] < hi:
+            start, end = max(lo, many[k][0]), min(hi, many[k][1])
+            if start < end:
+                out.append((start, end))
+            k += 1
+    return tuple(out)
 
 
 def _normalise(ranges) -> tuple[tuple[int, int], ...]:
@@ -162,29 +180,43 @@ class IPSet(Intervals):
     def contains_ip(self, text: str) -> bool:
         return ip_to_int(text) in self
 
-    def to_cidrs(self) -> list[str]:
-        """The smallest list of CIDRs covering exactly this set, IPv4 first."""
-        v4, v6 = [], []
-        for lo, hi in self.ranges:
-            for start, end, base, bits, out in (
-                (max(lo, IPV4_BASE), min(hi, _V4_END), IPV4_BASE, 32, v4),
-                (lo, min(hi, IPV4_BASE), 0, 128, v6),
-            ):
-                start -= base
-                end -= base
+    def to_cidrs(self, limit: int | None = None) -> list[str]:
+        """The smallest list of CIDRs covering exactly this set, IPv4 first; only the
+        first ``limit`` of them when given (a set of 50,000 pod addresses has 50,000)."""
+        out: list[str] = []
+        # A range may straddle the families (ALL_IPS is one range): split it.
+        v4 = [(max(lo, IPV4_BASE), hi) for lo, hi in self.ranges if hi > IPV4_BASE]
+        v6 = [(lo, min(hi, IPV4_BASE)) for lo, hi in self.ranges if lo < IPV4_BASE]
+        for ranges, base, bits, cls in (
+            (v4, IPV4_BASE, 32, ipaddress.IPv4Address),
+            (v6, 0, 128, ipaddress.IPv6Address),
+        ):
+            for lo, hi in ranges:
+                start, end = lo - base, hi - base
                 while start < end:
+                    if limit is not None and len(out) >= limit:
+                        return out
                     size = start & -start if start else 1 << bits
                     while size > end - start:
                         size >>= 1
-                    prefix = bits - size.bit_length() + 1
-                    addr = (
-                        ipaddress.IPv6Address(start)
-                        if bits == 128
-                        else ipaddress.IPv4Address(start)
-                    )
-                    out.append(f"{addr}/{prefix}")
+                    out.append(f"{cls(start)}/{bits - size.bit_length() + 1}")
                     start += size
-        return v4 + v6
+        return out
+
+    def covering(self, v4_prefix: int, v6_prefix: int) -> IPSet:
+        """The smallest superset made of whole /v4_prefix (IPv4) and /v6_prefix (IPv6)
+        blocks: the blocks around each address, or each range's own size if larger."""
+        out = []
+        split = [(max(lo, IPV4_BASE), hi) for lo, hi in self.ranges if hi > IPV4_BASE]
+        split += [(lo, min(hi, IPV4_BASE)) for lo, hi in self.ranges if lo < IPV4_BASE]
+        for lo, hi in split:
+            bits = 32 - v4_prefix if lo >= IPV4_BASE else 128 - v6_prefix
+            size = 1 << bits
+            base = IPV4_BASE if lo >= IPV4_BASE else 0
+            start = base + ((lo - base) >> bits << bits)
+            end = base + ((hi - base + size - 1) >> bits << bits)
+            out.append((start, end))
+        return type(self)(out)
 
 
 # Both families; the two ranges touch, so the set is stored as one range.

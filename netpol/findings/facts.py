@@ -150,10 +150,11 @@ class Facts:
 
     @cached_property
     def pod_service_ranges(self) -> IPSet:
-        """Pod and Service addresses: declared CIDRs, node podCIDRs, pod IPs (not
-        hostNetwork) and service cluster IPs. Node addresses are left out."""
+        """Pod and Service addresses: declared pod and service CIDRs, the pod ranges (node
+        podCIDRs, or inferred from pod IPs), pod IPs (not hostNetwork) and service cluster
+        IPs. Node addresses are left out."""
         m = self.model
-        cidrs = list(m.declared_cidrs) + [c for node in m.nodes for c in node.pod_cidrs]
+        cidrs = [*m.declared.pod, *m.declared.service, *m.pod_ranges[0]]
         ranges = [IPSet.from_cidr(c).ranges[0] for c in cidrs]
         singles = [v for pod in m.pods if not pod.host_network for v in pod.ip_values]
         singles += [ip_to_int(a) for svc in m.services for a in svc.cluster_ips]

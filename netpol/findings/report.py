@@ -30,6 +30,8 @@ class AuditReport:
     compliance: list[dict]
     cni: dict
     errors: list[dict] = field(default_factory=list)
+    # The cluster's ranges and where they came from ("declared", "nodes", "inferred").
+    cluster_ranges: dict = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         by = Counter(f.severity for f in self.findings)
@@ -48,6 +50,7 @@ class AuditReport:
             "cni": self.cni,
             "counts": self.counts(),
             "errors": self.errors,
+            "cluster_ranges": self.cluster_ranges,
         }
 
 
@@ -75,6 +78,7 @@ def audit(model: ClusterModel) -> AuditReport:
         compliance=compliance.compute(facts, cov),
         cni=detected,
         errors=[e.to_dict() for e in model.errors],
+        cluster_ranges=model.ranges_summary(),
     )
 
 

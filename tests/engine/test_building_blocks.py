@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netpol.engine.ipsets import ALL_IPS, Intervals, IPSet
+from netpol.engine.ipsets import ALL_IPS, IPV4_BASE, Intervals, IPSet
 from netpol.engine.ports import ALL_PORTS, PortSet, PortSpec
 from netpol.engine.selectors import LabelIndex, Selector, parse_selector
 from netpol.engine.workloads import controlling_workload, owning_workload
@@ -66,6 +66,35 @@ def test_interval_algebra(a, b):
     assert _members(a & b) == _members(a) & _members(b)
     assert _members(a - b) == _members(a) - _members(b)
     assert all((v in a) == (v in _members(a)) for v in range(62))
+
+
+many_ranges = st.lists(st.tuples(st.integers(0, 400), st.integers(0, 400)), max_size=80).map(
+    lambda rs: Intervals([(min(a, b), max(a, b)) for a, b in rs])
+)
+
+
+@given(ranges, many_ranges)
+def test_intersection_of_few_ranges_with_many(few, many):
+    """The bisecting path (one side at least 8 times longer) agrees with plain sets."""
+    expected = _members(few) & _members(many)
+    assert _members(few & many) == expected
+    assert _members(many & few) == expected
+    assert (few & many) == Intervals(sorted((few & many).ranges))  # disjoint and sorted
+
+
+@given(st.lists(st.integers(0, 2**32 - 1), max_size=40), st.integers(0, 45))
+def test_cidr_list_cut_at_limit_is_the_head_of_the_whole_list(values, limit):
+    s = IPSet([(IPV4_BASE + v, IPV4_BASE + v + 1) for v in values]) | IPSet.from_cidr("fd00::/120")
+    assert s.to_cidrs(limit) == s.to_cidrs()[:limit]
+
+
+@given(st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=40))
+def test_covering_blocks_hold_every_address_and_are_whole_slash_16s(values):
+    s = IPSet([(IPV4_BASE + v, IPV4_BASE + v + 1) for v in values])
+    cover = s.covering(16, 48)
+    assert s.issubset(cover)
+    assert all(c.endswith("/16") or int(c.split("/")[1]) < 16 for c in cover.to_cidrs())
+    assert len(cover.to_cidrs()) <= len({v >> 16 for v in values})
 
 
 @given(st.integers(0, 2**32 - 1), st.integers(0, 32), st.integers(0, 2**32 - 1), st.integers(0, 32))
