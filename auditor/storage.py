@@ -54,7 +54,7 @@ def build_model(snapshot: Snapshot) -> ClusterModel:
     declared = snapshot.cluster.declared_cidrs
     return ClusterModel.from_objects(
         **{info.argument: objects[kind] for kind, info in KIND_TABLE.items()},
-        declared_cidrs=declared["pod"] + declared["service"] + declared["node"],
+        declared_cidrs=declared,
     )
 
 

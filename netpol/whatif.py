@@ -190,7 +190,7 @@ def changed_model(
         policies=kept + pasted,
         services=base.services,
         errors=kept_errors + errors,
-        declared_cidrs=base.declared_cidrs,
+        declared_cidrs=base.declared,
     )
     changes = Changes(
         added=sorted(pasted_keys - existing),
