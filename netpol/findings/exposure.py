@@ -30,8 +30,12 @@ _METADATA = [(ip, IPSet.from_ips([ip])) for ip in METADATA_IPS]
 
 
 def _cidrs(ips: IPSet, limit: int = 20) -> list[str]:
-    out = ips.to_cidrs()
-    return out if len(out) <= limit else [*out[:limit], f"... {len(out) - limit} more"]
+    """The first ``limit`` CIDRs of the set; the rest counted in ranges, which needs no
+    conversion of a set that may hold one range per pod."""
+    out = ips.to_cidrs(limit + 1)
+    if len(out) <= limit:
+        return out
+    return [*out[:limit], f"... and more: {len(ips.ranges)} address ranges in all"]
 
 
 def findings(facts: Facts) -> list[Finding]:
@@ -216,7 +220,7 @@ def _cluster_ranges(facts, policy, direction, compiled, j, inner, where):
     block = compiled.rule.peers[j].ip_block
     declared, pod_cidrs, services = _cluster_parts(facts, block)
     matched = compiled.peer_classes[j]
-    pods = len(facts.ev.pods_in(matched))
+    pods = facts.pod_count(matched)
     parts = []
     if declared:
         parts.append(f"the declared cluster ranges {', '.join(declared)}")
@@ -245,8 +249,18 @@ def _cluster_ranges(facts, policy, direction, compiled, j, inner, where):
             "known IP falls in it today)."
         ),
         extra,
-        _except_snippet(direction, compiled.rule, j, inner.to_cidrs()),
+        _except_snippet(direction, compiled.rule, j, _except_ranges(inner, block)),
     )
+
+
+def _except_ranges(inner: IPSet, block: IPSet, limit: int = 16) -> list[str]:
+    """What to except from ``block`` to leave the cluster out: the exact CIDRs when they
+    are few, else the /16 (IPv4) or /48 (IPv6) blocks around them, so a snippet never
+    lists one address per pod or Service."""
+    cidrs = inner.to_cidrs(limit + 1)
+    if len(cidrs) <= limit:
+        return cidrs
+    return (inner.covering(16, 48) & block).to_cidrs(limit * 4)
 
 
 def _cluster_parts(facts: Facts, block: IPSet):

@@ -82,8 +82,25 @@ class Facts:
 
     # -- classes and pods --------------------------------------------------------------
 
-    def class_pods(self, classes: int) -> list[Pod]:
-        return self.ev.pods_in(classes)
+    def pod_count(self, classes: int) -> int:
+        """Running pods in a class set; memoised, as many rules match the same classes."""
+        table = self.cache.setdefault("pod_count", {})
+        hit = table.get(classes)
+        if hit is None:
+            pods = self.ev.classes
+            hit = table[classes] = sum(len(pods[c].pods) for c in self.ev.classes_in(classes))
+        return hit
+
+    def pod_other_than(self, classes: int, me: Pod | None) -> Pod | None:
+        """A pod of the class set other than ``me``, lowest class first, without listing
+        every pod of the set."""
+        while classes:
+            c = self.ev.first_class(classes)
+            found = next((p for p in self.ev.classes[c].pods if p is not me), None)
+            if found is not None:
+                return found
+            classes &= ~(1 << c)
+        return None
 
     def first_pod(self, classes: int) -> Pod | None:
         """The first pod (by name) of the lowest class of a class set."""
@@ -215,7 +232,7 @@ class Facts:
         address, or a class bitset to pick a pod from), checked by direction: the other side's policies may still deny it."""
         me = self.first_pod(self.selected(policy))
         if isinstance(other, int):  # classes: any pod of them but ``me``
-            other = next((p for p in self.class_pods(other) if p is not me), None)
+            other = self.pod_other_than(other, me)
         if me is None or other is None or other is me:
             return None
         if isinstance(other, Pod):
@@ -261,12 +278,10 @@ def ips_text(ips: IPSet, limit: int = 5) -> str:
         if space.issubset(rest):
             parts.append(f"every public {name} address")
             rest = rest - space
-    cidrs = rest.to_cidrs()
+    cidrs = rest.to_cidrs(limit + 1)
     if cidrs:
         shown = ", ".join(cidrs[:limit])
-        parts.append(
-            shown + (f" and {len(cidrs) - limit} more ranges" if len(cidrs) > limit else "")
-        )
+        parts.append(shown + (" and more ranges" if len(cidrs) > limit else ""))
     return " and ".join(parts)
 
 

@@ -106,3 +106,32 @@ def test_remediation_excepts_ranges_never_pod_addresses():
 def test_bad_declared_cidrs_are_named(declared, problem):
     with pytest.raises(InputError, match=problem):
         _cluster(declared_cidrs=declared)
+
+
+def _service(name: str, ip: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "shop"},
+        "spec": {"clusterIP": ip, "clusterIPs": [ip], "selector": {"app": "web"}},
+    }
+
+
+def test_remediation_with_many_scattered_service_ips_names_blocks_not_addresses():
+    services = [_service(f"svc-{i}", f"10.{96 + i % 3}.{i}.{i * 3 % 250 + 1}") for i in range(40)]
+    egress = policy(
+        "shop",
+        "anywhere",
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}],
+        },
+    )
+    _, report = _cluster(deny_all("shop"), egress, *services)
+    [f] = of(report, "NP023")
+    assert f.evidence["service_ips"] == 40
+    excepted = [line.strip("- ") for line in f.snippet.splitlines() if line.startswith("    - ")]
+    assert excepted == ["10.96.0.0/15", "10.98.0.0/16", "10.244.0.0/16"]  # merged blocks
+    assert len(f.evidence["cluster_cidrs"]) == 21  # 20 shown, then the count of the rest
+    assert f.evidence["cluster_cidrs"][-1] == "... and more: 41 address ranges in all"
