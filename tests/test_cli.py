@@ -462,7 +462,7 @@ def test_diff_of_the_demo_with_itself_changes_nothing(netaudit):
     assert run.code == 0 and run.err == ""
     d = run.json()
     assert d["findings"]["new"] == [] and d["findings"]["resolved"] == []
-    assert d["findings"]["unchanged"] == 35
+    assert d["findings"]["unchanged"] == 28
     assert d["policies"] == {"added": [], "removed": [], "changed": []}
     assert d["score"] == {"old": 38, "new": 38}
     assert d["newly_uncovered"] == [] and d["newly_exposed"] == []
@@ -481,10 +481,10 @@ def test_diff_json_of_a_changed_demo(netaudit, tmp_path):
     new = {(f["rule"], f["objects"][0]) for f in d["findings"]["new"]}
     assert ("NP016", "NetworkPolicy/payments/allow-all-egress") in new
     assert ("NP020", "NetworkPolicy/shop-db/postgres") in new
-    assert ("NP004", "Namespace/shop-db") in new and ("NP005", "Namespace/shop-db") in new
+    assert ("NP004", "Namespace/shop-db") in new and ("NP002", "Namespace/shop-db") in new
     assert len(d["findings"]["new"]) == 10
     assert {f["rule"] for f in d["findings"]["resolved"]} == {"NP032", "NP002"}
-    assert d["findings"]["unchanged"] == 33
+    assert d["findings"]["unchanged"] == 26
     assert d["score"] == {"old": 38, "new": 29}
     assert [(w["workload"], w["direction"]) for w in d["newly_uncovered"]] == [
         ("Deployment/shop-db/redis", "egress")
@@ -506,7 +506,7 @@ def test_diff_text_and_fail_on_new(netaudit, tmp_path):
     new = changed_demo(tmp_path)
     run = netaudit("diff", DEMO, new)
     assert run.code == 0
-    assert "Findings: 10 new, 2 resolved, 33 unchanged" in run.out
+    assert "Findings: 10 new, 2 resolved, 26 unchanged" in run.out
     assert "Score: 38 -> 29" in run.out
     assert "  removed: shop-db/default-deny-all" in run.out
     assert "  changed: shop-db/postgres (ingress)" in run.out
@@ -515,8 +515,8 @@ def test_diff_text_and_fail_on_new(netaudit, tmp_path):
     # Going back brings NP032 (high) back and nothing critical.
     back = netaudit("diff", new, DEMO, "--fail-on-new", "critical")
     assert back.code == 0
-    assert "Findings: 2 new, 10 resolved, 33 unchanged" in back.out
-    assert "  new: [high] NP032 Deployment/payments-api in payments" in back.out
+    assert "Findings: 2 new, 10 resolved, 26 unchanged" in back.out
+    assert "  new: [high] NP032 In payments, 4 pods of 1 workload (Deployment/payments-api)" in back.out
     assert netaudit("diff", new, DEMO, "--fail-on-new", "high").code == 1
 
 

@@ -18,7 +18,7 @@ from netpol.engine import ACTIVE, EGRESS, HOST_NETWORK, INGRESS, Policy
 
 from . import snippets
 from .facts import PUBLIC, Facts, probe, sample_ip
-from .finding import Finding, make, namespace_ref, plural, short_list
+from .finding import Finding, fingerprint, make, namespace_ref, plural, short_list, workload_ref
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -181,32 +181,40 @@ def findings(facts: Facts, coverage: Coverage) -> list[Finding]:
         if not nc.policies:
             out.append(_no_policy(facts, nc))
             continue  # NP003 stands for the per-workload and default-deny findings
-        for direction, opened, rule_id in (
-            (INGRESS, nc.open_ingress, "NP001"),
-            (EGRESS, nc.open_egress, "NP002"),
-        ):
-            for (namespace, workload), pods in sorted(opened.items()):
-                total = coverage.workload_sizes[namespace, workload]
-                out.append(
-                    _open_workload(
-                        facts, rule_id, direction, namespace, workload, pods, total, outside_ip
-                    )
-                )
-        for rule_id, direction, deny, isolated, left_open in (
-            ("NP004", INGRESS, nc.default_deny_ingress, nc.counts.ingress_pods, "is open"),
+        for direction, opened, rule_id, deny_rule, deny, isolated, left_open in (
             (
-                "NP005",
+                INGRESS,
+                nc.open_ingress,
+                "NP001",
+                "NP004",
+                nc.default_deny_ingress,
+                nc.counts.ingress_pods,
+                "is open",
+            ),
+            (
                 EGRESS,
+                nc.open_egress,
+                "NP002",
+                "NP005",
                 nc.default_deny_egress,
                 nc.counts.egress_pods,
                 "may connect anywhere",
             ),
         ):
+            # One cause, one finding: a pod no policy selects means the namespace has no
+            # default deny for that direction, and one default deny fixes both, so the
+            # open workloads' finding stands for the two; NP004/NP005 remain for a
+            # namespace whose pods are all isolated today, unlike pods created later.
+            if opened:
+                out.append(
+                    _open_workloads(facts, coverage, rule_id, direction, nc, opened, outside_ip)
+                )
+                continue
             if deny:
                 continue
             out.append(
                 make(
-                    rule_id,
+                    deny_rule,
                     f"Namespace {name} has no default-deny {direction} policy: "
                     f"{isolated} of {plural(running, 'running pod')} are isolated "
                     f"for {direction} by the policies that select them, and any pod they do not "
@@ -243,21 +251,24 @@ def _no_policy(facts: Facts, nc: NamespaceCoverage) -> Finding:
         namespace=nc.name,
         evidence={"pods": nc.counts.pods, "workloads": names},
         snippet=snippets.default_deny(nc.name, ingress=True, egress=True),
+        workloads=sorted(workload_ref(ns, w) for ns, w in groups),
     )
 
 
-def _open_workload(facts, rule_id, direction, namespace, workload, pods, total, outside_ip):
-    pods = sorted(pods, key=lambda p: p.name)
-    if len(pods) != total:
-        share = f"{len(pods)} of its {total} running pods are"
-    elif total == 1:
-        share = "its only running pod is"
-    else:
-        share = f"all {total} running pods are"
-    names = [p.name for p in pods]
+def _open_workloads(facts, coverage, rule_id, direction, nc, opened, outside_ip):
+    """NP001/NP002 for one namespace and direction: every workload with a pod no policy
+    selects for it, each with its share of open pods."""
+    namespace = nc.name
+    shares = []
+    open_pods = []
+    for (ns, workload), pods in sorted(opened.items()):
+        total = coverage.workload_sizes[ns, workload]
+        shares.append((workload, len(pods), total))
+        open_pods.extend(pods)
+    first = min(open_pods, key=lambda p: p.key)
+    workloads = sorted(workload_ref(namespace, w) for w, _, _ in shares)
     if direction == INGRESS:
         effect = "they accept connections from any pod and from outside the cluster"
-        first = pods[0]
         port = next(iter(sorted(first.named_ports, key=lambda t: (t[1], t[2]))), None)
         proto, number = (port[1], port[2]) if port else ("TCP", 80)
         demo = (
@@ -265,25 +276,38 @@ def _open_workload(facts, rule_id, direction, namespace, workload, pods, total, 
             if outside_ip
             else None
         )
-        snippet = snippets.default_deny(namespace, ingress=True, egress=False)
     else:
         effect = "they may connect to any pod, any address and the cloud metadata endpoint"
-        first = pods[0]
         demo = (
             probe(first.key, outside_ip, 443, "TCP", expect="allowed", direction=EGRESS)
             if outside_ip
             else None
         )
-        snippet = snippets.default_deny(namespace, ingress=False, egress=True)
-    evidence = {"direction": direction, "workload": workload, "pods": names}
+    described = [w if n == total else f"{w} ({n} of {total} pods)" for w, n, total in shares]
+    evidence = {
+        "direction": direction,
+        "workloads": [
+            {"workload": w, "open_pods": n, "running_pods": total} for w, n, total in shares
+        ],
+        "pods": len(open_pods),
+    }
     if demo:
         evidence["probe"] = demo
     return make(
         rule_id,
-        f"{workload} in {namespace}: {share} selected by no {direction} policy ({short_list(names)}); {effect}.",
-        facts.objects_of(namespace, workload, pods),
-        identity={"namespace": namespace, "workload": workload, "direction": direction},
+        f"In {namespace}, {plural(len(open_pods), 'running pod')} of "
+        f"{plural(len(shares), 'workload')} ({short_list(described)}) are selected by no "
+        f"{direction} policy (the namespace has no default-deny {direction} policy); {effect}.",
+        [namespace_ref(namespace), *workloads],
+        identity={"namespace": namespace, "direction": direction},
         namespace=namespace,
         evidence=evidence,
-        snippet=snippet,
+        snippet=snippets.default_deny(
+            namespace, ingress=direction == INGRESS, egress=direction == EGRESS
+        ),
+        workloads=workloads,
+        aliases=[
+            fingerprint(rule_id, {"namespace": namespace, "workload": w, "direction": direction})
+            for w, _, _ in shares
+        ],
     )

@@ -15,6 +15,12 @@ The identity is what names the problem, never what merely describes it:
   content (not its index, so inserting a rule above it keeps the fingerprint);
 * namespace findings: the namespace; cluster findings: the rule alone.
 
+A finding is one cause: the policy rule, the namespace or the workload that creates the
+problem, never one row per pod or per workload it touches. ``workloads`` lists every
+workload the cause affects. Where an earlier recipe made one finding per workload
+(NP001, NP002, NP032, NP033), ``aliases`` holds those findings' fingerprints, so a waiver
+made on them still counts (see ``docs/findings.md``).
+
 Snapshot ids, pod names, messages and counts never enter it, so the same problem in the
 next snapshot has the same fingerprint and a waiver follows it.
 """
@@ -91,6 +97,8 @@ class Finding:
     fingerprint: str = ""
     warnings: list[str] = field(default_factory=list)
     category: str = ""
+    workloads: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -107,6 +115,8 @@ class Finding:
             "snippet": self.snippet,
             "fingerprint": self.fingerprint,
             "warnings": list(self.warnings),
+            "workloads": list(self.workloads),
+            "aliases": list(self.aliases),
         }
 
 
@@ -119,9 +129,16 @@ def make(
     namespace: str = "",
     evidence: dict | None = None,
     snippet: str = "",
+    workloads: list[str] | None = None,
+    aliases: list[str] = (),
 ) -> Finding:
-    """A finding of a catalogue rule; title, severity, why and remediation come from it."""
+    """A finding of a catalogue rule; title, severity, why and remediation come from it.
+
+    ``workloads``: every workload the cause affects; by default, for a policy finding
+    (objects ``[policy, *workloads it selects]``), the workloads after the policy."""
     rule = RULES[rule_id]
+    if workloads is None:
+        workloads = _selected_workloads(objects)
     return Finding(
         rule=rule.id,
         severity=rule.severity,
@@ -135,7 +152,18 @@ def make(
         snippet=snippet,
         fingerprint=fingerprint(rule.id, identity),
         category=rule.category,
+        workloads=workloads,
+        aliases=list(aliases),
     )
+
+
+_NOT_WORKLOADS = ("NetworkPolicy/", "Namespace/")
+
+
+def _selected_workloads(objects: list[str]) -> list[str]:
+    if not objects or not objects[0].startswith("NetworkPolicy/"):
+        return []
+    return sorted(r for r in objects[1:] if not r.startswith(_NOT_WORKLOADS))
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

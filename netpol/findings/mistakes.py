@@ -6,7 +6,16 @@ from netpol.engine import EGRESS, HOST_NETWORK, INGRESS, NAMESPACE_NAME_LABEL
 
 from . import snippets
 from .facts import Facts, peers_key, probe, rule_field, rule_identity
-from .finding import Finding, make, namespace_ref, plural, policy_ref, short_list
+from .finding import (
+    Finding,
+    fingerprint,
+    make,
+    namespace_ref,
+    plural,
+    policy_ref,
+    short_list,
+    workload_ref,
+)
 
 
 def findings(facts: Facts) -> list[Finding]:
@@ -191,42 +200,66 @@ def dns(facts: Facts) -> list[Finding]:
         elif not has_tcp:
             missing["NP033"].append(c)
     out = []
+    dns_pods = [p.key for p in ev.classes[dns_classes[0]].pods][:3]
     for rule_id, classes in missing.items():
-        pods = [p for c in classes for p in ev.classes[c].pods]
-        for (namespace, workload), members in facts.group_by_workload(pods).items():
-            first = members[0]
-            c = ev.class_of[first.key]
-            policies = [p.key for p in facts.model.policies_selecting(first) if p.affects_egress]
-            protocol = "UDP" if rule_id == "NP032" else "TCP"
-            what = (
-                "cannot reach the cluster DNS on UDP or TCP 53"
-                if rule_id == "NP032" and c not in with_tcp
-                else "cannot reach the cluster DNS on UDP 53"
-                if rule_id == "NP032"
-                else "reach the cluster DNS on UDP 53 but not on TCP 53"
-            )
-            evidence = {
-                "workload": workload,
-                "pods": [p.name for p in members],
-                "egress_policies": policies,
-                "dns_pods": [p.key for p in ev.classes[dns_classes[0]].pods][:3],
-                "probe": probe(first.key, dns_pod.key, 53, protocol, expect="denied"),
-            }
+        by_namespace: dict[str, list[int]] = {}
+        for c in classes:
+            by_namespace.setdefault(ev.classes[c].namespace, []).append(c)
+        for namespace, ns_classes in sorted(by_namespace.items()):
             out.append(
-                make(
-                    rule_id,
-                    f"{workload} in {namespace}: {plural(len(members), 'pod')} "
-                    f"({short_list([p.name for p in members])}) {what}; their egress is "
-                    f"restricted by {short_list(policies)} and no rule allows DNS to "
-                    f"{dns_pod.namespace}/k8s-app=kube-dns.",
-                    facts.objects_of(namespace, workload, members),
-                    identity={"namespace": namespace, "workload": workload},
-                    namespace=namespace,
-                    evidence=evidence,
-                    snippet=snippets.dns_egress(namespace, {}),
-                )
+                _dns_finding(facts, rule_id, namespace, ns_classes, with_tcp, dns_pod, dns_pods)
             )
     return out
+
+
+def _dns_finding(facts, rule_id, namespace, classes, with_tcp, dns_pod, dns_pods) -> Finding:
+    """One finding per namespace: its egress policies are the cause, and one policy
+    allowing DNS for the namespace is the fix, however many workloads it cuts off."""
+    ev = facts.ev
+    pods = [p for c in classes for p in ev.classes[c].pods]
+    groups = facts.group_by_workload(pods)
+    workloads = sorted(workload_ref(ns, w) for ns, w in groups)
+    policies = sorted(
+        {
+            p.key
+            for c in classes
+            for p in facts.model.policies_selecting(ev.classes[c].pods[0])
+            if p.affects_egress
+        }
+    )
+    first = min(pods, key=lambda p: p.key)
+    protocol = "UDP" if rule_id == "NP032" else "TCP"
+    if rule_id == "NP032":
+        neither = sum(len(ev.classes[c].pods) for c in classes if c not in with_tcp)
+        what = "cannot reach the cluster DNS on UDP 53" + (
+            f" ({neither} of them not on TCP 53 either)" if neither else ""
+        )
+    else:
+        what = "reach the cluster DNS on UDP 53 but not on TCP 53"
+    evidence = {
+        "workloads": len(workloads),
+        "pods": len(pods),
+        "egress_policies": policies,
+        "dns_pods": dns_pods,
+        "probe": probe(first.key, dns_pod.key, 53, protocol, expect="denied"),
+    }
+    aliases = [
+        fingerprint(rule_id, {"namespace": ns, "workload": w}) for ns, w in groups
+    ]  # the per-workload findings of earlier versions
+    return make(
+        rule_id,
+        f"In {namespace}, {plural(len(pods), 'pod')} of {plural(len(workloads), 'workload')} "
+        f"({short_list([w for _, w in groups])}) {what}: their egress is restricted by "
+        f"{short_list(policies)} and no rule allows DNS to "
+        f"{dns_pod.namespace}/k8s-app=kube-dns.",
+        [*(policy_ref(k) for k in policies), *workloads],
+        identity={"namespace": namespace, "cause": "egress without DNS"},
+        namespace=namespace,
+        evidence=evidence,
+        snippet=snippets.dns_egress(namespace, {}),
+        workloads=workloads,
+        aliases=aliases,
+    )
 
 
 # -- NP034 ---------------------------------------------------------------------------------
@@ -361,6 +394,7 @@ def shadowed(facts: Facts) -> list[Finding]:
                             "rule": ra.index,
                             "shadowed_by": {"policy": pb.key, "rule": rb.index},
                         },
+                        workloads=facts.selected_refs(pa),
                     )
                 )
                 break

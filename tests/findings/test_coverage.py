@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from netpol.findings.finding import fingerprint
 from tests.findings.helpers import (
     DB,
     SECURE,
@@ -68,24 +69,62 @@ def test_empty_namespace_without_policy_is_not_a_finding_but_is_listed():
     assert report.to_dict()["coverage"]["without_policy"] == ["empty"]
 
 
-def test_np001_np002_per_workload_and_np004_np005_per_namespace():
+def test_np001_np002_one_per_namespace_and_direction_standing_for_np004_np005():
     objects = without(SECURE, "NetworkPolicy", "default-deny-all", "shop")
     objects = without(objects, "NetworkPolicy", "allow-dns", "shop")
     m, report = run(*objects)
     # web: egress isolated by its own policy, not ingress; db: ingress only.
     [ing] = of(report, "NP001")
-    assert ing.objects == ["Deployment/shop/web", "Pod/shop/web-7f9c-abcde"]
+    assert ing.objects == ["Namespace/shop", "Deployment/shop/web"]
+    assert ing.workloads == ["Deployment/shop/web"]
     assert ing.evidence["direction"] == "ingress"
+    assert ing.evidence["workloads"] == [
+        {"workload": "Deployment/web", "open_pods": 1, "running_pods": 1}
+    ]
+    assert "no default-deny ingress policy" in ing.message
+    assert "policyTypes:\n  - Ingress" in ing.snippet
     check_probe(m, ing)
-    egress = of(report, "NP002")
-    assert [f.objects[0] for f in egress] == ["StatefulSet/shop/db"]
-    check_probe(m, egress[0])
-    assert [f.objects[0] for f in of(report, "NP032")] == ["Deployment/shop/web"]
+    [egress] = of(report, "NP002")
+    assert egress.workloads == ["StatefulSet/shop/db"]
+    check_probe(m, egress)
+    np5 = egress.snippet
+    assert "- Egress" in np5 and "port: 53" in np5  # default deny egress comes with DNS
+    [dns] = of(report, "NP032")
+    assert dns.workloads == ["Deployment/shop/web"]
+    # The same cause (no default deny) is not reported twice for a direction.
+    assert not of(report, "NP004") and not of(report, "NP005")
+
+
+def test_np004_np005_when_every_pod_is_isolated_but_new_pods_would_not_be():
+    objects = without(SECURE, "NetworkPolicy", "default-deny-all", "shop")
+    objects.append(
+        policy(
+            "shop",
+            "all-pods-by-label",
+            {
+                "podSelector": {"matchExpressions": [{"key": "app", "operator": "Exists"}]},
+                "policyTypes": ["Ingress", "Egress"],
+            },
+        )
+    )
+    _, report = run(*objects)
+    assert not of(report, "NP001") and not of(report, "NP002")
     assert [f.objects for f in of(report, "NP004")] == [["Namespace/shop"]]
     assert [f.objects for f in of(report, "NP005")] == [["Namespace/shop"]]
     assert "policyTypes:\n  - Ingress" in of(report, "NP004")[0].snippet
-    np5 = of(report, "NP005")[0].snippet
-    assert "- Egress" in np5 and "port: 53" in np5  # default deny egress comes with DNS
+
+
+def test_open_workloads_keep_the_fingerprints_of_their_per_workload_findings():
+    objects = without(SECURE, "NetworkPolicy", "default-deny-all", "shop")
+    objects = without(objects, "NetworkPolicy", "db", "shop")
+    _, report = run(*objects)
+    [ing] = of(report, "NP001")
+    assert ing.workloads == ["Deployment/shop/web", "StatefulSet/shop/db"]
+    assert ing.aliases == [
+        fingerprint("NP001", {"namespace": "shop", "workload": w, "direction": "ingress"})
+        for w in ("Deployment/web", "StatefulSet/db")
+    ]
+    assert ing.fingerprint == fingerprint("NP001", {"namespace": "shop", "direction": "ingress"})
 
 
 def test_partial_workload_coverage_counts_the_workload_as_open():
@@ -105,9 +144,9 @@ def test_partial_workload_coverage_counts_the_workload_as_open():
         )
     )
     _, report = run(*objects, other)
-    web = [f for f in of(report, "NP001") if f.objects[0] == "Deployment/shop/web"]
-    assert len(web) == 1
-    assert "1 of its 2 running pods" in web[0].message
+    [np001] = of(report, "NP001")
+    assert np001.workloads == ["Deployment/shop/web"]
+    assert "Deployment/web (1 of 2 pods)" in np001.message
     ns = report.to_dict()["coverage"]["namespaces"]["shop"]
     assert ns["ingress"]["pods"] == 2  # db and the canary pod
     assert ns["ingress"]["workloads"] == 1  # db only: web has an open pod

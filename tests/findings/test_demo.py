@@ -33,19 +33,12 @@ EXPECTED = {
     ("NP023", "NetworkPolicy/payments/payments-api", "egress", 0),
     ("NP024", "NetworkPolicy/payments/payments-api", "egress", 0),
     # 7. payments-api: egress restricted without DNS
-    ("NP032", "Deployment/payments/payments-api", None, None),
-    # pods no policy selects
-    ("NP001", "Deployment/kube-system/calico-kube-controllers", "ingress", None),
-    ("NP001", "Deployment/kube-system/metrics-server", "ingress", None),
-    ("NP001", "Deployment/payments/payments-webhook", "ingress", None),
-    ("NP002", "Deployment/kube-system/calico-kube-controllers", "egress", None),
-    ("NP002", "Deployment/kube-system/coredns", "egress", None),
-    ("NP002", "Deployment/kube-system/metrics-server", "egress", None),
-    ("NP002", "Deployment/payments/payments-webhook", "egress", None),
-    ("NP004", "Namespace/kube-system", None, None),
-    ("NP004", "Namespace/payments", None, None),
-    ("NP005", "Namespace/kube-system", None, None),
-    ("NP005", "Namespace/payments", None, None),
+    ("NP032", "NetworkPolicy/payments/payments-api", None, None),
+    # pods no policy selects, one finding per namespace and direction (no default deny)
+    ("NP001", "Namespace/kube-system", "ingress", None),
+    ("NP001", "Namespace/payments", "ingress", None),
+    ("NP002", "Namespace/kube-system", "egress", None),
+    ("NP002", "Namespace/payments", "egress", None),
     # empty namespaceSelectors, intended (DNS for all; scraping on "metrics" only)
     ("NP011", "NetworkPolicy/kube-system/coredns", "ingress", 0),
     ("NP011", "NetworkPolicy/monitoring/prometheus", "egress", 0),
@@ -90,6 +83,12 @@ def test_pinned_objects_and_evidence(demo):
         "Pod/batch/queue-worker-0" in batch.objects
         and len([o for o in batch.objects if o.startswith("Pod/")]) == 8
     )
+    assert batch.workloads == [
+        "CronJob/batch/db-backup",
+        "CronJob/batch/nightly-report",
+        "Deployment/batch/queue-worker",
+        "Job/batch/catalog-import",
+    ]
     cdn = by["NP020", "NetworkPolicy/shop-frontend/storefront-allow-cdn"]
     assert cdn.evidence["public_cidrs"] == ["203.0.113.0/24"]
     assert cdn.evidence["ports"] == ["TCP/8080"]
@@ -99,8 +98,9 @@ def test_pinned_objects_and_evidence(demo):
     ]
     name = by["NP030", "NetworkPolicy/shop-backend/orders-to-payments"]
     assert name.evidence["suggested_namespace"] == "payments"
-    dns = by["NP032", "Deployment/payments/payments-api"]
-    assert len(dns.objects) == 5  # the Deployment and its 4 pods
+    dns = by["NP032", "NetworkPolicy/payments/payments-api"]
+    assert dns.workloads == ["Deployment/payments/payments-api"]
+    assert dns.evidence["pods"] == 4
     wide = by["NP015", "NetworkPolicy/monitoring/prometheus"]
     assert wide.evidence["ports"] == ["TCP/9100-9199"]
     assert report.cni["status"] == "enforcing" and report.cni["plugins"] == ["calico"]

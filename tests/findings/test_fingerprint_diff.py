@@ -63,8 +63,8 @@ def test_cronjob_job_suffix_is_stripped():
     _, a = run(*SECURE, namespace("batch"), job(28453920), deny)
     _, b = run(*SECURE, namespace("batch"), job(28455360), deny)
     [fa], [fb] = of(a, "NP002"), of(b, "NP002")
-    assert fa.objects[0] == "CronJob/batch/report"
-    assert fa.fingerprint == fb.fingerprint
+    assert fa.workloads == ["CronJob/batch/report"]
+    assert fa.fingerprint == fb.fingerprint and fa.aliases == fb.aliases
 
 
 def test_diff_new_and_resolved_findings_policies_and_coverage():

@@ -92,27 +92,38 @@ def test_np032_no_dns_and_np033_udp_only():
     m, report = run(*objects)
     found = of(report, "NP032")
     # web is allowed egress (to db) and cannot resolve; db is allowed no egress at all.
-    assert [f.objects[0] for f in found] == ["Deployment/shop/web"]
+    assert [f.workloads for f in found] == [["Deployment/shop/web"]]
+    assert found[0].objects == [
+        "NetworkPolicy/shop/default-deny-all",
+        "NetworkPolicy/shop/web",
+        "Deployment/shop/web",
+    ]
     check_probe(m, found[0])
     assert not m.reach("shop/web-7f9c-abcde", "kube-system/coredns-0", 53, "UDP").allowed
     assert "port: 53" in found[0].snippet
     m, report = run(*objects, dns_egress("shop", ports=[("UDP", 53)]))
     assert not of(report, "NP032")
-    found = of(report, "NP033")  # db is now allowed egress (DNS over UDP) too
-    assert [f.objects[0] for f in found] == ["Deployment/shop/web", "StatefulSet/shop/db"]
-    for f in found:
-        check_probe(m, f)
+    [found] = of(report, "NP033")  # db is now allowed egress (DNS over UDP) too: one cause
+    assert found.workloads == ["Deployment/shop/web", "StatefulSet/shop/db"]
+    assert found.evidence["pods"] == 2 and found.evidence["workloads"] == 2
+    assert len(found.aliases) == 2
+    check_probe(m, found)
     assert m.reach("shop/web-7f9c-abcde", "kube-system/coredns-0", 53, "UDP").allowed
 
 
 def test_np032_counts_the_dns_pods_own_ingress():
     objects = without(SECURE, "NetworkPolicy", "coredns", "kube-system")  # CoreDNS denies all
     m, report = run(*objects)
-    found = of(report, "NP032")
-    assert [f.objects[0] for f in found] == ["Deployment/shop/web", "StatefulSet/shop/db"]
-    for f in found:
-        check_probe(m, f)
-        assert f.evidence["egress_policies"]  # egress allows it; CoreDNS's ingress does not
+    [found] = of(report, "NP032")
+    assert found.workloads == ["Deployment/shop/web", "StatefulSet/shop/db"]
+    assert "In shop, 2 pods of 2 workloads (Deployment/web, StatefulSet/db)" in found.message
+    check_probe(m, found)
+    # Egress allows it; CoreDNS's ingress does not.
+    assert found.evidence["egress_policies"] == [
+        "shop/allow-dns",
+        "shop/default-deny-all",
+        "shop/web",
+    ]
 
 
 def test_np034_named_port_undefined():

@@ -24,13 +24,13 @@ def test_first_report_summarises_the_demo_and_has_nothing_to_compare(demo_cluste
     assert c["summary"]["score"] == 38 == report.score
     assert (
         c["summary"]["counts"]
-        == {"critical": 0, "high": 6, "medium": 17, "low": 12, "info": 0}
+        == {"critical": 0, "high": 6, "medium": 14, "low": 8, "info": 0}
         == report.counts
     )
     assert c["summary"]["coverage"]["pods"] == 51
     assert c["summary"]["coverage"]["percent"] == round(100 * (39 + 37) / 102, 1)
     assert c["summary"]["namespaces_without_policy"] == ["batch"]
-    assert len(c["findings"]) == Finding.objects.filter(snapshot=snapshot).count() == 35
+    assert len(c["findings"]) == Finding.objects.filter(snapshot=snapshot).count() == 28
     assert (
         c["changes"]["baseline"] is None
         and c["changes"]["changed"] is True
