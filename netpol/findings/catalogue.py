@@ -66,9 +66,9 @@ _RULES = [
         "coverage",
         "A pod that no policy isolates for ingress accepts connections from every pod in the "
         "cluster and from outside it. A compromised neighbour can reach it freely.",
-        "Add a default-deny ingress policy to the namespace, then allow what the workload "
-        "needs. One finding per workload; namespaces with no policy at all are reported once "
-        "by NP003 instead.",
+        "Add a default-deny ingress policy to the namespace, then allow what each workload "
+        "needs. One finding per namespace, listing its open workloads; it stands for NP004 "
+        "too. Namespaces with no policy at all are reported once by NP003 instead.",
         (CIS_532,),
     ),
     Rule(
@@ -80,8 +80,9 @@ _RULES = [
         "the cloud metadata endpoint, the internet. That is what an attacker uses to move on "
         "or to exfiltrate data.",
         "Add a default-deny egress policy to the namespace with a DNS egress rule, then allow "
-        "what the workload needs. One finding per workload; namespaces with no policy at all "
-        "are reported once by NP003 instead.",
+        "what each workload needs. One finding per namespace, listing its open workloads; it "
+        "stands for NP005 too. Namespaces with no policy at all are reported once by NP003 "
+        "instead.",
         (CIS_532,),
     ),
     Rule(
@@ -101,7 +102,8 @@ _RULES = [
         "coverage",
         "Without a policy that selects every pod for ingress, a pod whose labels no policy "
         "selects (a new workload, a debug pod) is open to the whole cluster.",
-        "Apply a default-deny ingress policy (podSelector: {}, policyTypes: [Ingress], no rules).",
+        "Apply a default-deny ingress policy (podSelector: {}, policyTypes: [Ingress], no "
+        "rules). Reported when every pod is isolated today; when some are not, NP001 says so.",
         (NSA_DEFAULT_DENY,),
     ),
     Rule(
@@ -112,7 +114,8 @@ _RULES = [
         "Without a policy that selects every pod for egress, a pod whose labels no policy "
         "selects can connect anywhere.",
         "Apply a default-deny egress policy (podSelector: {}, policyTypes: [Egress], no "
-        "rules) together with a DNS egress rule.",
+        "rules) together with a DNS egress rule. Reported when every pod is isolated today; "
+        "when some are not, NP002 says so.",
         (NSA_DEFAULT_DENY,),
     ),
     # --- Overly permissive rules ----------------------------------------------------------
@@ -268,7 +271,8 @@ _RULES = [
         "Pods whose egress is restricted, and which are allowed some egress, cannot resolve "
         "names when no rule lets them reach the cluster DNS on 53: every call by name fails. "
         "Pods allowed no egress at all are not reported.",
-        "Add an egress rule to kube-system / k8s-app: kube-dns on UDP and TCP 53.",
+        "Add an egress rule to kube-system / k8s-app: kube-dns on UDP and TCP 53. One "
+        "finding per namespace: one policy allowing DNS fixes every workload it lists.",
     ),
     Rule(
         "NP033",
@@ -367,8 +371,15 @@ def render_markdown() -> str:
         "list, a severity, the objects it concerns, the evidence, why it matters and a "
         "remediation. Objects are named `Kind/namespace/name` (`Pod/shop/web-0`, "
         "`NetworkPolicy/shop/allow-all`, `Deployment/shop/web`); cluster-scoped objects are "
-        "`Kind/name` (`Namespace/shop`). A finding's fingerprint follows it across snapshots "
-        "(see `netpol/findings/finding.py`).",
+        "`Kind/name` (`Namespace/shop`).",
+        "",
+        "A finding is one cause: the policy and rule, the namespace or the workload that "
+        "creates the problem, never one row per affected pod or workload. It lists every "
+        "workload the cause affects (`workloads`, with counts in the evidence). Its "
+        "fingerprint is made from the cause alone, so it follows the finding across "
+        "snapshots (see `netpol/findings/finding.py`); where earlier versions reported one "
+        "finding per workload (NP001, NP002, NP032, NP033), `aliases` keeps those "
+        "fingerprints and a waiver made on all of them still applies.",
         "",
         "| ID | Title | Severity | Category |",
         "| --- | --- | --- | --- |",
