@@ -56,3 +56,6 @@ def test_5000_pods_kubectl_export_one_finding_per_cause():
             }
             assert set(f.workloads) == expected, f.message
     assert report.to_dict()["cluster_ranges"]["source"] == "inferred"
+    for f in report.findings:
+        if "probe" in f.evidence:
+            check_probe(model, f)
