@@ -1,3 +1,5 @@
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
@@ -5,6 +7,16 @@ from django.utils.html import format_html
 from . import services
 from .masked import MaskedUrlsMixin, mask_api_url
 from .models import Analysis, Cluster, Finding, Snapshot, Waiver
+
+
+# The fields each source reads; the form shows only the chosen source's (cluster_admin.js)
+# and forgets a stored token when the source no longer uses one.
+SOURCE_FIELDS: dict[str, list[str]] = {
+    Cluster.Source.KUBECONFIG: ["kubeconfig_path", "kubeconfig_context"],
+    Cluster.Source.IN_CLUSTER: [],
+    Cluster.Source.TOKEN: ["api_url", "token", "clear_token", "token_file", "ca_file", "verify_tls"],
+    Cluster.Source.MANIFESTS: ["manifest_path"],
+}
 
 
 class ClusterForm(MaskedUrlsMixin, forms.ModelForm):
@@ -17,20 +29,41 @@ class ClusterForm(MaskedUrlsMixin, forms.ModelForm):
         "leave empty to keep the current one.",
     )
     clear_token = forms.BooleanField(required=False, help_text="Forget the stored token.")
-    api_url = forms.URLField(required=False, assume_scheme="https", max_length=500,
+    api_url = forms.URLField(required=False, assume_scheme="https", max_length=500, label="API URL",
                              help_text="For example https://k8s.example.com:6443. A user:password@ in a saved "
                              "URL is shown as ***@: leave it so to keep it.")
 
     class Meta:
         model = Cluster
         fields = "__all__"
+        labels = {
+            "api_url": "API URL",
+            "ca_file": "CA file",
+            "verify_tls": "Verify TLS",
+            "pod_cidrs": "Pod CIDRs",
+            "service_cidrs": "Service CIDRs",
+            "node_cidrs": "Node CIDRs",
+        }
+        help_texts = {
+            "pod_cidrs": "Comma-separated. When empty: the Nodes' podCIDRs, or, with no Node "
+            "giving one, the /16 around the pod IPs (the analysis then says they were inferred).",
+        }
+        widgets = {
+            name: forms.Textarea(attrs={"rows": 2, "cols": 60})
+            for name in ("pod_cidrs", "service_cidrs", "node_cidrs")
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["source"].widget.attrs["data-source-fields"] = json.dumps(SOURCE_FIELDS)
 
     def clean(self):
         cleaned = super().clean()
         self.restore_masked_urls(cleaned)
-        if cleaned.get("clear_token"):
-            self.instance.token_encrypted = ""
-        if cleaned.get("token"):
+        uses_token = cleaned.get("source") == Cluster.Source.TOKEN
+        if cleaned.get("clear_token") or not uses_token:
+            self.instance.token_encrypted = ""  # no secret kept for a source that needs none
+        if uses_token and cleaned.get("token"):
             self.instance.set_token(cleaned["token"])
         return cleaned
 
@@ -39,6 +72,9 @@ class ClusterForm(MaskedUrlsMixin, forms.ModelForm):
 class ClusterAdmin(admin.ModelAdmin):
     form = ClusterForm
     list_display = ("name", "source", "enabled", "snapshot_interval", "last_snapshot")
+
+    class Media:
+        js = ["js/cluster_admin.js"]
     list_filter = ("source", "enabled")
     search_fields = ("name", "description")
     actions = ["snapshot_now"]
