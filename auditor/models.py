@@ -298,6 +298,11 @@ class Finding(models.Model):
     warnings = models.JSONField(default=list)
     # Stable across snapshots for the same problem: waivers follow it.
     fingerprint = models.CharField(max_length=64, db_index=True)
+    # Every workload the cause affects ("Deployment/shop/web"), complete and sorted.
+    workloads = models.JSONField(default=list)
+    # Fingerprints of the per-workload findings this one replaced: waivers made on all of
+    # them waive it too (selectors.findings_of).
+    aliases = models.JSONField(default=list)
 
     class Meta:
         ordering = ["rule", "namespace", "id"]

@@ -5,7 +5,25 @@ snapshot comes from ``storage``."""
 
 from __future__ import annotations
 
-from django.db.models import Case, Exists, IntegerField, OuterRef, Subquery, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from netpol.diff import coverage_delta, findings_delta, policies_delta
@@ -93,25 +111,113 @@ def active_snapshot(cluster: Cluster) -> Snapshot | None:
     return Snapshot.objects.filter(cluster=cluster, status__in=Snapshot.ACTIVE).first()
 
 
+def _in_force(cluster_id: int, at=None):
+    return Waiver.objects.filter(cluster_id=cluster_id, revoked_at__isnull=True, expires_at__gt=at or timezone.now())
+
+
 def active_waivers(cluster: Cluster, at=None) -> dict[str, Waiver]:
     """The waivers in force now (or at ``at``), by the fingerprint they accept."""
-    at = at or timezone.now()
-    waivers = Waiver.objects.filter(cluster=cluster, revoked_at__isnull=True, expires_at__gt=at).order_by("created_at")
-    return {w.fingerprint: w for w in waivers}
+    return {w.fingerprint: w for w in _in_force(cluster.pk, at).order_by("created_at").select_related("author")}
+
+
+def _waived_through_aliases(snapshot: Snapshot, at=None) -> list[int]:
+    """Ids of the findings whose every alias an active waiver names.
+
+    A finding that now stands for several per-workload findings (its ``aliases``) is
+    waived when each of them was: waivers made before the change keep their meaning.
+    Few findings have aliases (one per namespace and rule at most), so they are
+    checked here rather than in SQL.
+    """
+    waived = set(_in_force(snapshot.cluster_id, at).values_list("fingerprint", flat=True))
+    if not waived:
+        return []
+    rows = Finding.objects.filter(snapshot=snapshot).exclude(aliases=[]).values_list("pk", "aliases")
+    return [pk for pk, aliases in rows if waived.issuperset(aliases)]
 
 
 def findings_of(snapshot: Snapshot):
-    """The snapshot's findings, most severe first, each annotated with ``waived``."""
-    in_force = Waiver.objects.filter(
-        cluster_id=snapshot.cluster_id, fingerprint=OuterRef("fingerprint"), revoked_at__isnull=True,
-        expires_at__gt=timezone.now(),
-    )
-    rank = Case(*[When(severity=s, then=Value(r)) for s, r in SEVERITY_RANK.items()], output_field=IntegerField())
+    """The snapshot's findings, most severe first, each annotated with ``waived``: an active
+    waiver names its fingerprint, or active waivers name every one of its aliases."""
+    in_force = _in_force(snapshot.cluster_id).filter(fingerprint=OuterRef("fingerprint"))
+    through_aliases = _waived_through_aliases(snapshot)
+    waived = Exists(in_force)
+    if through_aliases:
+        waived = ExpressionWrapper(Q(waived) | Q(pk__in=through_aliases), output_field=BooleanField())
     return (
         Finding.objects.filter(snapshot=snapshot)
-        .annotate(waived=Exists(in_force), severity_rank=rank)
+        .annotate(waived=waived, severity_rank=_SEVERITY_RANK)
         .order_by("severity_rank", "rule", "namespace", "id")
     )
+
+
+_SEVERITY_RANK = Case(
+    *[When(severity=s, then=Value(r)) for s, r in SEVERITY_RANK.items()], output_field=IntegerField()
+)
+
+
+def partly_waived(findings, cluster: Cluster) -> dict[int, dict]:
+    """For each open finding with aliases some of which (not all) active waivers name:
+    ``{"waived": N, "of": M, "waivers": [Waiver, ...]}`` by finding id, the waivers one
+    per author and expiry. The page says "N of M affected workloads were waived before"."""
+    findings = [f for f in findings if f.aliases and not getattr(f, "waived", False)]
+    if not findings:
+        return {}
+    wanted = {a for f in findings for a in f.aliases}
+    by_fingerprint = {
+        w.fingerprint: w
+        for w in _in_force(cluster.pk).filter(fingerprint__in=wanted).order_by("created_at").select_related("author")
+    }
+    partial = {}
+    for f in findings:
+        waivers = [by_fingerprint[a] for a in f.aliases if a in by_fingerprint]
+        if waivers:
+            distinct = {(w.author_id, w.expires_at.date()): w for w in waivers}
+            partial[f.pk] = {"waived": len(waivers), "of": len(f.aliases), "waivers": list(distinct.values())}
+    return partial
+
+
+class JSONArrayLength(Func):
+    """The length of a JSON array column, counted by the database."""
+
+    function = "JSON_ARRAY_LENGTH"
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="JSONB_ARRAY_LENGTH", **extra)
+
+
+GROUP_KEYS = ("rule", "namespace")
+GROUP_SAMPLE = 10
+
+
+def finding_groups(findings, by: str):
+    """``findings`` (a ``findings_of`` queryset, filtered) grouped by ``by`` (rule or
+    namespace), as one aggregate query: each group's key, its number of findings and of
+    affected workloads, its count per severity, and its worst severity's rank. Most severe
+    groups first, then the largest."""
+    if by not in GROUP_KEYS:
+        raise ValueError(f"Group by {by!r}: use one of {', '.join(GROUP_KEYS)}.")
+    per_severity = {f"n_{s}": Count("pk", filter=Q(severity=s)) for s in SEVERITY_RANK}
+    return (
+        findings.order_by()
+        .values(key=F(by))
+        .annotate(findings=Count("pk"), workloads=Sum(JSONArrayLength("workloads")), worst=Min("severity_rank"),
+                  **per_severity)
+        .order_by("worst", "-findings", "key")
+    )
+
+
+def group_samples(findings, by: str, keys: list[str], size: int = GROUP_SAMPLE) -> dict[str, list[Finding]]:
+    """The first ``size`` findings of each group in ``keys``, in one query whatever the
+    groups' sizes (numbered per group by a window function)."""
+    numbered = findings.filter(**{f"{by}__in": keys}).annotate(
+        place=Window(RowNumber(), partition_by=[F(by)], order_by=[F("severity_rank").asc(), F("rule").asc(),
+                                                                   F("namespace").asc(), F("id").asc()])
+    )
+    samples: dict[str, list[Finding]] = {key: [] for key in keys}
+    for finding in numbered.filter(place__lte=size):
+        samples[getattr(finding, by)].append(finding)
+    return samples
 
 
 def previous_complete(snapshot: Snapshot) -> Snapshot | None:

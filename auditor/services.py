@@ -394,6 +394,8 @@ def snapshot_analyze(*, snapshot: Snapshot) -> Analysis:
                         snippet=f.get("snippet") or "",
                         warnings=f.get("warnings") or [],
                         fingerprint=f["fingerprint"],
+                        workloads=f.get("workloads") or [],
+                        aliases=f.get("aliases") or [],
                     )
                     for f in findings
                 ],
@@ -427,8 +429,8 @@ def _score_value(score: dict) -> float | None:
 MAX_WAIVER_DAYS = 365
 
 
-def waiver_create(*, finding, author, reason: str, expires_at) -> Waiver:
-    """Accept a finding until ``expires_at``; the waiver follows its fingerprint."""
+def _waiver_reason(reason: str, expires_at) -> str:
+    """The reason, stripped; ``ValidationError`` naming the field when a waiver may not be made."""
     from django.core.exceptions import ValidationError
 
     reason = (reason or "").strip()
@@ -442,11 +444,35 @@ def waiver_create(*, finding, author, reason: str, expires_at) -> Waiver:
         errors["expires_at"] = f"A waiver lasts at most {MAX_WAIVER_DAYS} days; renew it when it lapses."
     if errors:
         raise ValidationError(errors)
+    return reason
+
+
+def _waiver_of(finding, *, cluster, author, reason: str, expires_at) -> Waiver:
     objects = ", ".join(finding.object_refs[:3]) + (" …" if len(finding.object_refs) > 3 else "")
-    return Waiver.objects.create(
-        cluster=finding.snapshot.cluster, fingerprint=finding.fingerprint, rule=finding.rule,
+    return Waiver(
+        cluster=cluster, fingerprint=finding.fingerprint, rule=finding.rule,
         summary=f"{finding.title}: {objects}"[:300], reason=reason, author=author, expires_at=expires_at,
     )
+
+
+def waiver_create(*, finding, author, reason: str, expires_at) -> Waiver:
+    """Accept a finding until ``expires_at``; the waiver follows its fingerprint."""
+    reason = _waiver_reason(reason, expires_at)
+    waiver = _waiver_of(finding, cluster=finding.snapshot.cluster, author=author, reason=reason, expires_at=expires_at)
+    waiver.save()
+    return waiver
+
+
+def waiver_create_many(*, cluster: Cluster, findings, author, reason: str, expires_at) -> list[Waiver]:
+    """Accept several findings at once (a group of the findings list): one waiver per
+    fingerprint, each with the same reason, expiry and author, so each follows its own
+    finding into later snapshots and can be revoked alone."""
+    reason = _waiver_reason(reason, expires_at)
+    waivers = {
+        f.fingerprint: _waiver_of(f, cluster=cluster, author=author, reason=reason, expires_at=expires_at)
+        for f in findings
+    }
+    return Waiver.objects.bulk_create(list(waivers.values()), batch_size=1000)
 
 
 def waiver_revoke(*, waiver: Waiver) -> None:

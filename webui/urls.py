@@ -10,6 +10,7 @@ urlpatterns = [
     path("clusters/<slug:name>/progress/", overview.snapshot_progress, name="snapshot_progress"),
     path("clusters/<slug:name>/snapshots/", overview.cluster_snapshots, name="cluster_snapshots"),
     path("clusters/<slug:name>/findings/", findings.finding_list, name="findings"),
+    path("clusters/<slug:name>/findings/waive/", findings.finding_waive_selection, name="findings_waive"),
     path("clusters/<slug:name>/findings/<int:pk>/", findings.finding_detail, name="finding"),
     path("clusters/<slug:name>/findings/<int:pk>/waive/", findings.finding_waive, name="finding_waive"),
     path("clusters/<slug:name>/waivers/", findings.waiver_list, name="waivers"),

@@ -180,8 +180,34 @@ SCHEMAS = {
                 "type": "string",
                 "description": "Stable across snapshots for the same problem.",
             },
+            "workloads": {
+                "type": "array",
+                "items": STRING,
+                "description": 'Every workload the cause affects, e.g. "Deployment/shop/web", sorted.',
+            },
+            "aliases": {
+                "type": "array",
+                "items": STRING,
+                "description": "Fingerprints of the per-workload findings this one replaced; "
+                "waivers in force on all of them waive it.",
+            },
             "waived": {"type": "boolean", "description": "A waiver in force accepts it now."},
             "url": STRING,
+        }
+    ),
+    "FindingGroup": _object(
+        {
+            "key": {
+                "type": "string",
+                "description": "The rule, or the namespace (empty: cluster-wide).",
+            },
+            "findings": {"type": "integer", "minimum": 0},
+            "workloads": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Affected workloads, summed.",
+            },
+            "counts": {**COUNTS, "description": "The group's findings per severity."},
         }
     ),
     "RuleInfo": _object(
@@ -271,6 +297,14 @@ SCHEMAS = {
     "ClusterPage": _page("Cluster"),
     "SnapshotPage": _page("Snapshot"),
     "FindingPage": _page("Finding", {"cluster": STRING, "snapshot": INTEGER}),
+    "FindingGroupPage": _page(
+        "FindingGroup",
+        {
+            "cluster": STRING,
+            "snapshot": INTEGER,
+            "by": {"type": "string", "enum": ["rule", "namespace"]},
+        },
+    ),
     "ReportPage": _page("Report"),
 }
 
@@ -425,6 +459,38 @@ def _id(what: str) -> dict:
     return _parameter("id", "path", {"type": "integer", "minimum": 1}, f"The {what}'s id.")
 
 
+FINDING_PARAMETERS = [
+    _p("name"),
+    _p("snapshot"),
+    _list(
+        "severity",
+        {"type": "string", "enum": list(SEVERITIES)},
+        "Only these severities, e.g. critical,high.",
+        max_items=5,
+    ),
+    _list(
+        "rule",
+        {"type": "string", "enum": sorted(RULES)},
+        "Only these rules, e.g. NP001,NP020 (docs/findings.md).",
+        max_items=len(RULES),
+    ),
+    _list(
+        "namespace",
+        {"type": "string", "minLength": 1, "maxLength": 63, "pattern": NAMESPACE_PATTERN},
+        "Only findings in these namespaces (Kubernetes names: lower-case letters, digits, '-').",
+        max_items=20,
+    ),
+    _parameter(
+        "waived",
+        "query",
+        {"type": "boolean"},
+        "true: only findings a waiver accepts now; false: only the others.",
+    ),
+    _p("page"),
+    _p("page_size"),
+]
+
+
 PATHS = {
     "/api/v1/schema.json": {
         "get": {
@@ -468,36 +534,23 @@ PATHS = {
         "listFindings",
         "Findings of a snapshot, most severe first",
         "FindingPage",
+        FINDING_PARAMETERS,
+    ),
+    "/api/v1/clusters/{name}/findings/groups": _get(
+        "listFindingGroups",
+        "The findings of a snapshot grouped by rule or by namespace, with counts",
+        "FindingGroupPage",
         [
-            _p("name"),
-            _p("snapshot"),
-            _list(
-                "severity",
-                {"type": "string", "enum": list(SEVERITIES)},
-                "Only these severities, e.g. critical,high.",
-                max_items=5,
-            ),
-            _list(
-                "rule",
-                {"type": "string", "enum": sorted(RULES)},
-                "Only these rules, e.g. NP001,NP020 (docs/findings.md).",
-                max_items=len(RULES),
-            ),
-            _list(
-                "namespace",
-                {"type": "string", "minLength": 1, "maxLength": 63, "pattern": NAMESPACE_PATTERN},
-                "Only findings in these namespaces (Kubernetes names: lower-case letters, digits, '-').",
-                max_items=20,
-            ),
             _parameter(
-                "waived",
+                "by",
                 "query",
-                {"type": "boolean"},
-                "true: only findings a waiver accepts now; false: only the others.",
+                {"type": "string", "enum": ["rule", "namespace"]},
+                "Group by this.",
+                required=True,
             ),
-            _p("page"),
-            _p("page_size"),
+            *FINDING_PARAMETERS,
         ],
+        description="The same filters as listFindings; most severe groups first, then the largest.",
     ),
     "/api/v1/clusters/{name}/findings/{id}": _get(
         "getFinding",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from auditor.models import Analysis, ApiToken, Cluster, Finding, Report, Snapshot
-from netpol.findings.catalogue import RULES
+from netpol.findings.catalogue import RULES, SEVERITIES
 
 
 def _seconds(delta) -> float | None:
@@ -95,8 +95,20 @@ def finding(finding: Finding, cluster_name: str) -> dict:
         "namespace": finding.namespace,
         "objects": list(finding.object_refs),
         "fingerprint": finding.fingerprint,
+        "workloads": list(finding.workloads),
+        "aliases": list(finding.aliases),
         "waived": bool(getattr(finding, "waived", False)),
         "url": reverse("api:finding", args=[cluster_name, finding.pk]),
+    }
+
+
+def finding_group(group: dict) -> dict:
+    """``FindingGroup``: one row of ``selectors.finding_groups``."""
+    return {
+        "key": group["key"],
+        "findings": group["findings"],
+        "workloads": group["workloads"] or 0,
+        "counts": {s: group[f"n_{s}"] for s in SEVERITIES if group[f"n_{s}"]},
     }
 
 

@@ -15,6 +15,11 @@ urlpatterns = [
     path("api/v1/clusters/<slug:name>/snapshots", views.snapshot_list, name="snapshots"),
     path("api/v1/clusters/<slug:name>/snapshots/<int:pk>", views.snapshot_detail, name="snapshot"),
     path("api/v1/clusters/<slug:name>/findings", views.finding_list, name="findings"),
+    path(
+        "api/v1/clusters/<slug:name>/findings/groups",
+        views.finding_group_list,
+        name="finding_groups",
+    ),
     path("api/v1/clusters/<slug:name>/findings/<int:pk>", views.finding_detail, name="finding"),
     path("api/v1/clusters/<slug:name>/reach", views.reach, name="reach"),
     path("api/v1/clusters/<slug:name>/reports", views.report_list, name="reports"),

@@ -14,8 +14,10 @@ from django.views.decorators.csrf import csrf_exempt
 from auditor.access import role_of
 from auditor.models import Cluster, Finding, Report, Snapshot
 from auditor.selectors import (
+    GROUP_KEYS,
     SnapshotChoiceError,
     current_snapshot_id,
+    finding_groups,
     findings_of,
     latest_snapshot,
     pick_snapshot,
@@ -58,7 +60,9 @@ def me(request):
 @api_view
 def cluster_list(request):
     query = Query(request, PAGE_PARAMETERS)
-    clusters = Cluster.objects.annotate(current_id=current_snapshot_id(OuterRef("pk"))).order_by("name")
+    clusters = Cluster.objects.annotate(current_id=current_snapshot_id(OuterRef("pk"))).order_by(
+        "name"
+    )
 
     def rows(page: list[Cluster]) -> list[dict]:
         # The page's current snapshots in one query, not one per cluster.
@@ -104,10 +108,8 @@ def snapshot_detail(request, name, pk):
 FINDING_FILTERS = {"snapshot", "severity", "rule", "namespace", "waived"}
 
 
-@api_view
-def finding_list(request, name):
-    query = Query(request, PAGE_PARAMETERS | FINDING_FILTERS)
-    cluster = _cluster(name)
+def _findings(query: Query, cluster: Cluster):
+    """The snapshot asked for and its findings narrowed by the list's filters."""
     # Parameters first, so a malformed one is a 400 whatever the snapshots are.
     severities = query.items("severity", allowed=SEVERITIES, max_items=len(SEVERITIES))
     rules = query.items("rule", allowed=tuple(RULES), upper=True, max_items=len(RULES))
@@ -123,10 +125,37 @@ def finding_list(request, name):
         findings = findings.filter(namespace__in=namespaces)
     if waived is not None:
         findings = findings.filter(waived=waived)
+    return snapshot, findings
+
+
+@api_view
+def finding_list(request, name):
+    query = Query(request, PAGE_PARAMETERS | FINDING_FILTERS)
+    cluster = _cluster(name)
+    snapshot, findings = _findings(query, cluster)
     page = paginate(
         request, query, findings, lambda rows: [serialize.finding(f, cluster.name) for f in rows]
     )
     return {"cluster": cluster.name, "snapshot": snapshot.pk, **page}
+
+
+@api_view
+def finding_group_list(request, name):
+    query = Query(request, PAGE_PARAMETERS | FINDING_FILTERS | {"by"})
+    by = query.text("by")
+    if by not in GROUP_KEYS:
+        raise ApiError(
+            400, f"by: required, one of {', '.join(GROUP_KEYS)}; not '{by[:20]}'.", parameter="by"
+        )
+    cluster = _cluster(name)
+    snapshot, findings = _findings(query, cluster)
+    page = paginate(
+        request,
+        query,
+        finding_groups(findings, by),
+        lambda rows: [serialize.finding_group(g) for g in rows],
+    )
+    return {"cluster": cluster.name, "snapshot": snapshot.pk, "by": by, **page}
 
 
 @api_view

@@ -40,6 +40,11 @@ def endpoints(snapshot) -> list[tuple[str, str, dict]]:
         ),
         ("/api/v1/clusters/demo/findings", "/api/v1/clusters/{name}/findings", {}),
         (
+            "/api/v1/clusters/demo/findings/groups",
+            "/api/v1/clusters/{name}/findings/groups",
+            {"by": "rule"},
+        ),
+        (
             f"/api/v1/clusters/demo/findings/{finding.pk}",
             "/api/v1/clusters/{name}/findings/{id}",
             {},

@@ -1,9 +1,14 @@
+import csv
 from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
@@ -11,14 +16,27 @@ from django.views.decorators.http import require_POST
 from auditor import services
 from auditor.access import require_role
 from auditor.models import Finding, Waiver
-from auditor.selectors import active_waivers, findings_of, previous_complete
+from auditor.reports.exports import _cell as csv_cell
+from auditor.selectors import (
+    GROUP_KEYS,
+    active_waivers,
+    finding_groups,
+    findings_of,
+    group_samples,
+    partly_waived,
+    previous_complete,
+)
 from netpol.findings.catalogue import RULES, SEVERITIES
 from netpol.summaries import ref_parts
 
 from .common import get_cluster, snapshot_for
 
 PER_PAGE = 50
+GROUPS_PER_PAGE = 20
 DEFAULT_WAIVER_DAYS = 90
+WORKLOADS_SHOWN = 500
+# The namespace filter's value for cluster-wide findings: no Kubernetes name starts with "-".
+CLUSTER_WIDE = "-"
 
 
 def _filters(request) -> tuple[dict, list[str]]:
@@ -32,29 +50,41 @@ def _filters(request) -> tuple[dict, list[str]]:
     if rule and rule not in RULES:
         problems.append(f"Unknown rule '{rule}'.")
         rule = ""
+    group = request.GET.get("group", "")
+    if group and group not in GROUP_KEYS:
+        problems.append(f"Unknown grouping '{group[:20]}': use rule or namespace.")
+        group = ""
+    waived = request.GET.get("waived", "hide")
+    if waived not in ("hide", "show", "only"):
+        problems.append(f"Unknown waived filter '{waived[:20]}': use hide, show or only.")
+        waived = "hide"
     return {
         "severity": severity,
         "rule": rule,
         "namespace": request.GET.get("namespace", "").strip(),
+        "q": request.GET.get("q", "").strip()[:200],
         "new": request.GET.get("new") == "1",
-        "waived": request.GET.get("waived", "hide"),
+        "waived": waived,
+        "group": group,
     }, problems
 
 
-@require_role("viewer")
-def finding_list(request, name):
-    cluster = get_cluster(name)
-    snapshot, empty = snapshot_for(request, cluster)
-    if empty:
-        return empty
-    filters, problems = _filters(request)
+def _selection(snapshot, filters: dict, problems: list[str]):
+    """``findings_of(snapshot)`` narrowed by the list's filters: what the list shows, the
+    CSV exports and a group waiver accepts."""
     findings = findings_of(snapshot)
     if filters["severity"]:
         findings = findings.filter(severity=filters["severity"])
     if filters["rule"]:
         findings = findings.filter(rule=filters["rule"])
     if filters["namespace"]:
-        findings = findings.filter(namespace=filters["namespace"])
+        findings = findings.filter(namespace="" if filters["namespace"] == CLUSTER_WIDE else filters["namespace"])
+    if filters["q"]:
+        q = filters["q"]
+        findings = findings.annotate(workloads_text=Cast("workloads", TextField())).filter(
+            Q(title__icontains=q) | Q(message__icontains=q) | Q(namespace__icontains=q)
+            | Q(workloads_text__icontains=q) | Q(fingerprint=q)
+        )
     previous = previous_complete(snapshot)
     if filters["new"]:
         if previous is None:
@@ -65,29 +95,181 @@ def finding_list(request, name):
         findings = findings.filter(waived=False)
     elif filters["waived"] == "only":
         findings = findings.filter(waived=True)
+    return findings, previous
+
+
+def _query(request, **changes) -> str:
+    """The list's query string without its page, with ``changes`` (None drops a key)."""
+    query = request.GET.copy()
+    for key in ("page", "format", *changes):
+        query.pop(key, None)
+    for key, value in changes.items():
+        if value is not None:
+            query[key] = value
+    return query.urlencode()
+
+
+@require_role("viewer")
+def finding_list(request, name):
+    cluster = get_cluster(name)
+    snapshot, empty = snapshot_for(request, cluster)
+    if empty:
+        return empty
+    filters, problems = _filters(request)
+    findings, previous = _selection(snapshot, filters, problems)
+    if request.GET.get("format") == "csv":
+        return _csv_response(cluster, snapshot, findings)
     for problem in problems:
         messages.warning(request, problem)
-    page = Paginator(findings, PER_PAGE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(request, "webui/findings.html", {
+    context = {
         "cluster": cluster, "snapshot": snapshot, "analysis": getattr(snapshot, "analysis", None),
-        "page": page, "filters": filters, "query": query.urlencode(), "previous": previous,
+        "filters": filters, "query": _query(request), "previous": previous,
         "severities": SEVERITIES, "rules": sorted(RULES.values(), key=lambda r: r.id),
         "namespaces": list(Finding.objects.filter(snapshot=snapshot).exclude(namespace="")
                            .order_by("namespace").values_list("namespace", flat=True).distinct()),
-    })
+        "csv_query": _query(request, format="csv"),
+        "waive_query": _query(request, group=None, waived=None),
+        "cluster_wide": CLUSTER_WIDE,
+        "filtered": any(filters[k] for k in ("severity", "rule", "namespace", "q", "new")),
+    }
+    if filters["group"]:
+        by = filters["group"]
+        page = Paginator(finding_groups(findings, by), GROUPS_PER_PAGE).get_page(request.GET.get("page"))
+        groups = list(page)
+        samples = group_samples(findings, by, [g["key"] for g in groups])
+        partial = partly_waived([f for rows in samples.values() for f in rows], cluster)
+        for group in groups:
+            group["rows"] = samples[group["key"]]
+            for f in group["rows"]:
+                f.partly = partial.get(f.pk)
+            group["rule"] = RULES.get(group["key"]) if by == "rule" else None
+            group["severities"] = [(s, group[f"n_{s}"]) for s in SEVERITIES if group[f"n_{s}"]]
+            narrowed = {by: group["key"] or CLUSTER_WIDE}
+            group["list_query"] = _query(request, group=None, **narrowed)
+            group["waive_query"] = _query(request, group=None, waived=None, **narrowed)
+        context.update(page=page, groups=groups, group_by=by)
+    else:
+        page = Paginator(findings, PER_PAGE).get_page(request.GET.get("page"))
+        partial = partly_waived(list(page), cluster)
+        for f in page:
+            f.partly = partial.get(f.pk)
+        context.update(page=page)
+    return render(request, "webui/findings.html", context)
+
+
+CSV_COLUMNS = ("rule", "severity", "title", "namespace", "objects", "affected_workloads", "workloads",
+               "fingerprint", "waived", "waiver_reason", "waiver_expires", "message")
+
+
+class _Echo:
+    """A file-like object whose ``write`` hands the line back, for a streamed CSV."""
+
+    def write(self, value):
+        return value
+
+
+def _csv_response(cluster, snapshot, findings) -> StreamingHttpResponse:
+    """The findings as filtered, streamed row by row so 50,000 findings never sit in memory."""
+    waivers = active_waivers(cluster)
+
+    def waiver_of(fingerprint, aliases):
+        return waivers.get(fingerprint) or next((waivers[a] for a in aliases if a in waivers), None)
+
+    def rows():
+        writer = csv.writer(_Echo())
+        yield writer.writerow(CSV_COLUMNS)
+        fields = ("rule", "severity", "title", "namespace", "object_refs", "workloads", "fingerprint", "aliases",
+                  "waived", "message")
+        for f in findings.values(*fields).iterator(chunk_size=2000):
+            waiver = waiver_of(f["fingerprint"], f["aliases"]) if f["waived"] else None
+            yield writer.writerow([csv_cell(v) for v in (
+                f["rule"], f["severity"], f["title"], f["namespace"], " ".join(f["object_refs"]),
+                len(f["workloads"]), " ".join(f["workloads"]), f["fingerprint"], "yes" if f["waived"] else "no",
+                waiver.reason if waiver else "", f"{waiver.expires_at:%Y-%m-%d}" if waiver else "", f["message"],
+            )])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="findings-{cluster.name}-snapshot-{snapshot.pk}.csv"'
+    return response
+
+
+def _expiry(request):
+    """The waiver form's expiry: the end of the chosen day, or None when missing or not a date."""
+    expiry = parse_date(request.POST.get("expires", "") or "")
+    return expiry, (timezone.make_aware(timezone.datetime.combine(expiry, timezone.datetime.max.time()))
+                    if expiry else None)
+
+
+def _waiver_errors(request, exc: ValidationError, expiry) -> None:
+    for field, errors in exc.message_dict.items():
+        for error in errors:
+            messages.error(request, f"{'Expiry' if field == 'expires_at' else 'Reason'}: {error}")
+    if not expiry and request.POST.get("expires"):
+        messages.error(request, f"'{request.POST['expires'][:40]}' is not a date (YYYY-MM-DD).")
+
+
+@require_role("auditor")
+def finding_waive_selection(request, name):
+    """Waive every open finding of a selection of the list (a rule's or a namespace's
+    group, or whatever the filters show) at once: GET asks for confirmation, naming how
+    many findings and which rule and namespace; POST makes one waiver per fingerprint."""
+    cluster = get_cluster(name)
+    snapshot, empty = snapshot_for(request, cluster)
+    if empty:
+        return empty
+    filters, problems = _filters(request)
+    filters["waived"] = "hide"  # only open findings are waived
+    findings, _ = _selection(snapshot, filters, problems)
+    count = findings.count()
+    list_url = f"{reverse('webui:findings', args=[cluster.name])}?{_query(request, waived=None)}"
+    if request.method == "POST":
+        expected = request.POST.get("expected", "")
+        if expected != str(count):
+            messages.error(request, f"The selection changed since you confirmed: it now holds {count} open "
+                                    f"findings, not {expected[:10]}. Check it and confirm again.")
+        else:
+            expiry, expires_at = _expiry(request)
+            try:
+                waivers = services.waiver_create_many(
+                    cluster=cluster, findings=findings.only("fingerprint", "rule", "title", "object_refs"),
+                    author=request.user, reason=request.POST.get("reason", ""), expires_at=expires_at,
+                )
+            except ValidationError as exc:
+                _waiver_errors(request, exc, expiry)
+            else:
+                messages.success(request, f"{len(waivers)} findings waived until {expiry:%Y-%m-%d}; each waiver "
+                                          "follows its finding into later snapshots.")
+                return redirect(list_url)
+    for problem in problems:
+        messages.warning(request, problem)
+    return render(request, "webui/findings_waive.html", {
+        "cluster": cluster, "snapshot": snapshot, "filters": filters, "count": count,
+        "rule": RULES.get(filters["rule"]), "list_url": list_url,
+        "severities": findings.order_by().values_list("severity", flat=True).distinct(),
+        "namespace_count": findings.order_by().values("namespace").distinct().count(),
+        "reason": request.POST.get("reason", ""),
+        "default_expiry": request.POST.get("expires") or (timezone.now() + timedelta(days=DEFAULT_WAIVER_DAYS)).date(),
+        "max_expiry": (timezone.now() + timedelta(days=services.MAX_WAIVER_DAYS)).date(),
+    }, status=400 if request.method == "POST" else 200)
 
 
 @require_role("viewer")
 def finding_detail(request, name, pk):
     cluster = get_cluster(name)
     finding = get_object_or_404(Finding.objects.select_related("snapshot"), pk=pk, snapshot__cluster=cluster)
-    waivers = Waiver.objects.filter(cluster=cluster, fingerprint=finding.fingerprint).select_related("author")
+    waivers = (Waiver.objects.filter(cluster=cluster, fingerprint__in=[finding.fingerprint, *finding.aliases])
+               .select_related("author"))
+    finding.waived = findings_of(finding.snapshot).filter(pk=finding.pk, waived=True).exists()
+    in_force = active_waivers(cluster)
+    # Its own waiver, or (waived through its aliases) the waiver of its first alias.
+    active_waiver = in_force.get(finding.fingerprint) or (
+        next((in_force[a] for a in finding.aliases if a in in_force), None) if finding.waived else None)
     return render(request, "webui/finding.html", {
         "cluster": cluster, "finding": finding, "rule": RULES.get(finding.rule),
         "refs": [ref_parts(r) for r in finding.object_refs[:200]],
-        "waivers": waivers, "active_waiver": active_waivers(cluster).get(finding.fingerprint),
+        "waivers": waivers, "active_waiver": active_waiver,
+        "partly": partly_waived([finding], cluster).get(finding.pk) if not active_waiver else None,
+        "workloads": finding.workloads[:WORKLOADS_SHOWN], "workloads_shown": WORKLOADS_SHOWN,
         "default_expiry": (timezone.now() + timedelta(days=DEFAULT_WAIVER_DAYS)).date(),
         "max_expiry": (timezone.now() + timedelta(days=services.MAX_WAIVER_DAYS)).date(),
     })
@@ -98,17 +280,12 @@ def finding_detail(request, name, pk):
 def finding_waive(request, name, pk):
     cluster = get_cluster(name)
     finding = get_object_or_404(Finding.objects.select_related("snapshot__cluster"), pk=pk, snapshot__cluster=cluster)
-    expiry = parse_date(request.POST.get("expires", "") or "")
-    expires_at = timezone.make_aware(timezone.datetime.combine(expiry, timezone.datetime.max.time())) if expiry else None
+    expiry, expires_at = _expiry(request)
     try:
         services.waiver_create(finding=finding, author=request.user, reason=request.POST.get("reason", ""),
                                expires_at=expires_at)
     except ValidationError as exc:
-        for field, errors in exc.message_dict.items():
-            for error in errors:
-                messages.error(request, f"{'Expiry' if field == 'expires_at' else 'Reason'}: {error}")
-        if not expiry and request.POST.get("expires"):
-            messages.error(request, f"'{request.POST['expires']}' is not a date (YYYY-MM-DD).")
+        _waiver_errors(request, exc, expiry)
         return redirect("webui:finding", name=cluster.name, pk=finding.pk)
     messages.success(request, f"{finding.rule} waived until {expiry:%Y-%m-%d}; the waiver follows this finding into later snapshots.")
     return redirect("webui:finding", name=cluster.name, pk=finding.pk)
