@@ -32,7 +32,7 @@ from netpol.summaries import ref_parts
 from .common import get_cluster, snapshot_for
 
 PER_PAGE = 50
-GROUPS_PER_PAGE = 20
+GROUPS_PER_PAGE = 50
 DEFAULT_WAIVER_DAYS = 90
 WORKLOADS_SHOWN = 500
 # The namespace filter's value for cluster-wide findings: no Kubernetes name starts with "-".
@@ -146,7 +146,8 @@ def finding_list(request, name):
             group["severities"] = [(s, group[f"n_{s}"]) for s in SEVERITIES if group[f"n_{s}"]]
             narrowed = {by: group["key"] or CLUSTER_WIDE}
             group["list_query"] = _query(request, group=None, **narrowed)
-            group["waive_query"] = _query(request, group=None, waived=None, **narrowed)
+            # ``group`` stays so that the waiver returns to the grouped list.
+            group["waive_query"] = _query(request, waived=None, **narrowed)
         context.update(page=page, groups=groups, group_by=by)
     else:
         page = Paginator(findings, PER_PAGE).get_page(request.GET.get("page"))
@@ -221,7 +222,9 @@ def finding_waive_selection(request, name):
     filters["waived"] = "hide"  # only open findings are waived
     findings, _ = _selection(snapshot, filters, problems)
     count = findings.count()
-    list_url = f"{reverse('webui:findings', args=[cluster.name])}?{_query(request, waived=None)}"
+    # From a group: back to the grouped list, no longer narrowed to the group just waived.
+    back = _query(request, waived=None, **({filters["group"]: None} if filters["group"] else {}))
+    list_url = f"{reverse('webui:findings', args=[cluster.name])}?{back}"
     if request.method == "POST":
         expected = request.POST.get("expected", "")
         if expected != str(count):
