@@ -156,6 +156,9 @@ class Snapshot(models.Model):
     policy_count = models.PositiveIntegerField(default=0)
     node_count = models.PositiveIntegerField(default=0)
     service_count = models.PositiveIntegerField(default=0)
+    # sha256 of the stored records and the declared CIDRs (auditor.history): equal hashes,
+    # equal analyses. Empty for snapshots stored before it existed.
+    content_hash = models.CharField(max_length=64, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

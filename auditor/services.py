@@ -22,7 +22,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.utils import timezone
 
 from netpol.collect.base import CollectionError, redact_urls
@@ -31,7 +38,7 @@ from netpol.collect.normalize import normalize
 from netpol.collect.validate import as_name
 from netpol.findings import audit
 
-from . import storage
+from . import history, storage
 from .beat import beat_entry_sync
 from .models import Analysis, Cluster, Finding, Snapshot, Waiver
 from .selectors import latest_snapshot
@@ -304,9 +311,10 @@ def _write(snapshot: Snapshot, records: _Records, collector, warnings: list[str]
     """Rows and the switch to complete in one transaction: all of it or none."""
     with transaction.atomic():
         counts = storage.write_records(snapshot, records.by_kind)
+        digest = history.content_hash(records.by_kind, snapshot.cluster.declared_cidrs)
         updated = Snapshot.objects.filter(pk=snapshot.pk, status=Snapshot.Status.RUNNING).update(
             status=Snapshot.Status.COMPLETE, finished_at=timezone.now(), progress="",
-            server_version=collector.server_version or "", warnings=warnings, **counts,
+            server_version=collector.server_version or "", warnings=warnings, content_hash=digest, **counts,
         )
         if not updated:
             # Marked failed as stale meanwhile: this run's data must not appear.
@@ -354,6 +362,10 @@ def snapshot_collect(*, snapshot_id: int) -> Snapshot | None:
         raise
     from .tasks import analyze_snapshot
 
+    try:
+        history.prune(snapshot.cluster)
+    except DatabaseError:  # retention can wait for the next snapshot; this one is stored
+        logger.exception("snapshot #%s: retention of older snapshots failed", snapshot.pk)
     # robust: a broker hiccup here must not turn a complete snapshot into a failed one.
     transaction.on_commit(lambda: analyze_snapshot.delay(snapshot.pk), robust=True)
     snapshot.refresh_from_db()

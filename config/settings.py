@@ -198,6 +198,9 @@ SNAPSHOT_STALE_AFTER = env_int("SNAPSHOT_STALE_AFTER", 300)
 # A snapshot still pending this long when the next trigger comes has its task sent again
 # (a message lost with the broker); a duplicate is harmless, the claim is a compare-and-set.
 SNAPSHOT_REQUEUE_AFTER = env_int("SNAPSHOT_REQUEUE_AFTER", 60)
+# Retention: a snapshot identical to the one before it (same content hash) is deleted once
+# it is this many days old; the first, the newest and every changed one stay. 0 keeps all.
+SNAPSHOT_KEEP_UNCHANGED_DAYS = env_int("SNAPSHOT_KEEP_UNCHANGED_DAYS", 7)
 # How the live collector talks to API servers (see netpol.collect.live).
 LIVE_COLLECTOR_OPTIONS = {
     "page_size": env_int("KUBE_PAGE_SIZE", 500),

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import F
@@ -6,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
-from auditor import services
+from auditor import history, services
 from auditor.access import require_role
 from auditor.models import Cluster, Snapshot
 from auditor.selectors import active_snapshot, latest_snapshot
@@ -105,6 +106,21 @@ def snapshot_progress(request, name):
 
 @require_role("viewer")
 def cluster_snapshots(request, name):
+    """Every snapshot, newest first, each marked when it repeats the one before it; pick
+    any two complete ones to compare."""
     cluster = get_cluster(name)
     page = Paginator(cluster.snapshots.all(), 50).get_page(request.GET.get("page"))
-    return render(request, "webui/snapshots.html", {"cluster": cluster, "page": page, "current": latest_snapshot(cluster)})
+    listed = list(page.object_list)
+    before = None
+    if listed:
+        oldest = listed[-1]
+        before = (cluster.snapshots.filter(status=Snapshot.Status.COMPLETE, created_at__lt=oldest.created_at)
+                  .order_by("-created_at").first())
+    complete = [s for s in listed if s.status == Snapshot.Status.COMPLETE]
+    return render(request, "webui/snapshots.html", {
+        "cluster": cluster, "page": page, "current": latest_snapshot(cluster),
+        "unchanged": history.unchanged_ids(listed, before),
+        "default_new": complete[0].pk if complete else None,
+        "default_old": complete[1].pk if len(complete) > 1 else None,
+        "keep_unchanged_days": settings.SNAPSHOT_KEEP_UNCHANGED_DAYS,
+    })
