@@ -19,6 +19,7 @@ from auditor.models import Finding, Waiver
 from auditor.reports.exports import _cell as csv_cell
 from auditor.selectors import (
     GROUP_KEYS,
+    GROUP_SAMPLE,
     active_waivers,
     finding_groups,
     findings_of,
@@ -134,7 +135,9 @@ def finding_list(request, name):
     }
     if filters["group"]:
         by = filters["group"]
-        page = Paginator(finding_groups(findings, by), GROUPS_PER_PAGE).get_page(request.GET.get("page"))
+        # One aggregate query; at most one row per namespace, so paged here rather than
+        # asking the database to aggregate twice (count, then the page).
+        page = Paginator(list(finding_groups(findings, by)), GROUPS_PER_PAGE).get_page(request.GET.get("page"))
         groups = list(page)
         samples = group_samples(findings, by, [g["key"] for g in groups])
         partial = partly_waived([f for rows in samples.values() for f in rows], cluster)
@@ -148,7 +151,7 @@ def finding_list(request, name):
             group["list_query"] = _query(request, group=None, **narrowed)
             # ``group`` stays so that the waiver returns to the grouped list.
             group["waive_query"] = _query(request, waived=None, **narrowed)
-        context.update(page=page, groups=groups, group_by=by)
+        context.update(page=page, groups=groups, group_by=by, sample=GROUP_SAMPLE)
     else:
         page = Paginator(findings, PER_PAGE).get_page(request.GET.get("page"))
         partial = partly_waived(list(page), cluster)
