@@ -43,8 +43,11 @@ PRESETS = {
 }
 MATRIX_SIZE = (1_000, 20, 200)
 CACHE = harness.ROOT / "var" / "bench" / "cli"
+# Input formats: YAML as kubectl prints it, JSON as kubectl prints it (4-space indent),
+# and JSON without whitespace (about half the size).
+INPUTS = {"yaml": ".yaml", "json": ".json", "json-compact": ".compact.json"}
 # The issue's targets at 50k pods.
-TARGET_WALL = {"yaml": 20.0, "json": 10.0}
+TARGET_WALL = {"yaml": 20.0, "json": 10.0, "json-compact": 10.0}
 TARGET_RSS_MB = 1_500
 TARGET_OUTPUT_MB = 50
 TARGET_MATRIX_SPEEDUP = 100
@@ -66,31 +69,50 @@ def label(size: tuple[int, int, int]) -> str:
     return "/".join(f"{n:,}" for n in size)
 
 
-def write_inputs(size: tuple[int, int, int], seed: int) -> dict[str, Path]:
-    """The kubectl export of ``size`` as YAML and JSON in the cache, written once; a file
-    is renamed into place when complete, so an interrupted write is never reused."""
+def input_paths(size: tuple[int, int, int], seed: int) -> dict[str, Path]:
+    stem = f"kubectl-{size[0]}-{size[1]}-{size[2]}-seed{seed}"
+    return {kind: CACHE / f"{stem}{suffix}" for kind, suffix in INPUTS.items()}
+
+
+def write_inputs(size: tuple[int, int, int], seed: int, kinds: list[str]) -> dict[str, Path]:
+    """The kubectl export of ``size`` in the ``kinds`` wanted, written once into the cache
+    by a ``_write`` process: generating 50k pods here would leave this process at over
+    1 GB, and a child's ``ru_maxrss`` starts at its parent's high-water mark."""
+    paths = input_paths(size, seed)
+    missing = [kind for kind in kinds if not paths[kind].exists()]
+    if missing:
+        print(f"writing the {label(size)} kubectl export: {', '.join(missing)}", flush=True)
+        arguments = [f"--pods={size[0]}", f"--namespaces={size[1]}", f"--policies={size[2]}"]
+        harness.run_step(
+            __file__, "_write", [*arguments, f"--seed={seed}", f"--kinds={','.join(missing)}"]
+        )
+    return paths
+
+
+def write_step(args) -> None:
+    """Generate the export and write it in each of ``args.kinds``; a file is renamed into
+    place when complete, so an interrupted write is never reused."""
     import yaml
 
     from bench.synthetic import kubectl_list
 
     CACHE.mkdir(parents=True, exist_ok=True)
-    stem = CACHE / f"kubectl-{size[0]}-{size[1]}-{size[2]}-seed{seed}"
-    paths = {"yaml": stem.with_suffix(".yaml"), "json": stem.with_suffix(".json")}
-    if all(p.exists() for p in paths.values()):
-        return paths
-    print(f"writing the {label(size)} kubectl export to {stem}.yaml/.json", flush=True)
-    export = kubectl_list(*size, seed=seed)
-    for kind, path in paths.items():
-        partial = path.with_suffix(path.suffix + ".partial")
+    size = (args.pods, args.namespaces, args.policies)
+    paths = input_paths(size, args.seed)
+    export = kubectl_list(*size, seed=args.seed)
+    for kind in args.kinds.split(","):
+        partial = paths[kind].with_name(paths[kind].name + ".partial")
         with partial.open("w") as out:
             if kind == "yaml":
                 yaml.dump(
                     export, out, Dumper=yaml.CSafeDumper, default_flow_style=False, sort_keys=False
                 )
+            elif kind == "json":
+                json.dump(export, out, indent=4)  # as kubectl get -o json prints it
             else:
-                json.dump(export, out, indent=4)
-        partial.rename(path)
-    return paths
+                json.dump(export, out, separators=(",", ":"))
+        partial.rename(paths[kind])
+    harness.emit({kind: str(paths[kind]) for kind in args.kinds.split(",")})
 
 
 def timed(command: list[str], out: Path, timeout: float | None) -> dict:
@@ -165,7 +187,7 @@ def audit_rows(args, sizes, netaudits) -> list[dict]:
     share the machine's load."""
     rows: list[dict] = []
     for size in sizes:
-        paths = write_inputs(size, args.seed)
+        paths = write_inputs(size, args.seed, args.inputs)
         for kind in args.inputs:
             print(f"audit {label(size)}, {kind} input ({paths[kind].stat().st_size / 1e6:.0f} MB)")
             for name, binary in netaudits:
@@ -233,7 +255,7 @@ def matrix_rows(args, netaudits) -> list[dict]:
     workloads) and its pod-to-pod listing (``-o txt_no_fw_rules --output_endpoints pods``,
     the closest to the matrix's pairs)."""
     size = args.matrix_size
-    path = write_inputs(size, args.seed)["yaml"]
+    path = write_inputs(size, args.seed, ["yaml"])["yaml"]
     nca = Path(args.nca_venv) / "bin" / "nca"
     if not os.access(nca, os.X_OK):
         raise SystemExit(
@@ -309,7 +331,7 @@ def profile(args, sizes, netaudits) -> None:
             f"--profile needs pyinstrument in {python}: {binary.parent}/pip install pyinstrument"
         )
     size = max(sizes)
-    path = write_inputs(size, args.seed)["yaml"]
+    path = write_inputs(size, args.seed, ["yaml"])["yaml"]
     stem = harness.PROFILES / f"profile-cli-audit-{name}-{size[0]}"
     command = [
         python,
@@ -330,6 +352,11 @@ def profile(args, sizes, netaudits) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    step = harness.step_parser()
+    step.add_argument("--kinds")
+    if harness.dispatch(argv, {"_write": write_step}, step):
+        return 0
     parser = harness.parser(__doc__, profile=False)
     parser.add_argument(
         "--sizes",
@@ -337,7 +364,12 @@ def main(argv: list[str] | None = None) -> int:
         help="audit sizes, comma-separated: 5k, 10k, 20k, 50k or PODS/NAMESPACES/POLICIES; "
         "'none' for no audit (default: 5k,10k,20k,50k)",
     )
-    parser.add_argument("--inputs", default="yaml,json", help="input formats (default: yaml,json)")
+    parser.add_argument(
+        "--inputs",
+        default="yaml,json",
+        help="input formats: yaml, json (4-space indent, as kubectl prints it), json-compact "
+        "(default: yaml,json)",
+    )
     parser.add_argument(
         "--netaudit",
         action="append",
@@ -370,8 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = harness.check(parser, parser.parse_args(argv))
     args.inputs = [kind.strip() for kind in args.inputs.split(",")]
-    if set(args.inputs) - {"yaml", "json"}:
-        parser.error("--inputs takes yaml and/or json")
+    if set(args.inputs) - set(INPUTS):
+        parser.error(f"--inputs takes {', '.join(INPUTS)}")
     sizes = [] if args.sizes == "none" else [parse_size(s.strip()) for s in args.sizes.split(",")]
     if harness.custom_size(args):
         sizes = [harness.custom_size(args)]
