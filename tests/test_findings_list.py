@@ -268,3 +268,13 @@ def test_csv_cells_cannot_start_a_formula(client_as, demo_snapshot):
 def test_the_list_links_its_csv_with_the_filters(client_as, demo_snapshot):
     page = client_as("viewer").get(LIST + "?severity=high&group=rule&page=1").content.decode()
     assert 'href="?severity=high&amp;group=rule&amp;format=csv"' in page
+
+
+def test_a_finding_page_lists_its_workloads_up_to_a_cap(client_as, demo_snapshot, monkeypatch):
+    monkeypatch.setattr(findings_views, "WORKLOADS_SHOWN", 3)
+    finding = Finding.objects.create(snapshot=demo_snapshot, rule="NP032", severity="high", title="DNS",
+                                     message="m", namespace="big", fingerprint="big00001",
+                                     workloads=[f"Deployment/big/web-{i}" for i in range(5)])
+    page = client_as("viewer").get(reverse("webui:finding", args=["demo", finding.pk])).content.decode()
+    assert "Deployment/big/web-2" in page and "Deployment/big/web-3" not in page
+    assert "… and 2 more (the CSV export lists them all)" in page

@@ -275,7 +275,8 @@ def finding_detail(request, name, pk):
         "refs": [ref_parts(r) for r in finding.object_refs[:200]],
         "waivers": waivers, "active_waiver": active_waiver,
         "partly": partly_waived([finding], cluster).get(finding.pk) if not active_waiver else None,
-        "workloads": finding.workloads[:WORKLOADS_SHOWN], "workloads_shown": WORKLOADS_SHOWN,
+        "workloads": finding.workloads[:WORKLOADS_SHOWN],
+        "workloads_more": max(0, len(finding.workloads) - WORKLOADS_SHOWN),
         "default_expiry": (timezone.now() + timedelta(days=DEFAULT_WAIVER_DAYS)).date(),
         "max_expiry": (timezone.now() + timedelta(days=services.MAX_WAIVER_DAYS)).date(),
     })
