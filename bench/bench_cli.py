@@ -154,32 +154,37 @@ def binaries(specs: list[str] | None) -> list[tuple[str, Path]]:
     return found
 
 
-def measure(name: str, command: list[str], out: Path, args, rows: list[dict], **row) -> dict:
-    """``args.runs`` runs of ``command`` (one when the first is over ``args.long`` seconds
-    or was stopped), each printed; appends the row with every run and returns it."""
-    runs = []
+def measure(rows: list[dict], args) -> list[dict]:
+    """Time each row's ``command`` ``args.runs`` times, round by round so the commands
+    share the machine's load; a command whose run was stopped or took over ``args.long``
+    seconds is not run again. Each run is printed; each row gets its runs and medians."""
+    for row in rows:
+        row["runs"] = []
     for _ in range(args.runs):
-        run = timed(command, out, args.timeout)
-        runs.append(run)
-        print(
-            f"  {name}: {run['wall']:.2f} s, {run['rss_mb']:.0f} MiB, "
-            f"output {run['output_mb']:.1f} MB, exit {run['status']}"
-            + (f" (stopped after {args.timeout:.0f} s)" if run["stopped"] else ""),
-            flush=True,
-        )
-        if run["status"] not in row.get("ok_status", (0,)) and not run["stopped"]:
-            tail = out.with_suffix(".stderr").read_text(errors="replace")[-2000:]
-            raise SystemExit(f"{' '.join(map(str, command))} failed:\n{tail}")
-        if run["stopped"] or run["wall"] > args.long:
-            break
-    row.pop("ok_status", None)
-    row.update(name=name, command=[str(c) for c in command], runs=runs)
-    row["wall"], row["wall_min"], row["wall_max"] = harness.summary([r["wall"] for r in runs])
-    row["rss_mb"] = max(r["rss_mb"] for r in runs)
-    row["output_mb"] = runs[-1]["output_mb"]
-    row["stopped"] = any(r["stopped"] for r in runs)
-    rows.append(row)
-    return row
+        for row in rows:
+            runs = row["runs"]
+            if runs and (runs[-1]["stopped"] or runs[-1]["wall"] > args.long):
+                continue
+            run = timed(row["command"], row["out"], args.timeout)
+            runs.append(run)
+            print(
+                f"  {row['name']}: {run['wall']:.2f} s, {run['rss_mb']:.0f} MiB, "
+                f"output {run['output_mb']:.1f} MB, exit {run['status']}"
+                + (f" (stopped after {args.timeout:.0f} s)" if run["stopped"] else ""),
+                flush=True,
+            )
+            if run["status"] and not run["stopped"]:
+                tail = row["out"].with_suffix(".stderr").read_text(errors="replace")[-2000:]
+                raise SystemExit(f"{' '.join(map(str, row['command']))} failed:\n{tail}")
+    for row in rows:
+        runs = row["runs"]
+        row["wall"], row["wall_min"], row["wall_max"] = harness.summary([r["wall"] for r in runs])
+        row["rss_mb"] = max(r["rss_mb"] for r in runs)
+        row["output_mb"] = runs[-1]["output_mb"]
+        row["stopped"] = any(r["stopped"] for r in runs)
+        row["command"] = [str(c) for c in row["command"]]
+        row["out"] = str(row["out"])
+    return rows
 
 
 def audit_rows(args, sizes, netaudits) -> list[dict]:
@@ -190,10 +195,20 @@ def audit_rows(args, sizes, netaudits) -> list[dict]:
         paths = write_inputs(size, args.seed, args.inputs)
         for kind in args.inputs:
             print(f"audit {label(size)}, {kind} input ({paths[kind].stat().st_size / 1e6:.0f} MB)")
-            for name, binary in netaudits:
-                out = CACHE / f"audit-{name}-{size[0]}-{kind}.json"
-                command = [binary, "audit", paths[kind], "--format", "json"]
-                measure(name, command, out, args, rows, pods=size[0], size=label(size), input=kind)
+            rows += measure(
+                [
+                    {
+                        "name": name,
+                        "command": [binary, "audit", paths[kind], "--format", "json"],
+                        "out": CACHE / f"audit-{name}-{size[0]}-{kind}.json",
+                        "pods": size[0],
+                        "size": label(size),
+                        "input": kind,
+                    }
+                    for name, binary in netaudits
+                ],
+                args,
+            )
     return rows
 
 
@@ -288,13 +303,17 @@ def matrix_rows(args, netaudits) -> list[dict]:
                     [binary, "matrix", "--by", "namespace", path],
                 )
             )
-    rows: list[dict] = []
-    for name, command in commands:
-        out = CACHE / f"matrix-{name.replace(' ', '_').replace(':', '')}.txt"
-        # nca's exit status counts what it found (non-zero for a plain map too).
-        ok = range(256) if name.startswith("nca") else (0,)
-        measure(name, command, out, args, rows, pods=size[0], size=label(size), ok_status=ok)
-    return rows
+    rows = [
+        {
+            "name": name,
+            "command": command,
+            "out": CACHE / f"matrix-{name.replace(' ', '_').replace(':', '')}.txt",
+            "pods": size[0],
+            "size": label(size),
+        }
+        for name, command in commands
+    ]
+    return measure(rows, args)
 
 
 def matrix_table(rows: list[dict]) -> list[str]:
