@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from auditor import history, services
 from auditor.access import require_role
-from auditor.models import Cluster, Snapshot
+from auditor.models import Analysis, Cluster, Snapshot
 from auditor.selectors import active_snapshot, latest_snapshot
 from netpol.findings.stored import CLUSTER_COUNTS_PATH, CoverageCounts
 
@@ -95,7 +95,14 @@ def snapshot_progress(request, name):
     cluster = get_cluster(name)
     active = active_snapshot(cluster)
     last = cluster.snapshots.exclude(status__in=Snapshot.ACTIVE).first()
+    current = latest_snapshot(cluster)
+    analysis = None
+    if current:
+        status = Analysis.objects.filter(snapshot=current).values_list("status", flat=True).first()
+        # No row yet: the analysis task is queued; the page keeps waiting for it.
+        analysis = {"snapshot": current.pk, "status": status or "pending"}
     return JsonResponse({
+        "analysis": analysis,
         "active": active and {
             "id": active.pk, "status": active.status, "progress": active.progress or active.get_status_display(),
             "since": timesince(active.started_at or active.created_at),
