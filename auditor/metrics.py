@@ -17,7 +17,7 @@ import hmac
 import ipaddress
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Subquery
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, Subquery
 from django.http import HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -31,6 +31,7 @@ from netpol.findings.stored import cluster_counts
 
 from . import throttle
 from .models import Analysis, Cluster, Finding, Snapshot, Waiver
+from .selectors import waived_through_aliases
 
 # The metrics' "kind" label (the plural the engine takes them by) and the snapshot's count.
 OBJECT_KINDS = {info.argument: info.count_field for info in KIND_TABLE.values()}
@@ -167,7 +168,9 @@ class AuditorCollector:
     def _finding_groups(
         snapshot_ids: list[int], now
     ) -> dict[int, dict[tuple[str, str, bool], int]]:
-        """snapshot id -> {(rule, severity, waived): count}, in one grouped query."""
+        """snapshot id -> {(rule, severity, waived): count}, "waived" as
+        ``selectors.findings_of`` decides it; the same few queries for any number of
+        clusters."""
         if not snapshot_ids:
             return {}
         in_force = Waiver.objects.filter(
@@ -176,9 +179,13 @@ class AuditorCollector:
             revoked_at__isnull=True,
             expires_at__gt=now,
         )
+        through_aliases = waived_through_aliases(snapshot_ids, now)
+        waived = Exists(in_force)
+        if through_aliases:
+            waived = ExpressionWrapper(Q(waived) | Q(pk__in=through_aliases), output_field=BooleanField())
         rows = (
             Finding.objects.filter(snapshot_id__in=snapshot_ids)
-            .annotate(waived=Exists(in_force))
+            .annotate(waived=waived)
             .order_by()
             .values("snapshot_id", "rule", "severity", "waived")
             .annotate(n=Count("id"))

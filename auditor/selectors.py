@@ -121,31 +121,40 @@ def active_waivers(cluster: Cluster, at=None) -> dict[str, Waiver]:
 
 
 def _waived_through_aliases(snapshot: Snapshot, at=None) -> list[int]:
-    """Ids of the findings whose every alias an active waiver names.
+    """Ids of the snapshot's findings whose every alias an active waiver names."""
+    return sorted(waived_through_aliases([snapshot.pk], at))
+
+
+def waived_through_aliases(snapshot_ids: list[int], at=None) -> set[int]:
+    """Ids of the findings of these snapshots whose every alias an active waiver names.
 
     A finding that now stands for several per-workload findings (its ``aliases``) is
     waived when each of them was: waivers made before the change keep their meaning.
-    Few findings have aliases (one per namespace and rule at most), so they are
-    checked here rather than in SQL.
+    Few findings have aliases (one per namespace and rule at most), so they are checked
+    here rather than in SQL; two queries whatever the number of snapshots.
     """
-    # Only a waiver that names no finding of this snapshot can name an alias: when there
-    # is none (the usual case once waivers follow the new fingerprints), nothing to load.
-    snapshot_fingerprints = Finding.objects.filter(snapshot=snapshot).values("fingerprint")
-    waived = set(
-        _in_force(snapshot.cluster_id, at).exclude(fingerprint__in=snapshot_fingerprints)
-        .values_list("fingerprint", flat=True)
+    rows = list(
+        Finding.objects.filter(snapshot_id__in=snapshot_ids).exclude(aliases=[])
+        .values_list("pk", "snapshot__cluster_id", "aliases")
     )
-    if not waived:
-        return []
-    rows = Finding.objects.filter(snapshot=snapshot).exclude(aliases=[]).values_list("pk", "aliases")
-    return [pk for pk, aliases in rows if waived.issuperset(aliases)]
+    if not rows:
+        return set()
+    waived: dict[int, set[str]] = {}
+    in_force = Waiver.objects.filter(
+        cluster_id__in={cluster for _, cluster, _ in rows}, revoked_at__isnull=True,
+        expires_at__gt=at or timezone.now(),
+    )
+    for cluster_id, fingerprint in in_force.values_list("cluster_id", "fingerprint"):
+        waived.setdefault(cluster_id, set()).add(fingerprint)
+    return {pk for pk, cluster, aliases in rows if waived.get(cluster, set()).issuperset(aliases)}
 
 
-def findings_of(snapshot: Snapshot):
+def findings_of(snapshot: Snapshot, at=None):
     """The snapshot's findings, most severe first, each annotated with ``waived``: an active
-    waiver names its fingerprint, or active waivers name every one of its aliases."""
-    in_force = _in_force(snapshot.cluster_id).filter(fingerprint=OuterRef("fingerprint"))
-    through_aliases = _waived_through_aliases(snapshot)
+    waiver (now, or at ``at``) names its fingerprint, or active waivers name every one of its
+    aliases."""
+    in_force = _in_force(snapshot.cluster_id, at).filter(fingerprint=OuterRef("fingerprint"))
+    through_aliases = _waived_through_aliases(snapshot, at)
     waived = Exists(in_force)
     if through_aliases:
         waived = ExpressionWrapper(Q(waived) | Q(pk__in=through_aliases), output_field=BooleanField())

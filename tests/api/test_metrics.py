@@ -144,7 +144,8 @@ def test_a_scrape_costs_the_same_queries_for_many_clusters(
             name=f"c{i}", source=Cluster.Source.MANIFESTS, manifest_path="x"
         )
         Snapshot.objects.create(cluster=cluster, status="failed", finished_at=timezone.now())
-    with django_assert_max_num_queries(4):
+    # 4, and 2 for waivers made on the per-workload findings a finding now stands for.
+    with django_assert_max_num_queries(6):
         metrics = scrape(client)
     assert value(metrics, "netpol_snapshot_failures_total", cluster="c7") == 1
 
@@ -229,3 +230,20 @@ def test_metrics_settings_from_the_environment(tmp_path):
     bad = _settings({"METRICS_ALLOWED_NETWORKS": "10.0.0.0/8,localhost"}, "1")
     assert bad.returncode != 0
     assert "METRICS_ALLOWED_NETWORKS: 'localhost' is not a network" in bad.stderr
+
+
+def test_a_finding_waived_through_all_its_aliases_counts_as_waived(client, demo_snapshot):
+    from datetime import timedelta
+
+    from auditor.models import Finding, Waiver
+
+    dns = Finding.objects.get(snapshot=demo_snapshot, rule="NP032")
+    assert dns.aliases
+    for fingerprint in dns.aliases:
+        Waiver.objects.create(
+            cluster=demo_snapshot.cluster, fingerprint=fingerprint, rule="NP032", summary="before",
+            reason="accepted", expires_at=timezone.now() + timedelta(days=3),
+        )
+    metrics = scrape(client)
+    assert value(metrics, "netpol_findings_by_rule", cluster="demo", rule="NP032", waived="true") == 1
+    assert value(metrics, "netpol_findings_by_rule", cluster="demo", rule="NP032", waived="false") == 0
