@@ -13,7 +13,7 @@ from auditor.models import Analysis, Cluster, Snapshot
 from auditor.selectors import active_snapshot, latest_snapshot
 from netpol.findings.stored import CLUSTER_COUNTS_PATH, CoverageCounts
 
-from ..charts import polyline
+from ..charts import trend
 from .common import get_cluster
 
 TREND_POINTS = 30
@@ -52,11 +52,15 @@ def _trend(cluster: Cluster) -> dict:
         Snapshot.objects.filter(cluster=cluster, status=Snapshot.Status.COMPLETE).order_by("-finished_at")[:TREND_POINTS]
     )[::-1]
     summaries = _summaries(recent)
-    return {
-        "score_points": polyline([s["score"] if s["analysis_status"] == "complete" else None for s in summaries]),
-        "coverage_points": polyline([s["coverage"] for s in summaries]),
-        "count": len(recent),
-    }
+    return trend([
+        {
+            "id": snapshot.pk,
+            "date": snapshot.finished_at,
+            "score": s["score"] if s["analysis_status"] == "complete" else None,
+            "coverage": s["coverage"],
+        }
+        for snapshot, s in zip(recent, summaries, strict=True)
+    ])
 
 
 @require_role("viewer")
