@@ -10,7 +10,7 @@ run: install
 	$(BIN)/python manage.py setup_demo
 	$(BIN)/python manage.py runall
 
-test: install
+test: install node_modules/.installed
 	$(BIN)/pytest
 
 install: $(VENV)/.installed
@@ -18,6 +18,11 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+# The tests' OpenID Connect provider, node-oidc-provider (devDependencies in package.json).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
 	touch $@
 
 # Re-pin the tested set after changing dependencies in pyproject.toml.

@@ -292,3 +292,42 @@ if min(AXES_FAILURE_LIMIT, API_AUTH_FAILURE_LIMIT, API_AUTH_WINDOW) < 1 or AXES_
         "LOGIN_FAILURE_LIMIT, LOGIN_LOCKOUT_SECONDS, API_AUTH_FAILURE_LIMIT and API_AUTH_WINDOW must be at least 1"
     )
 LOGGING["loggers"]["axes.apps"] = {"level": "WARNING"}  # no banner before every command's output
+
+# --- Single sign-on with OpenID Connect (auditor/sso.py, docs/sso.md) ---------------
+# Off unless OIDC_ISSUER is set; local accounts work either way. The provider's endpoints
+# come from its discovery document, read on the first sign-in, not at start-up.
+OIDC_ISSUER = (env_str("OIDC_ISSUER") or "").rstrip("/")
+OIDC_ENABLED = bool(OIDC_ISSUER)
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME") or "single sign-on"
+OIDC_RP_CLIENT_ID = env_str("OIDC_CLIENT_ID") or ""
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET") or ""  # or OIDC_CLIENT_SECRET_FILE
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES") or "openid email profile"
+OIDC_RP_SIGN_ALGO = env_str("OIDC_SIGN_ALGO") or "RS256"
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM") or "groups"
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM") or "preferred_username"
+# "sec-admins=admin,sec-auditors=auditor,everyone=viewer": IdP group → role; the highest wins.
+OIDC_ROLE_MAP: dict[str, str] = {}
+for _item in env_list("OIDC_ROLE_MAP", []):
+    _group, _, _role = _item.rpartition("=")
+    if not _group.strip() or _role.strip() not in ("viewer", "auditor", "admin"):
+        raise ImproperlyConfigured(
+            f"OIDC_ROLE_MAP: {_item!r} is not GROUP=ROLE with ROLE viewer, auditor or admin "
+            "(for example sec-admins=admin,sec-auditors=auditor,everyone=viewer)"
+        )
+    OIDC_ROLE_MAP[_group.strip()] = _role.strip()
+_client_auth = env_str("OIDC_CLIENT_AUTH") or "post"
+if _client_auth not in ("post", "basic"):
+    raise ImproperlyConfigured(f"OIDC_CLIENT_AUTH={_client_auth!r}: use 'post' (client_secret_post) or 'basic'")
+OIDC_TOKEN_USE_BASIC_AUTH = _client_auth == "basic"
+if OIDC_ENABLED:
+    _missing = [n for n, v in (("OIDC_CLIENT_ID", OIDC_RP_CLIENT_ID), ("OIDC_CLIENT_SECRET", OIDC_RP_CLIENT_SECRET),
+                               ("OIDC_ROLE_MAP", OIDC_ROLE_MAP)) if not v]
+    if _missing:
+        raise ImproperlyConfigured(f"OIDC_ISSUER is set, so single sign-on needs {' and '.join(_missing)} too")
+# What mozilla-django-oidc does for us: state, nonce and PKCE on every sign-in.
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = True
+OIDC_STORE_ID_TOKEN = True  # the hint for the provider's logout (RP-initiated logout)
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10)
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso_callback"
+AUTHENTICATION_BACKENDS += ["auditor.sso.OIDCBackend"]  # inert while OIDC_ISSUER is unset

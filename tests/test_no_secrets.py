@@ -3,7 +3,8 @@
 One test sets up a cluster of every source with distinctive secrets (bearer tokens, a
 token file, kubeconfig tokens and client keys, passwords in API server URLs, a manifest
 Secret), a report schedule with a webhook secret and a password in its URL, SMTP
-credentials, METRICS_TOKEN, API tokens and a superuser's password; takes snapshots that
+credentials, METRICS_TOKEN, API tokens, a superuser's password and the OpenID Connect
+client secret (users sign in through a real provider, tests/oidc_provider); takes snapshots that
 succeed and that fail, builds a report whose deliveries fail; then fetches every URL
 pattern of the site with real arguments as each role, every Django admin page of those
 objects, re-renders the admin forms with a secret and an invalid field, and searches every
@@ -44,6 +45,7 @@ from auditor.reports import services as report_services
 
 from .fakekube import FakeKube
 from .objects import small_cluster
+from .oidc_provider import CLIENT_SECRET, OIDCProvider, sign_in, sso_settings
 
 # End to end: snapshots of every source, report deliveries, then every page, admin page
 # and API endpoint as every role (about 1,200 requests), so it runs with the e2e layer.
@@ -69,6 +71,7 @@ SECRETS = {
     "webhook path token": "sweep-hook-path-token-aa01",
     "admin form token": "sweep-admin-form-token-42d1",
     "admin form webhook secret": "sweep-admin-form-hook-7c3e",
+    "OIDC client secret": CLIENT_SECRET,
 }
 # The kubeconfig holds the client key base64-encoded, as kubectl writes it.
 KEY_PEM = f"-----BEGIN EC PRIVATE KEY-----\n{SECRETS['kubeconfig client key']}\n-----END EC PRIVATE KEY-----\n"
@@ -179,7 +182,7 @@ def url_sets(clusters, schedule, report, waiver, tokens) -> dict[str, list[str]]
     def add(pattern, **kwargs):
         urls.setdefault(pattern, []).append(reverse(pattern, kwargs=kwargs))
 
-    for name in ("webui:home", "login", "logout", "api:schema", "api:me", "api:clusters", "api:tokens", "api:metrics"):
+    for name in ("webui:home", "login", "logout", "sso_login", "sso_callback", "api:schema", "api:me", "api:clusters", "api:tokens", "api:metrics"):
         add(name)
     for cluster in clusters:
         n = {"name": cluster.name}
@@ -258,8 +261,16 @@ def stored_texts() -> list[tuple[str, str]]:
     return out
 
 
+@pytest.fixture
+def oidc_provider(tmp_path):
+    """A real OpenID Connect provider with the client's secret (tests/oidc_provider)."""
+    provider = OIDCProvider(tmp_path, ["http://testserver"])
+    yield provider
+    provider.stop()
+
+
 def test_no_secret_in_any_page_api_answer_log_line_or_stored_field(
-    tmp_path, settings, caplog, personas, demo_snapshot
+    tmp_path, settings, caplog, personas, demo_snapshot, oidc_provider
 ):
     caplog.set_level(logging.DEBUG)  # the root logger, so every record propagated is kept
     settings.LIVE_COLLECTOR_OPTIONS = {
@@ -271,6 +282,7 @@ def test_no_secret_in_any_page_api_answer_log_line_or_stored_field(
     settings.EMAIL_HOST_USER = "sweep-smtp-user"
     settings.EMAIL_HOST_PASSWORD = SECRETS["SMTP password"]
     settings.REPORT_DELIVERY_ATTEMPTS = 1
+    sso_settings(settings, oidc_provider)
     secrets = dict(SECRETS, **{"kubeconfig client key data": KEY_DATA, "SECRET_KEY": settings.SECRET_KEY})
 
     # --- Clusters of every source, snapshots that succeed and that fail -----------------
@@ -359,6 +371,14 @@ def test_no_secret_in_any_page_api_answer_log_line_or_stored_field(
                         {"username": "root", "password": SECRETS["superuser password"]})
     assert login.status_code == 302
     clients = {"superuser": root_client}
+    # Single sign-on through the provider: a user with a role, and one refused for want of one.
+    sso_client = Client()
+    signed_in = sign_in(sso_client, "bob")
+    assert signed_in.status_code == 302
+    sweep.responses.append(("sso bob GET callback", signed_in.status_code, str(signed_in.headers)))
+    refused = sign_in(Client(), "dave")
+    sweep.responses.append(("sso dave GET callback", refused.status_code, refused.content.decode()))
+    clients["sso auditor"] = sso_client
     for role in ROLES:
         clients[role] = Client()
         clients[role].force_login(personas[role])
