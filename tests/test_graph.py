@@ -315,7 +315,7 @@ def test_an_open_cluster_is_grouped_and_capped():
     """Most namespaces without policy: every one talks to every other. The 50k/2,000
     shape scaled down to 4,000 pods and 400 namespaces."""
     model = synthetic(4_000, 400, 150)
-    data = graph.build_graph(model, None, graph.Filters())
+    data = graph.build_graph(model, None, graph.Filters(view="all"))
     assert_bounded(data)
     groups = [n["data"] for n in data["elements"]["nodes"] if n["data"]["kind"] == "group"]
     assert groups and max(g["member_count"] for g in groups) > 100
@@ -332,9 +332,11 @@ def test_an_open_cluster_is_grouped_and_capped():
 
 def test_a_big_isolated_cluster_keeps_the_most_connected_and_says_so(monkeypatch):
     model = synthetic(3_000, 300, 1_500)
-    data = graph.build_graph(model, None, graph.Filters())
+    data = graph.build_graph(model, None, graph.Filters(view="all"))
     assert_bounded(data)
-    assert data["truncated"] and data["layout"] == "concentric"
+    # More flows than a picture can hold: nodes in a grid, flows drawn around one node.
+    assert data["truncated"] and data["layout"] == "grid" and data["quiet_edges"]
+    assert any("hover or click a node to see its flows" in note for note in data["notes"])
     assert any(
         note.startswith("Showing ") and "filter to see more" in note for note in data["notes"]
     )
@@ -344,7 +346,9 @@ def test_a_big_isolated_cluster_keeps_the_most_connected_and_says_so(monkeypatch
     monkeypatch.setattr(graph.limits, "MAX_NODES", 25)
     monkeypatch.setattr(graph.limits, "MAX_EDGES", 40)
     for filters in (
+        graph.Filters(view="all"),
         graph.Filters(),
+        graph.Filters(expand=("team=team-01", "team=team-02")),
         graph.Filters(namespace="kube-system"),
         graph.Filters(port=5432),
     ):
@@ -356,6 +360,147 @@ def test_cached_builds_once_per_key():
     first = graph.cached(("test", 1), lambda: calls.append(1) or {"n": 1})
     second = graph.cached(("test", 1), lambda: calls.append(1) or {"n": 2})
     assert first is second and calls == [1]
+
+
+# --- Rules behind an edge, groups, matrix ----------------------------------------------
+
+
+def rule_keys(rules: dict, side: str) -> set[tuple[str, int]]:
+    return {(f"{r['namespace']}/{r['policy']}", r["rule"]) for r in rules[side]}
+
+
+@pytest.mark.parametrize(
+    "source,target,port",
+    [
+        ("shop-backend/orders-0", "shop-db/postgres-0", 5432),
+        ("ingress-nginx/ingress-nginx-controller-0", "shop-frontend/storefront-0", 8080),
+    ],
+)
+def test_an_edges_rules_include_the_rules_reach_names(demo, source, target, port):
+    """Every rule the engine's explanation of one allowed pod pair names is among the rules
+    listed for the namespace pair, each side."""
+    model, _ = demo
+    verdict = model.reach(source, target, port).to_dict()
+    assert verdict["allowed"]
+    rules = graph.flow_rules(model, source.split("/")[0], target.split("/")[0])
+    for side in ("ingress", "egress"):
+        named = {(m["policy"], m["rule"]) for m in verdict[side]["allowed_by"]}
+        assert named and named <= rule_keys(rules, side)
+    assert rules["ingress_open"] == rules["egress_open"] == 0
+
+
+def test_an_edge_from_an_unisolated_namespace_says_it_needs_no_rule(demo):
+    model, _ = demo
+    rules = graph.flow_rules(model, "batch", "shop-db")
+    assert not rules["egress"] and rules["egress_open"] == 8
+    assert rule_keys(rules, "ingress") == {("shop-db/postgres", 0)}
+
+
+def test_groups_come_from_team_labels_then_name_prefixes():
+    assert graph.groups.group_key("app-0001", {"team": "payments"}) == "team=payments"
+    assert graph.groups.group_key("kube-system", {}) == "kube-*"
+    assert graph.groups.group_key("monitoring", {"env": "prod"}) == "monitoring"
+
+
+def test_the_grouped_graph_hides_nothing_silently():
+    """200 namespaces: grouped by default; every namespace is in a drawn node or a note,
+    the risky ones are listed, and opening a group draws its namespaces inside it."""
+    model = synthetic(5_000, 200, 1_000)
+    data = graph.build_graph(model, None, graph.Filters())
+    assert data["level"] == "groups"
+    assert_bounded(data)
+    nodes = [n["data"] for n in data["elements"]["nodes"]]
+    drawn = sum(n.get("member_count", 1) for n in nodes if n["kind"] in ("namespace", "nsgroup"))
+    assert drawn == 200 and not data["truncated"]
+    assert data["notes"][0].startswith("200 namespaces in 53 groups")
+    assert set(data["groups"]["where"]) | {n["namespace"] for n in nodes if n["kind"] == "namespace"} == set(model.namespaces)
+    flows = graph.flows.flows_of(model)
+    index = graph.flows.index_of(model)
+    exposed = {index.names[i] for i, w in enumerate(flows.exposed) if w}
+    assert data["risk"]["count"] >= len(exposed) > 0
+    assert {r["namespace"] for r in data["risk"]["rows"]} <= exposed | {
+        r["namespace"] for r in data["risk"]["rows"] if r["uncovered"]
+    }
+    # Risky groups come first (a grid places nodes in order).
+    risky = ["exposed" in n["classes"] or "uncovered" in n["classes"] for n in data["elements"]["nodes"] if n["data"]["kind"] != "external"]
+    assert risky == sorted(risky, reverse=True)
+
+    opened = graph.build_graph(model, None, graph.Filters(expand=("team=team-07", "no-such-group")))
+    nodes = {n["data"]["id"]: n["data"] for n in opened["elements"]["nodes"]}
+    box = nodes["grp:team=team-07"]
+    children = [d for d in nodes.values() if d.get("parent") == box["id"]]
+    assert box["kind"] == "nsgroup-open" and len(children) == box["member_count"] == 4
+    assert "No group named no-such-group in this snapshot." in opened["notes"]
+    assert "app-0007" not in opened["groups"]["where"]
+
+
+def test_the_grouped_graph_says_what_it_leaves_out(monkeypatch):
+    model = synthetic(5_000, 200, 1_000)
+    monkeypatch.setattr(graph.limits, "MAX_NODES", 30)
+    data = graph.build_graph(model, None, graph.Filters())
+    assert_bounded(data)
+    assert data["truncated"]
+    note = next(n for n in data["notes"] if "are not drawn, to stay within 30 nodes" in n)
+    hidden = [name for name, group in data["groups"]["where"].items() if not group]
+    assert f"({len(hidden):,} namespaces)" in note
+
+
+def matrix_pairs(grid) -> dict[tuple[str, str], str]:
+    return {(c["from"], c["to"]): c["title"].split(": ", 1)[1] for row in grid["cells"] for c in row if c["level"] != "none"}
+
+
+def test_the_matrix_is_the_engines_namespace_edges(demo):
+    model, _ = demo
+    grid = graph.matrix(model)
+    assert grid["level"] == "namespaces" and len(grid["rows"]) == len(model.namespaces)
+    expected = {
+        (e["from"], e["to"]): e["ports"]
+        for e in model.allowed_connections().edges("namespace")
+        if not e["from"].startswith("ipBlock:")
+    }
+    assert set(matrix_pairs(grid)) == set(expected)
+    assert matrix_pairs(grid)["shop-backend", "shop-db"] == "5432, 6379"
+
+
+def test_the_matrix_groups_big_clusters_and_drills_into_a_pair_of_groups():
+    model = synthetic(5_000, 200, 1_000)
+    grid = graph.matrix(model)
+    assert grid["level"] == "groups" and len(grid["rows"]) == 53
+    flows = graph.flows.flows_of(model)
+    index = graph.flows.index_of(model)
+    groups = graph.groups_of(model)
+    for row in grid["cells"][:5]:
+        for cell in row:
+            sources = groups.members[cell["rows"]]
+            allowed = sum(
+                (flows.in_bits[d] >> s) & 1 for d in groups.members[cell["cols"]] for s in sources
+            )
+            assert f": {allowed:,} of " in cell["title"]
+    drill = graph.matrix(model, None, "team=team-07", "team=team-08")
+    assert [h["label"] for h in drill["rows"]] == [index.names[i] for i in groups.members["team=team-07"]]
+    with pytest.raises(KeyError):
+        graph.matrix(model, None, "team=nobody", "")
+
+
+def test_the_matrix_stays_bounded_at_2000_namespaces():
+    model = synthetic(8_000, 2_000, 2_000)
+    grid = graph.matrix(model)
+    assert grid["level"] == "groups" and len(grid["rows"]) <= graph.limits.MATRIX_SIDE
+    groups = graph.groups_of(model)
+    biggest = max(groups.members, key=lambda k: len(groups.members[k]))
+    drill = graph.matrix(model, None, biggest, biggest)
+    assert len(drill["rows"]) <= graph.limits.MATRIX_SIDE
+    assert all(len(row) == len(drill["cols"]) for row in drill["cells"])
+
+
+def test_view_and_expand_filters_are_checked():
+    filters = graph.parse_filters({"view": "matrix", "expand": "team=a, team=b,team=a"}, set())
+    assert filters.view == "matrix" and filters.expand == ("team=a", "team=b")
+    assert graph.parse_filters(filters.query(), set()) == filters
+    with pytest.raises(graph.FilterError, match="view must be one of"):
+        graph.parse_filters({"view": "pie"}, set())
+    with pytest.raises(graph.FilterError, match="at most 20 groups"):
+        graph.parse_filters({"expand": ",".join(f"g{i}" for i in range(21))}, set())
 
 
 # --- Views -----------------------------------------------------------------------------
@@ -432,6 +577,46 @@ def test_node_links_lead_to_real_pages(client_as, demo_snapshot):
         reverse("webui:findings", args=["demo"]) + "?namespace=batch",
     }
     assert client.get(batch["graph_url"]).status_code == 200
+
+
+def test_namespace_edges_link_to_the_rules_allowing_them(client_as, demo_snapshot):
+    client = client_as("viewer")
+    data = client.get(elements_url()).json()
+    edge = edges_of(data)["ns:shop-backend", "ns:shop-db"]
+    urls = [link["url"] for link in edge["links"]]
+    postgres = reverse("webui:policy", args=["demo", "shop-db", "postgres"]) + "?rule=ingress-0#ingress-0"
+    assert postgres in urls
+    assert "Allowed by shop-backend/backend-api, egress rule 1" in [link["text"] for link in edge["links"]]
+    for url in urls:
+        assert client.get(url).status_code == 200
+    batch = edges_of(data)["ns:batch", "ns:shop-db"]
+    assert ["Open senders", "8 pod(s) of batch are not isolated for egress: they need no rule"] in batch["facts"]
+    node = nodes_of(data)["ns:batch"]["data"]
+    page = reverse("webui:namespace", args=["demo", "batch"])
+    assert {"text": "Namespace page of batch", "url": page} in node["links"]
+
+
+def test_the_matrix_page_links_cells_to_their_rules(client_as, demo_snapshot):
+    client = client_as("viewer")
+    response = client.get(page_url(view="matrix"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'title="shop-backend → shop-db: 5432, 6379"' in body
+    assert "graph.js" not in body  # a table, nothing to draw
+    pair = client.get(page_url(view="matrix") + "&from=shop-backend&to=shop-db")
+    text = pair.content.decode()
+    assert 'id="pair"' in text
+    assert reverse("webui:policy", args=["demo", "shop-db", "postgres"]) + "?rule=ingress-0#ingress-0" in text
+    missing = client.get(page_url(view="matrix", rows="team%3Dnobody", cols="team%3Dnobody"))
+    assert missing.status_code == 404 and "no group team=nobody" in missing.content.decode()
+
+
+def test_the_views_are_linked_from_the_page(client_as, demo_snapshot):
+    body = client_as("viewer").get(page_url()).content.decode()
+    for view in ("groups", "all", "matrix"):
+        assert f'href="{page_url(view=view)}"' in body
+    assert 'id="graph-search"' in body and 'id="graph-fit"' in body and "Workload of another namespace" not in body
+    assert "Workload of another namespace" in client_as("viewer").get(page_url(namespace="shop-db")).content.decode()
 
 
 def test_bad_parameters_are_400_or_404_json(client_as, demo_snapshot):

@@ -438,7 +438,7 @@ def test_pages_show_an_older_snapshot_and_keep_it_in_links(client_as, demo_snaps
             "NetworkPolicy/payments/payments-api",
             policy_url("payments", "payments-api") + "?snapshot=7",
         ),
-        ("Namespace/batch", reverse("webui:cluster", args=["demo"]) + "?q=batch&amp;snapshot=7"),
+        ("Namespace/batch", reverse("webui:namespace", args=["demo", "batch"]) + "?snapshot=7"),
     ],
 )
 def test_a_finding_object_ref_links_to_its_page(db, ref, url):

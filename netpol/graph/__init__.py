@@ -17,9 +17,15 @@ What a browser gets is bounded: at most ``limits.MAX_NODES`` nodes and ``MAX_EDG
 whatever the cluster. Above that, namespaces with exactly the same flows are drawn as one
 group node, then the most connected are kept, and the response says what was left out.
 
+Above ``limits.GROUP_ABOVE`` namespaces the default namespace graph is grouped (``groups``:
+by team label or name prefix, risky namespaces counted on each group, groups opened on
+request), and a graph with far more edges than nodes draws its edges around one node at a
+time. The ``matrix`` shows every namespace pair (groups of them above ``MATRIX_FLAT``), and
+``rules`` names the policy rules behind a namespace-level flow.
+
 Modules, by job: ``filters`` (query parameters), ``flows`` (the per-model index and the
 namespace flows), ``labels``, ``drawing`` (the graph under construction and the JSON),
-``namespaces`` and ``workloads`` (the two levels), ``limits``.
+``namespaces``, ``groups`` and ``workloads`` (the levels), ``matrix``, ``rules``, ``limits``.
 """
 
 from __future__ import annotations
@@ -27,9 +33,12 @@ from __future__ import annotations
 from ..cache import LRU
 from ..engine import PROTOCOLS
 from ..findings.stored import StoredReport
-from . import limits
+from . import flows, limits
 from .filters import FilterError, Filters, parse_filters
+from .groups import grouped_graph, groups_of
+from .matrix import matrix
 from .namespaces import namespace_graph
+from .rules import flow_rules, namespace_peers
 from .workloads import workload_graph
 
 __all__ = [
@@ -38,7 +47,12 @@ __all__ = [
     "Filters",
     "build_graph",
     "cached",
+    "flow_rules",
+    "flows",
     "forget_graphs",
+    "groups_of",
+    "matrix",
+    "namespace_peers",
     "limits",
     "parse_filters",
 ]
@@ -51,7 +65,27 @@ def build_graph(model, report: StoredReport | None, filters: Filters) -> dict:
     """The elements and what the page says about them, for the filters."""
     if filters.namespace:
         return workload_graph(model, report, filters)
-    return namespace_graph(model, report, filters)
+    if filters.view == "groups" or (
+        not filters.view and not filters.around and len(model.namespaces) > limits.GROUP_ABOVE
+    ):
+        return quiet_if_dense(grouped_graph(model, report, filters))
+    return quiet_if_dense(namespace_graph(model, report, filters))
+
+
+def quiet_if_dense(data: dict) -> dict:
+    """A graph with many more edges than nodes is a hairball whatever the layout: its
+    flows are drawn only around the node hovered or selected, the nodes are placed
+    without them (in order, risk first, or packed by group), and a note says so."""
+    nodes, edges = data["elements"]["nodes"], data["elements"]["edges"]
+    if len(edges) <= limits.DENSE_EDGES or len(edges) <= 2 * len(nodes):
+        return data
+    data["quiet_edges"] = True
+    data["layout"] = "packed" if any("parent" in n["data"] for n in nodes) else "grid"
+    data["notes"].append(
+        f"{len(edges):,} flows between {len(nodes):,} nodes are too many to draw at once: hover or "
+        "click a node to see its flows, or use the matrix to see every pair."
+    )
+    return data
 
 
 # A review reopens the same graphs, and complete snapshots never change.

@@ -9,6 +9,9 @@ from ..engine import (
     PortSet,
 )
 
+VIEWS = ("", "groups", "all", "matrix")
+MAX_EXPANDED = 20
+
 
 class FilterError(ValueError):
     """A query parameter the graph cannot use; ``status`` is 400 or 404."""
@@ -25,6 +28,8 @@ class Filters:
     external: bool = False  # only flows from or to addresses outside the cluster
     port: int | None = None
     protocol: str = ""  # with a port: that port's protocol (TCP by default); alone: all its ports
+    view: str = ""  # "groups", "all" (every namespace) or "matrix"; "" picks by cluster size
+    expand: tuple[str, ...] = ()  # grouped view: the groups drawn open, with their namespaces
 
     def wanted(self) -> PortSet | None:
         if self.port is not None:
@@ -46,6 +51,10 @@ class Filters:
             out["port"] = str(self.port)
         if self.protocol:
             out["protocol"] = self.protocol
+        if self.view:
+            out["view"] = self.view
+        if self.expand:
+            out["expand"] = ",".join(self.expand)
         return out
 
     def describe(self) -> str:
@@ -88,10 +97,18 @@ def parse_filters(params, namespaces) -> Filters:
     protocol = get("protocol").upper()
     if protocol and protocol not in PROTOCOLS:
         raise FilterError(f"protocol must be one of {', '.join(PROTOCOLS)}, not '{protocol[:20]}'.")
+    view = get("view").lower()
+    if view not in VIEWS:
+        raise FilterError(f"view must be one of {', '.join(VIEWS)}, not '{view[:20]}'.")
+    expand = tuple(dict.fromkeys(key.strip() for key in get("expand").split(",") if key.strip()))
+    if len(expand) > MAX_EXPANDED or any(len(key) > 320 for key in expand):
+        raise FilterError(f"expand names at most {MAX_EXPANDED} groups, each at most 320 characters.")
     return Filters(
         namespace=namespace,
         around=around,
         external=external in ("1", "true", "on"),
         port=int(port) if port else None,
         protocol=protocol,
+        view=view,
+        expand=expand,
     )

@@ -13,9 +13,12 @@
   const LABELLED_EDGES = 80; // above this many edges, labels show on hover and selection only
 
   const STYLE = [
+    // Labels at 13 px on a white backing: legible at 100% zoom and above the edges.
     { selector: "node", style: {
-      label: "data(label)", "font-size": 11, color: "#1d2330", "text-valign": "bottom", "text-margin-y": 4,
-      "text-wrap": "ellipsis", "text-max-width": 150, "background-color": "#2f5bd3", width: 24, height: 24 } },
+      label: "data(label)", "font-size": 13, color: "#1d2330", "text-valign": "bottom", "text-margin-y": 4,
+      "text-wrap": "ellipsis", "text-max-width": 170, "background-color": "#2f5bd3", width: 24, height: 24,
+      "text-background-color": "#fff", "text-background-opacity": 0.9, "text-background-padding": 2,
+      "text-background-shape": "round-rectangle", "min-zoomed-font-size": 0 } },
     { selector: "node.namespace", style: { shape: "round-rectangle", width: 34, height: 24 } },
     { selector: "node.workload", style: {
       shape: "ellipse", "background-color": "#5b7fe0", width: 22, height: 22, "text-wrap": "wrap" } },
@@ -23,12 +26,19 @@
     { selector: "node.group", style: {
       shape: "round-rectangle", "background-color": "#5b6b8c", width: 48, height: 32,
       "border-width": 4, "border-style": "double", "border-color": "#5b6b8c" } },
+    { selector: "node.nsgroup", style: {
+      shape: "round-rectangle", "background-color": "#7d93d8", width: 44, height: 30, "text-wrap": "wrap",
+      "border-width": 2, "border-color": "#2f5bd3" } },
+    { selector: "node.nsgroup-open", style: {
+      shape: "round-rectangle", "background-color": "#eef2fd", "background-opacity": 1, "border-width": 2,
+      "border-color": "#7d93d8", "text-valign": "top", "text-margin-y": -4, "font-weight": 700, padding: 14 } },
     { selector: "node.external", style: { shape: "diamond", "background-color": "#98a2b3", width: 26, height: 26 } },
     { selector: "node.exposed", style: { "background-color": "#d64545" } },
     { selector: "node.partial", style: { "border-width": 3, "border-color": "#e07b00", "border-style": "solid" } },
     { selector: "node.uncovered", style: { "border-width": 4, "border-color": "#b42318", "border-style": "dashed" } },
     { selector: "node.hostnet", style: {
       "background-color": "#d0d5dd", "border-width": 2, "border-style": "dotted", "border-color": "#667085" } },
+    { selector: "node.found", style: { "overlay-color": "#f5b700", "overlay-opacity": 0.45, "overlay-padding": 8 } },
     { selector: "node.focus", style: { width: 46, height: 32, "font-weight": 700, "font-size": 13 } },
     { selector: "node:selected", style: { "overlay-color": "#2f5bd3", "overlay-opacity": 0.25, "overlay-padding": 6 } },
     { selector: "edge", style: {
@@ -36,23 +46,55 @@
       "curve-style": "bezier", "arrow-scale": 0.8 } },
     { selector: "edge.external", style: { "line-color": "#e07b7b", "target-arrow-color": "#e07b7b", "line-style": "dashed" } },
     { selector: "edge.labelled, edge.hover, edge:selected", style: {
-      label: "data(label)", "font-size": 9, color: "#344054", "text-rotation": "autorotate",
+      label: "data(label)", "font-size": 12, color: "#344054", "text-rotation": "autorotate",
       "text-background-color": "#fff", "text-background-opacity": 0.85, "text-background-padding": 2 } },
     { selector: "edge:selected", style: { width: 3, "line-color": "#2f5bd3", "target-arrow-color": "#2f5bd3" } },
     { selector: ".faded", style: { opacity: 0.15 } },
+    { selector: "edge.quiet", style: { display: "none" } },
   ];
 
   const LAYOUTS = {
     cose: { name: "cose", animate: false, padding: 30, randomize: true, nodeDimensionsIncludeLabels: true,
-            nodeRepulsion: function () { return 400000; }, idealEdgeLength: function () { return 110; },
+            nestingFactor: 1.2,
+            nodeRepulsion: function () { return 250000; }, idealEdgeLength: function () { return 90; },
             edgeElasticity: function () { return 80; }, gravity: 0.4, numIter: 2000, componentSpacing: 80 },
     concentric: { name: "concentric", animate: false, padding: 20, minNodeSpacing: 6,
                   concentric: function (node) { return node.degree(); }, levelWidth: function () { return 3; } },
     rings: { name: "concentric", animate: false, padding: 20, minNodeSpacing: 18, nodeDimensionsIncludeLabels: true,
              spacingFactor: 1.2,
              concentric: function (node) { return node.data("ring"); }, levelWidth: function () { return 1; } },
-    grid: { name: "grid", animate: false, padding: 20, avoidOverlap: true },
+    grid: { name: "grid", animate: false, padding: 20, avoidOverlap: true, nodeDimensionsIncludeLabels: true,
+            avoidOverlapPadding: 14, condense: true },
+    // Nodes only (quiet edges do not pull): groups packed together, deterministic.
+    packed: { name: "cose", animate: false, padding: 30, randomize: true, nodeDimensionsIncludeLabels: true,
+              nodeRepulsion: function () { return 400000; }, gravity: 0.6, numIter: 1500, nestingFactor: 1.2,
+              componentSpacing: 60 },
   };
+
+  const READABLE_ZOOM = 0.9; // below this, 13 px labels drop under 11 px on screen
+
+  // Cytoscape's force layout starts from Math.random: seeded from the node ids, the same
+  // snapshot and filters lay out the same way on every load.
+  function seeded(text) {
+    let h = 2166136261;
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+    return function () {
+      h = (h + 0x6d2b79f5) | 0;
+      let t = Math.imul(h ^ (h >>> 15), 1 | h);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  function runLayout(cy, elements, options) {
+    const random = Math.random;
+    Math.random = seeded(cy.nodes().map(function (n) { return n.id(); }).join("|"));
+    try {
+      elements.layout(options).run();
+    } finally {
+      Math.random = random;
+    }
+  }
 
   function say(element, text, className) {
     const p = document.createElement("p");
@@ -101,36 +143,64 @@
       return;
     }
     status.remove();
-    if (data.elements.edges.length <= LABELLED_EDGES) {
+    if (data.quiet_edges) {
+      data.elements.edges.forEach(function (edge) { edge.classes = (edge.classes + " quiet").trim(); });
+    } else if (data.elements.edges.length <= LABELLED_EDGES) {
       data.elements.edges.forEach(function (edge) { edge.classes = (edge.classes + " labelled").trim(); });
     }
+    // Big graphs get a taller canvas, so that fitting them keeps the labels readable.
+    canvas.style.height = Math.max(canvas.clientHeight, Math.min(1500, 360 + 9 * nodes.length)) + "px";
     const cy = cytoscape({
       container: canvas,
       elements: data.elements,
       style: STYLE,
-      layout: LAYOUTS[data.layout] || LAYOUTS.grid,
       minZoom: 0.05,
       maxZoom: 4,
+      wheelSensitivity: 0.3,
     });
-    // A graph of a few nodes would be fitted at a giant zoom: keep it readable.
+    const layout = Object.assign({}, LAYOUTS[data.layout] || LAYOUTS.grid);
+    // A grid as wide as the canvas holds at a legible zoom: the page scrolls down, not sideways.
+    if (layout.name === "grid") layout.cols = Math.max(3, Math.floor(canvas.clientWidth / 190));
+    runLayout(cy, data.quiet_edges ? cy.nodes() : cy.elements(), layout);
+    cy.fit(undefined, 30);
+    // A graph of a few nodes would be fitted at a giant zoom, a big one at a tiny one.
     if (cy.zoom() > 1.5) {
       cy.zoom(1.5);
       cy.center();
+    } else if (cy.zoom() < READABLE_ZOOM) {
+      // Legible zoom, the top of the graph in view, centred across when it fits.
+      cy.zoom(READABLE_ZOOM);
+      const box = cy.elements().boundingBox();
+      const width = box.w * READABLE_ZOOM;
+      const left = width < canvas.clientWidth ? (canvas.clientWidth - width) / 2 : 20;
+      cy.pan({ x: left - box.x1 * READABLE_ZOOM, y: 20 - box.y1 * READABLE_ZOOM });
+      searchStatus.textContent = "Zoomed to " + Math.round(READABLE_ZOOM * 100) + "% so labels stay legible: drag to pan, Fit shows it all.";
     }
     window.netpolGraph = cy;
+    wireToolbar(cy, data);
+    showRisk(data);
+    const focus = new URLSearchParams(window.location.search).get("focus");
+    if (focus) find(cy, data, focus);
     canvas.dataset.state = "ready";
 
     cy.on("tap", "node", function (evt) {
       showDetail(evt.target.data(), evt.target.data("label"));
+      if (data.quiet_edges) {
+        cy.edges().addClass("quiet");
+        evt.target.connectedEdges().removeClass("quiet").addClass("hover");
+      }
     });
     cy.on("tap", "edge", function (evt) {
       const d = evt.target.data();
       showDetail(d, evt.target.source().data("label") + " → " + evt.target.target().data("label"));
     });
     cy.on("tap", function (evt) {
-      if (evt.target === cy) detail.hidden = true;
+      if (evt.target !== cy) return;
+      detail.hidden = true;
+      if (data.quiet_edges) cy.edges().addClass("quiet").removeClass("hover");
     });
-    // Double-click a namespace: open its workload graph (a page of its own, so Back works).
+    // Double-click a namespace: open its workload graph; a group: open or close it (a page
+    // of its own, so Back works). A tap inside an open group's box reaches the box too.
     cy.on("dbltap", "node", function (evt) {
       const url = evt.target.data("graph_url");
       if (url && evt.target.data("namespace") !== canvas.dataset.namespace) window.location.assign(url);
@@ -139,10 +209,97 @@
     cy.on("mouseover", "node", function (evt) {
       const near = evt.target.closedNeighborhood();
       cy.elements().not(near).addClass("faded");
-      near.edges().addClass("hover");
+      near.edges().addClass("hover").removeClass("quiet");
     });
     cy.on("mouseout", "node", function () {
       cy.elements().removeClass("faded").removeClass("hover");
+      if (data.quiet_edges) cy.edges().not(cy.$("node:selected").connectedEdges()).addClass("quiet");
+    });
+  }
+
+  const searchStatus = document.getElementById("graph-search-status");
+
+  function wireToolbar(cy, data) {
+    const step = 1.25;
+    function zoomBy(factor) {
+      cy.zoom({ level: cy.zoom() * factor, renderedPosition: { x: canvas.clientWidth / 2, y: canvas.clientHeight / 2 } });
+    }
+    document.getElementById("graph-zoom-in").addEventListener("click", function () { zoomBy(step); });
+    document.getElementById("graph-zoom-out").addEventListener("click", function () { zoomBy(1 / step); });
+    document.getElementById("graph-fit").addEventListener("click", function () { cy.fit(undefined, 30); searchStatus.textContent = ""; });
+    document.getElementById("graph-actual").addEventListener("click", function () { cy.zoom(1); cy.center(); });
+    const names = document.getElementById("graph-search-names");
+    const seen = new Set();
+    cy.nodes().forEach(function (node) {
+      const label = node.data("namespace") || node.data("label");
+      if (label && !seen.has(label)) { seen.add(label); names.appendChild(new Option(label)); }
+    });
+    Object.keys((data.groups && data.groups.where) || {}).forEach(function (name) {
+      if (!seen.has(name)) { seen.add(name); names.appendChild(new Option(name)); }
+    });
+    document.getElementById("graph-search").addEventListener("submit", function (evt) {
+      evt.preventDefault();
+      find(cy, data, document.getElementById("graph-search-input").value.trim());
+    });
+  }
+
+  // Search-to-focus: a drawn node is selected, centred at a legible zoom and detailed; a
+  // namespace inside a closed group opens that group (a new page) focused on it.
+  function find(cy, data, text) {
+    if (!text) return;
+    cy.nodes().removeClass("found");
+    const lower = text.toLowerCase();
+    const nodes = cy.nodes().filter(function (n) { return !n.isParent(); });
+    let hit = nodes.filter(function (n) { return n.data("namespace") === text || n.data("label") === text || n.id() === text; });
+    if (!hit.length) hit = nodes.filter(function (n) { return String(n.data("label")).toLowerCase().includes(lower); });
+    const where = (data.groups && data.groups.where) || {};
+    if (!hit.length && Object.prototype.hasOwnProperty.call(where, text)) {
+      if (!where[text]) {
+        searchStatus.textContent = text + " is not drawn (over the node limit): open its namespace page or the matrix.";
+        return;
+      }
+      const url = new URL(window.location.href);
+      const open = (url.searchParams.get("expand") || "").split(",").filter(Boolean);
+      open.push(where[text].slice(4));
+      url.searchParams.set("expand", open.join(","));
+      url.searchParams.set("focus", text);
+      window.location.assign(url.toString());
+      return;
+    }
+    if (!hit.length) {
+      searchStatus.textContent = "No node matches “" + text + "”.";
+      return;
+    }
+    const node = hit[0];
+    cy.elements().unselect();
+    node.select().addClass("found");
+    cy.animate({ center: { eles: node }, zoom: Math.max(cy.zoom(), 1.2) }, { duration: 0 });
+    showDetail(node.data(), node.data("label"));
+    searchStatus.textContent = hit.length > 1 ? hit.length + " nodes match; showing " + node.data("label") + "." : "";
+  }
+
+  function showRisk(data) {
+    const panel = document.getElementById("graph-risk");
+    if (!panel || !data.risk || !data.risk.count) return;
+    panel.hidden = false;
+    const rows = data.risk.rows;
+    document.getElementById("graph-risk-count").textContent =
+      data.risk.count + " namespaces accept traffic from outside or have no pod isolated" +
+      (data.risk.count > rows.length ? "; the first " + rows.length + " are listed." : ".");
+    const list = document.getElementById("graph-risk-list");
+    rows.forEach(function (row) {
+      const li = document.createElement("li");
+      const a = document.createElement("a");
+      a.href = row.url;
+      a.textContent = row.namespace;
+      const what = [];
+      if (row.exposed) what.push("exposed");
+      if (row.uncovered) what.push("uncovered");
+      const small = document.createElement("small");
+      small.className = "muted";
+      small.textContent = " " + what.join(", ") + " · " + row.group;
+      li.append(a, small);
+      list.appendChild(li);
     });
   }
 

@@ -53,6 +53,7 @@ def graph_page(request, name):
         "filters": graph.Filters(),
         "protocols": graph.PROTOCOLS,
         "pinned": pinned,
+        "keep": f"snapshot={snapshot.pk}" if pinned else "",
         "clear_url": page_url,
     }
     try:
@@ -66,12 +67,30 @@ def graph_page(request, name):
         query["snapshot"] = str(snapshot.pk)
     overview = {"snapshot": str(snapshot.pk)} if pinned else {}
     cleared = {**({"namespace": filters.namespace} if filters.namespace else {}), **overview}
+    views = {}
+    if not filters.namespace:
+        for view in ("groups", "all", "matrix"):
+            params = {**{k: v for k, v in query.items() if k not in ("view", "expand", "around")}, "view": view}
+            views[view] = page_url + "?" + urlencode(params)
+    grid = None
+    if filters.view == "matrix":
+        try:
+            grid = _matrix(request, cluster, snapshot, filters, pinned, page_url, query)
+        except KeyError as exc:
+            return render(
+                request, "webui/graph.html",
+                {**context, "error": f"This snapshot has no group {exc.args[0][:100]}."}, status=404,
+            )
     return render(
         request,
         "webui/graph.html",
         {
             **context,
             "filters": filters,
+            "views": views,
+            "view": filters.view or ("" if filters.namespace else "auto"),
+            "group_above": graph.limits.GROUP_ABOVE,
+            "matrix": grid,
             "elements_url": reverse("webui:graph_elements", args=[cluster.name])
             + ("?" + urlencode(query) if query else ""),
             "overview_url": page_url + ("?" + urlencode(overview) if overview else ""),
@@ -97,12 +116,57 @@ def graph_elements(request, name):
     def build() -> bytes:
         report = StoredReport.from_dict(Analysis.objects.get(snapshot=snapshot).report) if analysed else None
         data = _with_links(graph.build_graph(model, report, filters), cluster, snapshot, pinned)
+        _with_rules(data, model, cluster, snapshot, pinned)
         return json.dumps({**data, "snapshot": snapshot.pk, "analysed": analysed}).encode()
 
     # Kept as bytes: a few hundred kB each, where the dicts would take several MB. The
     # report (scores, policy counts) arrives after the snapshot, so it is part of the key.
     content = graph.cached((snapshot.pk, analysed, filters, pinned), build)
     return HttpResponse(content, content_type="application/json")
+
+
+def _matrix(request, cluster, snapshot, filters, pinned, page_url, query) -> dict:
+    """The matrix view: cells link to the pair of groups, or to a namespace pair's rules."""
+    model = engine_model(snapshot)
+    rows, cols = request.GET.get("rows", "").strip(), request.GET.get("cols", "").strip()
+    grid = graph.matrix(model, filters.wanted(), rows, cols)
+    base = {k: v for k, v in query.items() if k not in ("around", "expand")}
+    for row in grid["cells"]:
+        for cell in row:
+            if "rows" in cell:
+                cell["url"] = page_url + "?" + urlencode({**base, "rows": cell["rows"], "cols": cell["cols"]})
+            else:
+                params = {**base, "rows": rows, "cols": cols, "from": cell["from"], "to": cell["to"]}
+                cell["url"] = page_url + "?" + urlencode({k: v for k, v in params.items() if v}) + "#pair"
+    if grid["level"] == "namespaces":
+        for head in grid["rows"] + grid["cols"]:
+            head["url"] = reverse("webui:namespace", args=[cluster.name, head["key"]]) + (
+                f"?snapshot={snapshot.pk}" if pinned else ""
+            )
+    grid["body"] = [{"head": head, "cells": row} for head, row in zip(grid["rows"], grid["cells"], strict=True)]
+    grid["up_url"] = page_url + "?" + urlencode(base) if rows or cols else ""
+    source, target = request.GET.get("from", "").strip(), request.GET.get("to", "").strip()
+    if source in model.namespaces and target in model.namespaces:
+        grid["pair"] = {
+            "from": source,
+            "to": target,
+            **_rule_links(graph.flow_rules(model, source, target), cluster, snapshot, pinned),
+        }
+    return grid
+
+
+def _rule_links(rules: dict, cluster, snapshot, pinned: bool) -> dict:
+    """Each rule ref of ``graph.flow_rules`` with its policy page URL, at the rule."""
+    keep = f"&snapshot={snapshot.pk}" if pinned else ""
+    for side in ("ingress", "egress"):
+        for ref in rules[side]:
+            anchor = f"{ref['direction']}-{ref['rule']}"
+            ref["url"] = (
+                reverse("webui:policy", args=[cluster.name, ref["namespace"], ref["policy"]])
+                + f"?rule={anchor}{keep}#{anchor}"
+            )
+            ref["text"] = f"{ref['namespace']}/{ref['policy']}, {ref['direction']} rule {ref['rule']}"
+    return rules
 
 
 def _snapshot(request, cluster):
@@ -126,6 +190,26 @@ def _snapshot(request, cluster):
         return None, JsonResponse({"error": message}, status=problem.status)
 
 
+def _with_rules(data: dict, model, cluster, snapshot, pinned: bool) -> None:
+    """A flow between two namespaces links to the rules that allow it, both ends."""
+    for edge in data["elements"]["edges"]:
+        d = edge["data"]
+        if not (d["source"].startswith("ns:") and d["target"].startswith("ns:")):
+            continue
+        source, target = d["source"][3:], d["target"][3:]
+        rules = _rule_links(graph.flow_rules(model, source, target), cluster, snapshot, pinned)
+        links = d.setdefault("links", [])
+        for side in ("ingress", "egress"):
+            for ref in rules[side]:
+                links.append({"text": f"Allowed by {ref['text']}", "url": ref["url"]})
+        if rules["more"]:
+            d["facts"].append(["More rules", f"{rules['more']} more rules allow it"])
+        if rules["ingress_open"]:
+            d["facts"].append(["Open pods", f"{rules['ingress_open']} pod(s) of {target} are not isolated for ingress: they need no rule"])
+        if rules["egress_open"]:
+            d["facts"].append(["Open senders", f"{rules['egress_open']} pod(s) of {source} are not isolated for egress: they need no rule"])
+
+
 def _with_links(data: dict, cluster, snapshot, pinned_snapshot: bool) -> dict:
     """Add the pages a node's detail panel links to; the graph module knows no URLs."""
     pinned = f"snapshot={snapshot.pk}" if pinned_snapshot else ""
@@ -136,11 +220,14 @@ def _with_links(data: dict, cluster, snapshot, pinned_snapshot: bool) -> dict:
         query = urlencode(params)
         return url + "?" + "&".join(q for q in (query, pinned) if q)
 
+    expanded = list(data["filters"].get("expand", "").split(",")) if data["filters"].get("expand") else []
     for node in data["elements"]["nodes"]:
         d = node["data"]
         links = []
         if d["kind"] == "namespace":
             d["graph_url"] = with_query(graph_url, {"namespace": d["namespace"]})
+            page = reverse("webui:namespace", args=[cluster.name, d["namespace"]])
+            links.append({"text": f"Namespace page of {d['namespace']}", "url": page + (f"?{pinned}" if pinned else "")})
             links.append({"text": f"Workload graph of {d['namespace']}", "url": d["graph_url"]})
             links.append(
                 {
@@ -171,6 +258,22 @@ def _with_links(data: dict, cluster, snapshot, pinned_snapshot: bool) -> dict:
                     "url": with_query(findings_url, {"namespace": d["namespace"]}),
                 }
             )
+        elif d["kind"] in ("nsgroup", "nsgroup-open"):
+            opened = [k for k in expanded if k != d["group"]]
+            if d["kind"] == "nsgroup":
+                opened.append(d["group"])
+            params = {k: v for k, v in data["filters"].items() if k != "expand"}
+            if opened:
+                params["expand"] = ",".join(opened)
+            d["graph_url"] = with_query(graph_url, params)
+            verb = "Open" if d["kind"] == "nsgroup" else "Close"
+            links.append({"text": f"{verb} {d['group']} on the graph", "url": d["graph_url"]})
+            links.append(
+                {
+                    "text": "Its namespaces on the matrix",
+                    "url": with_query(graph_url, {"view": "matrix", "rows": d["group"], "cols": d["group"]}),
+                }
+            )
         elif d["kind"] == "group":
             for member in d["members"][:10]:
                 links.append(
@@ -180,6 +283,10 @@ def _with_links(data: dict, cluster, snapshot, pinned_snapshot: bool) -> dict:
                     }
                 )
         d["links"] = links
+    for row in data.get("risk", {}).get("rows", []):
+        row["url"] = reverse("webui:namespace", args=[cluster.name, row["namespace"]]) + (
+            f"?{pinned}" if pinned else ""
+        )
     reach_url = reverse("webui:reach", args=[cluster.name])
     for edge in data["elements"]["edges"]:
         d = edge["data"]

@@ -1,0 +1,141 @@
+"""The namespace page: coverage each way, policies, workloads, flows, findings, its graph
+neighbourhood and a what-if for it, with links to each of them."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.db.models import Count
+from django.shortcuts import render
+from django.urls import reverse
+
+from auditor.access import require_role
+from auditor.models import NetworkPolicy, Pod
+from auditor.selectors import findings_of
+from auditor.storage import engine_model
+from netpol import graph
+from netpol.findings.stored import StoredReport
+
+from .common import get_cluster, render_problem, snapshot_for
+
+FINDINGS_SHOWN = 50
+WORKLOADS_SHOWN = 200
+
+DEFAULT_DENY = """apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: default-deny-all
+  namespace: {namespace}
+spec:
+  podSelector: {{}}
+  policyTypes: [Ingress, Egress]
+"""
+
+
+def _direction(counts, direction) -> dict:
+    isolated = getattr(counts, direction)
+    return {
+        "name": direction,
+        "pods": isolated.pods,
+        "of": counts.pods,
+        "percent": round(100 * isolated.pod_ratio) if isolated.pod_ratio is not None else None,
+        "workloads": isolated.workloads,
+        "of_workloads": counts.workloads,
+    }
+
+
+@require_role("viewer")
+def namespace_page(request, name, namespace):
+    cluster = get_cluster(name)
+    snapshot, empty = snapshot_for(request, cluster)
+    if empty:
+        return empty
+    model = engine_model(snapshot)
+    if namespace not in model.namespaces:
+        return render_problem(
+            request,
+            cluster,
+            f"Snapshot #{snapshot.pk} has no namespace {namespace[:100]}.",
+            status=404,
+        )
+    pinned = bool(request.GET.get("snapshot"))
+    keep = f"snapshot={snapshot.pk}" if pinned else ""
+    analysis = getattr(snapshot, "analysis", None)
+    report = (
+        StoredReport.from_dict(analysis.report)
+        if analysis and analysis.status == "complete"
+        else None
+    )
+    stored = report.coverage.namespaces.get(namespace) if report else None
+    coverage = None
+    if stored:
+        coverage = {
+            "directions": [
+                _direction(stored.counts, "ingress"),
+                _direction(stored.counts, "egress"),
+            ],
+            "percent": stored.counts.percent,
+            "deny_ingress": stored.default_deny_ingress,
+            "deny_egress": stored.default_deny_egress,
+            "score": report.score.namespaces.get(namespace),
+            "host_network": stored.counts.host_network_pods,
+        }
+    policies = list(
+        NetworkPolicy.objects.filter(snapshot=snapshot, namespace=namespace)
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
+    workloads = list(
+        Pod.objects.filter(snapshot=snapshot, namespace=namespace)
+        .values("workload_kind", "workload_name", "name")
+        .annotate(pods=Count("id"))
+        .order_by("workload_kind", "workload_name", "name")
+    )
+    # A pod without an owner is its own workload; the others are counted per owner.
+    rows: dict[tuple, dict] = {}
+    for w in workloads:
+        key = (w["workload_kind"], w["workload_name"]) if w["workload_name"] else ("Pod", w["name"])
+        row = rows.setdefault(
+            key, {"kind": key[0], "name": key[1], "namespace": namespace, "pods": 0}
+        )
+        row["pods"] += w["pods"]
+    findings = findings_of(snapshot).filter(namespace=namespace)
+    graph_url = reverse("webui:graph", args=[cluster.name])
+    with_keep = lambda params: "?" + "&".join(q for q in (urlencode(params), keep) if q)  # noqa: E731
+    peers = graph.namespace_peers(model, namespace)
+    return render(
+        request,
+        "webui/namespace.html",
+        {
+            "cluster": cluster,
+            "snapshot": snapshot,
+            "namespace": namespace,
+            "labels": sorted(model.namespaces[namespace].labels.items()),
+            "group": graph.groups_of(model).of[graph.flows.index_of(model).number[namespace]],
+            "analysis": analysis,
+            "coverage": coverage,
+            "policies": policies,
+            "workloads": list(rows.values())[:WORKLOADS_SHOWN],
+            "workload_count": len(rows),
+            "findings": {
+                "rows": list(findings[:FINDINGS_SHOWN]),
+                "count": findings.count(),
+                "cap": FINDINGS_SHOWN,
+            },
+            "peers": peers,
+            "keep": keep,
+            "pinned": pinned,
+            "links": {
+                "around": graph_url + with_keep({"around": namespace}),
+                "workloads": graph_url + with_keep({"namespace": namespace}),
+                "findings": reverse("webui:findings", args=[cluster.name])
+                + with_keep({"namespace": namespace}),
+                "whatif": reverse("webui:whatif", args=[cluster.name])
+                + "?"
+                + urlencode({"q": namespace, "yaml": DEFAULT_DENY.format(namespace=namespace)}),
+                "reports": reverse("webui:reports", args=[cluster.name]),
+            },
+            "elements_url": reverse("webui:graph_elements", args=[cluster.name])
+            + with_keep({"around": namespace}),
+        },
+    )
