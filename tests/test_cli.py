@@ -464,7 +464,7 @@ def test_diff_of_the_demo_with_itself_changes_nothing(netaudit):
     assert d["findings"]["new"] == [] and d["findings"]["resolved"] == []
     assert d["findings"]["unchanged"] == 28
     assert d["policies"] == {"added": [], "removed": [], "changed": []}
-    assert d["score"] == {"old": 38, "new": 38}
+    assert d["score"] == {"old": 47, "new": 47}
     assert d["newly_uncovered"] == [] and d["newly_exposed"] == []
     assert all(m["change"] == 0 for m in d["coverage"]["measures"].values())
 
@@ -485,7 +485,7 @@ def test_diff_json_of_a_changed_demo(netaudit, tmp_path):
     assert len(d["findings"]["new"]) == 10
     assert {f["rule"] for f in d["findings"]["resolved"]} == {"NP032", "NP002"}
     assert d["findings"]["unchanged"] == 26
-    assert d["score"] == {"old": 38, "new": 29}
+    assert d["score"] == {"old": 47, "new": 38}
     assert [(w["workload"], w["direction"]) for w in d["newly_uncovered"]] == [
         ("Deployment/shop-db/redis", "egress")
     ]
@@ -507,7 +507,7 @@ def test_diff_text_and_fail_on_new(netaudit, tmp_path):
     run = netaudit("diff", DEMO, new)
     assert run.code == 0
     assert "Findings: 10 new, 2 resolved, 26 unchanged" in run.out
-    assert "Score: 38 -> 29" in run.out
+    assert "Score: 47 -> 38" in run.out
     assert "  removed: shop-db/default-deny-all" in run.out
     assert "  changed: shop-db/postgres (ingress)" in run.out
     assert "  StatefulSet/shop-db/postgres (ingress)" in run.out

@@ -71,11 +71,12 @@ def audit(model: ClusterModel) -> AuditReport:
     found.sort(
         key=lambda f: (SEVERITY_RANK[f.severity], f.rule, f.namespace, f.objects[:1], f.fingerprint)
     )
+    checks = compliance.compute(facts, cov)
     return AuditReport(
         findings=found,
         coverage=cov,
-        score=score.compute(cov, found, detected),
-        compliance=compliance.compute(facts, cov),
+        score=score.compute(cov, found, detected, checks),
+        compliance=checks,
         cni=detected,
         errors=[e.to_dict() for e in model.errors],
         cluster_ranges=model.ranges_summary(),
@@ -88,8 +89,9 @@ def render_text(report: AuditReport) -> str:
     cov = report.coverage.cluster
     s = report.score
     lines = [
-        f"Score: {s['cluster'] if s['cluster'] is not None else 'n/a'}/100",
-        f"  {s['formula']}",
+        f"Score: {s['cluster'] if s['cluster'] is not None else 'n/a'}/100. {s['reason']}",
+        *(f"  fix first: {score.driver_text(d)}. {d['remediation']}" for d in s["fix_first"]),
+        f"  how the score is computed: {score.DOCS}",
         f"Coverage: {cov.pods} running pods in {cov.workloads} workloads; "
         f"ingress isolated {cov.ingress_pods}/{cov.pods} pods, "
         f"{cov.ingress_workloads}/{cov.workloads} workloads; "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from . import score
 from .coverage import coverage_percent
 
 # Where the cluster-wide counts sit, for a reader that asks the database for that part
@@ -175,21 +176,73 @@ class StoredCoverage:
 
 
 @dataclass(frozen=True, slots=True)
+class NamespaceScore:
+    """One namespace's score and why (``score._namespace``); drivers described from the
+    catalogue, most points first."""
+
+    name: str
+    score: int
+    pods: int
+    coverage: float
+    penalty: float
+    points: dict  # {"coverage": points lost to open pods, "causes": to the causes}
+    drivers: tuple[dict, ...]
+    reason: str
+
+    @property
+    def fix_first(self) -> list[dict]:
+        return score.fix_first(list(self.drivers), self.name)
+
+
+@dataclass(frozen=True, slots=True)
 class StoredScore:
     cluster: int | None
     namespaces: dict[str, int | None]  # None: a namespace without running pods
     details: dict[str, dict]
     formula: str
     enforced: bool
+    # What drives the score (``score.compute``). Analyses stored before the drivers were
+    # kept have none and an empty reason; pages then show the score alone.
+    reason: str = ""
+    drivers: tuple[dict, ...] = ()
+    by_rule: tuple[dict, ...] = ()
+    fix_first: tuple[dict, ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict, path: str = "score") -> StoredScore:
+        explained = "reason" in data
         return cls(
             cluster=_field(data, "cluster", path, _NUMBER, optional=True),
             namespaces=dict(_field(data, "namespaces", path, dict)),
             details=dict(_field(data, "details", path, dict)),
             formula=_field(data, "formula", path, str),
             enforced=_field(data, "enforced", path, bool),
+            reason=_field(data, "reason", path, str) if explained else "",
+            drivers=tuple(_field(data, "drivers", path, list)) if explained else (),
+            by_rule=tuple(_field(data, "by_rule", path, list)) if explained else (),
+            fix_first=tuple(_field(data, "fix_first", path, list)) if explained else (),
+        )
+
+    def namespace(self, name: str) -> NamespaceScore | None:
+        """The namespace's score and why; None without running pods (or not analysed)."""
+        value = self.namespaces.get(name)
+        detail = self.details.get(name)
+        if value is None or detail is None:
+            return None
+        path = f"score.details.{name}"
+        explained = "reason" in detail
+        return NamespaceScore(
+            name=name,
+            score=value,
+            pods=_field(detail, "pods", path, int),
+            coverage=_field(detail, "coverage", path, _NUMBER),
+            penalty=_field(detail, "penalty", path, _NUMBER),
+            points=_field(detail, "points", path, dict) if explained else {},
+            drivers=tuple(
+                score.describe(d, name)
+                for d in (_field(detail, "drivers", path, list) if explained else ())
+            ),
+            reason=_field(detail, "reason", path, str) if explained else "",
         )
 
 

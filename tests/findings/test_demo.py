@@ -149,14 +149,22 @@ def test_demo_scores_and_compliance(demo):
     assert report.score["namespaces"] == {
         "batch": 0,
         "ingress-nginx": 55,
-        "kube-system": 22,
-        "monitoring": 86,
-        "payments": 30,
-        "shop-backend": 21,
+        "kube-system": 23,
+        "monitoring": 90,
+        "payments": 36,
+        "shop-backend": 45,
         "shop-db": 100,
-        "shop-frontend": 50,
+        "shop-frontend": 62,
     }
-    assert report.score["cluster"] == 38
+    assert report.score["cluster"] == 47
+    # fully covered, passes CIS 5.3.2, and says what its 38 points went to
+    assert report.score["details"]["shop-frontend"]["reason"] == (
+        "100% covered and passes CIS 5.3.2; score 62, 38 points lost, 21.9 of them to Pods "
+        "reachable from public addresses through an ipBlock (NP020) and 1 other cause: fix "
+        "that first."
+    )
+    [no_policy] = report.score["details"]["batch"]["drivers"]
+    assert (no_policy["rule"], no_policy["points"]) == ("NP003", 100.0)
     status = {(c["namespace"], c["control"]): c["status"] for c in report.compliance}
     assert status["shop-db", "NSA/CISA default deny"] == "pass"
     assert status["shop-frontend", "CIS 5.3.2"] == "pass"
