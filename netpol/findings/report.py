@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from netpol.engine import ClusterModel, gc_paused
 
 from . import cni as cni_module
-from . import compliance, coverage, exposure, mistakes, permissive, score
+from . import compliance, coverage, exposure, headline, mistakes, permissive, score
 from .catalogue import SEVERITIES, SEVERITY_RANK
 from .facts import Facts
 from .finding import Finding
@@ -75,7 +75,7 @@ def audit(model: ClusterModel) -> AuditReport:
     return AuditReport(
         findings=found,
         coverage=cov,
-        score=score.compute(cov, found, detected, checks),
+        score=headline.compute(cov, found, detected, checks),
         compliance=checks,
         cni=detected,
         errors=[e.to_dict() for e in model.errors],
@@ -90,7 +90,7 @@ def render_text(report: AuditReport) -> str:
     s = report.score
     lines = [
         f"Score: {s['cluster'] if s['cluster'] is not None else 'n/a'}/100. {s['reason']}",
-        *(f"  fix first: {score.driver_text(d)}. {d['remediation']}" for d in s["fix_first"]),
+        *(f"  fix first: {headline.driver_text(d)}. {d['remediation']}" for d in s["fix_first"]),
         f"  how the score is computed: {score.DOCS}",
         f"Coverage: {cov.pods} running pods in {cov.workloads} workloads; "
         f"ingress isolated {cov.ingress_pods}/{cov.pods} pods, "

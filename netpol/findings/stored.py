@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from . import score
+from . import headline
 from .coverage import coverage_percent
 
 # Where the cluster-wide counts sit, for a reader that asks the database for that part
@@ -177,7 +177,7 @@ class StoredCoverage:
 
 @dataclass(frozen=True, slots=True)
 class NamespaceScore:
-    """One namespace's score and why (``score._namespace``); drivers described from the
+    """One namespace's score and why (``headline.compute``); drivers described from the
     catalogue, most points first."""
 
     name: str
@@ -191,7 +191,7 @@ class NamespaceScore:
 
     @property
     def fix_first(self) -> list[dict]:
-        return score.fix_first(list(self.drivers), self.name)
+        return headline.fix_first(list(self.drivers), self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +201,7 @@ class StoredScore:
     details: dict[str, dict]
     formula: str
     enforced: bool
-    # What drives the score (``score.compute``). Analyses stored before the drivers were
+    # What drives the score (``headline.compute``). Analyses stored before the drivers were
     # kept have none and an empty reason; pages then show the score alone.
     reason: str = ""
     drivers: tuple[dict, ...] = ()
@@ -239,7 +239,7 @@ class StoredScore:
             penalty=_field(detail, "penalty", path, _NUMBER),
             points=_field(detail, "points", path, dict) if explained else {},
             drivers=tuple(
-                score.describe(d, name)
+                headline.describe(d, name)
                 for d in (_field(detail, "drivers", path, list) if explained else ())
             ),
             reason=_field(detail, "reason", path, str) if explained else "",
