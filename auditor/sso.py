@@ -267,7 +267,8 @@ class SSOCallbackView(OIDCAuthenticationCallbackView):
             message = request.sso_refusal
         elif request.GET.get("error"):
             # The provider's own words (access_denied when the user declines consent).
-            error = request.GET.get("error_description") or request.GET["error"]
+            # Cut short: anyone can put text in this query string.
+            error = (request.GET.get("error_description") or request.GET["error"])[:200]
             message = f"{settings.OIDC_PROVIDER_NAME} did not sign you in: {error}."
         else:
             message = "The sign-in did not complete (it expired, or was already used). Try again."

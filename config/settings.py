@@ -324,6 +324,8 @@ if OIDC_ENABLED:
                                ("OIDC_ROLE_MAP", OIDC_ROLE_MAP)) if not v]
     if _missing:
         raise ImproperlyConfigured(f"OIDC_ISSUER is set, so single sign-on needs {' and '.join(_missing)} too")
+    if "openid" not in OIDC_RP_SCOPES.split():
+        raise ImproperlyConfigured(f"OIDC_SCOPES={OIDC_RP_SCOPES!r} lacks 'openid', without which there is no ID token")
 # What mozilla-django-oidc does for us: state, nonce and PKCE on every sign-in.
 OIDC_USE_NONCE = True
 OIDC_USE_PKCE = True

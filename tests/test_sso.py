@@ -231,6 +231,10 @@ def test_settings_name_what_is_missing_or_malformed(tmp_path):
     )
     assert "OIDC_ROLE_MAP: 'admins=root' is not GROUP=ROLE" in settings_error(OIDC_ROLE_MAP="admins=root")
     assert "OIDC_CLIENT_AUTH='jwt'" in settings_error(OIDC_CLIENT_AUTH="jwt")
+    assert "OIDC_SCOPES='email groups' lacks 'openid'" in settings_error(
+        OIDC_ISSUER="https://idp.example.com", OIDC_CLIENT_ID="app", OIDC_CLIENT_SECRET="s",
+        OIDC_ROLE_MAP="a=viewer", OIDC_SCOPES="email groups",
+    )
     secret = tmp_path / "secret"
     secret.write_text("from-a-file\n")
     loaded = subprocess.run(
