@@ -131,6 +131,47 @@ SCHEMAS = {
             "url": STRING,
         }
     ),
+    "Driver": {
+        "type": "object",
+        "description": "What costs the score points: a rule (its causes in every namespace, with "
+        "`namespaces` and `causes` counted) or one cause (`fingerprint`, `namespace`); "
+        "`points` lost, the catalogue's `title`, `severity` and `remediation`.",
+        "properties": {
+            "rule": STRING,
+            "title": STRING,
+            "severity": STRING,
+            "remediation": STRING,
+            "points": {"type": "number"},
+            "fingerprint": STRING,
+            "namespace": STRING,
+            "namespaces": INTEGER,
+            "causes": INTEGER,
+            "pods": INTEGER,
+        },
+        "required": ["rule", "title", "points"],
+    },
+    "Headline": _object(
+        {
+            "score": _nullable({"type": "number"}),
+            "coverage": _nullable({"type": "number", "description": "Percent, as on every page."}),
+            "cis_passed": INTEGER,
+            "cis_total": INTEGER,
+            "reason": {"type": "string", "description": "The score in one sentence: coverage, CIS 5.3.2 "
+                       "and what costs most. Empty for analyses stored before reasons were kept."},
+            "drivers": {"type": "array", "items": _ref("Driver"), "description": "Points lost per rule, most first."},
+            "causes": {"type": "array", "items": _ref("Driver"), "description": "The causes costing most, by fingerprint."},
+            "fix_first": {"type": "array", "items": _ref("Driver")},
+            "namespaces": {
+                "type": "object",
+                "additionalProperties": _object(
+                    {"score": {"type": "number"}, "reason": STRING, "fix_first": {"type": "array", "items": _ref("Driver")}}
+                ),
+            },
+            "docs": {"type": "string", "description": "Where the model is explained."},
+        },
+        description="The score and why: the same figures and words as the overview, the namespaces "
+        "table and the reports.",
+    ),
     "Analysis": _object(
         {
             "status": {"type": "string", "enum": Analysis.Status.values},
@@ -139,6 +180,7 @@ SCHEMAS = {
             "error": STRING,
             "score": _nullable({"type": "number"}),
             "finding_counts": COUNTS,
+            "headline": _nullable(_ref("Headline")),
             "report": {
                 "type": "object",
                 "description": "The findings report less its findings, as `netaudit audit --format json` "

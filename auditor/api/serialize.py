@@ -10,7 +10,9 @@ from __future__ import annotations
 from django.urls import reverse
 
 from auditor.models import Analysis, ApiToken, Cluster, Finding, Report, Snapshot
-from netpol.findings.catalogue import RULES, SEVERITIES
+from netpol.findings.catalogue import CIS_532, RULES, SEVERITIES
+from netpol.findings.score import DOCS
+from netpol.findings.stored import StoredReport
 
 
 def _seconds(delta) -> float | None:
@@ -61,11 +63,38 @@ def snapshot_detail(snapshot: Snapshot) -> dict:
             "error": analysis.error,
             "score": analysis.score,
             "finding_counts": dict(analysis.finding_counts),
+            "headline": headline(analysis),
             # Coverage, score per namespace, compliance and CNI, as the findings code wrote them.
             "report": analysis.report,
         },
         "findings_url": reverse("api:findings", args=[snapshot.cluster.name])
         + f"?snapshot={snapshot.pk}",
+    }
+
+
+def headline(analysis: Analysis) -> dict | None:
+    """``Headline``: the score with its reason, drivers and first fixes, for the cluster
+    and each namespace, as the overview and the namespaces table show them."""
+    if analysis.status != Analysis.Status.COMPLETE:
+        return None
+    report = StoredReport.from_dict(analysis.report)
+    score = report.score
+    namespaces = {}
+    for name in sorted(score.namespaces):
+        ns = score.namespace(name)
+        if ns is not None:
+            namespaces[name] = {"score": ns.score, "reason": ns.reason, "fix_first": ns.fix_first}
+    return {
+        "score": score.cluster,
+        "coverage": report.coverage.cluster.percent,
+        "cis_passed": sum(c.passed for c in report.compliance if c.control == CIS_532),
+        "cis_total": sum(1 for c in report.compliance if c.control == CIS_532),
+        "reason": score.reason,
+        "drivers": list(score.by_rule),
+        "causes": list(score.drivers),
+        "fix_first": list(score.fix_first),
+        "namespaces": namespaces,
+        "docs": DOCS,
     }
 
 

@@ -23,7 +23,8 @@ from django.utils import timezone
 
 from auditor.models import HIGH_OR_ABOVE, Finding, Report, Snapshot, Waiver
 from auditor.selectors import findings_of, snapshot_diff
-from netpol.findings.catalogue import RULES, SEVERITIES
+from netpol.findings.catalogue import CIS_532, RULES, SEVERITIES
+from netpol.findings.score import DOCS
 from netpol.findings.stored import StoredReport
 
 VERSION = 1
@@ -49,6 +50,31 @@ COVERAGE_RATIOS = (
     "ingress_workload_ratio",
     "egress_workload_ratio",
 )
+
+
+def headline(data: StoredReport) -> dict:
+    """The score and why, as the overview shows it (``netpol/findings/headline.py``): the
+    sentence, points per rule, first fixes, and per namespace its score, sentence and the
+    points each cause (by fingerprint) costs it."""
+    score = data.score
+    namespaces = {}
+    for name in sorted(score.namespaces):
+        ns = score.namespace(name)
+        if ns is not None:
+            namespaces[name] = {
+                "score": ns.score,
+                "reason": ns.reason,
+                "points": {d["fingerprint"]: d["points"] for d in ns.drivers if d["fingerprint"]},
+            }
+    cis = [c for c in data.compliance if c.control == CIS_532]
+    return {
+        "reason": score.reason,
+        "drivers": list(score.by_rule),
+        "fix_first": list(score.fix_first),
+        "cis_532": {"pass": sum(c.passed for c in cis), "total": len(cis)},
+        "namespaces": namespaces,
+        "docs": DOCS,
+    }
 
 
 def coverage_summary(report: StoredReport) -> dict:
@@ -321,6 +347,7 @@ def build_content(
             "score": analysis.score,
             "score_formula": data.score.formula,
             "namespace_scores": data.score.namespaces,
+            "headline": headline(data),
             "coverage": coverage,
             "namespaces_without_policy": list(data.coverage.without_policy),
             "namespaces_without_default_deny": {

@@ -21,6 +21,7 @@ CSV_COLUMNS = (
     "category",
     "fingerprint",
     "remediation",
+    "score_points",
 )
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -38,6 +39,11 @@ def _cell(value) -> str:
 def report_csv(content: dict) -> str:
     """One row per finding, open and waived, most severe first; objects separated by spaces."""
     rules = content.get("rules") or {}
+    # The points each cause costs its namespace's score (absent from reports made before).
+    points = {
+        ns: row["points"]
+        for ns, row in ((content.get("summary") or {}).get("headline") or {}).get("namespaces", {}).items()
+    }
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -57,6 +63,7 @@ def report_csv(content: dict) -> str:
                     f.get("category", ""),
                     f["fingerprint"],
                     (rules.get(f["rule"]) or {}).get("remediation", ""),
+                    points.get(f["namespace"], {}).get(f["fingerprint"], ""),
                 )
             ]
         )

@@ -14,6 +14,7 @@ from fpdf.fonts import FontFace
 
 from auditor.models import PALETTE, SEVERITY_COLOURS
 from netpol.findings.catalogue import SEVERITIES
+from netpol.findings.headline import driver_text
 
 PDF_FINDINGS_CAP = 500
 SEVERITY_RGB = {s: PALETTE[SEVERITY_COLOURS[s]] for s in SEVERITIES}
@@ -177,6 +178,12 @@ def render_pdf(content: dict, *, link: str = "") -> bytes:
         ],
         (55, 125),
     )
+    headline = summary.get("headline") or {}
+    if headline.get("reason"):
+        pdf.para(f"Why: {headline['reason']}")
+        for d in headline["fix_first"]:
+            pdf.para(f"Fix first: {driver_text(d)}. {d['remediation']}")
+        pdf.para(f"How the score is computed: {headline['docs']}")
     if summary["cni"].get("warning"):
         pdf.para(f"WARNING: {summary['cni']['warning']}", style="B")
     if summary.get("namespaces_without_policy"):

@@ -21,7 +21,7 @@ def test_first_report_summarises_the_demo_and_has_nothing_to_compare(demo_cluste
     report = build(make_schedule(demo_cluster))
     assert report.status == Report.Status.COMPLETE and report.snapshot == snapshot
     c = report.content
-    assert c["summary"]["score"] == 38 == report.score
+    assert c["summary"]["score"] == 47 == report.score
     assert (
         c["summary"]["counts"]
         == {"critical": 0, "high": 6, "medium": 14, "low": 8, "info": 0}
@@ -91,7 +91,7 @@ def test_second_report_shows_what_changed_since_the_first(demo_cluster, changing
     assert changes["policies"]["removed"] == ["shop-frontend/admin-ui-allow-all"]
     assert changes["coverage"]["pods"]["change"] == 2
     assert changes["coverage"]["percent"]["old"] == first.content["summary"]["coverage"]["percent"]
-    assert changes["score"]["old"] == 38
+    assert changes["score"]["old"] == 47
 
 
 def test_a_report_without_a_new_snapshot_is_unchanged_and_sends_nothing_when_asked(demo_cluster):

@@ -61,11 +61,11 @@ def test_email_arrives_through_smtp_with_the_pdf_and_a_link(analysed, smtp_sink,
         "oncall@example.com",
     ]
     message = smtp_sink.parsed()[0]
-    assert message["Subject"].startswith("[Netpol Auditor] demo: Weekly review: score 38")
+    assert message["Subject"].startswith("[Netpol Auditor] demo: Weekly review: score 47")
     assert "6 high" in message["Subject"]
     text = message.get_body(("plain",)).get_content()
     link = f"https://audit.example.com/clusters/demo/reports/{report.pk}/"
-    assert link in text and "Score: 38" in text and "WHAT CHANGED" in text
+    assert link in text and "Score: 47" in text and "WHAT CHANGED" in text
     assert link in message.get_body(("html",)).get_content()
     [pdf] = [
         part for part in message.iter_attachments() if part.get_content_type() == "application/pdf"
@@ -142,7 +142,7 @@ def test_slack_compatible_text(analysed, receiver):
     assert set(body) == {"text"}
     assert body["text"].startswith("*Netpol Auditor: demo* (Weekly review)")
     assert (
-        "Score *38/100*" in body["text"]
+        "Score *47/100*" in body["text"]
         and f"/reports/{report.pk}/|Open the report>" in body["text"]
     )
 
@@ -192,7 +192,7 @@ def test_a_receiver_that_is_down_fails_after_the_attempts_and_the_report_is_kept
         "gave up after 3 attempts: cannot reach http://127.0.0.1:"
     )
     report.refresh_from_db()
-    assert report.status == "complete" and report.content["summary"]["score"] == 38
+    assert report.status == "complete" and report.content["summary"]["score"] == 47
     # Sent again by hand from a fresh count, once the receiver is fixed.
     assert services.delivery_retry(delivery=delivery)
     delivery.refresh_from_db()

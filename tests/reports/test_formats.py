@@ -78,6 +78,9 @@ def test_csv_has_one_row_per_finding_and_defuses_formulas(changed_report):
         and "Namespace/legacy" in np003[0]["objects"].split()
     )
     assert all(r["remediation"] for r in rows)
+    # each cause's points are those the namespaces table and the API give it
+    legacy = changed_report.content["summary"]["headline"]["namespaces"]["legacy"]
+    assert float(np003[0]["score_points"]) == legacy["points"][np003[0]["fingerprint"]] > 0
 
     content = {
         "findings": [

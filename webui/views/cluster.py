@@ -3,6 +3,7 @@ from django.shortcuts import render
 
 from auditor.access import require_role
 from auditor.models import HIGH_OR_ABOVE, Finding, NetworkPolicy, Pod
+from netpol.findings.catalogue import CIS_532
 from netpol.findings.stored import StoredReport
 
 from ..tables import page_of, sort_rows
@@ -37,11 +38,20 @@ def namespace_rows(snapshot, report: StoredReport | None) -> list[dict]:
             "deny_ingress": bool(ns.default_deny_ingress),
             "deny_egress": bool(ns.default_deny_egress),
             "score": report.score.namespaces.get(name),
+            "why": report.score.namespace(name),
             "findings": counts.get(name, {}).get("findings", 0),
             "high": counts.get(name, {}).get("high", 0),
             "host_network": c.host_network_pods,
         })
     return rows
+
+
+def _cis(report: StoredReport | None) -> dict | None:
+    """CIS 5.3.2 results as the score's reason counts them: passed, of namespaces."""
+    if report is None:
+        return None
+    results = [c for c in report.compliance if c.control == CIS_532]
+    return {"passed": sum(c.passed for c in results), "total": len(results)}
 
 
 def _filter(rows: list[dict], q: str, show: str) -> list[dict]:
@@ -88,6 +98,7 @@ def namespaces(request, name):
     rows, sort = sort_rows(rows, request.GET.get("sort", "name"), NAMESPACE_SORTS, "name")
     return render(request, "webui/cluster.html", {
         "cluster": cluster, "snapshot": snapshot, "analysis": analysis, "report": report,
+        "cis": _cis(report),
         "page": page_of(rows, request), "sort": sort, "q": q, "show": show,
         "results": search(snapshot, q) if len(q) >= 2 else None,
     })

@@ -25,6 +25,9 @@ _SUMMARY_FIELDS = {
     "counts": "analysis__finding_counts",
     # Picked out by the database: the full report is megabytes at 50,000 pods.
     "cluster_counts": "__".join(("analysis__report", *CLUSTER_COUNTS_PATH)),
+    # The score's sentence and first fixes (``headline.compute``); None before they were kept.
+    "reason": "analysis__report__score__reason",
+    "fix_first": "analysis__report__score__fix_first",
 }
 
 
