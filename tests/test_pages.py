@@ -62,7 +62,10 @@ def test_overview_shows_score_coverage_and_findings(client_as, demo_snapshot):
     assert demo_snapshot.analysis.score == 47
     assert "47<small>/100</small>" in page
     # with its reason and the first fixes, linked to their findings
-    assert "74.5% covered, 5 of 8 namespaces pass CIS 5.3.2; score 47, 53 points lost." in page
+    assert (
+        "74.5% covered, 5 of 8 namespaces pass CIS 5.3.2; score 47, 53 points lost, 15.7 of them "
+        "to Namespace with no NetworkPolicy (NP003, 1 namespace) and 15 other rules: fix that first."
+    ) in page
     assert 'href="/clusters/demo/findings/?rule=NP003" title="Apply a default-deny policy' in page
     assert demo_snapshot.analysis.finding_counts == {"high": 6, "medium": 14, "low": 8}
     for count in ("0 critical", "6 high", "14 medium", "8 low"):
@@ -109,6 +112,24 @@ def test_progress_json(client_as, demo_snapshot):
     state = client_as("viewer").get(reverse("webui:snapshot_progress", args=["demo"])).json()
     assert state["active"]["status"] == "pending"
     assert state["last"]["status"] == "complete"
+    assert state["analysis"]["snapshot"] == demo_snapshot.pk and state["analysis"]["status"] == "complete"
+
+
+def test_progress_says_how_long_an_analysis_waits_for_a_worker(client_as, demo_snapshot):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from auditor.models import Snapshot
+
+    Snapshot.objects.filter(pk=demo_snapshot.pk).update(finished_at=timezone.now() - timedelta(minutes=10))
+    queued = Snapshot.objects.create(
+        cluster=demo_snapshot.cluster, status="complete", finished_at=timezone.now() - timedelta(minutes=5)
+    )
+    state = client_as("viewer").get(reverse("webui:snapshot_progress", args=["demo"])).json()
+    assert state["analysis"]["snapshot"] == queued.pk
+    assert state["analysis"]["status"] == "pending"  # no Analysis row: nobody took the task
+    assert state["analysis"]["waited_seconds"] >= 300 and state["analysis"]["waiting"] == "5\xa0minutes"
 
 
 def test_namespaces_table_sorts_filters_and_searches(client_as, demo_snapshot):

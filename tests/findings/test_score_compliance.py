@@ -175,8 +175,9 @@ def test_isolated_namespace_with_dns_cut_names_the_cause():
     # the cluster is the pod-weighted mean, and so are the cause's points: 3 of 7 pods
     assert report.score["cluster"] == round((100 * 4 + 75 * 3) / 7)
     assert cause["points"] == round(25 * 3 / 7, 2)
-    assert report.score["reason"].endswith(
-        "Most cost: Egress-isolated pods that cannot reach DNS (NP032, 1 namespace) 10.7."
+    assert report.score["reason"] == (
+        "100% covered, 3 of 3 namespaces pass CIS 5.3.2; score 89, 11 points lost, 10.7 of "
+        "them to Egress-isolated pods that cannot reach DNS (NP032, 1 namespace): fix that first."
     )
 
 
