@@ -29,7 +29,11 @@
           waiting = true;
           box.hidden = false;
           box.className = "progress";
-          box.textContent = "Snapshot #" + state.analysis.snapshot + " stored; analysing its policies…";
+          box.textContent = state.analysis.status === "pending" && state.analysis.waited_seconds > 60
+            ? "Snapshot #" + state.analysis.snapshot + " stored " + state.analysis.waiting +
+              " ago and still waiting for a worker to analyse it: is the Celery worker running? " +
+              "(make run starts it; see the README)"
+            : "Snapshot #" + state.analysis.snapshot + " stored; analysing its policies…";
           setTimeout(poll, 2000);
         } else {
           window.location.reload();

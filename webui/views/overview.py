@@ -4,6 +4,7 @@ from django.core.paginator import Paginator
 from django.db.models import F
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
@@ -107,7 +108,13 @@ def snapshot_progress(request, name):
     if current:
         status = Analysis.objects.filter(snapshot=current).values_list("status", flat=True).first()
         # No row yet: the analysis task is queued; the page keeps waiting for it.
-        analysis = {"snapshot": current.pk, "status": status or "pending"}
+        analysis = {
+            "snapshot": current.pk, "status": status or "pending",
+            # How long it has waited: a queued analysis nobody takes means no worker runs.
+            "waiting": timesince(current.finished_at), "waited_seconds": int(
+                (timezone.now() - current.finished_at).total_seconds()
+            ),
+        }
     return JsonResponse({
         "analysis": analysis,
         "active": active and {
