@@ -431,6 +431,7 @@ def host_network(facts: Facts) -> list[Finding]:
                     "pods": [p.name for p in members],
                     "nodes": sorted({p.node_name for p in members if p.node_name}),
                 },
+                workloads=[workload_ref(namespace, workload)],  # the workload is the cause
             )
         )
     return out

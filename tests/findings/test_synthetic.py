@@ -56,6 +56,8 @@ def test_5000_pods_kubectl_export_one_finding_per_cause():
             }
             assert set(f.workloads) == expected, f.message
     assert report.to_dict()["cluster_ranges"]["source"] == "inferred"
+    # A finding caused by a workload (hostNetwork) names it.
+    assert all(f.workloads for f in report.findings if f.rule == "NP037")
     for f in report.findings:
         if "probe" in f.evidence:
             check_probe(model, f)
