@@ -101,7 +101,15 @@ def webhook_payload(content: dict, links: Links, *, delivery_id: int, sent_at: s
         "cluster": content["cluster"]["name"],
         "schedule": content.get("schedule"),
         "snapshot": content["snapshot"],
-        "summary": content["summary"],
+        # The headline less its per-namespace rows: those are in the JSON export, linked.
+        "summary": {
+            **content["summary"],
+            **(
+                {"headline": {k: v for k, v in content["summary"]["headline"].items() if k != "namespaces"}}
+                if content["summary"].get("headline")
+                else {}
+            ),
+        },
         "top_offenders": content["top_offenders"],
         "changes": {**changes, "new": changes["new"][:50], "resolved": changes["resolved"][:50]},
         "waivers": {
@@ -129,6 +137,9 @@ def slack_text(content: dict, links: Links) -> str:
         f"{counts_text(summary['counts'])}"
         + (f"; {summary['waived']} waived" if summary["waived"] else ""),
     ]
+    reason = (summary.get("headline") or {}).get("reason")
+    if reason:
+        lines.append(_esc(reason))
     if changes.get("baseline"):
         delta = []
         if changes.get("score"):

@@ -66,6 +66,8 @@ def test_email_arrives_through_smtp_with_the_pdf_and_a_link(analysed, smtp_sink,
     text = message.get_body(("plain",)).get_content()
     link = f"https://audit.example.com/clusters/demo/reports/{report.pk}/"
     assert link in text and "Score: 47" in text and "WHAT CHANGED" in text
+    # the score's sentence, as the overview gives it
+    assert report.content["summary"]["headline"]["reason"] in text
     assert link in message.get_body(("html",)).get_content()
     [pdf] = [
         part for part in message.iter_attachments() if part.get_content_type() == "application/pdf"
@@ -127,6 +129,10 @@ def test_webhook_posts_signed_json_with_links_and_changes(analysed, receiver, ch
         and payload["changes"]["baseline"]["report_id"] == report.previous_id
     )
     assert payload["summary"]["counts"]["high"] == report.counts["high"]
+    # the headline without its per-namespace rows (in the JSON export): small at 2,000 namespaces
+    headline = report.content["summary"]["headline"]
+    assert payload["summary"]["headline"] == {k: v for k, v in headline.items() if k != "namespaces"}
+    assert headline["namespaces"] and "namespaces" not in payload["summary"]["headline"]
     assert payload["sent_at"] and payload["delivery"] == delivery.pk
     # The delivery row shows where it went without the path (a Slack URL's secret).
     assert delivery.target == f"{receiver.url.split('/hooks')[0]}/…"
@@ -145,6 +151,7 @@ def test_slack_compatible_text(analysed, receiver):
         "Score *47/100*" in body["text"]
         and f"/reports/{report.pk}/|Open the report>" in body["text"]
     )
+    assert report.content["summary"]["headline"]["reason"] in body["text"]
 
 
 def test_unsigned_when_the_schedule_has_no_secret(analysed, receiver):
