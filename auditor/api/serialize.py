@@ -83,7 +83,10 @@ def headline(analysis: Analysis) -> dict | None:
     for name in sorted(score.namespaces):
         ns = score.namespace(name)
         if ns is not None:
-            namespaces[name] = {"score": ns.score, "reason": ns.reason, "fix_first": ns.fix_first}
+            # The remediation is the rule's (in ``fix_first`` and the catalogue), not repeated
+            # for each of 2,000 namespaces.
+            fixes = [{k: v for k, v in d.items() if k != "remediation"} for d in ns.fix_first]
+            namespaces[name] = {"score": ns.score, "reason": ns.reason, "fix_first": fixes}
     return {
         "score": score.cluster,
         "coverage": report.coverage.cluster.percent,
