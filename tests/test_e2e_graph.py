@@ -189,8 +189,10 @@ def test_demo_graph_is_stable_legible_and_searchable(live_server, browser, perso
     page.click("#graph-search button")
     assert "No node matches" in page.inner_text("#graph-search-status")
 
-    # An edge's detail links to the rules allowing it.
+    # An edge's detail links to the rules allowing it (from the first, legible view).
     page.click("#graph-fit")
+    page.reload()
+    page.wait_for_selector(READY)
     page.evaluate("() => window.netpolGraph.getElementById('ns:shop-backend>ns:shop-db').emit('tap')")
     page.wait_for_selector("#graph-detail-links >> text=Allowed by shop-db/postgres, ingress rule 0")
     screenshot(page, f"graph-demo-edge-rules-{width}")
@@ -270,9 +272,13 @@ def test_200_namespaces_grouped_with_risk_first_and_a_matrix(live_server, browse
     page.locator("table.matrix td:not(.level-none) a[title^='team='][title*='→ team=']").first.click()
     page.wait_for_url("**view=matrix&rows=*")
     assert page.locator("table.matrix thead th.col a").count() > 1
-    page.locator("table.matrix td.level-some a, table.matrix td.level-all a").first.click()
+    cell = page.locator("table.matrix td:not(.level-none) a").last
+    title = cell.get_attribute("title")
+    cell.click()
     page.wait_for_selector("#pair")
-    assert "→" in page.inner_text("#pair h2")
+    assert page.inner_text("#pair h2") == title.split(":")[0]
+    assert title.split(": ", 1)[1] in page.inner_text("#pair")
+    assert page.locator("table.matrix td.chosen").count() == 1
     screenshot(page, f"graph-200-matrix-pair-{width}")
     assert problems == []
     context.close()

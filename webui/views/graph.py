@@ -147,9 +147,16 @@ def _matrix(request, cluster, snapshot, filters, pinned, page_url, query) -> dic
     grid["up_url"] = page_url + "?" + urlencode(base) if rows or cols else ""
     source, target = request.GET.get("from", "").strip(), request.GET.get("to", "").strip()
     if source in model.namespaces and target in model.namespaces:
+        allowed = "no port"
+        for row in grid["cells"]:
+            for cell in row:
+                if cell.get("from") == source and cell.get("to") == target:
+                    cell["chosen"] = True
+                    allowed = cell["title"].split(": ", 1)[1]
         grid["pair"] = {
             "from": source,
             "to": target,
+            "ports": allowed,
             **_rule_links(graph.flow_rules(model, source, target), cluster, snapshot, pinned),
         }
     return grid
