@@ -95,3 +95,39 @@ def test_a_wrong_type_fails_naming_the_key(stored):
     data["coverage"]["cluster"]["egress"]["pods"] = "12"
     with pytest.raises(ReportFormatError, match=r"coverage\.cluster\.egress\.pods.*str"):
         StoredReport.from_dict(data)
+
+
+def test_the_score_reads_with_its_reason_drivers_and_first_fixes(stored):
+    score = StoredReport.from_dict(stored).score
+    assert score.reason == stored["score"]["reason"] and score.reason.endswith("fix that first.")
+    assert [d["rule"] for d in score.by_rule] == [d["rule"] for d in stored["score"]["by_rule"]]
+    frontend = score.namespace("shop-frontend")
+    assert (frontend.score, frontend.coverage) == (62, 1.0)
+    assert frontend.reason == stored["score"]["details"]["shop-frontend"]["reason"]
+    # stored compact, described from the catalogue on reading
+    top = frontend.drivers[0]
+    assert set(stored["score"]["details"]["shop-frontend"]["drivers"][0]) == {"fingerprint", "rule", "points", "pods"}
+    assert (top["rule"], top["namespace"], top["severity"]) == ("NP020", "shop-frontend", "high")
+    assert top["title"] and top["remediation"]
+    assert frontend.fix_first == list(frontend.drivers[:3])
+    assert score.namespace("no-such-namespace") is None
+
+
+def test_a_score_stored_before_its_reasons_reads_without_them(stored):
+    old = copy.deepcopy(stored)
+    for key in ("reason", "drivers", "by_rule", "fix_first"):
+        del old["score"][key]
+    for detail in old["score"]["details"].values():
+        for key in ("reason", "drivers", "points", "ingress", "egress"):
+            del detail[key]
+    score = StoredReport.from_dict(old).score
+    assert (score.reason, score.drivers, score.fix_first) == ("", (), ())
+    ns = score.namespace("shop-frontend")
+    assert (ns.score, ns.reason, ns.drivers, ns.fix_first) == (62, "", (), [])
+
+
+def test_a_mistyped_reason_fails_naming_the_key(stored):
+    bad = copy.deepcopy(stored)
+    bad["score"]["details"]["shop-frontend"]["reason"] = 3
+    with pytest.raises(ReportFormatError, match=r"'score\.details\.shop-frontend\.reason' is int, not str"):
+        StoredReport.from_dict(bad).score.namespace("shop-frontend")
