@@ -49,6 +49,11 @@ def test_pdf_holds_summary_changes_offenders_and_findings(changed_report):
     assert "Network policy audit: demo" in text
     assert f"Report #{changed_report.pk} of schedule 'Weekly review'" in text
     assert f"{c['summary']['score']:g}/100" in text
+    # the score's sentence and first fixes, as on the dashboard
+    assert f"Why: {c['summary']['headline']['reason']}" in text
+    first = c["summary"]["headline"]["fix_first"][0]
+    assert f"Fix first: {first['title']} ({first['rule']}" in text
+    assert "How the score is computed: docs/findings.md#score" in text
     assert f"What changed since report #{changed_report.previous_id}" in text
     assert f"New findings {c['changes']['new_count']}" in text
     assert "Resolved findings" in text and "Top offenders" in text
