@@ -396,6 +396,16 @@ def test_an_edge_from_an_unisolated_namespace_says_it_needs_no_rule(demo):
     assert rule_keys(rules, "ingress") == {("shop-db/postgres", 0)}
 
 
+def test_a_port_filter_says_how_many_namespaces_it_leaves_out(demo):
+    data = build(demo, port=5432)
+    drawn = [n for n in data["elements"]["nodes"] if n["data"]["kind"] == "namespace"]
+    assert 0 < len(drawn) < 8
+    assert (
+        f"{8 - len(drawn)} namespaces with no allowed flow matching these filters (port TCP/5432) "
+        "are left out; the matrix lists every namespace." in data["notes"]
+    )
+
+
 def test_groups_come_from_team_labels_then_name_prefixes():
     assert graph.groups.group_key("app-0001", {"team": "payments"}) == "team=payments"
     assert graph.groups.group_key("kube-system", {}) == "kube-*"

@@ -48,7 +48,8 @@ def namespace_graph(model, report: StoredReport | None, filters: Filters) -> dic
         candidates = [i for i in range(n) if has_flow(i)]
     else:
         candidates = list(range(n))
-    left_without_flow = n - len(candidates) if not filters.describe() else 0
+    # Around a namespace the others are not candidates by design; otherwise say who is out.
+    left_without_flow = n - len(candidates) if centre is None else 0
 
     # 2. Groups, only when there are too many namespaces to draw one by one.
     keep = {centre} if centre is not None else set()
@@ -184,7 +185,11 @@ def namespace_graph(model, report: StoredReport | None, filters: Filters) -> dic
             f"{sum(len(units[u]) for u in groups):,} namespaces that have exactly the same flows."
         )
     if left_without_flow:
-        notes.append(f"{left_without_flow:,} namespaces with no allowed flow are left out.")
+        matching = f" matching these filters ({filters.describe()})" if filters.describe() else ""
+        notes.append(
+            f"{left_without_flow:,} namespaces with no allowed flow{matching} are left out; "
+            "the matrix lists every namespace."
+        )
     empty = None
     if not drawing.nodes:
         empty = (
