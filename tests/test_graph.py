@@ -334,8 +334,8 @@ def test_a_big_isolated_cluster_keeps_the_most_connected_and_says_so(monkeypatch
     model = synthetic(3_000, 300, 1_500)
     data = graph.build_graph(model, None, graph.Filters(view="all"))
     assert_bounded(data)
-    # More flows than a picture can hold: nodes in a grid, flows drawn around one node.
-    assert data["truncated"] and data["layout"] == "grid" and data["quiet_edges"]
+    # More flows than a picture can hold: nodes in rows, flows drawn around one node.
+    assert data["truncated"] and data["layout"] == "flow" and data["quiet_edges"]
     assert any("hover or click a node to see its flows" in note for note in data["notes"])
     assert any(
         note.startswith("Showing ") and "filter to see more" in note for note in data["notes"]
@@ -431,7 +431,7 @@ def test_the_grouped_graph_hides_nothing_silently():
     assert {r["namespace"] for r in data["risk"]["rows"]} <= exposed | {
         r["namespace"] for r in data["risk"]["rows"] if r["uncovered"]
     }
-    # Risky groups come first (a grid places nodes in order).
+    # Risky groups come first (a dense graph is laid out in the order sent).
     risky = ["exposed" in n["classes"] or "uncovered" in n["classes"] for n in data["elements"]["nodes"] if n["data"]["kind"] != "external"]
     assert risky == sorted(risky, reverse=True)
 

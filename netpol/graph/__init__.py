@@ -75,12 +75,12 @@ def build_graph(model, report: StoredReport | None, filters: Filters) -> dict:
 def quiet_if_dense(data: dict) -> dict:
     """A graph with many more edges than nodes is a hairball whatever the layout: its
     flows are drawn only around the node hovered or selected, the nodes are placed
-    without them (in order, risk first, or packed by group), and a note says so."""
+    without them (in rows, in the order sent: risk first), and a note says so."""
     nodes, edges = data["elements"]["nodes"], data["elements"]["edges"]
     if len(edges) <= limits.DENSE_EDGES or len(edges) <= 2 * len(nodes):
         return data
     data["quiet_edges"] = True
-    data["layout"] = "packed" if any("parent" in n["data"] for n in nodes) else "grid"
+    data["layout"] = "flow"  # rows in the order sent, risk first; an open group is one block
     data["notes"].append(
         f"{len(edges):,} flows between {len(nodes):,} nodes are too many to draw at once: hover or "
         "click a node to see its flows, or use the matrix to see every pair."

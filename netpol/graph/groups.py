@@ -99,7 +99,7 @@ def grouped_graph(model, report: StoredReport | None, filters: Filters) -> dict:
     external_nodes = max(1, min(limits.MAX_EXTERNAL, limits.MAX_NODES // 4))
     budget = max(1, limits.MAX_NODES - len(parents) - external_nodes)
     order = sorted(range(len(units)), key=lambda u: (-bool(unit_risk(u)), units[u][0]))
-    chosen = order[:budget]  # risk first: a grid layout places them in this order
+    chosen = order[:budget]  # risk first: a dense graph is laid out in this order
     hidden = order[budget:]
     masks = [sum(1 << i for i in units[u][1]) for u in range(len(units))]
 

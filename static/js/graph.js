@@ -31,7 +31,8 @@
       "border-width": 2, "border-color": "#2f5bd3" } },
     { selector: "node.nsgroup-open", style: {
       shape: "round-rectangle", "background-color": "#eef2fd", "background-opacity": 1, "border-width": 2,
-      "border-color": "#7d93d8", "text-valign": "top", "text-margin-y": -4, "font-weight": 700, padding: 14 } },
+      "border-color": "#7d93d8", "text-valign": "top", "text-margin-y": -4, "font-weight": 700, padding: 14,
+      "text-max-width": 600 } },
     { selector: "node.external", style: { shape: "diamond", "background-color": "#98a2b3", width: 26, height: 26 } },
     { selector: "node.exposed", style: { "background-color": "#d64545" } },
     { selector: "node.partial", style: { "border-width": 3, "border-color": "#e07b00", "border-style": "solid" } },
@@ -63,12 +64,7 @@
     rings: { name: "concentric", animate: false, padding: 20, minNodeSpacing: 18, nodeDimensionsIncludeLabels: true,
              spacingFactor: 1.2,
              concentric: function (node) { return node.data("ring"); }, levelWidth: function () { return 1; } },
-    grid: { name: "grid", animate: false, padding: 20, avoidOverlap: true, nodeDimensionsIncludeLabels: true,
-            avoidOverlapPadding: 14, condense: true },
-    // Nodes only (quiet edges do not pull): groups packed together, deterministic.
-    packed: { name: "cose", animate: false, padding: 30, randomize: true, nodeDimensionsIncludeLabels: true,
-              nodeRepulsion: function () { return 400000; }, gravity: 0.6, numIter: 1500, nestingFactor: 1.2,
-              componentSpacing: 60 },
+    grid: { name: "grid", animate: false, padding: 20, avoidOverlap: true },
   };
 
   const READABLE_ZOOM = 0.9; // below this, 13 px labels drop under 11 px on screen
@@ -94,6 +90,41 @@
     } finally {
       Math.random = random;
     }
+  }
+
+  // A dense graph (its edges drawn only around one node) is placed in reading order, risk
+  // first as the server sent it: rows as wide as the canvas holds at a legible zoom, an
+  // open group as one block holding its namespaces. Nothing overlaps, labels included.
+  const CELL_W = 190, CELL_H = 80;
+  function flow(cy) {
+    const width = Math.max(3 * CELL_W, canvas.clientWidth - 40);  // drawn at 100%
+    const perRow = function (count) { return Math.max(1, Math.min(count, Math.floor(width / CELL_W))); };
+    let x = 0, y = 0, rowHeight = 0;
+    function place(w, h) {
+      if (x > 0 && x + w > width) { x = 0; y += rowHeight; rowHeight = 0; }
+      const at = { x: x, y: y };
+      x += w;
+      rowHeight = Math.max(rowHeight, h);
+      return at;
+    }
+    cy.batch(function () {
+      cy.nodes().filter(function (n) { return !n.isChild(); }).forEach(function (node) {
+        if (!node.isParent()) {
+          const at = place(CELL_W, CELL_H);
+          node.position({ x: at.x + CELL_W / 2, y: at.y + CELL_H / 2 });
+          return;
+        }
+        const children = node.children();
+        const cols = perRow(children.length);
+        const rows = Math.ceil(children.length / cols);
+        // Start the block on a row of its own, so its box never covers a neighbour.
+        const at = place(width + 1, rows * CELL_H + 50);
+        children.forEach(function (child, i) {
+          child.position({ x: at.x + (i % cols) * CELL_W + CELL_W / 2, y: at.y + 30 + Math.floor(i / cols) * CELL_H + CELL_H / 2 });
+        });
+        x = width + 1; // the next node starts a new row
+      });
+    });
   }
 
   function say(element, text, className) {
@@ -158,13 +189,19 @@
       maxZoom: 4,
       wheelSensitivity: 0.3,
     });
-    const layout = Object.assign({}, LAYOUTS[data.layout] || LAYOUTS.grid);
-    // A grid as wide as the canvas holds at a legible zoom: the page scrolls down, not sideways.
-    if (layout.name === "grid") layout.cols = Math.max(3, Math.floor(canvas.clientWidth / 190));
-    runLayout(cy, data.quiet_edges ? cy.nodes() : cy.elements(), layout);
+    if (data.layout === "flow") {
+      flow(cy);
+    } else {
+      runLayout(cy, cy.elements(), LAYOUTS[data.layout] || LAYOUTS.grid);
+    }
     cy.fit(undefined, 30);
-    // A graph of a few nodes would be fitted at a giant zoom, a big one at a tiny one.
-    if (cy.zoom() > 1.5) {
+    // A graph of a few nodes would be fitted at a giant zoom, a big one at a tiny one;
+    // rows of a dense graph are drawn at 100%, from the top.
+    if (data.layout === "flow") {
+      cy.zoom(1);
+      const box = cy.elements().boundingBox();
+      cy.pan({ x: (canvas.clientWidth - box.w) / 2 - box.x1, y: 20 - box.y1 });
+    } else if (cy.zoom() > 1.5) {
       cy.zoom(1.5);
       cy.center();
     } else if (cy.zoom() < READABLE_ZOOM) {
