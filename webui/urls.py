@@ -12,6 +12,8 @@ urlpatterns = [
     path("clusters/<slug:name>/findings/", findings.finding_list, name="findings"),
     path("clusters/<slug:name>/findings/waive/", findings.finding_waive_selection, name="findings_waive"),
     path("clusters/<slug:name>/findings/<int:pk>/", findings.finding_detail, name="finding"),
+    # A finding's stable link: its latest occurrence, whichever snapshot that is.
+    path("clusters/<slug:name>/findings/fp/<str:fingerprint>/", findings.finding_by_fingerprint, name="finding_fp"),
     path("clusters/<slug:name>/findings/<int:pk>/waive/", findings.finding_waive, name="finding_waive"),
     path("clusters/<slug:name>/waivers/", findings.waiver_list, name="waivers"),
     path("clusters/<slug:name>/waivers/<int:pk>/revoke/", findings.waiver_revoke, name="waiver_revoke"),

@@ -1,5 +1,6 @@
-// "Copy YAML" buttons: copy the text of the element named by data-copy-target.
+// "Copy YAML" (and "Copy link") buttons: copy the text of the element named by data-copy-target.
 document.querySelectorAll("button[data-copy-target]").forEach(function (button) {
+  const label = button.textContent;
   button.addEventListener("click", async function () {
     const text = document.getElementById(button.dataset.copyTarget).innerText;
     try {
@@ -12,6 +13,6 @@ document.querySelectorAll("button[data-copy-target]").forEach(function (button) 
       window.getSelection().addRange(range);
       button.textContent = "Selected: press Ctrl+C";
     }
-    setTimeout(function () { button.textContent = "Copy YAML"; }, 2000);
+    setTimeout(function () { button.textContent = label; }, 2000);
   });
 });

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from auditor import services
 from auditor.access import require_role
-from auditor.models import Finding, Waiver
+from auditor.models import Finding, NetworkPolicy, Snapshot, Waiver
 from auditor.reports.exports import _cell as csv_cell
 from auditor.selectors import (
     GROUP_KEYS,
@@ -24,13 +24,15 @@ from auditor.selectors import (
     finding_groups,
     findings_of,
     group_samples,
+    latest_snapshot,
     partly_waived,
     previous_complete,
 )
 from netpol.findings.catalogue import RULES, SEVERITIES
 from netpol.summaries import ref_parts
 
-from .common import get_cluster, snapshot_for
+from ..templatetags.evidence import affected_workloads, evidence_rows
+from .common import get_cluster, render_problem, snapshot_for
 
 PER_PAGE = 50
 GROUPS_PER_PAGE = 50
@@ -263,6 +265,33 @@ def finding_waive_selection(request, name):
 def finding_detail(request, name, pk):
     cluster = get_cluster(name)
     finding = get_object_or_404(Finding.objects.select_related("snapshot"), pk=pk, snapshot__cluster=cluster)
+    return _finding_page(request, cluster, finding)
+
+
+@require_role("viewer")
+def finding_by_fingerprint(request, name, fingerprint):
+    """The stable link of a finding: its latest occurrence (the current snapshot's, or the
+    last snapshot it was in, saying when it was resolved). An alias (the fingerprint of a
+    per-workload finding of an earlier recipe) redirects to the finding that stands for it."""
+    cluster = get_cluster(name)
+    complete = Finding.objects.filter(snapshot__cluster=cluster, snapshot__status=Snapshot.Status.COMPLETE)
+    newest_first = ("-snapshot__finished_at", "-snapshot_id")
+    finding = complete.filter(fingerprint=fingerprint).select_related("snapshot").order_by(*newest_first).first()
+    if finding is None:
+        # Aliases are a JSON list; its text holds the quoted fingerprint (24 hex digits, so
+        # no false match).
+        standing = (complete.annotate(aliases_text=Cast("aliases", TextField()))
+                    .filter(aliases_text__contains=f'"{fingerprint[:64]}"').order_by(*newest_first).first())
+        if standing is not None:
+            messages.info(request, f"{fingerprint[:64]} was a per-workload finding; it is now part of this one, "
+                                   "one finding per cause.")
+            return redirect("webui:finding_fp", name=cluster.name, fingerprint=standing.fingerprint)
+        return render_problem(request, cluster, f"{cluster.name} has no finding with fingerprint "
+                                                f"'{fingerprint[:64]}' in any complete snapshot.", status=404)
+    return _finding_page(request, cluster, finding, stable=True)
+
+
+def _finding_page(request, cluster, finding, *, stable: bool = False):
     waivers = (Waiver.objects.filter(cluster=cluster, fingerprint__in=[finding.fingerprint, *finding.aliases])
                .select_related("author"))
     finding.waived = findings_of(finding.snapshot).filter(pk=finding.pk, waived=True).exists()
@@ -270,13 +299,35 @@ def finding_detail(request, name, pk):
     # Its own waiver, or (waived through its aliases) the waiver of its first alias.
     active_waiver = in_force.get(finding.fingerprint) or (
         next((in_force[a] for a in finding.aliases if a in in_force), None) if finding.waived else None)
+    current = latest_snapshot(cluster)
+    newer = current if current is not None and current.pk != finding.snapshot_id else None
+    # The first complete snapshot after the last one with it: the one that resolved it.
+    resolved_in = None
+    if newer is not None and not Finding.objects.filter(snapshot=current, fingerprint=finding.fingerprint).exists():
+        last = (Finding.objects.filter(snapshot__cluster=cluster, snapshot__status=Snapshot.Status.COMPLETE,
+                                       fingerprint=finding.fingerprint)
+                .select_related("snapshot").order_by("-snapshot__finished_at", "-snapshot_id").first())
+        resolved_in = (Snapshot.objects.filter(cluster=cluster, status=Snapshot.Status.COMPLETE,
+                                               finished_at__gt=last.snapshot.finished_at)
+                       .order_by("finished_at", "id").first())
+    policy_key = (finding.evidence or {}).get("policy")
+    policy_spec = None
+    if isinstance(policy_key, str) and "/" in policy_key:
+        namespace, _, policy_name = policy_key.partition("/")
+        policy_spec = (NetworkPolicy.objects.filter(snapshot_id=finding.snapshot_id, namespace=namespace,
+                                                    name=policy_name).values_list("spec", flat=True).first())
     return render(request, "webui/finding.html", {
         "cluster": cluster, "finding": finding, "rule": RULES.get(finding.rule),
         "refs": [ref_parts(r) for r in finding.object_refs[:200]],
         "waivers": waivers, "active_waiver": active_waiver,
         "partly": partly_waived([finding], cluster).get(finding.pk) if not active_waiver else None,
-        "workloads": finding.workloads[:WORKLOADS_SHOWN],
+        "workloads": affected_workloads(finding, WORKLOADS_SHOWN),
         "workloads_more": max(0, len(finding.workloads) - WORKLOADS_SHOWN),
+        "evidence": evidence_rows(finding.evidence, cluster=cluster.name, snapshot_id=finding.snapshot_id,
+                                  policy_spec=policy_spec),
+        "stable_url": request.build_absolute_uri(
+            reverse("webui:finding_fp", args=[cluster.name, finding.fingerprint])),
+        "stable": stable, "newer": newer, "resolved_in": resolved_in,
         "default_expiry": (timezone.now() + timedelta(days=DEFAULT_WAIVER_DAYS)).date(),
         "max_expiry": (timezone.now() + timedelta(days=services.MAX_WAIVER_DAYS)).date(),
     })
