@@ -148,3 +148,13 @@ def test_an_alias_fingerprint_redirects_to_the_finding_standing_for_it(client_as
     missing = client.get(reverse("webui:finding_fp", args=["demo", "0" * 24]))
     assert missing.status_code == 404
     assert f"demo has no finding with fingerprint &#x27;{'0' * 24}&#x27;" in missing.content.decode()
+
+
+def test_a_namespace_finding_counting_its_workloads_reads_as_rows(client_as, demo_snapshot):
+    finding = Finding.objects.get(snapshot=demo_snapshot, rule="NP032")  # "workloads": a count, not a list
+    page = client_as("viewer").get(reverse("webui:finding", args=["demo", finding.pk]))
+    words = text_of(evidence_section(page.content.decode()))
+    assert page.status_code == 200
+    assert "Policies restricting its egress payments/payments-api" in words
+    assert "DNS pods kube-system/coredns-0, kube-system/coredns-1" in words
+    assert "A connection from payments/payments-api-0 to kube-system/coredns-0 on UDP 53 is denied." in words

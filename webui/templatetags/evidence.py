@@ -242,7 +242,8 @@ def affected_workloads(finding, shown: int) -> list[dict]:
     """The finding's workloads with their namespace, kind and name (for a link), and the
     open and running pod counts the evidence records for them."""
     counts = {}
-    for w in (finding.evidence or {}).get("workloads") or []:
+    recorded = (finding.evidence or {}).get("workloads")
+    for w in recorded if isinstance(recorded, list) else []:  # NP032 records a count
         if isinstance(w, dict) and "workload" in w:
             counts[w["workload"]] = w
     out = []
