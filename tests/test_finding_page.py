@@ -158,3 +158,25 @@ def test_a_namespace_finding_counting_its_workloads_reads_as_rows(client_as, dem
     assert "Policies restricting its egress payments/payments-api" in words
     assert "DNS pods kube-system/coredns-0, kube-system/coredns-1" in words
     assert "A connection from payments/payments-api-0 to kube-system/coredns-0 on UDP 53 is denied." in words
+
+
+def test_an_invalid_field_and_a_shadowing_rule_are_named():
+    invalid = evidence_rows({"policy": "shop/bad", "field": "spec.ingress[0].from[1].ipBlock.except[0]",
+                             "message": "must be inside the cidr"}, cluster="demo", snapshot_id=3, policy_spec={})
+    assert [(r["label"], text_of(str(r["html"]))) for r in invalid] == [
+        ("Policy", "NetworkPolicy shop/bad"),
+        ("Field", "spec.ingress[0].from[1].ipBlock.except[0]"),
+        ("Problem", "must be inside the cidr"),
+    ]
+    spec = {"egress": [{"to": [{"podSelector": {}}]}, {"to": [{"podSelector": {"matchLabels": {"app": "db"}}}],
+                                                        "ports": [{"port": 5432}]}]}
+    shadowed = evidence_rows({"policy": "shop/egress", "direction": "egress", "rule": 1,
+                              "shadowed_by": {"policy": "shop/egress", "rule": 0}},
+                             cluster="demo", snapshot_id=3, policy_spec=spec)
+    words = {r["label"]: text_of(str(r["html"])) for r in shadowed}
+    assert words["Rule"] == ("The 2nd egress rule, spec.egress[1] "
+                             "(egress to {podSelector: {matchLabels: {app: db}}} on TCP/5432)")
+    assert words["Shadowed by"] == "the 1st egress rule of shop/egress"
+    assert 'rule=egress-0' in str(shadowed[-1]["html"])
+    assert shadowed[1]["yaml"] == ("spec:\n  egress:\n  - to:\n    - podSelector:\n        matchLabels:\n"
+                                   "          app: db\n    ports:\n    - port: 5432\n")

@@ -122,6 +122,7 @@ def _probe(cluster: str, snapshot_id: int, probe: dict) -> SafeString:
 
 # Keys whose value reads well as-is under a label; the order is the order shown.
 LABELS = {
+    "message": "Problem",
     "address": "Address",
     "cidr": "ipBlock",
     "except": "Except",
@@ -197,6 +198,8 @@ def evidence_rows(evidence: dict, *, cluster: str, snapshot_id: int, policy_spec
                 "<code>spec.{}[{}].ports[{}]</code>", direction, rule_index, k), "yaml": None})
     elif direction in ("ingress", "egress"):
         rows.append({"label": "Direction", "html": format_html("{}", direction.capitalize()), "yaml": None})
+    if isinstance(ev.get("field"), str) and not (direction in ("ingress", "egress") and isinstance(rule_index, int)):
+        rows.append({"label": "Field", "html": format_html("<code>{}</code>", ev["field"]), "yaml": None})
     if "selector" in ev:
         label = "Peer selector" if isinstance(ev.get("peer"), int) else "Pod selector"
         rows.append({"label": label, "html": format_html("<code>{}</code>", _flow(ev["selector"])), "yaml": None})
