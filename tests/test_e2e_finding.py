@@ -11,7 +11,7 @@ from auditor.models import Finding
 
 from .browser import log_in, screenshot
 from .conftest import PASSWORD
-from .test_e2e_graph import big_cluster, listen, nav_fits  # noqa: F401  (the fixture, shared)
+from .test_e2e_graph import listen, nav_fits
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,28 +99,49 @@ def test_demo_findings_read_as_words_with_readable_yaml(live_server, browser, pe
     context.close()
 
 
-@pytest.mark.parametrize("width", [1440, 1024])
-def test_200_namespace_findings_of_several_rules(live_server, browser, personas, big_cluster, width):  # noqa: F811
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    problems = listen(page)
-    log_in(page, live_server, "viewer", PASSWORD)
-    findings = Finding.objects.filter(snapshot__cluster=big_cluster)
+@pytest.fixture
+def cluster_200(transactional_db, tmp_path):
+    """bench.synthetic.kubectl_list(5000, 200, 1000) as a manifests cluster, snapshotted and
+    analysed the way ``manage.py snapshot`` does."""
+    from unittest import mock
+
+    import yaml
+
+    from auditor import services
+    from auditor.models import Cluster, Snapshot
+    from bench.synthetic import kubectl_list
+
+    (tmp_path / "cluster.yaml").write_text(yaml.safe_dump(kubectl_list(5_000, 200, 1_000)))
+    with mock.patch("django.db.transaction.on_commit"):
+        cluster = Cluster.objects.create(name="big200", source=Cluster.Source.MANIFESTS, manifest_path=str(tmp_path))
+        snapshot = services.snapshot_request(cluster=cluster, trigger=Snapshot.Trigger.MANUAL, enqueue=False)
+        services.snapshot_collect(snapshot_id=snapshot.pk)
+        services.snapshot_analyze(snapshot=Snapshot.objects.get(pk=snapshot.pk))
+    return cluster
+
+
+def test_200_namespace_findings_of_several_rules(live_server, browser, personas, cluster_200):
+    findings = Finding.objects.filter(snapshot__cluster=cluster_200)
     rules = sorted(set(findings.values_list("rule", flat=True)))
     assert len(rules) >= 5, f"the generated cluster should raise several rules, not {rules}"
-    for rule in rules:
-        # The finding of the rule affecting the most workloads: the longest lists.
-        finding = max(findings.filter(rule=rule).order_by("pk")[:200], key=lambda f: len(f.workloads))
-        evidence = open_finding(page, live_server, "big", finding, f"finding-200-{rule}-{width}")
-        policy = finding.evidence.get("policy")
-        if policy:
-            assert f"NetworkPolicy {policy}" in evidence
-        if isinstance(finding.evidence.get("rule"), int):
-            assert f"spec.{finding.evidence['direction']}[{finding.evidence['rule']}]" in evidence
-            assert page.locator("dl.evidence pre code").count() == 1
-        if finding.workloads:
-            assert page.locator("ul.workloads li a").count() == min(len(finding.workloads), 500)
-        # Nothing of the page leaves the window sideways.
-        assert page.evaluate("() => document.documentElement.scrollWidth") <= width
-    assert problems == []
-    context.close()
+    for width in (1440, 1024):  # one cluster for both widths: building it is the slow part
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        problems = listen(page)
+        log_in(page, live_server, "viewer", PASSWORD)
+        for rule in rules:
+            # The finding of the rule affecting the most workloads: the longest lists.
+            finding = max(findings.filter(rule=rule).order_by("pk")[:200], key=lambda f: len(f.workloads))
+            evidence = open_finding(page, live_server, "big200", finding, f"finding-200-{rule}-{width}")
+            policy = finding.evidence.get("policy")
+            if policy:
+                assert f"NetworkPolicy {policy}" in evidence
+            if isinstance(finding.evidence.get("rule"), int):
+                assert f"spec.{finding.evidence['direction']}[{finding.evidence['rule']}]" in evidence
+                assert page.locator("dl.evidence pre code").count() == 1
+            if finding.workloads:
+                assert page.locator("ul.workloads li a").count() == min(len(finding.workloads), 500)
+            # Nothing of the page leaves the window sideways.
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+        assert problems == []
+        context.close()

@@ -80,8 +80,17 @@ def test_unknown_keys_read_as_labelled_values_never_json():
     rows = evidence_rows({"plugins": ["calico"], "evidence": {"calico": ["DaemonSet/kube-system/calico-node"]},
                           "new_thing": {"a_b": 1}}, cluster="demo", snapshot_id=1, policy_spec=None)
     words = {r["label"]: text_of(str(r["html"])) for r in rows}
-    assert words == {"CNI plugins seen": "calico", "Evidence": "calico: DaemonSet/kube-system/calico-node",
+    assert words == {"CNI plugins seen": "calico", "Workloads per plugin": "calico: DaemonSet/kube-system/calico-node",
                      "New thing": "a b: 1"}
+    # NP004: the namespace's policies by name, linked in the finding's namespace.
+    rows = evidence_rows({"policies": ["allow-web"], "pods": 4}, cluster="demo", snapshot_id=1, policy_spec=None,
+                         namespace="shop")
+    assert [(r["label"], text_of(str(r["html"]))) for r in rows] == [("Policies", "shop/allow-web"),
+                                                                      ("Running pods", "4")]
+    assert reverse("webui:policy", args=["demo", "shop", "allow-web"]) in str(rows[0]["html"])
+    # NP039 when no plugin is found: the plugins say "none", the empty mapping is left out.
+    rows = evidence_rows({"plugins": [], "evidence": {}}, cluster="demo", snapshot_id=1, policy_spec=None)
+    assert [(r["label"], text_of(str(r["html"]))) for r in rows] == [("CNI plugins seen", "none")]
 
 
 def test_old_snapshot_page_says_a_newer_one_exists(client_as, demo_snapshot):
@@ -156,6 +165,8 @@ def test_a_namespace_finding_counting_its_workloads_reads_as_rows(client_as, dem
     words = text_of(evidence_section(page.content.decode()))
     assert page.status_code == 200
     assert "Policies restricting its egress payments/payments-api" in words
+    policy_url = reverse("webui:policy", args=["demo", "payments", "payments-api"])
+    assert f'href="{policy_url}?snapshot={demo_snapshot.pk}"' in page.content.decode()
     assert "DNS pods kube-system/coredns-0, kube-system/coredns-1" in words
     assert "A connection from payments/payments-api-0 to kube-system/coredns-0 on UDP 53 is denied." in words
 

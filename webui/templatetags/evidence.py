@@ -142,9 +142,10 @@ LABELS = {
     "policies": "Policies",
     "ingress_isolated_pods": "Ingress-isolated pods",
     "egress_isolated_pods": "Egress-isolated pods",
-    "pods": "Pods",
+    "pods": "Running pods",
     "nodes": "Nodes",
     "plugins": "CNI plugins seen",
+    "evidence": "Workloads per plugin",
     "workload": "Workload",
 }
 # Keys whose empty value still says something (an empty list reads "none").
@@ -154,9 +155,11 @@ _FOLDED = {"policy", "direction", "rule", "field", "peer", "port_index", "select
            "workloads", "shadowed_by"}
 
 
-def evidence_rows(evidence: dict, *, cluster: str, snapshot_id: int, policy_spec: dict | None) -> list[dict]:
+def evidence_rows(evidence: dict, *, cluster: str, snapshot_id: int, policy_spec: dict | None,
+                  namespace: str = "") -> list[dict]:
     """``[{"label", "html", "yaml"}]``: the evidence as rows of words; ``yaml`` is the
-    excerpt of the stored policy (the rule, or the peer) when there is one."""
+    excerpt of the stored policy (the rule, or the peer) when there is one. ``namespace``:
+    the finding's, for policies the evidence names without one."""
     rows: list[dict] = []
     ev = evidence or {}
     policy = ev.get("policy")
@@ -221,12 +224,29 @@ def evidence_rows(evidence: dict, *, cluster: str, snapshot_id: int, policy_spec
     if isinstance(ev.get("probe"), dict):
         rows.append({"label": "Demonstration", "html": _probe(cluster, snapshot_id, ev["probe"]), "yaml": None})
     for key, label in LABELS.items():
-        if key in ev and (key in _SAID_WHEN_EMPTY or ev[key] not in (None, [], "")):
-            rows.append({"label": label, "html": _value(ev[key]), "yaml": None})
+        if key in ev and (key in _SAID_WHEN_EMPTY or ev[key] not in (None, [], {}, "")):
+            html = (_policy_links(cluster, snapshot_id, ev[key], namespace) if key in _POLICY_LISTS
+                    else _value(ev[key]))
+            rows.append({"label": label, "html": html, "yaml": None})
     for key, value in ev.items():
         if key not in LABELS and key not in _FOLDED:
             rows.append({"label": key.replace("_", " ").capitalize(), "html": _value(value), "yaml": None})
     return rows
+
+
+# Lists of policies: ``ns/name`` keys, or names in the finding's namespace.
+_POLICY_LISTS = {"policies", "egress_policies"}
+
+
+def _policy_links(cluster: str, snapshot_id: int, names, namespace: str) -> SafeString:
+    if not isinstance(names, list):
+        return _value(names)
+    keys = [n if "/" in str(n) or not namespace else f"{namespace}/{n}" for n in names]
+    shown = format_html_join(", ", '<a href="{}"><code>{}</code></a>', (
+        (_policy_url(cluster, snapshot_id, k), k) for k in keys[:LIST_SHOWN] if "/" in k))
+    if len(keys) > LIST_SHOWN:
+        return format_html("{} and {} more", shown, len(keys) - LIST_SHOWN)
+    return shown
 
 
 def _value(value) -> SafeString:

@@ -324,7 +324,7 @@ def _finding_page(request, cluster, finding, *, stable: bool = False):
         "workloads": affected_workloads(finding, WORKLOADS_SHOWN),
         "workloads_more": max(0, len(finding.workloads) - WORKLOADS_SHOWN),
         "evidence": evidence_rows(finding.evidence, cluster=cluster.name, snapshot_id=finding.snapshot_id,
-                                  policy_spec=policy_spec),
+                                  policy_spec=policy_spec, namespace=finding.namespace),
         "stable_url": request.build_absolute_uri(
             reverse("webui:finding_fp", args=[cluster.name, finding.fingerprint])),
         "stable": stable, "newer": newer, "resolved_in": resolved_in,
