@@ -191,3 +191,27 @@ def test_an_invalid_field_and_a_shadowing_rule_are_named():
     assert 'rule=egress-0' in str(shadowed[-1]["html"])
     assert shadowed[1]["yaml"] == ("spec:\n  egress:\n  - to:\n    - podSelector:\n        matchLabels:\n"
                                    "          app: db\n    ports:\n    - port: 5432\n")
+
+
+@pytest.mark.parametrize("rule", ["NP001", "NP002", "NP010", "NP011", "NP012", "NP020", "NP022", "NP024", "NP030",
+                                  "NP032"])
+def test_every_demonstration_of_the_demo_explains(client_as, demo_snapshot, rule):
+    """The explain link of each rule's demonstration opens the explanation, not a form error."""
+    client = client_as("viewer")
+    demonstrated = [f for f in Finding.objects.filter(snapshot=demo_snapshot, rule=rule) if "probe" in f.evidence]
+    assert demonstrated, f"the demo should demonstrate {rule}"
+    for finding in demonstrated:
+        page = client.get(reverse("webui:finding", args=["demo", finding.pk])).content.decode()
+        link = unescape(re.search(r'href="([^"]*/reach/\?[^"]*)"', page).group(1))
+        explained = client.get(link)
+        assert explained.status_code == 200, f"{rule} {link}: {explained.status_code}"
+        probe = finding.evidence["probe"]
+        assert f'value="{probe["src"]}"' in explained.content.decode()
+
+
+def test_an_alias_redirect_says_why(client_as, demo_snapshot):
+    finding = Finding.objects.filter(snapshot=demo_snapshot, rule="NP001", namespace="kube-system").get()
+    page = client_as("viewer").get(reverse("webui:finding_fp", args=["demo", finding.aliases[0]]), follow=True)
+    words = text_of(page.content.decode())
+    assert f"{finding.aliases[0]} was a per-workload finding; it is now part of this one" in words
+    assert f"fingerprint {finding.fingerprint}" in words
