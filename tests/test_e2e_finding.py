@@ -12,6 +12,7 @@ from auditor.models import Finding
 from .browser import log_in, screenshot
 from .conftest import PASSWORD
 from .test_e2e_graph import listen, nav_fits
+from .test_finding_page import changing_cluster  # noqa: F401  (the fixture, shared)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -145,3 +146,29 @@ def test_200_namespace_findings_of_several_rules(live_server, browser, personas,
             assert page.evaluate("() => document.documentElement.scrollWidth") <= width
         assert problems == []
         context.close()
+
+
+def test_a_resolved_finding_and_an_old_snapshot_say_so(live_server, browser, personas, changing_cluster):  # noqa: F811
+    _cluster, snapshot, drop_allow_all = changing_cluster
+    first = snapshot()
+    finding = Finding.objects.get(snapshot=first, rule="NP010")
+    kept = Finding.objects.get(snapshot=first, rule="NP022")
+    drop_allow_all()
+    second = snapshot()
+    context = browser.new_context(viewport={"width": 1024, "height": 900})
+    page = context.new_page()
+    problems = listen(page)
+    log_in(page, live_server, "viewer", PASSWORD)
+    page.goto(f"{live_server.url}/clusters/changing/findings/fp/{finding.fingerprint}/")
+    assert f"Resolved in snapshot #{second.pk} on {second.finished_at:%Y-%m-%d}" in page.inner_text(".notice")
+    assert readable(page, ".notice, .notice a, .stable-link, .stable-link code") >= 3
+    screenshot(page, "finding-resolved-1024")
+    page.goto(f"{live_server.url}/clusters/changing/findings/{kept.pk}/")
+    assert f"a newer snapshot (#{second.pk}) exists" in page.inner_text(".notice")
+    screenshot(page, "finding-old-snapshot-1024")
+    page.click(".notice >> text=Open this finding in its latest snapshot")
+    page.wait_for_url(f"**/clusters/changing/findings/fp/{kept.fingerprint}/")
+    assert f"snapshot #{second.pk}" in page.inner_text(".stable-link")
+    screenshot(page, "finding-old-snapshot-followed-1024")
+    assert problems == []
+    context.close()
