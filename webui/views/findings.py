@@ -307,9 +307,9 @@ def _finding_page(request, cluster, finding, *, stable: bool = False):
         last = (Finding.objects.filter(snapshot__cluster=cluster, snapshot__status=Snapshot.Status.COMPLETE,
                                        fingerprint=finding.fingerprint)
                 .select_related("snapshot").order_by("-snapshot__finished_at", "-snapshot_id").first())
-        resolved_in = (Snapshot.objects.filter(cluster=cluster, status=Snapshot.Status.COMPLETE,
-                                               finished_at__gt=last.snapshot.finished_at)
-                       .order_by("finished_at", "id").first())
+        resolved_in = last and (Snapshot.objects.filter(cluster=cluster, status=Snapshot.Status.COMPLETE,
+                                                        finished_at__gt=last.snapshot.finished_at)
+                                .order_by("finished_at", "id").first())
     policy_key = (finding.evidence or {}).get("policy")
     policy_spec = None
     if isinstance(policy_key, str) and "/" in policy_key:
