@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import json
+import math
 import os
 import re
 import subprocess
@@ -11,10 +14,18 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from netpol.collect import manifests
 from netpol.collect.base import CollectionError
 from netpol.collect.kinds import KINDS
-from netpol.collect.manifests import DEFAULT_MAX_FILE_BYTES, ManifestCollector
+from netpol.collect.manifests import (
+    DEFAULT_MAX_ALIAS_NODES,
+    DEFAULT_MAX_FILE_BYTES,
+    ManifestCollector,
+)
 from netpol.collect.normalize import FROM_TEMPLATE_ANNOTATION, normalize
 
 FIXTURES = Path(__file__).parent / "fixtures" / "manifests"
@@ -742,3 +753,344 @@ def test_a_kustomization_without_metadata_is_skipped_like_any_other_kind(tmp_pat
     objects, warnings = collect(tmp_path)
     assert [ns["metadata"]["name"] for ns in objects["Namespace"]] == ["shop"]
     assert warnings == ["skipped 1 Kustomization document"]
+
+
+# --- The fast reader --------------------------------------------------------------------
+# YAML texts of FAST_READER_MIN_CHARS or more are read by libfyaml when ``_unsure`` finds
+# nothing the two readers may read differently; the guarded reader (PyYAML) reads the rest
+# and reports every error. These tests pad small texts with a comment to reach the fast
+# reader, and check its answers against the guarded reader's.
+
+
+def padded(text: str) -> str:
+    return text + "# " + "padding " * (manifests.FAST_READER_MIN_CHARS // 8) + "\n"
+
+
+def fast(text: str, max_alias_nodes: int = DEFAULT_MAX_ALIAS_NODES) -> list | None:
+    return manifests._fast_documents(text, max_alias_nodes)
+
+
+def guarded(text: str, max_alias_nodes: int = DEFAULT_MAX_ALIAS_NODES) -> list:
+    return manifests._guarded_documents(text, Path("test.yaml"), max_alias_nodes)
+
+
+def same(a: object, b: object) -> bool:
+    """Equal, with the same types (True is not 1) and the same key order."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[key], b[key]) for key in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)
+    return a == b
+
+
+# YAML 1.1 as PyYAML reads it, where YAML 1.2 readers part from it.
+YAML_11_TRAPS = """\
+quoted: "yes"
+bools:
+- yes
+- No
+- on
+- OFF
+- y
+octal: 010
+octal-of-yaml-1.2: 0o10
+hex: 0x1F
+underscores: 1_000
+pod-template-hash: 68795e63
+leading-zero: 06714938
+exponent-without-dot: 1e3
+float: 1.5e+3
+dot: .5
+date: 2024-06-01
+timestamp: 2001-12-14t21:59:43.10-05:00
+nulls:
+- ~
+- null
+-
+infinity: -.inf
+1: an int key
+null: a null key
+"""
+YAML_11_EXPECTED = {
+    "quoted": "yes",
+    "bools": [True, False, True, False, "y"],
+    "octal": 8,
+    "octal-of-yaml-1.2": "0o10",
+    "hex": 31,
+    "underscores": 1000,
+    "pod-template-hash": "68795e63",
+    "leading-zero": "06714938",
+    "exponent-without-dot": "1e3",
+    "float": 1500.0,
+    "dot": 0.5,
+    "date": "2024-06-01",  # Kubernetes reads YAML as JSON: dates stay strings
+    "timestamp": "2001-12-14t21:59:43.10-05:00",
+    "nulls": [None, None, None],
+    "infinity": -math.inf,
+    1: "an int key",
+    None: "a null key",
+}
+
+
+def test_the_fast_reader_reads_yaml_1_1_as_pyyaml_does():
+    text = padded(YAML_11_TRAPS)
+    documents = fast(text)
+    assert documents is not None, manifests._unsure(text, DEFAULT_MAX_ALIAS_NODES)
+    assert same(documents, [YAML_11_EXPECTED])
+    assert same(documents, guarded(text))
+
+
+def test_the_fast_reader_keeps_the_documents_of_a_stream_empty_ones_included():
+    text = padded("---\n---\na: yes\n---\nb: 010\n")
+    assert same(fast(text), [None, {"a": True}, {"b": 8}])
+    assert same(fast(text), guarded(text))
+
+
+def test_without_libfyaml_the_guarded_reader_gives_the_same(monkeypatch):
+    monkeypatch.setattr(manifests, "_libfyaml", lambda: None)
+    text = padded(YAML_11_TRAPS)
+    assert fast(text) is None
+    assert same(manifests.yaml_documents(text, Path("t.yaml"), 100), [YAML_11_EXPECTED])
+
+
+@pytest.mark.parametrize(
+    ("snippet", "expected"),
+    [
+        pytest.param("a: 1:20\n", {"a": 80}, id="sexagesimal"),
+        pytest.param("a: 190:20:30.15\n", {"a": 685230.15}, id="sexagesimal-float"),
+        pytest.param("a: 18446744073709551616\n", {"a": 2**64}, id="past-64-bits"),
+        pytest.param("a: -9223372036854775809\n", {"a": -(2**63) - 1}, id="libfyaml-clamps"),
+        pytest.param("a: 0x10000000000000000\n", {"a": 2**64}, id="hex-past-64-bits"),
+        pytest.param("a: 1.0e+309\n", {"a": math.inf}, id="past-a-double"),
+        pytest.param("a: 1.0e-400\n", {"a": 0.0}, id="under-a-double"),
+        pytest.param("a: !!str 12\n", {"a": "12"}, id="tag"),
+        pytest.param(
+            "b: &b\n  k: v\na:\n  <<: *b\n", {"b": {"k": "v"}, "a": {"k": "v"}}, id="merge"
+        ),
+        pytest.param("a: {b: [1, c]}\n", {"a": {"b": [1, "c"]}}, id="flow"),
+        pytest.param("? a\n: 1\n", {"a": 1}, id="explicit-key"),
+        pytest.param("a: |2\n   x\n", {"a": " x\n"}, id="indentation-indicator"),
+        # libfyaml 1.0.0b2 resolves this alias to {"m": 1}, the last collection inside.
+        pytest.param(
+            "a: &x\n  k:\n    m: 1\nb: *x\n",
+            {"a": {"k": {"m": 1}}, "b": {"k": {"m": 1}}},
+            id="anchor-on-nested-collections",
+        ),
+    ],
+)
+def test_what_the_readers_may_read_differently_takes_the_guarded_reader(snippet, expected):
+    text = padded(snippet)
+    assert manifests._unsure(text, DEFAULT_MAX_ALIAS_NODES)
+    assert fast(text) is None
+    assert same(manifests.yaml_documents(text, Path("t.yaml"), 100), [expected])
+
+
+@pytest.mark.parametrize(
+    ("snippet", "fragment"),
+    [
+        pytest.param("- : x\n", "line 1, column 3", id="empty-key"),  # libfyaml takes it
+        pytest.param("a:\nb\n", "line 3, column 1", id="scalar-at-the-key-indent"),
+        pytest.param("a:\n\tb: 1\n", "line 2, column 1", id="tab"),
+        pytest.param("a: 1\n...\nb: 2\n", "document 2: invalid YAML at line 3", id="bare-document"),
+        pytest.param("a: &x 1\nb: &x 2\n", "duplicate anchor", id="anchor-twice"),
+        pytest.param("a: 1\n---\nb: *x\n", "found undefined alias", id="undefined-alias"),
+        pytest.param("apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n namespace: shop\n",
+                     "line 5, column 2", id="indentation"),
+    ],
+)
+def test_errors_in_large_yaml_name_the_file_the_document_and_the_line(tmp_path, snippet, fragment):
+    path = tmp_path / "big.yaml"
+    path.write_text(padded(snippet))
+    with pytest.raises(CollectionError) as info:
+        manifests.yaml_documents(path.read_text(), path, DEFAULT_MAX_ALIAS_NODES)
+    message = str(info.value)
+    assert message.startswith(f"{path}, ") and "invalid YAML" in message
+    assert fragment in message
+
+
+def test_flat_anchors_as_pyyaml_writes_them_stay_on_the_fast_reader():
+    text = padded(
+        "rule:\n  except: &id001\n  - 10.0.0.0/8\n  - 'fd00::/8'\nother:\n"
+        "  except: *id001\n  more: *id001\nlabels: &labels\n  app: web\n  tier: ''\n"
+        "selector: *labels\n"
+    )
+    assert manifests._unsure(text, DEFAULT_MAX_ALIAS_NODES) is None
+    [document] = fast(text)
+    assert same([document], guarded(text))
+    assert document["other"]["more"] == ["10.0.0.0/8", "fd00::/8"]
+    assert document["selector"] == {"app": "web", "tier": ""}
+
+
+def test_aliases_past_the_budget_are_refused_as_before(tmp_path):
+    # A flat anchor of 1,000 items, aliased 200 times: 200,200 nodes.
+    text = padded("a: &a\n" + "- x\n" * 1000 + "b:\n" + "- *a\n" * 200)
+    assert manifests._unsure(text, DEFAULT_MAX_ALIAS_NODES) == "aliases over the budget"
+    started = time.perf_counter()
+    with pytest.raises(CollectionError, match="aliases repeat more than 100,000 nodes"):
+        manifests.yaml_documents(text, tmp_path / "bomb.yaml", DEFAULT_MAX_ALIAS_NODES)
+    assert time.perf_counter() - started < 2
+    assert fast(text, max_alias_nodes=200_200) is not None  # within a larger budget
+
+
+def test_a_large_billion_laughs_bomb_is_refused_quickly(tmp_path):
+    write(tmp_path, {"bomb.yaml": padded(GOOD + BILLION_LAUGHS)})
+    started = time.perf_counter()
+    message = failure(tmp_path)
+    assert time.perf_counter() - started < 2
+    assert "bomb.yaml, document 2: refused YAML" in message
+    assert "aliases repeat more than 100,000 nodes" in message
+
+
+def test_a_large_kubectl_list_takes_the_fast_reader_and_reads_as_before(tmp_path, monkeypatch):
+    from bench.synthetic import kubectl_list
+
+    text = yaml.dump(
+        kubectl_list(300, 10, 60), Dumper=yaml.SafeDumper, default_flow_style=False, sort_keys=False
+    )
+    assert len(text) > manifests.FAST_READER_MIN_CHARS and "*id001" in text  # a shared list
+    path = tmp_path / "cluster.yaml"
+    path.write_text(text)
+    calls = []
+    monkeypatch.setattr(manifests, "_fast_documents", spy(manifests._fast_documents, calls))
+    objects, warnings = collect(path)
+    assert calls and calls[0] is not None  # the fast reader answered
+    assert {kind: len(objects[kind]) for kind in KINDS} == {
+        "Namespace": 10,
+        "Node": 0,
+        "Pod": 300,
+        "NetworkPolicy": 60,
+        "Service": 0,
+    }
+    monkeypatch.setattr(manifests, "_libfyaml", lambda: None)
+    again, again_warnings = collect(path)
+    assert all(again[kind] == objects[kind] for kind in KINDS) and again_warnings == warnings
+
+
+def spy(function, calls: list):
+    def spied(*args, **kwargs):
+        calls.append(function(*args, **kwargs))
+        return calls[-1]
+
+    return spied
+
+
+def test_garbage_collection_is_paused_only_while_reading(tmp_path, monkeypatch):
+    seen = []
+    real = manifests.unpack
+
+    def unpack(data, where):
+        seen.append(gc.isenabled())
+        return real(data, where)
+
+    monkeypatch.setattr(manifests, "unpack", unpack)
+    write(tmp_path, {"ns.yaml": NAMESPACE, "z-bad.yaml": "kind: [\n"})
+    assert gc.isenabled()
+    with pytest.raises(CollectionError):
+        collect(tmp_path)
+    assert seen == [False] and gc.isenabled()
+
+
+# --- JSON -------------------------------------------------------------------------------
+
+
+def test_a_yaml_file_holding_json_takes_the_json_parser(tmp_path, monkeypatch):
+    listing = {"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "shop"}},
+    ]}
+    write(tmp_path, {"cluster.yaml": "\n  " + json.dumps(listing, indent=4)})
+    monkeypatch.setattr(manifests, "yaml_documents", None)  # not called
+    objects, _ = collect(tmp_path)
+    assert names(objects, "Namespace") == ["shop"] and names(objects, "Pod") == ["web"]
+    # JSON's numbers, as in a .json file: 1e3 is a number (PyYAML's YAML 1.1: a string).
+    assert manifests._json_text('{"a": 1e3}') == [{"a": 1000.0}]
+
+
+def test_flow_yaml_that_starts_like_json_is_read_as_yaml(tmp_path):
+    write(tmp_path, {"ns.yaml": "{apiVersion: v1, kind: Namespace, metadata: {name: shop}}\n"
+                                "---\n" + POD.format(name="web")})
+    objects, _ = collect(tmp_path)
+    assert names(objects, "Namespace") == ["shop"] and names(objects, "Pod") == ["web"]
+
+
+def test_json_files_have_a_cap_four_times_the_yaml_one(tmp_path):
+    assert manifests.DEFAULT_MAX_JSON_BYTES == 4 * DEFAULT_MAX_FILE_BYTES
+    allowed = tmp_path / "allowed" / "cluster.json"
+    allowed.parent.mkdir()
+    with allowed.open("wb") as file:
+        file.write(b"[")
+        file.truncate(DEFAULT_MAX_FILE_BYTES + 1)  # over the YAML cap: NULs, not JSON
+    assert "document 1: invalid JSON at line 1, column 2" in failure(allowed)
+    refused = tmp_path / "refused" / "cluster.json"
+    refused.parent.mkdir()
+    with refused.open("wb") as file:
+        file.truncate(manifests.DEFAULT_MAX_JSON_BYTES + 1)
+    started = time.perf_counter()
+    assert failure(refused) == (
+        f"{refused}: 268,435,457 bytes is over the limit of 268,435,456 bytes per file"
+    )
+    assert time.perf_counter() - started < 1
+
+
+def test_the_command_line_imports_no_reader_celery_or_django_to_start():
+    code = (
+        "import sys; from netpol import cli; cli.build_parser().format_help(); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} "
+        "& {'yaml', 'libfyaml', 'celery', 'django'}))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
+
+
+# --- Parity, on random documents --------------------------------------------------------
+
+TOKENS = [
+    "yes", "No", "ON", "off", "y", "~", "null", "true", "010", "0o17", "089", "1_000", "0x1F",
+    "1:20", "1e3", "1.0e+3", ".5", "-.5", ".inf", "68795e63", "06714938", "2024-06-01",
+    "12345678901234567890", "1.0e+309", "10.0.0.0/8", "fd00::1", "a:b", "http://x", "=", "<<",
+    "-", "?", ":", "#", "&a", "*a", "!x", "|", ">", "'", '"', "{", "}", "[", "]", ",", "...",
+    "\t", "é", "😀", "\\x41", "'it''s'", "@", "`", "%",
+]
+scalars = st.one_of(
+    st.sampled_from(TOKENS),
+    st.text(st.sampled_from(" -:?#&*!|>'\"%{}[],.0123456789abexyn_+~=<é"), max_size=12),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+)
+keys = st.one_of(st.sampled_from(TOKENS), st.text(max_size=8))
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    value=values,
+    shared=st.lists(st.sampled_from(TOKENS), max_size=3),
+    width=st.sampled_from([20, 80]),
+    cut=st.integers(0, 10_000),
+    insert=st.sampled_from(["", *TOKENS, "\n", ": ", "- ", "  "]),
+)
+def test_the_fast_reader_gives_the_guarded_readers_answer_or_none(
+    value, shared, width, cut, insert
+):
+    document = {"value": value, "shared": shared, "again": shared, "nested": {"more": shared}}
+    text = yaml.dump(document, Dumper=yaml.SafeDumper, default_flow_style=False, width=width)
+    cut %= len(text) + 1
+    text = text[:cut] + insert + text[cut:]  # sometimes a typo
+    answer = fast(text)
+    if answer is None:
+        return
+    try:
+        expected = guarded(text)
+    except CollectionError as exc:
+        pytest.fail(f"the fast reader read what PyYAML refuses ({exc}): {text!r}")
+    assert same(answer, expected), text
