@@ -10,7 +10,12 @@ finds it not allowed or ``audit --fail-on`` finds a finding that severe, 2 on ba
 (a bad file, an unknown pod, a bad address, port or protocol) with the reason on stderr.
 
 Adding a command: write ``cmd_<name>(args) -> int`` that starts with
-``_load(args.paths)``, and register it in ``build_parser`` with ``_add_command``.
+``_load(args.paths, args)``, and register it in ``build_parser`` with ``_add_command``.
+
+The cluster's own ranges (what is *inside* the cluster, for the exposure findings) come
+from ``--pod-cidr``, ``--service-cidr`` and ``--node-cidr``, added to those of a
+``.netaudit.yaml`` in the manifest directory (see ``docs/cli.md``); with none and no Node
+objects, the engine infers the pod ranges from pod IPs and a note on stderr says so.
 The engine, the collectors and PyYAML are imported inside the commands, so ``--help``
 and a usage error start in a fraction of the time.
 """
@@ -40,18 +45,94 @@ def _warn(message: str) -> None:
     print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
-def _load(paths: Iterable[str | Path]) -> ClusterModel:
-    """The cluster the manifests describe; warnings go to stderr."""
+CONFIG_FILE = ".netaudit.yaml"
+CONFIG_KEYS = {"podCIDRs": "pod", "serviceCIDRs": "service", "nodeCIDRs": "node"}
+
+
+def _load(paths: Iterable[str | Path], args: argparse.Namespace | None = None) -> ClusterModel:
+    """The cluster the manifests describe, with the declared ranges of ``.netaudit.yaml``
+    and the command line; warnings go to stderr."""
     from .load import load_paths
 
-    return load_paths(paths, warn=_warn)
+    declared = _declared_cidrs(paths, args)
+    model = load_paths(paths, declared_cidrs=declared, warn=_warn)
+    if model.pod_ranges_source == "inferred":
+        _inform(
+            f"pod ranges inferred from pod IPs: {', '.join(model.inferred_pod_cidrs)} "
+            f"(no Node objects and no declared pod CIDR); declare the real ones with "
+            f"--pod-cidr or podCIDRs in {CONFIG_FILE}"
+        )
+    return model
+
+
+def _inform(message: str) -> None:
+    print(f"{PROG}: note: {message}", file=sys.stderr)
+
+
+def _declared_cidrs(paths: Iterable[str | Path], args: argparse.Namespace | None) -> dict:
+    """``{"pod": [...], "service": [...], "node": [...]}``: each ``.netaudit.yaml`` found in
+    the manifest directories (a file's own directory), then the command-line flags."""
+    import pathlib
+
+    declared: dict[str, list[str]] = {kind: [] for kind in CONFIG_KEYS.values()}
+    seen = set()
+    for path in paths:
+        path = pathlib.Path(path)
+        config = (path if path.is_dir() else path.parent) / CONFIG_FILE
+        if config in seen or not config.is_file():
+            continue
+        seen.add(config)
+        for kind, cidrs in _read_config(config).items():
+            declared[kind] += [c for c in cidrs if c not in declared[kind]]
+    for kind in declared:
+        for cidr in getattr(args, f"{kind}_cidr", None) or []:
+            if cidr not in declared[kind]:
+                declared[kind].append(cidr)
+    return declared
+
+
+def _read_config(config: Path) -> dict[str, list[str]]:
+    """The declared CIDRs of one config file; CollectionError naming the file and key."""
+    import ipaddress
+
+    import yaml
+
+    from .collect.base import CollectionError
+
+    try:
+        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise CollectionError(f"{config}: cannot read it: {exc}") from None
+    if not isinstance(data, dict):
+        raise CollectionError(f"{config}: expected a mapping of {', '.join(CONFIG_KEYS)}")
+    unknown = sorted(set(data) - set(CONFIG_KEYS))
+    if unknown:
+        raise CollectionError(
+            f"{config}: unknown key {unknown[0]!r} (known: {', '.join(CONFIG_KEYS)})"
+        )
+    out: dict[str, list[str]] = {}
+    for key, kind in CONFIG_KEYS.items():
+        value = data.get(key) or []
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise CollectionError(f"{config}: {key}: expected a list of CIDRs")
+        for cidr in value:
+            try:
+                ipaddress.ip_network(str(cidr), strict=False)
+                if "/" not in str(cidr):
+                    raise ValueError
+            except ValueError:
+                raise CollectionError(f"{config}: {key}: {cidr!r} is not a CIDR") from None
+        out[kind] = [str(c) for c in value]
+    return out
 
 
 # --- Commands -------------------------------------------------------------------------
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
-    model = _load(args.paths)
+    model = _load(args.paths, args)
     result = model.matrix(port=args.port, protocol=args.protocol)
     if args.format == "json":
         _print_json(result, indent=None)  # one line: indenting would put each cell on its own
@@ -79,7 +160,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 
 def cmd_reach(args: argparse.Namespace) -> int:
-    model = _load(args.paths)
+    model = _load(args.paths, args)
     _check_endpoint(model, args.src, "--from")
     _check_endpoint(model, args.dst, "--to")
     verdict = model.reach(args.src, args.dst, args.port, args.protocol)
@@ -91,7 +172,7 @@ def cmd_reach(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    model = _load(args.paths)
+    model = _load(args.paths, args)
     rows = model.isolation()
     if args.format == "json":
         _print_json([row.to_dict() for row in rows])
@@ -160,7 +241,7 @@ def _check_endpoint(model: ClusterModel, value: str, option: str) -> None:
 def cmd_audit(args: argparse.Namespace) -> int:
     from .findings import audit, render_text
 
-    model = _load(args.paths)
+    model = _load(args.paths, args)
     report = audit(model)
     if args.format == "json":
         _print_json(report.to_dict())
@@ -183,7 +264,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from .diff import diff_audits
     from .findings import SEVERITIES, audit
 
-    old_model, new_model = _load([args.old]), _load([args.new])
+    old_model, new_model = _load([args.old], args), _load([args.new], args)
     result = diff_audits(old_model, audit(old_model), new_model, audit(new_model))
     if args.format == "json":
         _print_json(result)
@@ -285,7 +366,40 @@ def _paths_and_format(formats: tuple[str, ...]) -> argparse.ArgumentParser:
     return common
 
 
+def _cidr(value: str) -> str:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a CIDR") from None
+    if "/" not in value:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a CIDR (no /prefix)")
+    return value
+
+
+def _ranges() -> argparse.ArgumentParser:
+    ranges = argparse.ArgumentParser(add_help=False)
+    group = ranges.add_argument_group(
+        "cluster ranges",
+        f"What is inside the cluster, added to those of {CONFIG_FILE} in the manifest "
+        "directory. Without any and without Node objects, pod ranges are inferred from "
+        "pod IPs (a note on stderr says so).",
+    )
+    for kind, what in (("pod", "pod"), ("service", "Service"), ("node", "node")):
+        group.add_argument(
+            f"--{kind}-cidr",
+            dest=f"{kind}_cidr",
+            action="append",
+            type=_cidr,
+            metavar="CIDR",
+            help=f"a {what} CIDR of the cluster (repeatable)",
+        )
+    return ranges
+
+
 def build_parser() -> argparse.ArgumentParser:
+    ranges = _ranges()
     common = _paths_and_format(("text", "json"))
     protocol = argparse.ArgumentParser(add_help=False)
     protocol.add_argument(
@@ -319,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
             "hostNetwork pods and pods taking no part in traffic (no IP, not running) are\n"
             "left out. Pods made from workload templates count as running."
         ),
-        parents=[common, protocol],
+        parents=[common, protocol, ranges],
     )
     matrix.add_argument(
         "--port",
@@ -339,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Exit status: 0 allowed, 1 not allowed (denied, or a hostNetwork pod or a pod\n"
             "taking no part in traffic at one end), 2 bad input."
         ),
-        parents=[common, protocol],
+        parents=[common, protocol, ranges],
     )
     reach.add_argument("--from", dest="src", required=True, metavar="NS/POD|IP", help="source")
     reach.add_argument("--to", dest="dst", required=True, metavar="NS/POD|IP", help="destination")
@@ -351,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
         subparsers,
         "coverage",
         cmd_coverage,
-        parents=[common],
+        parents=[common, ranges],
         help="isolation per pod and the policies that select it",
         description=(
             "Per pod: whether it is isolated for ingress and for egress, and the policies\n"
@@ -364,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
         subparsers,
         "audit",
         cmd_audit,
-        parents=[_paths_and_format(("text", "json", "sarif"))],
+        parents=[_paths_and_format(("text", "json", "sarif")), ranges],
         help="findings, coverage, score and compliance evidence",
         description=(
             "The audit: findings of the catalogue (docs/findings.md) with their objects\n"
@@ -391,6 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
         subparsers,
         "diff",
         cmd_diff,
+        parents=[ranges],
         help="what changes between two manifest trees",
         description=(
             "Audit two manifest trees (before and after) and say what changes: findings\n"
