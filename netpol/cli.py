@@ -133,6 +133,8 @@ def _read_config(config: Path) -> dict[str, list[str]]:
 
 def cmd_matrix(args: argparse.Namespace) -> int:
     model = _load(args.paths, args)
+    if args.by != "pod":
+        return _grouped_matrix(model, args)
     result = model.matrix(port=args.port, protocol=args.protocol)
     if args.format == "json":
         _print_json(result, indent=None)  # one line: indenting would put each cell on its own
@@ -159,8 +161,37 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grouped_matrix(model: ClusterModel, args: argparse.Namespace) -> int:
+    result = model.grouped_matrix(args.by, port=args.port, protocol=args.protocol)
+    if args.format == "json":
+        _print_json(result, indent=None)
+        return 0
+    groups, matrix = result["groups"], result["matrix"]
+    on = f"{args.protocol}/{args.port}" if args.port is not None else f"any {args.protocol} port"
+    pairs = [
+        (src, dst, matrix[i][j])
+        for i, src in enumerate(groups)
+        for j, dst in enumerate(groups)
+        if matrix[i][j] != "none"
+    ]
+    print(
+        f"{len(pairs)} of {len(groups) ** 2} {args.by} pairs allowed on {on} "
+        "(all: every pod may reach every pod; some: only some pods):"
+    )
+    width = max((len(src) + len(dst) for src, dst, _ in pairs), default=0) + 4
+    for src, dst, cell in pairs:
+        print(f"  {(src + ' -> ' + dst).ljust(width)}{cell}")
+    return 0
+
+
+def _is_workload(value: str) -> bool:
+    return value.count("/") == 2 and ":" not in value  # ns/Kind/name, not an IPv6 CIDR
+
+
 def cmd_reach(args: argparse.Namespace) -> int:
     model = _load(args.paths, args)
+    if _is_workload(args.src) or _is_workload(args.dst):
+        return _reach_workloads(model, args)
     _check_endpoint(model, args.src, "--from")
     _check_endpoint(model, args.dst, "--to")
     verdict = model.reach(args.src, args.dst, args.port, args.protocol)
@@ -169,6 +200,58 @@ def cmd_reach(args: argparse.Namespace) -> int:
     else:
         print(verdict.text())
     return 0 if verdict.allowed else 1
+
+
+def _reach_workloads(model: ClusterModel, args: argparse.Namespace) -> int:
+    """A workload at either end: one verdict per distinct pair of pod classes (pods of a
+    class behave alike), each explained for a representative pod pair."""
+    from .engine import InputError
+
+    ends = []
+    for value, option in ((args.src, "--from"), (args.dst, "--to")):
+        if _is_workload(value):
+            try:
+                pods = [p for p in model.workload_pods(value) if p.key in model.evaluation.class_of]
+            except InputError as exc:
+                raise InputError(f"{option}: {exc}") from None
+            if not pods:
+                raise InputError(f"{option}: {value} has no pod taking part in traffic")
+            by_class: dict[int, list] = {}
+            for pod in pods:
+                by_class.setdefault(model.evaluation.class_of[pod.key], []).append(pod)
+            ends.append([(members[0].key, len(members)) for members in by_class.values()])
+        else:
+            _check_endpoint(model, value, option)
+            ends.append([(value, 1)])
+    results = []
+    for src, src_pods in ends[0]:
+        for dst, dst_pods in ends[1]:
+            if src == dst:
+                continue
+            verdict = model.reach(src, dst, args.port, args.protocol)
+            results.append((src, src_pods, dst, dst_pods, verdict))
+    allowed = [r for r in results if r[4].allowed]
+    summary = "all" if len(allowed) == len(results) else "some" if allowed else "none"
+    if args.format == "json":
+        _print_json({
+            "from": args.src, "to": args.dst, "port": args.port, "protocol": args.protocol,
+            "allowed": summary,
+            "verdicts": [
+                {"src": s, "src_pods": sn, "dst": d, "dst_pods": dn, **v.to_dict()}
+                for s, sn, d, dn, v in results
+            ],
+        })
+    else:
+        print(
+            f"{args.src} -> {args.dst} on {args.protocol}/{args.port}: {summary} allowed "
+            f"({len(results)} distinct pod pair{'s' if len(results) != 1 else ''}; pods of "
+            "one class behave alike, each explained for one of them)"
+        )
+        for src, src_pods, dst, dst_pods, verdict in results:
+            print(f"\n{src} ({src_pods} pod{'s' if src_pods > 1 else ''} like it) -> "
+                  f"{dst} ({dst_pods} pod{'s' if dst_pods > 1 else ''} like it):")
+            print(verdict.text())
+    return 0 if summary == "all" else 1
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
@@ -441,6 +524,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="destination port (default: any port of the protocol)",
     )
+    matrix.add_argument(
+        "--by",
+        choices=("pod", "workload", "namespace"),
+        default="pod",
+        metavar="pod|workload|namespace",
+        help="one row per pod (default), or per workload or namespace: each cell then says "
+        "whether all, some or none of the pod pairs are allowed",
+    )
 
     reach = _add_command(
         subparsers,
@@ -455,8 +546,14 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         parents=[common, protocol, ranges],
     )
-    reach.add_argument("--from", dest="src", required=True, metavar="NS/POD|IP", help="source")
-    reach.add_argument("--to", dest="dst", required=True, metavar="NS/POD|IP", help="destination")
+    reach.add_argument(
+        "--from", dest="src", required=True, metavar="NS/POD|NS/KIND/NAME|IP",
+        help="source: a pod, a workload (e.g. shop/Deployment/web) or an address",
+    )
+    reach.add_argument(
+        "--to", dest="dst", required=True, metavar="NS/POD|NS/KIND/NAME|IP",
+        help="destination: a pod, a workload or an address",
+    )
     reach.add_argument(
         "--port", type=_port, required=True, metavar="N", help="destination port number"
     )

@@ -277,6 +277,14 @@ class ClusterModel:
 
     # -- 2. reach ------------------------------------------------------------------------
 
+    def workload_pods(self, key: str) -> list[Pod]:
+        """The pods of a workload named ``namespace/Kind/name`` (``Pod.workload_key``), by
+        name; InputError when no pod belongs to it."""
+        pods = sorted((p for p in self.pods if p.workload_key == key), key=lambda p: p.name)
+        if not pods:
+            raise InputError(f"no workload {key!r} (namespace/Kind/name, e.g. shop/Deployment/web)")
+        return pods
+
     def endpoint(self, value) -> Endpoint:
         """A pod (Pod or "namespace/name") or an IP address; an address of a known pod is
         that pod, an address of a node is that node."""
@@ -338,12 +346,7 @@ class ClusterModel:
         pods[i] open a connection to pods[j] on the port (any port when None). Only active
         pods appear (hostNetwork pods and pods without an IP are left out); a pod always
         reaches itself."""
-        if protocol not in PROTOCOLS:
-            raise InputError(f"protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
-        if port is not None and (
-            isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535
-        ):
-            raise InputError(f"port {port!r} is outside 1-65535")
+        _check_port(port, protocol)
         allowed = self._allowed
         ev = self.evaluation
         keys = sorted(ev.class_of)
@@ -359,6 +362,42 @@ class ClusterModel:
             for i, ci in enumerate(classes)
         ]
         return {"pods": keys, "matrix": matrix}
+
+    @gc_paused()
+    def grouped_matrix(self, by: str, port: int | None = None, protocol: str = "TCP") -> dict:
+        """``{"by", "groups": [sorted names], "matrix": [[ "all" | "some" | "none" ]]}``:
+        may the pods of groups[i] open connections to the pods of groups[j] ("all": every
+        pair of two pods, "some": some pairs, "none": none, or no pair at all). Groups are
+        namespaces or
+        workloads (``ns/Kind/name``) of active pods. Computed on classes, never per pod
+        pair: one bitset test per destination class and source group."""
+        if by not in ("namespace", "workload"):
+            raise InputError(f"group by {by!r}: use namespace or workload")
+        _check_port(port, protocol)
+        ev = self.evaluation
+        allowed = self._allowed
+        members: dict[str, dict[int, int]] = {}  # group -> {class: its pods in the group}
+        for cls in ev.classes:
+            for pod in cls.pods:
+                name = pod.namespace if by == "namespace" else pod.workload_key
+                count = members.setdefault(name, {})
+                count[cls.id] = count.get(cls.id, 0) + 1
+        groups = sorted(members)
+        masks = [sum(1 << c for c in members[g]) for g in groups]
+        sources = {c: allowed.sources(c, port, protocol) for g in groups for c in members[g]}
+        matrix = [["none"] * len(groups) for _ in groups]
+        for j, dst in enumerate(groups):
+            for i, mask in enumerate(masks):
+                seen = set()
+                for c, n in members[dst].items():
+                    # A pod and itself is no pair: in its own group, a class with one pod
+                    # there is no source of itself.
+                    m = mask & ~(1 << c) if i == j and n == 1 else mask
+                    if m:
+                        hit = sources[c] & m
+                        seen.add("none" if not hit else "all" if hit == m else "some")
+                matrix[i][j] = seen.pop() if len(seen) == 1 else "some" if seen else "none"
+        return {"by": by, "groups": groups, "matrix": matrix}
 
     # -- 4. external exposure ---------------------------------------------------------------
 
@@ -414,6 +453,15 @@ class ClusterModel:
         ev, allowed = self.evaluation, self._allowed
         with gc_paused():
             return ExternalExposure(ev, self.cluster_ranges(), allowed.groups, ev.egress_ips())
+
+
+def _check_port(port, protocol: str) -> None:
+    if protocol not in PROTOCOLS:
+        raise InputError(f"protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+    if port is not None and (
+        isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535
+    ):
+        raise InputError(f"port {port!r} is outside 1-65535")
 
 
 def _parse(parser, obj, kind: str):

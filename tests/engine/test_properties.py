@@ -275,3 +275,10 @@ def test_any_port_matrix_matches_reference(model, protocol):
                 for port in probes
             )
             assert m["matrix"][i][j] == expected
+
+
+@given(clusters(), st.sampled_from(["namespace", "workload"]), st.sampled_from(["TCP", "UDP"]))
+def test_grouped_matrix_matches_the_pod_matrix_aggregated(model, by, protocol):
+    from tests.engine.test_grouped_matrix import _reference
+
+    assert model.grouped_matrix(by, None, protocol) == _reference(model, by, None, protocol)
