@@ -322,25 +322,82 @@ def _check_endpoint(model: ClusterModel, value: str, option: str) -> None:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from .findings import audit, render_text
 
     model = _load(args.paths, args)
     report = audit(model)
+    gated = report.findings
+    states: dict[str, str] = {}
+    if args.baseline:
+        known = _baseline_fingerprints(args.baseline)
+        for f in report.findings:
+            seen = f.fingerprint in known or (f.aliases and known.issuperset(f.aliases))
+            states[f.fingerprint] = "unchanged" if seen else "new"
+        gated = [f for f in report.findings if states[f.fingerprint] == "new"]
+    findings = [
+        {**f.to_dict(), **({"baseline_state": states[f.fingerprint]} if states else {})}
+        for f in report.findings
+    ]
     if args.format == "json":
-        _print_json(report.to_dict())
+        data = {**report.to_dict(), "findings": findings}
+        if states:
+            data["baseline"] = {
+                "file": str(args.baseline),
+                "new": len(gated),
+                "unchanged": len(report.findings) - len(gated),
+            }
+        _print_json(data)
     elif args.format == "sarif":
         import pathlib
 
         from .sarif import manifest_locations, to_sarif
 
         located = manifest_locations(args.paths)
-        findings = [f.to_dict() for f in report.findings]
         _print_json(to_sarif(findings, locate=located.get, src_root=pathlib.Path.cwd()))
     else:
+        if states:
+            print(
+                f"Baseline {args.baseline}: {len(gated)} new, "
+                f"{len(report.findings) - len(gated)} unchanged (only new findings are listed)"
+            )
+            report = dataclasses.replace(report, findings=gated)
         print(render_text(report))
-    if args.fail_on and report.at_or_above(args.fail_on):
-        return 1
+    limit = args.fail_on
+    if limit:
+        from .findings.catalogue import SEVERITY_RANK
+
+        if any(SEVERITY_RANK[f.severity] <= SEVERITY_RANK[limit] for f in gated):
+            return 1
     return 0
+
+
+def _baseline_fingerprints(path: str) -> set[str]:
+    """The fingerprints (and aliases) of an earlier ``netaudit audit --format json`` or
+    ``--format sarif`` output; CollectionError naming the file when it is neither."""
+    from .collect.base import CollectionError
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CollectionError(f"--baseline {path}: cannot read it as JSON: {exc}") from None
+    found: set[str] = set()
+    if isinstance(data, dict) and isinstance(data.get("runs"), list):  # SARIF
+        for run in data["runs"]:
+            for result in (run or {}).get("results") or []:
+                found.update((result.get("partialFingerprints") or {}).values())
+    elif isinstance(data, dict) and isinstance(data.get("findings"), list):
+        for finding in data["findings"]:
+            if isinstance(finding, dict) and finding.get("fingerprint"):
+                found.add(finding["fingerprint"])
+                found.update(finding.get("aliases") or [])
+    else:
+        raise CollectionError(
+            f"--baseline {path}: neither a netaudit audit JSON (findings) nor a SARIF log (runs)"
+        )
+    return found
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -595,7 +652,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-on",
         choices=SEVERITY_CHOICES,
         metavar="critical|high|medium|low",
-        help="exit 1 when a finding of this severity or above exists",
+        help="exit 1 when a finding of this severity or above exists (with --baseline: a "
+        "new one)",
+    )
+    audit_parser.add_argument(
+        "--baseline",
+        metavar="PREVIOUS.json|PREVIOUS.sarif",
+        help="an earlier audit (--format json or sarif): its findings are 'unchanged', "
+        "only new ones are listed in text and count for --fail-on",
     )
 
     diff_parser = _add_command(

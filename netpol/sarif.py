@@ -155,6 +155,8 @@ def to_sarif(
         }
         if finding["rule"] in index:
             result["ruleIndex"] = index[finding["rule"]]
+        if finding.get("baseline_state"):  # "new" or "unchanged" against a baseline
+            result["baselineState"] = finding["baseline_state"]
         reason = suppressions.get(finding["fingerprint"])
         if reason is not None:
             result["suppressions"] = [
