@@ -258,8 +258,29 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Netpol Auditor <netpol-audit
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL exclude each other: STARTTLS (587) or TLS (465)")
-# The app's address as recipients reach it, for the links in emails and webhooks.
-SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
+
+
+def site_url_from_bind(bind: str) -> str:
+    """``http://host:port`` for the address the app listens on (``BIND``): a wildcard
+    (0.0.0.0, ::, empty) is the machine's host name, 127.0.0.1 and ::1 are localhost."""
+    import socket
+
+    host, _, port = bind.rpartition(":")
+    if not host:  # "8000"
+        host, port = "", bind
+    host = host.strip("[]")
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.getfqdn() or "localhost"
+    elif host in ("127.0.0.1", "::1"):
+        host = "localhost"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port or 8000}"
+
+
+# The app's address as people and receivers reach it: every absolute link in reports
+# (HTML, PDF), e-mails and webhooks. Without it, the address the app is served on.
+SITE_URL = (env_str("SITE_URL") or site_url_from_bind(env_str("BIND", "127.0.0.1:8000"))).rstrip("/")
 # A delivery is tried this many times, waiting BACKOFF × 2^(attempt-1) s in between.
 REPORT_DELIVERY_ATTEMPTS = env_int("REPORT_DELIVERY_ATTEMPTS", 5)
 REPORT_DELIVERY_BACKOFF = env_int("REPORT_DELIVERY_BACKOFF", 30)

@@ -13,4 +13,6 @@ def ui(request):
         "cytoscape_source": settings.CYTOSCAPE_SOURCE,
         "cytoscape_cdn_url": settings.CYTOSCAPE_CDN_URL,
         "cytoscape_cdn_sri": settings.CYTOSCAPE_CDN_SRI,
+        # The formats of a snapshot's report on demand (findings and snapshots pages).
+        "report_formats": ("html", "pdf", "csv", "json", "sarif"),
     }

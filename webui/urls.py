@@ -42,4 +42,6 @@ urlpatterns += [
     path("clusters/<slug:name>/reports/schedules/<int:pk>/delete/", reports.schedule_delete, name="report_schedule_delete"),
     path("clusters/<slug:name>/reports/schedules/<int:pk>/run/", reports.schedule_run, name="report_schedule_run"),
     path("clusters/<slug:name>/reports/deliveries/<int:pk>/retry/", reports.delivery_retry, name="report_delivery_retry"),
+    # Any complete snapshot's report, built on demand and cached (auditor/reports/ondemand.py).
+    path("clusters/<slug:name>/snapshots/<int:pk>/report.<str:fmt>", reports.snapshot_report, name="snapshot_report"),
 ]

@@ -97,6 +97,29 @@ def coverage_summary(report: StoredReport) -> dict:
     }
 
 
+def namespace_rows(data: StoredReport, findings: list[dict]) -> list[dict]:
+    """Per namespace: its score, pods isolated in and out, open findings by severity."""
+    open_counts: dict[str, Counter] = defaultdict(Counter)
+    for f in findings:
+        if not f["waived"] and f["namespace"]:
+            open_counts[f["namespace"]][f["severity"]] += 1
+    rows = []
+    for name in sorted(set(data.coverage.namespaces) | set(open_counts)):
+        ns = data.coverage.namespaces.get(name)
+        counts = open_counts.get(name, Counter())
+        rows.append(
+            {
+                "namespace": name,
+                "score": data.score.namespaces.get(name),
+                "pods": ns.counts.pods if ns else 0,
+                "ingress_pods": ns.counts.ingress.pods if ns else 0,
+                "egress_pods": ns.counts.egress.pods if ns else 0,
+                "counts": {s: counts.get(s, 0) for s in SEVERITIES},
+            }
+        )
+    return rows
+
+
 def _finding(f: Finding) -> dict:
     return {
         "id": f.pk,
@@ -365,6 +388,7 @@ def build_content(
         "changes": changes(snapshot, findings, coverage, analysis.score, baseline),
         "waivers": waivers(snapshot.cluster, {f["fingerprint"] for f in findings}, now),
         "compliance": compliance,
+        "namespaces": namespace_rows(data, findings),
         "rules": {
             rule_id: RULES[rule_id].to_dict()
             for rule_id in sorted({f["rule"] for f in findings})

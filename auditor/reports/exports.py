@@ -86,7 +86,8 @@ def report_sarif(content: dict) -> dict:
         content["findings"],
         rules=content.get("rules") or {},
         suppressions=suppressions,
-        automation_id=f"netpol-auditor/{cluster}/report-{content['report_id']}",
+        automation_id=f"netpol-auditor/{cluster}/"
+        + (f"report-{content['report_id']}" if content.get("report_id") else f"snapshot-{content['snapshot']['id']}"),
         run_properties={
             "cluster": cluster,
             "report": content["report_id"],

@@ -23,6 +23,14 @@ def _at(value):
     return datetime.fromisoformat(value) if isinstance(value, str) and value else value
 
 
+def failing_checks(content: dict) -> list[dict]:
+    """The compliance checks that fail, by namespace then control."""
+    return sorted(
+        (k for k in content.get("compliance") or [] if k["status"] != "pass"),
+        key=lambda k: (k["namespace"], k["control"]),
+    )
+
+
 def display(content: dict) -> dict:
     if not content:
         return {}
@@ -42,6 +50,10 @@ def display(content: dict) -> dict:
     # A page of 17,000 rows helps no one: the rest are in the CSV and on the findings page.
     c["findings_shown"] = c["findings"][:PAGE_FINDINGS_CAP]
     c["findings_more"] = max(0, len(c["findings"]) - PAGE_FINDINGS_CAP)
+    c["failing_checks"] = failing_checks(c)
+    c["severity_names"] = list(SEVERITIES)
+    for row in c.get("namespaces") or []:  # absent from reports made before the table
+        row["severity_counts"] = [row["counts"].get(s, 0) for s in SEVERITIES]
     cov = c["changes"].get("coverage") or {}
     c["coverage_change"] = cov.get("percent")
     c["coverage_rows"] = [

@@ -16,8 +16,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from auditor.access import require_role
-from auditor.models import Delivery, Report, ReportSchedule
-from auditor.reports import exports, selectors, services
+from auditor.models import Delivery, Report, ReportSchedule, Snapshot
+from auditor.reports import exports, ondemand, selectors, services
 from auditor.reports.forms import ReportScheduleForm
 from auditor.reports.html import display
 
@@ -96,6 +96,25 @@ def report_export(request, name, pk, fmt):
     response["Content-Disposition"] = (
         f'{disposition}; filename="netpol-report-{cluster.name}-{report.pk}.{fmt}"'
     )
+    return response
+
+
+@require_role("viewer")
+def snapshot_report(request, name, pk, fmt):
+    """Any complete snapshot's report in one format, built once and then served from the cache."""
+    cluster = get_cluster(name)
+    snapshot = get_object_or_404(
+        Snapshot.objects.select_related("analysis", "cluster"), pk=pk, cluster=cluster
+    )
+    if fmt not in ondemand.FORMATS:
+        raise Http404(f"No report format '{fmt}': choose {', '.join(ondemand.FORMATS)}.")
+    try:
+        built = ondemand.snapshot_report(snapshot, fmt)
+    except ondemand.NotReportable as exc:
+        raise Http404(str(exc)) from None
+    response = HttpResponse(built.body, content_type=built.content_type)
+    response["Content-Disposition"] = f'{built.disposition}; filename="{built.filename}"'
+    response["X-Report-Cache"] = "hit" if built.cached else "miss"
     return response
 
 
