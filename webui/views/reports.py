@@ -115,6 +115,8 @@ def snapshot_report(request, name, pk, fmt):
     response = HttpResponse(built.body, content_type=built.content_type)
     response["Content-Disposition"] = f'{built.disposition}; filename="{built.filename}"'
     response["X-Report-Cache"] = "hit" if built.cached else "miss"
+    if fmt == "html":
+        response["Content-Security-Policy"] = ondemand.html_csp(built.body)
     return response
 
 
