@@ -72,6 +72,9 @@ class Command(BaseCommand):
                 f"{host}:{port} is already in use (another Netpol Auditor?): stop what holds it, "
                 "or choose another address with --bind or BIND"
             )
+        # The web server and the worker derive SITE_URL (report links) from BIND, so
+        # they learn an address given by --bind too.
+        os.environ["BIND"] = bind
         commands = stack_commands(bind)
         processes = {name: self._start(name, cmd) for name, cmd in commands.items()}
         restarts: dict[str, list[float]] = {name: [] for name in commands}
