@@ -22,6 +22,7 @@ from netpol.findings.catalogue import SEVERITIES
 from netpol.findings.headline import driver_text
 
 PDF_FINDINGS_CAP = 500
+PDF_NAMESPACES_CAP = 500
 # The dashboard's severity hues darkened to >= 4.5:1 on white (its yellow is 2.3:1).
 SEVERITY_RGB = {
     "critical": (107, 33, 168),
@@ -329,6 +330,14 @@ def render_pdf(content: dict, *, link: str = "") -> bytes:
     rows = content.get("namespaces")  # absent from reports made before the table
     if rows:
         pdf.heading(f"Namespaces ({len(rows)})")
+        if len(rows) > PDF_NAMESPACES_CAP:
+            # 2,000 rows are 50 pages and half the PDF's build time; the worst matter most.
+            rows = sorted(rows, key=lambda n: (n["score"] is None, n["score"], n["namespace"]))
+            rows = rows[:PDF_NAMESPACES_CAP]
+            pdf.para(
+                f"The {PDF_NAMESPACES_CAP} lowest scores of {len(content['namespaces'])} namespaces; "
+                "every namespace is in the HTML and JSON report."
+            )
         pdf.grid(
             ["Namespace", "Score", "Pods", "Isolated in", "Isolated out", *(s.capitalize() for s in SEVERITIES)],
             [

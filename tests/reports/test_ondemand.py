@@ -233,3 +233,19 @@ def test_a_snapshot_without_analysis_says_why(client_as, analysed):
 def test_stranger_gets_nothing(client_as, analysed):
     snapshot = analysed
     assert client_as("stranger").get(report_url(snapshot, "html")).status_code == 403
+
+
+def test_pdf_namespaces_table_keeps_the_lowest_scores_when_long(analysed):
+    from auditor.reports.pdf import PDF_NAMESPACES_CAP, render_pdf
+
+    content = ondemand.content_of(analysed)
+    template = content["namespaces"][0]
+    content["namespaces"] = [
+        {**template, "namespace": f"team-{i:04d}", "score": i % 100}
+        for i in range(PDF_NAMESPACES_CAP + 100)
+    ]
+    text = pdf_text(render_pdf(content))
+    assert f"Namespaces ({PDF_NAMESPACES_CAP + 100})" in text
+    assert f"The {PDF_NAMESPACES_CAP} lowest scores of {PDF_NAMESPACES_CAP + 100} namespaces" in text
+    assert "team-0000 0 " in text  # score 0 is kept
+    assert "team-0099 " not in text  # one of the six scored 99: the highest are left out
