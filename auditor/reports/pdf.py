@@ -144,9 +144,11 @@ def render_pdf(content: dict, *, link: str = "") -> bytes:
     pdf.add_page()
 
     pdf.set_font("Helvetica", "B", 18)
-    pdf.multi_cell(0, 9, _latin(f"Network policy audit: {cluster}"), align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(
+        0, 9, _latin(f"Network policy audit: {cluster}"), align="L", new_x="LMARGIN", new_y="NEXT"
+    )
     pdf.para(
-        name[0].upper() + name[1:]
+        name.capitalize()
         + (f" of schedule '{schedule.get('name')}' ({schedule.get('when')})" if schedule else "")
         + f", generated {_when(content['generated_at'])}, from snapshot #{snapshot['id']} "
         f"taken {_when(snapshot['finished_at'])}.",
@@ -318,7 +320,9 @@ def render_pdf(content: dict, *, link: str = "") -> bytes:
 
     # Failing compliance checks and the namespaces table
     failing = failing_checks(content)
-    pdf.heading(f"Failing compliance checks ({len(failing)} of {len(content.get('compliance') or [])})")
+    pdf.heading(
+        f"Failing compliance checks ({len(failing)} of {len(content.get('compliance') or [])})"
+    )
     if failing:
         pdf.grid(
             ["Namespace", "Control", "Evidence"],
@@ -339,7 +343,14 @@ def render_pdf(content: dict, *, link: str = "") -> bytes:
                 "every namespace is in the HTML and JSON report."
             )
         pdf.grid(
-            ["Namespace", "Score", "Pods", "Isolated in", "Isolated out", *(s.capitalize() for s in SEVERITIES)],
+            [
+                "Namespace",
+                "Score",
+                "Pods",
+                "Isolated in",
+                "Isolated out",
+                *(s.capitalize() for s in SEVERITIES),
+            ],
             [
                 [
                     n["namespace"],

@@ -246,6 +246,8 @@ def test_pdf_namespaces_table_keeps_the_lowest_scores_when_long(analysed):
     ]
     text = pdf_text(render_pdf(content))
     assert f"Namespaces ({PDF_NAMESPACES_CAP + 100})" in text
-    assert f"The {PDF_NAMESPACES_CAP} lowest scores of {PDF_NAMESPACES_CAP + 100} namespaces" in text
+    assert (
+        f"The {PDF_NAMESPACES_CAP} lowest scores of {PDF_NAMESPACES_CAP + 100} namespaces" in text
+    )
     assert "team-0000 0 " in text  # score 0 is kept
     assert "team-0099 " not in text  # one of the six scored 99: the highest are left out
