@@ -147,12 +147,22 @@ def render_pdf(content: dict, *, link: str = "") -> bytes:
     pdf.multi_cell(
         0, 9, _latin(f"Network policy audit: {cluster}"), align="L", new_x="LMARGIN", new_y="NEXT"
     )
-    pdf.para(
-        name.capitalize()
-        + (f" of schedule '{schedule.get('name')}' ({schedule.get('when')})" if schedule else "")
-        + f", generated {_when(content['generated_at'])}, from snapshot #{snapshot['id']} "
-        f"taken {_when(snapshot['finished_at'])}.",
-    )
+    if report_id:
+        pdf.para(
+            name.capitalize()
+            + (
+                f" of schedule '{schedule.get('name')}' ({schedule.get('when')})"
+                if schedule
+                else ""
+            )
+            + f", generated {_when(content['generated_at'])}, from snapshot #{snapshot['id']} "
+            f"taken {_when(snapshot['finished_at'])}.",
+        )
+    else:  # on demand: the snapshot is the report
+        pdf.para(
+            f"Report of snapshot #{snapshot['id']} taken {_when(snapshot['finished_at'])}, "
+            f"generated {_when(content['generated_at'])}."
+        )
     if link:
         pdf.set_text_color(*LINK_RGB)
         pdf.para(f"Online: {link}")
