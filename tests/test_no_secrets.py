@@ -190,7 +190,8 @@ def url_sets(clusters, schedule, report, waiver, tokens) -> dict[str, list[str]]
             "webui:cluster", "webui:snapshot_now", "webui:snapshot_progress", "webui:cluster_snapshots",
             "webui:findings", "webui:waivers", "webui:diff", "webui:reach", "webui:graph",
             "webui:graph_elements", "webui:whatif", "webui:reports", "webui:report_schedule_new",
-            "api:cluster", "api:snapshots", "api:findings", "api:reach", "api:reports",
+            "api:cluster", "api:snapshots", "api:findings", "api:finding_groups", "api:reach", "api:reports",
+            "webui:findings_waive",
         ):
             add(name, **n)
         for snapshot in cluster.snapshots.all():
@@ -198,8 +199,11 @@ def url_sets(clusters, schedule, report, waiver, tokens) -> dict[str, list[str]]
         current = cluster.snapshots.filter(status=Snapshot.Status.COMPLETE).first()
         if current is None:
             continue
+        for fmt in EXPORT_FORMATS:
+            add("webui:snapshot_report", **n, pk=current.pk, fmt=fmt)
         for finding in current.findings.order_by("pk")[:3]:
             add("webui:finding", **n, pk=finding.pk)
+            add("webui:finding_fp", **n, fingerprint=finding.fingerprint)
             add("webui:finding_waive", **n, pk=finding.pk)
             add("api:finding", **n, pk=finding.pk)
         for pod in Pod.objects.filter(snapshot=current)[:3]:
@@ -208,6 +212,7 @@ def url_sets(clusters, schedule, report, waiver, tokens) -> dict[str, list[str]]
                 add("webui:workload", **n, namespace=pod.namespace, kind=pod.workload_kind, workload=pod.workload_name)
         for policy in NetworkPolicy.objects.filter(snapshot=current)[:3]:
             add("webui:policy", **n, namespace=policy.namespace, policy=policy.name)
+            add("webui:namespace", **n, namespace=policy.namespace)
     n = {"name": schedule.cluster.name}
     add("webui:report", **n, pk=report.pk)
     add("api:report", **n, pk=report.pk)
