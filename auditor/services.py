@@ -383,7 +383,9 @@ def snapshot_analyze(*, snapshot: Snapshot) -> Analysis:
     if analysis.status == Analysis.Status.COMPLETE:
         return analysis
     try:
-        report = audit(storage.build_model(snapshot))
+        model = storage.build_model(snapshot)
+        report = audit(model)
+        storage.save_model(snapshot, model)  # the first page after a restart loads it
         data = report.to_dict()
         findings = data.pop("findings")
         counts: dict[str, int] = {}

@@ -4,11 +4,27 @@ Collectors produce records (``netpol.collect.normalize``); ``write_records`` sto
 them as rows of the snapshot; ``snapshot_objects`` turns the rows back into API-shaped
 dicts; ``build_model`` gives the engine's model of a stored snapshot, and
 ``engine_model`` keeps the few most recently used ones.
+
+The analysis stores the model it built (``save_model``: pickled with its evaluation,
+signed with the secret key) in ``VAR_DIR/models``, so the first engine-backed page after
+a restart loads it (0.4 s at 50,000 pods) instead of reading every row and building it
+again (4-6 s). A file that is missing, from other engine code, for other declared
+CIDRs, or whose signature does not verify is ignored and the model is built.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import logging
+import os
+import pickle
 from dataclasses import fields
+from functools import cache
+from pathlib import Path
+
+from django.conf import settings
 
 from netpol.cache import LRU
 from netpol.collect.kinds import KIND_TABLE
@@ -26,6 +42,10 @@ MODEL_FOR_KIND = {
 }
 assert set(MODEL_FOR_KIND) == set(KIND_TABLE), "every collected kind needs a row model"
 WRITE_BATCH = 2000
+MODELS_KEPT_PER_CLUSTER = 2
+_MAGIC = b"netpol-model\n"
+
+logger = logging.getLogger(__name__)
 
 
 def write_records(snapshot: Snapshot, records_by_kind: dict[str, dict]) -> dict[str, int]:
@@ -66,9 +86,75 @@ def engine_model(snapshot: Snapshot) -> ClusterModel:
     """The engine's model of a complete snapshot, built once per process and kept.
 
     Complete snapshots never change, so the snapshot is a safe key; the finish time is
-    part of it because a database rebuilt from scratch reuses ids.
+    part of it because a database rebuilt from scratch reuses ids. The model the analysis
+    stored is loaded when it can be, else the model is built from the rows.
     """
-    return _models.get((snapshot.pk, snapshot.finished_at), lambda: build_model(snapshot))
+    return _models.get(
+        (snapshot.pk, snapshot.finished_at), lambda: load_model(snapshot) or build_model(snapshot)
+    )
+
+
+@cache
+def _engine_code() -> str:
+    """A digest of the engine's source: a model pickled by other code is not loaded."""
+    import netpol.engine
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(netpol.engine.__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _model_path(snapshot: Snapshot) -> Path:
+    declared = json.dumps(snapshot.cluster.declared_cidrs, sort_keys=True).encode()
+    key = hashlib.sha256(declared + _engine_code().encode()).hexdigest()[:16]
+    stamp = int(snapshot.finished_at.timestamp() * 1_000_000) if snapshot.finished_at else 0
+    return Path(settings.VAR_DIR) / "models" / f"{snapshot.cluster_id}-{snapshot.pk}-{stamp}-{key}.model"
+
+
+def _signature(body: bytes) -> bytes:
+    return hmac.new(settings.SECRET_KEY.encode(), body, hashlib.sha256).digest()
+
+
+def save_model(snapshot: Snapshot, model: ClusterModel) -> Path | None:
+    """Store ``model`` for ``snapshot`` (written whole, then renamed) and drop the cluster's
+    older stored models; None when it cannot be written (the pages then build it)."""
+    path = _model_path(snapshot)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = pickle.dumps(model, protocol=5)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(temporary, "wb") as handle:
+            handle.write(_MAGIC + _signature(body) + body)
+        os.replace(temporary, path)
+        stored = sorted(
+            path.parent.glob(f"{snapshot.cluster_id}-*.model"), key=lambda p: p.stat().st_mtime, reverse=True
+        )
+        for old in stored[MODELS_KEPT_PER_CLUSTER:]:
+            old.unlink(missing_ok=True)
+    except (OSError, pickle.PicklingError, RecursionError) as exc:
+        logger.warning("snapshot #%s: could not store its model (%s); pages will build it", snapshot.pk, exc)
+        return None
+    return path
+
+
+def load_model(snapshot: Snapshot) -> ClusterModel | None:
+    """The model the analysis stored for ``snapshot``, or None (see the module doc)."""
+    path = _model_path(snapshot)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head, mac, body = data[: len(_MAGIC)], data[len(_MAGIC) : len(_MAGIC) + 32], data[len(_MAGIC) + 32 :]
+    if head != _MAGIC or not hmac.compare_digest(mac, _signature(body)):
+        logger.warning("%s: not a model signed by this installation; building the model instead", path)
+        return None
+    try:
+        model = pickle.loads(body)
+    except Exception as exc:  # a stored model is an optimisation: any failure means build
+        logger.warning("%s: cannot be loaded (%s); building the model instead", path, exc)
+        return None
+    return model if isinstance(model, ClusterModel) else None
 
 
 def forget_models() -> None:
