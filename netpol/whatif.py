@@ -253,12 +253,44 @@ def compare(base: ClusterModel, *, add: list[dict] = (), remove: set[str] = froz
     after = _facts(model)
     pasted = set(changes.added) | set(changes.replaced)
     return {
+        "dns_cut": _dns_cut(base, model),
         "changes": dataclasses.asdict(changes),
         "errors": [e.to_dict() for e in model.errors if e.policy in pasted],
         "coverage": _coverage(before.report, after.report),
         "findings": _findings(before.report, after.report),
         "connections": _connections(before, after),
     }
+
+
+DNS_LABEL = ("k8s-app", "kube-dns")
+
+
+def _pods_reaching_dns(model: ClusterModel, protocol: str) -> set[str]:
+    key, value = DNS_LABEL
+    dns = [p.key for p in model.pods if p.labels.get(key) == value]
+    return model.pods_reaching(dns, 53, protocol) - set(dns)
+
+
+def _dns_cut(base: ClusterModel, model: ClusterModel) -> list[dict]:
+    """Per namespace, the workloads whose pods reached the cluster DNS on UDP 53 before the
+    change and no longer do: every lookup by name there would fail. A default deny
+    written without a DNS rule does this, and NP032 alone would not say so for pods
+    that are then allowed no egress at all."""
+    before = base.derived("whatif.dns", lambda: _pods_reaching_dns(base, "UDP"))
+    lost = before - _pods_reaching_dns(model, "UDP")
+    by_namespace: dict[str, dict[str, int]] = {}
+    for key in lost:
+        pod = model.pod(key)
+        workloads = by_namespace.setdefault(pod.namespace, {})
+        workloads[pod.workload_id] = workloads.get(pod.workload_id, 0) + 1
+    return [
+        {
+            "namespace": ns,
+            "pods": sum(workloads.values()),
+            "workloads": sorted(workloads),
+        }
+        for ns, workloads in sorted(by_namespace.items())
+    ]
 
 
 def _coverage(old, new) -> dict:

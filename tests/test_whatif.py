@@ -464,3 +464,41 @@ def test_a_paste_over_the_servers_body_limit_gets_a_413_that_says_what_to_do(cli
     text = response.content.decode()
     assert "over the 2.5 MiB the server accepts" in text
     assert "What-if takes at most 1 MiB of pasted YAML" in text
+
+
+def test_a_default_deny_without_dns_warns_that_it_cuts_dns(demo_model):
+    policies, _ = whatif.read_policies(DENY_BATCH)
+    [cut] = whatif.compare(demo_model, add=policies)["dns_cut"]
+    assert cut == {
+        "namespace": "batch",
+        "pods": 8,
+        "workloads": [
+            "CronJob/db-backup",
+            "CronJob/nightly-report",
+            "Deployment/queue-worker",
+            "Job/catalog-import",
+        ],
+    }
+    # With DNS allowed beside the deny, nothing is cut.
+    dns = DENY_BATCH.replace("name: default-deny-all", "name: deny") + """---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: dns, namespace: batch}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}
+      podSelector: {matchLabels: {k8s-app: kube-dns}}
+    ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]
+"""
+    policies, _ = whatif.read_policies(dns)
+    assert whatif.compare(demo_model, add=policies)["dns_cut"] == []
+
+
+def test_the_page_shows_the_dns_warning(client_as, demo_snapshot):
+    page = client_as("auditor").post(
+        reverse("webui:whatif", args=["demo"]), {"yaml": DENY_BATCH}
+    ).content.decode()
+    assert "This change cuts DNS in" in page and "8 pods of 4 workloads" in page

@@ -290,6 +290,17 @@ class ClusterModel:
 
     # -- 2. reach ------------------------------------------------------------------------
 
+    def pods_reaching(self, destinations: list[str], port: int, protocol: str = "TCP") -> set[str]:
+        """Keys of the active pods allowed to open a connection on the port to at least one
+        of the ``destinations`` (pod keys; those not taking part in traffic are ignored)."""
+        _check_port(port, protocol)
+        ev = self.evaluation
+        allowed = self._allowed
+        bits = 0
+        for c in {ev.class_of[k] for k in destinations if k in ev.class_of}:
+            bits |= allowed.sources(c, port, protocol)
+        return {pod.key for c in ev.classes_in(bits) for pod in ev.classes[c].pods}
+
     def workload_pods(self, key: str) -> list[Pod]:
         """The pods of a workload named ``namespace/Kind/name`` (``Pod.workload_key``), by
         name; InputError when no pod belongs to it."""
