@@ -501,4 +501,4 @@ def test_the_page_shows_the_dns_warning(client_as, demo_snapshot):
     page = client_as("auditor").post(
         reverse("webui:whatif", args=["demo"]), {"yaml": DENY_BATCH}
     ).content.decode()
-    assert "This change cuts DNS in" in page and "8 pods of 4 workloads" in page
+    assert "This change cuts DNS." in page and "8 pods of 4 workloads in" in page
