@@ -1094,3 +1094,16 @@ def test_the_fast_reader_gives_the_guarded_readers_answer_or_none(
     except CollectionError as exc:
         pytest.fail(f"the fast reader read what PyYAML refuses ({exc}): {text!r}")
     assert same(answer, expected), text
+
+
+def test_a_float_with_a_leading_zero_reads_as_pyyaml_reads_it(tmp_path):
+    """libfyaml reads "-067149380.0" as a string, PyYAML as a float: the scan sends such
+    text to the guarded reader (found by the property test above)."""
+    import yaml as pyyaml
+
+    from netpol.collect.manifests import FAST_READER_MIN_CHARS, yaml_documents
+
+    text = "items:\n" + "- {}\n".replace("{}", "v: -067149380.0") * (FAST_READER_MIN_CHARS // 10)
+    assert len(text) >= FAST_READER_MIN_CHARS
+    assert yaml_documents(text, tmp_path / "x.yaml", 100_000) == [pyyaml.safe_load(text)]
+    assert pyyaml.safe_load(text)["items"][0]["v"] == -67149380.0

@@ -564,6 +564,22 @@ _NUMBERS = [
 # A flow collection other than [] and {}; two patterns, each found fast by its first byte.
 _FLOW_OPEN = (re.compile(rb"\[(?!\])"), re.compile(rb"\{(?!\})"))
 _LONE_CR = re.compile(rb"\r(?!\n)")
+# A float written with a leading zero ("-067149380.0", "00.5"): PyYAML reads a float,
+# libfyaml 1.0.0b2 a string (found by the property test). Looked for in the raw text: the
+# shapes cannot tell a leading "0" from another digit.
+_LEADING_ZERO_FLOAT = re.compile(
+    rb"[-+]?0[0-9_]+\.[0-9_]*(?:[eE][-+][0-9]+)?(?=[ \r\n]|:[ \r\n]|\Z)"
+)
+_LEADING_ZERO_CANDIDATE = re.compile(rb"[ \n][-+]?0[0-9_]+\.")  # three times faster to scan
+
+
+def _leading_zero_float(raw: bytes) -> bool:
+    if _LEADING_ZERO_FLOAT.match(raw):
+        return True
+    return any(
+        _LEADING_ZERO_FLOAT.match(raw, match.start() + 1)
+        for match in _LEADING_ZERO_CANDIDATE.finditer(raw)
+    )
 _DOCUMENT_BLOCK_SCALAR = re.compile(rb"\n(?:--- +)?[|>]")  # and at the start: \n prepended
 # "key:" and, on the next line, a scalar (no "- ", no key, no comment); _unsure checks
 # that it is not indented more than the key.
@@ -633,6 +649,8 @@ def _unsure(text: str, max_alias_nodes: int) -> str | None:
             return "a line break of YAML 1.1 only"  # _SHAPES knows ASCII ones only
     if b"\r" in raw and _LONE_CR.search(raw):
         return "a line break of a lone CR"
+    if _leading_zero_float(raw):
+        return "a float with a leading zero"
     shapes = raw.translate(_SHAPES)
     if b"\0" in shapes:
         return "a tab or a control character"
