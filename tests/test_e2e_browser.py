@@ -46,7 +46,9 @@ def test_snapshot_now_shows_progress_until_it_is_in(live_server, page, monkeypat
     # reloads the page once the snapshot is complete.
     wait_until(lambda: Snapshot.objects.filter(trigger="manual").exists(), timeout=15, message="the manual snapshot")
     newest = Snapshot.objects.get(trigger="manual")
-    page.wait_for_function(f"() => document.body.innerText.includes('#{newest.pk} · 60 pods')", timeout=30000)
+    # The page reloads once the analysis is stored too: collection and analysis, on a
+    # loaded machine, may take a while.
+    page.wait_for_function(f"() => document.body.innerText.includes('#{newest.pk} · 60 pods')", timeout=90000)
     assert Snapshot.objects.get(pk=newest.pk).status == "complete"
     screenshot(page, "home-after-snapshot-now")
 
