@@ -8,7 +8,6 @@ from . import services
 from .masked import MaskedUrlsMixin, mask_api_url
 from .models import Analysis, Cluster, Finding, Snapshot, Waiver
 
-
 # The fields each source reads; the form shows only the chosen source's (cluster_admin.js)
 # and forgets a stored token when the source no longer uses one.
 SOURCE_FIELDS: dict[str, list[str]] = {
