@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from ..engine import NO_PORTS, IPSet, PortSet
+from ..engine import IPSet, PortSet
 from ..findings.stored import StoredReport
 from . import limits
 from .drawing import Drawing, response
@@ -20,7 +20,7 @@ from .filters import Filters
 from .flows import flows_of, index_of
 from .labels import coverage_class, fraction, plural, ports_label
 from .limits import OTHER
-from .namespaces import _external_order, filter_empty, namespace_node
+from .namespaces import _external_order, filter_empty, merged_flows, namespace_node, ports_from
 
 GROUP_LABELS = ("team", "owner", "app.kubernetes.io/part-of")
 
@@ -156,21 +156,9 @@ def grouped_graph(model, report: StoredReport | None, filters: Filters) -> dict:
     pending: list[tuple] = []
     internal: dict[int, PortSet] = {}
     for v in chosen:
-        merged: dict[int, PortSet] = defaultdict(PortSet)
-        ext_in: dict = defaultdict(PortSet)
-        ext_out: dict = defaultdict(PortSet)
-        for d in units[v][1]:
-            for bits, ports in flows.into[d].items():
-                merged[bits] = merged[bits] | ports
-            for ips, ports in flows.ext_in[d].items():
-                ext_in[ext_key(ips)] = ext_in[ext_key(ips)] | ports
-            for ips, ports in flows.ext_out[d].items():
-                ext_out[ext_key(ips)] = ext_out[ext_key(ips)] | ports
+        merged, ext_in, ext_out = merged_flows(flows, units[v][1], ext_key)
         for u in chosen:
-            ports = NO_PORTS
-            for bits, p in merged.items():
-                if bits & masks[u]:
-                    ports = ports | p
+            ports = ports_from(merged, masks[u])
             if not ports:
                 continue
             if u == v:

@@ -133,21 +133,9 @@ def namespace_graph(model, report: StoredReport | None, filters: Filters) -> dic
     label = {u: drawing.nodes[k]["data"]["label"] for k, u in enumerate(chosen)}
     internal: dict[int, PortSet] = {}
     for v in chosen:
-        merged: dict[int, PortSet] = defaultdict(PortSet)
-        ext_in: dict = defaultdict(PortSet)
-        ext_out: dict = defaultdict(PortSet)
-        for d in units[v]:
-            for bits, ports in flows.into[d].items():
-                merged[bits] = merged[bits] | ports
-            for ips, ports in flows.ext_in[d].items():
-                ext_in[ext_key(ips)] = ext_in[ext_key(ips)] | ports
-            for ips, ports in flows.ext_out[d].items():
-                ext_out[ext_key(ips)] = ext_out[ext_key(ips)] | ports
+        merged, ext_in, ext_out = merged_flows(flows, units[v], ext_key)
         for u in chosen:
-            ports = NO_PORTS
-            for bits, p in merged.items():
-                if bits & masks[u]:
-                    ports = ports | p
+            ports = ports_from(merged, masks[u])
             if not ports:
                 continue
             if u == v:
@@ -296,3 +284,28 @@ def group_node(
             "exposed" if any(flows.exposed[i] for i in members) else "",
         ],
     )
+
+
+def merged_flows(flows: Flows, destinations, ext_key) -> tuple[dict, dict, dict]:
+    """The flows into a unit (its destination classes merged): ports by source class bits,
+    and ports from and to each external node (``ext_key`` of an address set)."""
+    merged: dict[int, PortSet] = defaultdict(PortSet)
+    ext_in: dict = defaultdict(PortSet)
+    ext_out: dict = defaultdict(PortSet)
+    for d in destinations:
+        for bits, ports in flows.into[d].items():
+            merged[bits] = merged[bits] | ports
+        for ips, ports in flows.ext_in[d].items():
+            ext_in[ext_key(ips)] = ext_in[ext_key(ips)] | ports
+        for ips, ports in flows.ext_out[d].items():
+            ext_out[ext_key(ips)] = ext_out[ext_key(ips)] | ports
+    return merged, ext_in, ext_out
+
+
+def ports_from(merged: dict[int, PortSet], mask: int) -> PortSet:
+    """The ports the sources in ``mask`` may use, of ``merged_flows``'s first answer."""
+    ports = NO_PORTS
+    for bits, p in merged.items():
+        if bits & mask:
+            ports = ports | p
+    return ports
