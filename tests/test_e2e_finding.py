@@ -11,6 +11,7 @@ from auditor.models import Finding
 
 from .browser import log_in, screenshot
 from .conftest import PASSWORD
+from .generated import analysed_cluster
 from .test_e2e_graph import listen, nav_fits
 from .test_finding_page import changing_cluster  # noqa: F401  (the fixture, shared)
 
@@ -102,23 +103,8 @@ def test_demo_findings_read_as_words_with_readable_yaml(live_server, browser, pe
 
 @pytest.fixture
 def cluster_200(transactional_db, tmp_path):
-    """bench.synthetic.kubectl_list(5000, 200, 1000) as a manifests cluster, snapshotted and
-    analysed the way ``manage.py snapshot`` does."""
-    from unittest import mock
-
-    import yaml
-
-    from auditor import services
-    from auditor.models import Cluster, Snapshot
-    from bench.synthetic import kubectl_list
-
-    (tmp_path / "cluster.yaml").write_text(yaml.safe_dump(kubectl_list(5_000, 200, 1_000)))
-    with mock.patch("django.db.transaction.on_commit"):
-        cluster = Cluster.objects.create(name="big200", source=Cluster.Source.MANIFESTS, manifest_path=str(tmp_path))
-        snapshot = services.snapshot_request(cluster=cluster, trigger=Snapshot.Trigger.MANUAL, enqueue=False)
-        services.snapshot_collect(snapshot_id=snapshot.pk)
-        services.snapshot_analyze(snapshot=Snapshot.objects.get(pk=snapshot.pk))
-    return cluster
+    """``kubectl_list(5000, 200, 1000)`` as a manifests cluster, snapshotted and analysed."""
+    return analysed_cluster(tmp_path, "big200")
 
 
 def test_200_namespace_findings_of_several_rules(live_server, browser, personas, cluster_200):

@@ -5,6 +5,7 @@ import pytest
 
 from .browser import log_in, screenshot
 from .conftest import PASSWORD
+from .generated import analysed_cluster
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -214,22 +215,7 @@ def test_workload_graph_legend_names_peer_workloads(live_server, page, personas,
 @pytest.fixture
 def big_cluster(transactional_db, tmp_path):
     """A generated 200-namespace cluster (the kubectl export shape), snapshotted and analysed."""
-    from unittest import mock
-
-    import yaml
-
-    from auditor import services
-    from auditor.models import Cluster, Snapshot
-    from bench.synthetic import kubectl_list
-
-    (tmp_path / "cluster.yaml").write_text(yaml.safe_dump(kubectl_list(2_000, 200, 600)))
-    with mock.patch("django.db.transaction.on_commit"):
-        cluster = Cluster.objects.create(name="big", source=Cluster.Source.MANIFESTS, manifest_path=str(tmp_path))
-        snapshot = services.snapshot_request(cluster=cluster, trigger=Snapshot.Trigger.MANUAL, enqueue=False)
-        services.snapshot_collect(snapshot_id=snapshot.pk)
-        snapshot.refresh_from_db()
-        services.snapshot_analyze(snapshot=snapshot)
-    return cluster
+    return analysed_cluster(tmp_path, "big", 2_000, 200, 600)
 
 
 @pytest.mark.parametrize("width", [1440, 1024])

@@ -6,6 +6,7 @@ import pytest
 
 from .browser import log_in, screenshot
 from .conftest import PASSWORD
+from .generated import analysed_cluster
 from .test_e2e_graph import listen, nav_fits
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -14,22 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def cluster_200(transactional_db, tmp_path):
     """``kubectl_list(5000, 200, 1000)`` registered as a manifests cluster, snapshotted and analysed."""
-    from unittest import mock
-
-    import yaml
-
-    from auditor import services
-    from auditor.models import Cluster, Snapshot
-    from bench.synthetic import kubectl_list
-
-    (tmp_path / "cluster.yaml").write_text(yaml.safe_dump(kubectl_list(5_000, 200, 1_000)))
-    with mock.patch("django.db.transaction.on_commit"):
-        cluster = Cluster.objects.create(name="wide", source=Cluster.Source.MANIFESTS, manifest_path=str(tmp_path))
-        snapshot = services.snapshot_request(cluster=cluster, trigger=Snapshot.Trigger.MANUAL, enqueue=False)
-        services.snapshot_collect(snapshot_id=snapshot.pk)
-        snapshot.refresh_from_db()
-        services.snapshot_analyze(snapshot=snapshot)
-    return cluster
+    return analysed_cluster(tmp_path, "wide")
 
 
 def inside(page, selector: str) -> None:
