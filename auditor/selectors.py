@@ -26,15 +26,44 @@ from django.db.models import (
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from netpol.cache import LRU
 from netpol.diff import coverage_delta, findings_delta, policies_delta
 from netpol.findings.catalogue import SEVERITY_RANK
-from netpol.findings.stored import CLUSTER_COUNTS_PATH, CoverageCounts
+from netpol.findings.stored import CLUSTER_COUNTS_PATH, CoverageCounts, StoredReport
 
 from .models import Analysis, Cluster, Finding, NetworkPolicy, Snapshot, Waiver
 
 
 def _complete_newest_first(cluster):
     return Snapshot.objects.filter(cluster=cluster, status=Snapshot.Status.COMPLETE).order_by("-finished_at", "-id")
+
+
+def analysis_of(snapshot: Snapshot) -> Analysis | None:
+    """The snapshot's analysis row without its report, which is megabytes at 50,000 pods:
+    a page showing the status and score needs only the row (``stored_report`` reads it)."""
+    return Analysis.objects.defer("report").filter(snapshot=snapshot).first()
+
+
+# Each report read at 50,000 pods costs 0.2 s of decoding; a complete analysis never
+# changes (analysing again gives it a new finish time), so a few are kept per process.
+_REPORTS = LRU(2)
+
+
+def stored_report(analysis: Analysis | None) -> StoredReport | None:
+    """The complete analysis's report, typed; None while it is pending or failed."""
+    if analysis is None or analysis.status != Analysis.Status.COMPLETE:
+        return None
+    return _REPORTS.get(
+        (analysis.pk, analysis.finished_at),
+        lambda: StoredReport.from_dict(
+            Analysis.objects.values_list("report", flat=True).get(pk=analysis.pk)
+        ),
+    )
+
+
+def forget_reports() -> None:
+    """Drop the kept reports (tests that rebuild a snapshot under the same id, benchmarks)."""
+    _REPORTS.clear()
 
 
 def latest_snapshot(cluster: Cluster) -> Snapshot | None:

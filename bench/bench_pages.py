@@ -226,6 +226,7 @@ def _targets(cluster, current, previous) -> dict:
         "backend": backend,
         "policy": policy,
         "finding": widest[0],
+        "fingerprint": Finding.objects.get(pk=widest[0]).fingerprint,
         "finding_refs": len(widest[1]),
         # The rule with the most findings: the largest group to waive at once.
         "finding_rule": Finding.objects.filter(snapshot=current)
@@ -307,6 +308,21 @@ def _pages(cluster, current, previous, t: dict) -> list[dict]:
             "data": {"namespace": t["namespace"]},
             "rebuild": True,
         },
+        {"key": "namespace", "path": url("namespace", t["namespace"])},
+        {"key": "graph-matrix", "path": url("graph"), "data": {"view": "matrix"}},
+        {"key": "graph-all", "path": url("graph"), "data": {"view": "all"}},
+        {"key": "graph-all-elements", "path": url("graph_elements"), "data": {"view": "all"}},
+        {"key": "finding-fp", "path": url("finding_fp", t["fingerprint"])},
+        {"key": "reports", "path": url("reports")},
+        *(
+            {
+                "key": f"report-{fmt}",
+                "path": url("snapshot_report", current.pk, fmt),
+                "note": "built once, then cached",
+                "whole": True,
+            }
+            for fmt in ("html", "pdf", "csv", "json", "sarif")
+        ),
         {"key": "whatif", "path": url("whatif")},
         {
             "key": "whatif-run",
@@ -318,12 +334,13 @@ def _pages(cluster, current, previous, t: dict) -> list[dict]:
 
 
 def _empty_caches(graph_only: bool = False) -> None:
-    from auditor import storage
+    from auditor import selectors, storage
     from netpol import graph
 
     graph.forget_graphs()
     if not graph_only:
         storage.forget_models()
+        selectors.forget_reports()
 
 
 class _QueryMeter:

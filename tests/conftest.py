@@ -317,6 +317,8 @@ def fresh_caches():
             sys.modules["auditor.storage"].forget_models()
         if "netpol.graph" in sys.modules:
             sys.modules["netpol.graph"].forget_graphs()
+        if "auditor.selectors" in sys.modules:
+            sys.modules["auditor.selectors"].forget_reports()
 
     forget()
     yield

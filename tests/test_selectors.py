@@ -120,3 +120,25 @@ def test_a_snapshot_compared_with_itself_changes_nothing(demo_snapshot):
     assert diff["coverage"]["Running pods"]["change"] == 0
     assert (diff["new_findings"]["count"], diff["resolved_findings"]["count"]) == (0, 0)
     assert diff["policies_changed"] == {"items": [], "count": 0}
+
+
+def test_the_report_is_read_once_per_analysis_and_again_after_a_new_analysis(demo_snapshot):
+    from django.utils import timezone
+
+    from auditor.selectors import analysis_of, stored_report
+
+    analysis = analysis_of(demo_snapshot)
+    assert "report" in analysis.get_deferred_fields()
+    first = stored_report(analysis)
+    assert first.coverage.cluster.pods > 0
+    assert stored_report(analysis_of(demo_snapshot)) is first  # kept, not decoded again
+
+    # Analysing again stores a new report with a new finish time: it is read afresh.
+    report = Analysis.objects.get(pk=analysis.pk).report
+    report["coverage"]["cluster"]["pods"] += 1
+    Analysis.objects.filter(pk=analysis.pk).update(report=report, finished_at=timezone.now())
+    again = stored_report(analysis_of(demo_snapshot))
+    assert again.coverage.cluster.pods == first.coverage.cluster.pods + 1
+
+    Analysis.objects.filter(pk=analysis.pk).update(status=Analysis.Status.FAILED)
+    assert stored_report(analysis_of(demo_snapshot)) is None

@@ -3,6 +3,7 @@ from django.shortcuts import render
 
 from auditor.access import require_role
 from auditor.models import HIGH_OR_ABOVE, Finding, NetworkPolicy, Pod
+from auditor.selectors import analysis_of, stored_report
 from netpol.findings.catalogue import CIS_532
 from netpol.findings.stored import StoredReport
 
@@ -90,8 +91,8 @@ def namespaces(request, name):
     snapshot, empty = snapshot_for(request, cluster)
     if empty:
         return empty
-    analysis = getattr(snapshot, "analysis", None)
-    report = StoredReport.from_dict(analysis.report) if analysis and analysis.status == "complete" else None
+    analysis = analysis_of(snapshot)
+    report = stored_report(analysis)
     q = request.GET.get("q", "").strip()
     show = request.GET.get("show", "all")
     rows = _filter(namespace_rows(snapshot, report), q.lower(), show)

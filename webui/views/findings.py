@@ -21,6 +21,7 @@ from auditor.selectors import (
     GROUP_KEYS,
     GROUP_SAMPLE,
     active_waivers,
+    analysis_of,
     finding_groups,
     findings_of,
     group_samples,
@@ -125,7 +126,7 @@ def finding_list(request, name):
     for problem in problems:
         messages.warning(request, problem)
     context = {
-        "cluster": cluster, "snapshot": snapshot, "analysis": getattr(snapshot, "analysis", None),
+        "cluster": cluster, "snapshot": snapshot, "analysis": analysis_of(snapshot),
         "filters": filters, "query": _query(request), "previous": previous,
         "severities": SEVERITIES, "rules": sorted(RULES.values(), key=lambda r: r.id),
         "namespaces": list(Finding.objects.filter(snapshot=snapshot).exclude(namespace="")

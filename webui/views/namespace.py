@@ -11,10 +11,9 @@ from django.urls import reverse
 
 from auditor.access import require_role
 from auditor.models import NetworkPolicy, Pod
-from auditor.selectors import findings_of
+from auditor.selectors import analysis_of, findings_of, stored_report
 from auditor.storage import engine_model
 from netpol import graph
-from netpol.findings.stored import StoredReport
 
 from .common import get_cluster, render_problem, snapshot_for
 
@@ -60,12 +59,8 @@ def namespace_page(request, name, namespace):
         )
     pinned = bool(request.GET.get("snapshot"))
     keep = f"snapshot={snapshot.pk}" if pinned else ""
-    analysis = getattr(snapshot, "analysis", None)
-    report = (
-        StoredReport.from_dict(analysis.report)
-        if analysis and analysis.status == "complete"
-        else None
-    )
+    analysis = analysis_of(snapshot)
+    report = stored_report(analysis)
     stored = report.coverage.namespaces.get(namespace) if report else None
     coverage = None
     if stored:
