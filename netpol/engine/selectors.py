@@ -131,6 +131,7 @@ class LabelIndex:
         self._pair_bits: dict[tuple[str, str], int] = {}
         self._key_bits: dict[str, int] = {}
         self._cache: dict[Selector, int] = {}
+        self._values: dict[str, list[str]] | None = None
 
     def _pair(self, pair: tuple[str, str]) -> int:
         bits = self._pair_bits.get(pair)
@@ -147,6 +148,23 @@ class LabelIndex:
                 self._key_positions.get(key, ()), self.size
             )
         return bits
+
+    def pair_bits(self, key: str, value: str) -> int:
+        """The items carrying label ``key`` with ``value``."""
+        return self._pair((key, value))
+
+    def key_bits(self, key: str) -> int:
+        """The items carrying label ``key``, whatever its value."""
+        return self._key(key)
+
+    def values_of(self, key: str) -> list[str]:
+        """Every value label ``key`` takes among the items (for text matches in Calico's
+        selectors, which cannot be looked up by value)."""
+        if self._values is None:
+            self._values = {}
+            for k, v in self._pair_positions:
+                self._values.setdefault(k, []).append(v)
+        return self._values.get(key, [])
 
     def eval(self, selector: Selector) -> int:
         """The bitset of items the selector matches."""
