@@ -461,6 +461,68 @@ def _diff_text(d: dict) -> str:
     return "\n".join(lines)
 
 
+def cmd_paths(args: argparse.Namespace) -> int:
+    from .engine import InputError
+    from .paths import INTERNET, attack_paths, crown_jewels, parse_selector
+
+    model = _load(args.paths, args)
+    if args.src is not None and not _is_workload(args.src):
+        raise InputError(
+            f"--from: {args.src!r} is not a workload (NS/KIND/NAME, e.g. shop/Deployment/web)"
+        )
+    if args.dst is not None and not _is_workload(args.dst):
+        raise InputError(
+            f"--to: {args.dst!r} is not a workload (NS/KIND/NAME, e.g. shop-db/StatefulSet/postgres)"
+        )
+    start = INTERNET if args.from_internet else args.src
+    if args.dst is not None:
+        try:
+            jewels = crown_jewels(model, workloads=[args.dst])
+        except InputError as exc:
+            raise InputError(f"--to: {exc}") from None
+    else:
+        jewels = crown_jewels(model, selector=parse_selector(args.to_selector))
+        if not jewels:
+            raise InputError(
+                f"--to-selector {args.to_selector!r}: no pod taking part in traffic has these labels"
+            )
+    try:
+        found = attack_paths(model, jewels, start=start, max_hops=args.max_hops, limit=args.limit)
+    except InputError as exc:
+        raise InputError(f"--from: {exc}" if start != INTERNET else str(exc)) from None
+    if args.format == "json":
+        _print_json({"paths": [p.to_dict() for p in found]})
+    else:
+        print(_paths_text(found, jewels, start, args.max_hops))
+    return 0 if found else 1
+
+
+def _paths_text(found: list, jewels: list[str], start: str, max_hops: int) -> str:
+    origin = "the internet" if start == "internet" else start
+    within = f"within {max_hops} hop{'s' if max_hops != 1 else ''}"
+    targets = ", ".join(jewels)
+    if not found:
+        return f"No path from {origin} to {targets} {within}."
+    reached = len({p.target for p in found})
+    lines = [
+        f"{len(found)} path{'s' if len(found) != 1 else ''} from {origin} to {reached} of "
+        f"{len(jewels)} crown jewel{'s' if len(jewels) != 1 else ''} {within} (shortest first):"
+    ]
+    for number, path in enumerate(found, start=1):
+        hops = len(path.hops)
+        chain = " -> ".join([path.hops[0].src] + [h.dst for h in path.hops])
+        lines.append(f"\n{number}. {chain}  ({hops} hop{'s' if hops != 1 else ''})")
+        for hop in path.hops:
+            on = f"{hop.protocol}/{hop.port}"
+            if len(hop.ports) > 1 or "/*" in hop.ports[0] or "-" in hop.ports[0]:
+                on += f" (allowed: {', '.join(hop.ports)})"
+            lines.append(f"   {hop.src} -> {hop.dst} on {on}")
+            for rule in hop.rules:
+                opened = f"{rule['policy']} {rule['rule']}" if rule["policy"] else rule["rule"]
+                lines.append(f"     {rule['direction']} at {rule['pod']}: {opened}")
+    return "\n".join(lines)
+
+
 # --- Output helpers -------------------------------------------------------------------
 
 
@@ -488,6 +550,16 @@ def _port(value: str) -> int:
     if not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is outside 1-65535")
     return port
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} must be at least 1")
+    return number
 
 
 def _add_command(subparsers, name: str, handler, **kwargs) -> argparse.ArgumentParser:
@@ -677,6 +749,58 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PREVIOUS.json|PREVIOUS.sarif",
         help="an earlier audit (--format json or sarif): its findings are 'unchanged', "
         "only new ones are listed in text and count for --fail-on",
+    )
+
+    paths_parser = _add_command(
+        subparsers,
+        "paths",
+        cmd_paths,
+        parents=[common, ranges],
+        help="attack paths to crown-jewel workloads",
+        description=(
+            "The shortest paths of allowed connections from the internet (every workload an\n"
+            "outside address may connect to) or from one workload to crown-jewel workloads:\n"
+            "per crown jewel, up to --limit paths from distinct starting workloads, each hop\n"
+            "with a port and protocol it allows and the rules that open it at both ends\n"
+            "(the source's egress rule and the destination's ingress rule, or 'not isolated').\n\n"
+            'json: {"paths": [{"hops": [{"from": "ns/Kind/name" | "internet", "to",\n'
+            '"port", "protocol", "rules": [...]}]}]}, shortest first.\n\n'
+            "Exit status: 0 when a path exists, 1 when none, 2 on bad input."
+        ),
+    )
+    start = paths_parser.add_mutually_exclusive_group(required=True)
+    start.add_argument(
+        "--from",
+        dest="src",
+        metavar="NS/KIND/NAME",
+        help="the workload an attacker holds, e.g. shop-frontend/Deployment/storefront",
+    )
+    start.add_argument(
+        "--from-internet",
+        action="store_true",
+        help="start outside the cluster: every workload an outside address may connect to",
+    )
+    target = paths_parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to", dest="dst", metavar="NS/KIND/NAME", help="the crown-jewel workload")
+    target.add_argument(
+        "--to-selector",
+        metavar="K=V,...",
+        help="crown jewels: every workload with a pod carrying all these labels",
+    )
+    paths_parser.add_argument(
+        "--max-hops",
+        type=_positive,
+        default=4,
+        metavar="N",
+        help="the longest path, in connections (default 4; from the internet, the first "
+        "connection counts)",
+    )
+    paths_parser.add_argument(
+        "--limit",
+        type=_positive,
+        default=3,
+        metavar="N",
+        help="paths per crown jewel, from distinct starting workloads (default 3)",
     )
 
     diff_parser = _add_command(

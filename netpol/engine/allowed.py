@@ -10,6 +10,7 @@ allowed and not listed.
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import cached_property
 
 from netpol.bits import bit_positions
 
@@ -84,6 +85,72 @@ class AllowedConnections:
             return False
         return bool(self.sources(d, port, protocol) >> s & 1)
 
+    # -- hops: connections on any port, for attack paths and blast radius ---------------
+
+    @cached_property
+    def _hop_index(self) -> tuple[list[int], list[int]]:
+        """Per destination group: the classes allowed to it on some port, and its classes."""
+        any_sources, members = [], []
+        for group in self.groups:
+            bits = 0
+            for entry in group.entries:
+                bits |= entry.sources
+            any_sources.append(bits)
+            members.append(self.ev.class_set(group.classes))
+        return any_sources, members
+
+    def reaches(self, src: int, dst: int) -> bool:
+        """May class ``src`` open a connection to class ``dst`` on some port?"""
+        return bool(self._hop_index[0][self.group_of[dst]] >> src & 1)
+
+    def ports_between(self, src: int, dst: int) -> PortSet:
+        """The ports on which class ``src`` may open connections to class ``dst``."""
+        out = PortSet()
+        for entry in self.groups[self.group_of[dst]].entries:
+            if entry.sources >> src & 1:
+                out = out | entry.ports
+        return out
+
+    def hops_to(self, targets: list[int], max_hops: int) -> HopLevels:
+        """Classes by the fewest connections (on any port) that lead to one of ``targets``:
+        level 0 is the targets, level k the classes k hops away, up to ``max_hops``.
+
+        A backward breadth-first search on class sets: a level's predecessors are the OR
+        of the source sets of the destination groups it touches."""
+        any_sources, _ = self._hop_index
+        frontier = self.ev.class_set(targets)
+        seen = frontier
+        levels = [frontier]
+        for _ in range(max_hops):
+            before = 0
+            for gid in {self.group_of[c] for c in self.ev.classes_in(frontier)}:
+                before |= any_sources[gid]
+            frontier = before & ~seen
+            if not frontier:
+                break
+            seen |= frontier
+            levels.append(frontier)
+        return HopLevels(self, levels)
+
+    def hops_from(self, starts: list[int], max_hops: int) -> list[list[int]]:
+        """Classes by the fewest connections (on any port) from one of ``starts``: level 0
+        is the starts, level k the classes first reached in k hops, up to ``max_hops``."""
+        any_sources, members = self._hop_index
+        frontier = self.ev.class_set(starts)
+        seen = frontier
+        levels = [frontier]
+        for _ in range(max_hops):
+            after = 0
+            for sources, classes in zip(any_sources, members, strict=True):
+                if sources & frontier:
+                    after |= classes
+            frontier = after & ~seen
+            if not frontier:
+                break
+            seen |= frontier
+            levels.append(frontier)
+        return [self.ev.classes_in(level) for level in levels]
+
     def cidrs(self, ips: IPSet) -> list[str]:
         hit = self._cidrs.get(ips)
         if hit is None:
@@ -145,3 +212,59 @@ class AllowedConnections:
                     for d in dst_keys:
                         found[s, d] = found[s, d] | entry.ports
         return [{"from": s, "to": d, "ports": p.describe()} for (s, d), p in sorted(found.items())]
+
+
+class HopLevels:
+    """The answer of ``AllowedConnections.hops_to``: classes by their distance in hops to
+    the targets, and from any of them one step towards the targets."""
+
+    def __init__(self, allowed: AllowedConnections, levels: list[int]):
+        self._allowed = allowed
+        self._levels = levels
+        # Per level, its classes split by destination group, for ``next_hop``.
+        self._by_group: list[dict[int, int]] = []
+        for level in levels:
+            split: dict[int, int] = {}
+            for c in bit_positions(level):
+                gid = allowed.group_of[c]
+                split[gid] = split.get(gid, 0) | 1 << c
+            self._by_group.append(split)
+
+    def __len__(self) -> int:
+        """The number of levels: the targets and each further hop that found classes."""
+        return len(self._levels)
+
+    def classes(self, k: int) -> list[int]:
+        """The ids of the classes exactly ``k`` hops from the targets, ascending."""
+        return bit_positions(self._levels[k]) if k < len(self._levels) else []
+
+    def level_of(self, c: int) -> int | None:
+        """How many hops class ``c`` is from the targets, or None beyond the search."""
+        for k, level in enumerate(self._levels):
+            if level >> c & 1:
+                return k
+        return None
+
+    def next_hop(self, c: int) -> int | None:
+        """The lowest class one level closer to the targets that ``c`` reaches; None for a
+        target or a class beyond the search."""
+        k = self.level_of(c)
+        return self._reached(c, k - 1) if k else None
+
+    def first_step(self, c: int) -> tuple[int, int] | None:
+        """``(d, k)``: the lowest class ``d`` on the lowest level ``k`` that ``c`` reaches
+        (``c`` itself included). For a class that is a target but stands for more pods
+        than the targets': how its other pods reach the targets."""
+        for k in range(len(self._levels)):
+            d = self._reached(c, k)
+            if d is not None:
+                return d, k
+        return None
+
+    def _reached(self, c: int, k: int) -> int | None:
+        any_sources, _ = self._allowed._hop_index
+        found = 0
+        for gid, classes in self._by_group[k].items():
+            if any_sources[gid] >> c & 1:
+                found |= classes
+        return (found & -found).bit_length() - 1 if found else None

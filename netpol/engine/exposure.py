@@ -79,6 +79,15 @@ class ExternalExposure:
             "egress": self._describe(self.egress[self._of_class[1][c]]),
         }
 
+    def ingress_of(self, c: int) -> list[tuple[PortSet, IPSet]]:
+        """The outside addresses class ``c`` may receive from, per port set."""
+        return self.ingress[self._of_class[0][c]]
+
+    def exposed_classes(self) -> list[int]:
+        """The ids of the classes some outside address may open a connection to."""
+        ingress_of = self._of_class[0]
+        return [c for c in range(len(ingress_of)) if self.ingress[ingress_of[c]]]
+
     def of_classes(self):
         """``(pods, ingress, egress)`` per group of classes with the same exposure, where
         ingress and egress are lists of (PortSet, IPSet) outside the cluster."""
