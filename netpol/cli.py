@@ -411,26 +411,123 @@ def _baseline_fingerprints(path: str) -> set[str]:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from .diff import diff_audits
+    from .diff import review_change
     from .findings import SEVERITIES, audit
 
     old_model, new_model = _load([args.old], args), _load([args.new], args)
-    result = diff_audits(old_model, audit(old_model), new_model, audit(new_model))
+    result = review_change(old_model, audit(old_model), new_model, audit(new_model))
     if args.format == "json":
         _print_json(result)
+    elif args.format == "markdown":
+        print(_diff_markdown(result))
     else:
         print(_diff_text(result))
+    failed = bool(args.fail_on_opened and result["opened"])
     if args.fail_on_new:
         worst = SEVERITIES.index(args.fail_on_new)
         new = result["findings"]["new"]
         if any(SEVERITIES.index(f["severity"]) <= worst for f in new):
-            return 1
-    return 0
+            failed = True
+    return 1 if failed else 0
+
+
+def _by_pair(connections: list[dict]) -> list[tuple[str, str, str]]:
+    """(from, to, ports) per workload pair, in the entries' order: "TCP/5432, UDP/*"."""
+    ports: dict[tuple[str, str], list[str]] = {}
+    for c in connections:
+        if c["port"] is None:
+            text = f"{c['protocol']}/*"
+        else:
+            text = f"{c['protocol']}/{c['port']}" + (f"-{c['end_port']}" if c["end_port"] else "")
+        ports.setdefault((c["from"], c["to"]), []).append(text)
+    every = ["TCP/*", "UDP/*", "SCTP/*"]
+    return [
+        (src, dst, "all ports" if p == every else ", ".join(p)) for (src, dst), p in ports.items()
+    ]
+
+
+def _diff_markdown(d: dict) -> str:
+    """A pull-request comment: the figures first, then each list, folded when long."""
+    before, after = d["coverage"]["before"], d["coverage"]["after"]
+    opened, closed = _by_pair(d["opened"]), _by_pair(d["closed"])
+    findings, policies = d["findings"], d["policies"]
+
+    def percent(value) -> str:
+        return "-" if value is None else f"{value}%"
+
+    def share(c: dict, direction: str) -> str:
+        return f"{c[direction + '_workloads']} of {c['workloads']}"
+
+    lines = [
+        "### netaudit: what this change does",
+        "",
+        f"**{len(opened)}** workload connection{'s' if len(opened) != 1 else ''} opened, "
+        f"**{len(closed)}** closed · **{len(findings['new'])}** new finding"
+        f"{'s' if len(findings['new']) != 1 else ''}, **{len(findings['resolved'])}** resolved · "
+        f"policies: {len(policies['added'])} added, {len(policies['removed'])} removed, "
+        f"{len(policies['changed'])} changed",
+        "",
+        "| | before | after |",
+        "| --- | --- | --- |",
+        f"| Coverage (pod and direction pairs isolated) | {percent(before['coverage'])} | "
+        f"{percent(after['coverage'])} |",
+        f"| Score | {before['score']} | {after['score']} |",
+        f"| Workloads isolated for ingress | {share(before, 'ingress')} | {share(after, 'ingress')} |",
+        f"| Workloads isolated for egress | {share(before, 'egress')} | {share(after, 'egress')} |",
+    ]
+    for title, rows in (("Connections opened", opened), ("Connections closed", closed)):
+        table = ["| from | to | ports |", "| --- | --- | --- |"]
+        table += [f"| `{src}` | `{dst}` | {ports} |" for src, dst, ports in rows]
+        lines += _md_section(title, len(rows), table)
+    for title, items in (
+        ("New findings", findings["new"]),
+        ("Resolved findings", findings["resolved"]),
+    ):
+        table = ["| severity | rule | finding |", "| --- | --- | --- |"]
+        table += [f"| {f['severity']} | {f['rule']} | {_md_cell(f['message'])} |" for f in items]
+        lines += _md_section(title, len(items), table)
+    changed = [f"- added `{key}`" for key in policies["added"]]
+    changed += [f"- removed `{key}`" for key in policies["removed"]]
+    changed += [
+        f"- changed `{c['policy']}` ({', '.join(c['changed'])})" for c in policies["changed"]
+    ]
+    lines += _md_section("Policies", len(changed), changed)
+    return "\n".join(lines)
+
+
+MARKDOWN_FOLD = 10  # rows a section shows open; longer ones fold into <details>
+
+
+def _md_section(title: str, count: int, body: list[str]) -> list[str]:
+    if not count:
+        return ["", f"**{title}:** none"]
+    if count <= MARKDOWN_FOLD:
+        return ["", f"**{title} ({count})**", "", *body]
+    return [
+        "",
+        "<details>",
+        f"<summary><b>{title} ({count})</b></summary>",
+        "",
+        *body,
+        "",
+        "</details>",
+    ]
+
+
+def _md_cell(text: str) -> str:
+    """Text safe in a table cell: no pipe ends the cell, no newline ends the row."""
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _diff_text(d: dict) -> str:
     findings, policies, score = d["findings"], d["policies"], d["score"]
-    lines = [
+    lines = []
+    for title, rows in (("opened", _by_pair(d["opened"])), ("closed", _by_pair(d["closed"]))):
+        lines.append(
+            f"Connections {title}: {len(rows)} workload pair{'s' if len(rows) != 1 else ''}"
+        )
+        lines += [f"  {src} -> {dst}: {ports}" for src, dst, ports in rows]
+    lines += [
         f"Findings: {len(findings['new'])} new, {len(findings['resolved'])} resolved, "
         f"{findings['unchanged']} unchanged",
         f"Score: {score['old']} -> {score['new']}",
@@ -810,25 +907,33 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[ranges],
         help="what changes between two manifest trees",
         description=(
-            "Audit two manifest trees (before and after) and say what changes: findings\n"
-            "new and resolved (matched by fingerprint), coverage, the score, policies\n"
-            "added, removed and changed (compared as the API server reads them), and the\n"
-            "workloads newly uncovered or newly exposed to outside addresses.\n\n"
-            'json: {"findings": {"new", "resolved", "unchanged"}, "coverage", "score",\n'
-            '"policies": {"added", "removed", "changed"}, "newly_uncovered", "newly_exposed"}.\n'
-            "text: a summary per section.\n\n"
+            "Audit two manifest trees (before and after) and say what changes: connections\n"
+            "opened and closed (by workload, with ports), findings new and resolved\n"
+            "(matched by fingerprint), coverage, the score, policies added, removed and\n"
+            "changed (compared as the API server reads them), and the workloads newly\n"
+            "uncovered or newly exposed to outside addresses.\n\n"
+            'json: {"opened", "closed", "findings_new", "findings_resolved", "coverage":\n'
+            '{"before", "after", ...}, "findings", "score", "policies", "newly_uncovered",\n'
+            '"newly_exposed"}; each connection has from, to, protocol, port, end_port.\n'
+            "text: a summary per section; markdown: a pull-request comment.\n\n"
             "Exit status: 0, or 1 with --fail-on-new when a new finding at or above that\n"
-            "severity appears; 2 on bad input."
+            "severity appears or with --fail-on-opened when a connection opens; 2 on bad input."
         ),
     )
     diff_parser.add_argument("old", metavar="OLD_PATH", help="manifest file or directory, before")
     diff_parser.add_argument("new", metavar="NEW_PATH", help="manifest file or directory, after")
     diff_parser.add_argument(
         "--format",
-        choices=("text", "json"),
+        choices=("text", "json", "markdown"),
         default="text",
-        metavar="text|json",
-        help="output format (default: text)",
+        metavar="text|json|markdown",
+        help="output format (default: text); markdown for a pull-request comment",
+    )
+    diff_parser.add_argument(
+        "--fail-on-opened",
+        action="store_true",
+        help="exit 1 when the change opens a connection (a workload or an outside address "
+        "may reach a workload on a port it could not before)",
     )
     diff_parser.add_argument(
         "--fail-on-new",

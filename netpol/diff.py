@@ -21,6 +21,12 @@ dicts, by readable measure) and ``policies_delta`` (``{"namespace/name": spec}``
 
 Workloads, not pods, are compared (``Deployment/shop/web``): pod names change with every
 rollout, so pod-by-pod comparison would report every new replica.
+
+``review_change(...)``, for ``netaudit diff`` (a change before it merges), adds to
+``diff_audits`` what issue 14's contract names: ``opened`` and ``closed`` connections
+(``connection_changes``: workload to workload, and outside addresses to workloads, one
+entry per protocol and port range), ``findings_new``, ``findings_resolved``, and
+``coverage.before``/``coverage.after`` (``coverage_summary``).
 """
 
 from __future__ import annotations
@@ -28,7 +34,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from netpol.engine import EGRESS, INGRESS, NO_IPS, ClusterModel, Policy, parse_policy
+from netpol.engine import (
+    EGRESS,
+    INGRESS,
+    NO_IPS,
+    PROTOCOLS,
+    ClusterModel,
+    IPSet,
+    Policy,
+    PortSet,
+    cidr_set,
+    parse_policy,
+)
 
 from .findings.finding import workload_ref
 
@@ -296,3 +313,147 @@ def _exposed(old_model: ClusterModel, new_model: ClusterModel) -> list[dict]:
                     }
                 )
     return out
+
+
+# --- A change under review: connections opened and closed ---------------------------
+
+
+@dataclass(frozen=True)
+class Connections:
+    """What one model allows, per workload (``ns/Kind/name``): ``pairs`` maps (source,
+    destination) to the ports allowed; ``addresses`` maps a destination to the
+    (source addresses, ports) it admits from outside any pod."""
+
+    pairs: dict[tuple[str, str], PortSet]
+    addresses: dict[str, list[tuple[IPSet, PortSet]]]
+
+
+def connections_of(model: ClusterModel) -> Connections:
+    """The model's allowed set, aggregated by workload (never pod by pod). A workload of
+    one pod "reaching itself" is that pod's loopback, no connection: it is left out."""
+    pods: dict[str, int] = {}
+    for cls in model.evaluation.classes:
+        for pod in cls.pods:
+            pods[pod.workload_key] = pods.get(pod.workload_key, 0) + 1
+    pairs: dict[tuple[str, str], PortSet] = {}
+    addresses: dict[str, list[tuple[IPSet, PortSet]]] = {}
+    for edge in model.allowed_connections().edges("workload"):
+        ports = PortSet.parse(edge["ports"])
+        if edge["from"].startswith("ipBlock:"):
+            cidr = cidr_set(edge["from"].removeprefix("ipBlock:"))
+            addresses.setdefault(edge["to"], []).append((cidr, ports))
+        elif edge["from"] != edge["to"] or pods[edge["to"]] > 1:
+            pairs[edge["from"], edge["to"]] = ports
+    return Connections(pairs, addresses)
+
+
+def connection_changes(old: Connections, new: Connections) -> tuple[list[dict], list[dict]]:
+    """``(opened, closed)``: what ``new`` allows that ``old`` did not, and the reverse.
+    Each entry is ``{"from", "to", "protocol", "port", "end_port"}``: ``from`` a workload
+    or ``ipBlock:CIDR``, ``port`` None for every port of the protocol, ``end_port`` the
+    end of a range or None. Ports compare as sets and addresses address by address, so
+    the same access written another way is no change."""
+    opened = _pair_changes(old.pairs, new.pairs) + _address_changes(old.addresses, new.addresses)
+    closed = _pair_changes(new.pairs, old.pairs) + _address_changes(new.addresses, old.addresses)
+    return _entries(opened), _entries(closed)
+
+
+def _pair_changes(old: dict, new: dict) -> list[tuple[str, str, PortSet]]:
+    """Workload pairs, with the ports ``new`` allows and ``old`` did not."""
+    out = []
+    for (src, dst), ports in new.items():
+        before = old.get((src, dst))
+        more = ports if before is None else ports - before
+        if more:
+            out.append((src, dst, more))
+    return out
+
+
+def _address_changes(old: dict, new: dict) -> list[tuple[str, str, PortSet]]:
+    """Per destination, the (address, port) pairs ``new`` lets in and ``old`` did not.
+
+    1. Cut the address line at every CIDR boundary of both sides for this destination.
+    2. On each piece, the ports each side allows are the union over its CIDRs covering it.
+    3. Pieces with the same extra ports are merged back into the fewest CIDRs.
+    """
+    out = []
+    for dst, entries in new.items():
+        before = old.get(dst, [])
+        if entries == before:
+            continue
+        points = sorted({b for ips, _ in entries + before for b in ips.boundaries()})
+        extra: dict[PortSet, list[tuple[int, int]]] = {}
+        for lo, hi in zip(points, points[1:], strict=False):
+            now = _ports_at(entries, lo)
+            if now:
+                more = now - _ports_at(before, lo)
+                if more:
+                    extra.setdefault(more, []).append((lo, hi))
+        for ports, ranges in extra.items():
+            for cidr in IPSet(ranges).to_cidrs():
+                out.append((f"ipBlock:{cidr}", dst, ports))
+    return out
+
+
+def _ports_at(entries: list[tuple[IPSet, PortSet]], address: int) -> PortSet:
+    out = PortSet()
+    for ips, ports in entries:
+        if address in ips:
+            out = out | ports
+    return out
+
+
+def _entries(rows: list[tuple[str, str, PortSet]]) -> list[dict]:
+    out = []
+    for src, dst, ports in rows:
+        for text in ports.describe():
+            protocol, _, numbers = text.partition("/")
+            lo, _, hi = numbers.partition("-")
+            out.append(
+                {
+                    "from": src,
+                    "to": dst,
+                    "protocol": protocol,
+                    "port": None if lo == "*" else int(lo),
+                    "end_port": int(hi) if hi else None,
+                }
+            )
+    out.sort(key=lambda e: (e["to"], e["from"], PROTOCOLS.index(e["protocol"]), e["port"] or 0))
+    return out
+
+
+def coverage_summary(report) -> dict:
+    """The cluster's coverage of one audit: running pods and workloads, how many of
+    them are isolated per direction, and ``coverage``, the share of (pod, direction)
+    pairs isolated in percent, as the pages show it (None without pods)."""
+    c = report.coverage.cluster
+    ratio = report.coverage.ratio()
+    return {
+        "coverage": None if ratio is None else round(100 * ratio, 1),
+        "pods": c.pods,
+        "ingress_pods": c.ingress_pods,
+        "egress_pods": c.egress_pods,
+        "workloads": c.workloads,
+        "ingress_workloads": c.ingress_workloads,
+        "egress_workloads": c.egress_workloads,
+        "score": report.score["cluster"],
+    }
+
+
+def review_change(old_model: ClusterModel, old_report, new_model: ClusterModel, new_report) -> dict:
+    """``diff_audits`` with what a reviewer of a change reads first (module docstring)."""
+    base = diff_audits(old_model, old_report, new_model, new_report)
+    opened, closed = connection_changes(connections_of(old_model), connections_of(new_model))
+    coverage = {
+        "before": coverage_summary(old_report),
+        "after": coverage_summary(new_report),
+        **base.pop("coverage"),
+    }
+    return {
+        "opened": opened,
+        "closed": closed,
+        "findings_new": base["findings"]["new"],
+        "findings_resolved": base["findings"]["resolved"],
+        "coverage": coverage,
+        **base,
+    }

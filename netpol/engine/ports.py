@@ -47,6 +47,19 @@ class PortSet(Intervals):
                 out.append(f"{proto}/{a}-{b}")
         return out
 
+    @classmethod
+    def parse(cls, described) -> PortSet:
+        """The inverse of ``describe()``: from "TCP/80", "TCP/8000-8080", "UDP/*"."""
+        out = cls()
+        for text in described:
+            protocol, _, ports = text.partition("/")
+            if ports == "*":
+                out = out | cls.of(protocol)
+            else:
+                lo, _, hi = ports.partition("-")
+                out = out | cls.of(protocol, int(lo), int(hi or lo))
+        return out
+
     def samples(self) -> list[tuple[str, int]]:
         """One (protocol, port) per range: enough to probe each range."""
         return [(PROTOCOLS[lo // _SPAN], lo % _SPAN) for lo, _ in self.ranges]
