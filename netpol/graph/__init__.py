@@ -65,8 +65,12 @@ def build_graph(model, report: StoredReport | None, filters: Filters) -> dict:
     """The elements and what the page says about them, for the filters."""
     if filters.namespace:
         return workload_graph(model, report, filters)
+    # A team's namespaces and their peers are few enough to draw one by one by default.
     if filters.view == "groups" or (
-        not filters.view and not filters.around and len(model.namespaces) > limits.GROUP_ABOVE
+        not filters.view
+        and not filters.around
+        and not filters.team
+        and len(model.namespaces) > limits.GROUP_ABOVE
     ):
         return quiet_if_dense(grouped_graph(model, report, filters))
     return quiet_if_dense(namespace_graph(model, report, filters))

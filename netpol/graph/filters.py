@@ -1,13 +1,15 @@
-"""The graph's query parameters: namespace, port and protocol, outside addresses only."""
+"""The graph's query parameters: namespace, port and protocol, outside addresses only, team."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..engine import (
     PROTOCOLS,
     PortSet,
 )
+from ..teams import DEFAULT_RULE, TeamRule, describe, members, team_names
 
 VIEWS = ("", "groups", "all", "matrix")
 MAX_EXPANDED = 20
@@ -30,6 +32,11 @@ class Filters:
     protocol: str = ""  # with a port: that port's protocol (TCP by default); alone: all its ports
     view: str = ""  # "groups", "all" (every namespace) or "matrix"; "" picks by cluster size
     expand: tuple[str, ...] = ()  # grouped view: the groups drawn open, with their namespaces
+    # How the cluster assigns teams (groups are teams first), and the team drawn: its
+    # namespaces and those exchanging traffic with them.
+    rule: TeamRule = DEFAULT_RULE
+    team: str = ""
+    team_namespaces: frozenset[str] = frozenset()
 
     def wanted(self) -> PortSet | None:
         if self.port is not None:
@@ -55,10 +62,12 @@ class Filters:
             out["view"] = self.view
         if self.expand:
             out["expand"] = ",".join(self.expand)
+        if self.team:
+            out["team"] = self.team
         return out
 
     def describe(self) -> str:
-        parts = []
+        parts = [describe(self.team)] if self.team else []
         if self.around:
             parts.append(f"around {self.around}")
         if self.external:
@@ -70,8 +79,11 @@ class Filters:
         return ", ".join(parts)
 
 
-def parse_filters(params, namespaces) -> Filters:
-    """The graph's query parameters, checked. ``namespaces``: the snapshot's namespace names.
+def parse_filters(
+    params, namespaces, teams: Mapping[str, str] | None = None, rule: TeamRule = DEFAULT_RULE
+) -> Filters:
+    """The graph's query parameters, checked. ``namespaces``: the snapshot's namespace names;
+    ``teams``: each namespace's team as ``rule`` assigns it (``TeamRule.assign``).
 
     Raises FilterError with a message a person can act on: 400 for a malformed value,
     404 for a namespace the snapshot does not have.
@@ -102,8 +114,17 @@ def parse_filters(params, namespaces) -> Filters:
         raise FilterError(f"view must be one of {', '.join(VIEWS)}, not '{view[:20]}'.")
     expand = tuple(dict.fromkeys(key.strip() for key in get("expand").split(",") if key.strip()))
     if len(expand) > MAX_EXPANDED or any(len(key) > 320 for key in expand):
-        raise FilterError(f"expand names at most {MAX_EXPANDED} groups, each at most 320 characters.")
+        raise FilterError(
+            f"expand names at most {MAX_EXPANDED} groups, each at most 320 characters."
+        )
+    team = get("team")
+    assigned = teams or {}
+    if team and team not in team_names(assigned):
+        raise FilterError(f"This snapshot has no namespace of {describe(team[:100])}.", status=404)
     return Filters(
+        rule=rule,
+        team=team,
+        team_namespaces=members(assigned, team) if team else frozenset(),
         namespace=namespace,
         around=around,
         external=external in ("1", "true", "on"),

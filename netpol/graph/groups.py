@@ -1,7 +1,7 @@
 """Namespaces in groups: the default namespace graph above ``limits.GROUP_ABOVE`` namespaces.
 
-A namespace's group is its ``team`` label (or ``owner``, or ``app.kubernetes.io/part-of``),
-else its name prefix ("kube-*" for kube-system and kube-public). A group is one node that
+A namespace's group is its team (``netpol.teams``: the cluster's mapping, else its team
+label), else its ``owner`` or ``app.kubernetes.io/part-of`` label, else its name prefix ("kube-*" for kube-system and kube-public). A group is one node that
 says how many of its namespaces are exposed (accept traffic from outside) or uncovered (no
 pod isolated), so risk shows before anything is opened; ``expand`` draws a group as a
 compound node holding its namespaces. Namespaces alone in their group are drawn as
@@ -12,21 +12,38 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+from ..bits import bit_positions
 from ..engine import IPSet, PortSet
 from ..findings.stored import StoredReport
+from ..teams import DEFAULT_RULE, TeamRule
 from . import limits
 from .drawing import Drawing, response
 from .filters import Filters
 from .flows import flows_of, index_of
 from .labels import coverage_class, fraction, plural, ports_label
 from .limits import OTHER
-from .namespaces import _external_order, filter_empty, merged_flows, namespace_node, ports_from
+from .namespaces import (
+    _external_order,
+    filter_empty,
+    mark_team,
+    merged_flows,
+    namespace_node,
+    ports_from,
+    team_and_peers,
+    team_bits,
+    team_note,
+)
 
-GROUP_LABELS = ("team", "owner", "app.kubernetes.io/part-of")
+# Labels that group namespaces without a team.
+GROUP_LABELS = ("owner", "app.kubernetes.io/part-of")
 
 
-def group_key(name: str, labels: dict[str, str]) -> str:
-    """ "team=payments" from a label, else "kube-*" from the name's first dash, else the name."""
+def group_key(name: str, labels: dict[str, str], rule: TeamRule = DEFAULT_RULE) -> str:
+    """ "team=payments" from the namespace's team, else "owner=..." from a label, else
+    "kube-*" from the name's first dash, else the name."""
+    team = rule.team_of(name, labels)
+    if team:
+        return f"team={team}"
     for label in GROUP_LABELS:
         if labels.get(label):
             return f"{label}={labels[label]}"
@@ -37,12 +54,12 @@ def group_key(name: str, labels: dict[str, str]) -> str:
 class Groups:
     """Per model: each group's namespace numbers (sorted by name) and each namespace's group."""
 
-    def __init__(self, model):
+    def __init__(self, model, rule: TeamRule = DEFAULT_RULE):
         index = index_of(model)
         members: dict[str, list[int]] = defaultdict(list)
         for i, name in enumerate(index.names):
             ns = model.namespaces.get(name)
-            members[group_key(name, ns.labels if ns else {})].append(i)
+            members[group_key(name, ns.labels if ns else {}, rule)].append(i)
         self.members = dict(sorted(members.items()))
         self.of = [""] * len(index.names)
         for key, numbers in self.members.items():
@@ -50,8 +67,8 @@ class Groups:
                 self.of[i] = key
 
 
-def groups_of(model) -> Groups:
-    return model.derived("graph.groups", lambda: Groups(model))
+def groups_of(model, rule: TeamRule = DEFAULT_RULE) -> Groups:
+    return model.derived(("graph.groups", rule), lambda: Groups(model, rule))
 
 
 def risk_of(index, flows, i: int) -> tuple[bool, bool]:
@@ -69,8 +86,11 @@ def grouped_graph(model, report: StoredReport | None, filters: Filters) -> dict:
     merged ports, those reaching risky units first, within ``limits.MAX_EDGES``."""
     index = index_of(model)
     flows = flows_of(model, filters.wanted())
-    groups = groups_of(model)
+    groups = groups_of(model, filters.rule)
     n = len(index.names)
+    # A team: only its namespaces and their peers, and only flows that touch the team.
+    team = team_bits(index, filters)
+    shown = team_and_peers(flows, team) if filters.team else (1 << n) - 1
     coverage = report.coverage.namespaces if report else {}
     scores = report.score.namespaces if report else {}
     exposure = model.external_exposure()
@@ -82,6 +102,9 @@ def grouped_graph(model, report: StoredReport | None, filters: Filters) -> dict:
     units: list[tuple[str, list[int], str]] = []
     parents: list[str] = []
     for key, members in groups.members.items():
+        members = [i for i in members if shown >> i & 1]
+        if not members:
+            continue
         if len(members) == 1:
             units.append((f"ns:{index.names[members[0]]}", members, ""))
         elif key in expand:
@@ -142,6 +165,8 @@ def grouped_graph(model, report: StoredReport | None, filters: Filters) -> dict:
         if node_id.startswith("ns:"):
             i = members[0]
             namespace_node(drawing, index, flows, i, coverage, scores, focus=False)
+            if filters.team:
+                mark_team(drawing, filters, team >> i & 1)
             data = drawing.nodes[-1]["data"]
             data["group"] = groups.of[i]
             if parent:
@@ -163,8 +188,12 @@ def grouped_graph(model, report: StoredReport | None, filters: Filters) -> dict:
                 continue
             if u == v:
                 internal[v] = ports
+            elif filters.team and not (masks[u] | masks[v]) & team:
+                continue  # between two other teams' namespaces
             elif not filters.external:
                 pending.append((units[u][0], units[v][0], ports, (label[u], label[v]), None))
+        if filters.team and not masks[v] & team:
+            continue
         for key, ports in sorted(ext_in.items(), key=_external_order):
             pending.append(("", units[v][0], ports, ("", label[v]), ("in", key)))
         for key, ports in sorted(ext_out.items(), key=_external_order):
@@ -190,7 +219,7 @@ def grouped_graph(model, report: StoredReport | None, filters: Filters) -> dict:
         data["facts"].append(["Flows inside", ports_label(ports)])
 
     collapsed = [u for u in chosen if units[u][0].startswith("grp:")]
-    notes = [
+    notes = team_note(filters, index, team, bit_positions(shown)) + [
         f"{n:,} namespaces in {len(groups.members):,} groups (by team label, else by name "
         f"prefix); {len(collapsed):,} groups are drawn closed, each one node. Double-click a "
         "group to open it, search for a namespace by name, or see every pair on the matrix."
@@ -230,16 +259,17 @@ def grouped_graph(model, report: StoredReport | None, filters: Filters) -> dict:
     data = response("groups", "", filters, drawing, notes, bool(hidden or dropped_edges), empty, n)
     data["layout"] = "cose" if len(drawing.nodes) <= limits.COSE_LIMIT or parents else "concentric"
     data["groups"] = {"count": len(groups.members), "open": parents, "where": where}
-    data["risk"] = risk_list(index, groups, risk)
+    data["risk"] = risk_list(index, groups, risk, team or shown)
     return data
 
 
-def risk_list(index, groups: Groups, risk) -> dict:
-    """Exposed and uncovered namespaces, for the side panel, most at risk first."""
+def risk_list(index, groups: Groups, risk, only: int) -> dict:
+    """Exposed and uncovered namespaces among ``only`` (a bitset), for the side panel, most
+    at risk first."""
     rows = [
         {"namespace": index.names[i], "group": groups.of[i], "exposed": e, "uncovered": u}
         for i, (e, u) in enumerate(risk)
-        if e or u
+        if (e or u) and only >> i & 1
     ]
     rows.sort(key=lambda r: (-(r["exposed"] + r["uncovered"]), r["namespace"]))
     return {"rows": rows[: limits.RISK_LISTED], "count": len(rows)}

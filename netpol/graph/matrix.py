@@ -8,19 +8,31 @@ bitsets as the graph, so 2,000 namespaces are 2,000 × groups popcounts.
 
 from __future__ import annotations
 
+from ..bits import bit_positions
 from ..engine import ALL_PORTS, NO_PORTS, PortSet
 from . import limits
+from .filters import Filters
 from .flows import flows_of, index_of
 from .groups import groups_of, risk_of
 from .labels import ports_label
+from .namespaces import team_and_peers, team_bits, team_note
 
 
-def matrix(model, wanted: PortSet | None = None, rows: str = "", cols: str = "") -> dict:
+def matrix(
+    model,
+    wanted: PortSet | None = None,
+    rows: str = "",
+    cols: str = "",
+    filters: Filters | None = None,
+) -> dict:
     """The matrix for a port filter. ``rows``/``cols``: group keys to open namespace by
-    namespace (both or neither); unknown keys raise KeyError naming the key."""
+    namespace (both or neither); unknown keys raise KeyError naming the key. ``filters``
+    gives the team rule that makes the groups, and a team: its namespaces and their peers,
+    the team's first."""
+    filters = filters or Filters()
     index = index_of(model)
     flows = flows_of(model, wanted)
-    groups = groups_of(model)
+    groups = groups_of(model, filters.rule)
     n = len(index.names)
     notes: list[str] = []
     for key in (rows, cols):
@@ -30,6 +42,12 @@ def matrix(model, wanted: PortSet | None = None, rows: str = "", cols: str = "")
         sources = groups.members[rows or cols]
         targets = groups.members[cols or rows]
         return _namespaces(index, flows, sources, targets, notes, groups)
+    if filters.team:
+        team = team_bits(index, filters)
+        shown = bit_positions(team_and_peers(flows, team))
+        order = sorted(shown, key=lambda i: (not team >> i & 1, index.names[i]))
+        notes.extend(team_note(filters, index, team, shown))
+        return _namespaces(index, flows, order, order, notes, groups)
     if n <= limits.MATRIX_FLAT:
         return _namespaces(index, flows, list(range(n)), list(range(n)), notes, groups)
     return _groups(index, flows, groups, notes)

@@ -11,6 +11,7 @@ from ..engine import (
     PortSet,
 )
 from ..findings.stored import StoredReport
+from ..teams import describe
 from . import limits
 from .drawing import Drawing, response, same_flow_units
 from .filters import Filters
@@ -32,6 +33,9 @@ def namespace_graph(model, report: StoredReport | None, filters: Filters) -> dic
     scores = report.score.namespaces if report else {}
     exposure = model.external_exposure()
     centre = index.number[filters.around] if filters.around else None
+    # A team: its namespaces and the peers they exchange traffic with (around a namespace,
+    # the neighbourhood decides instead).
+    team = team_bits(index, filters) if centre is None else 0
 
     def has_flow(i: int) -> bool:
         return bool(flows.in_bits[i] or flows.out_bits[i] or flows.ext_in[i] or flows.ext_out[i])
@@ -42,6 +46,10 @@ def namespace_graph(model, report: StoredReport | None, filters: Filters) -> dic
         candidates = [centre]
     elif centre is not None:
         candidates = bit_positions(flows.in_bits[centre] | flows.out_bits[centre] | (1 << centre))
+    elif filters.team and filters.external:
+        candidates = [i for i in bit_positions(team) if flows.ext_in[i] or flows.ext_out[i]]
+    elif filters.team:
+        candidates = bit_positions(team_and_peers(flows, team))
     elif filters.external:
         candidates = [i for i in range(n) if flows.ext_in[i] or flows.ext_out[i]]
     elif filters.wanted() is not None or n > limits.MAX_NODES:
@@ -49,10 +57,10 @@ def namespace_graph(model, report: StoredReport | None, filters: Filters) -> dic
     else:
         candidates = list(range(n))
     # Around a namespace the others are not candidates by design; otherwise say who is out.
-    left_without_flow = n - len(candidates) if centre is None else 0
+    left_without_flow = n - len(candidates) if centre is None and not filters.team else 0
 
     # 2. Groups, only when there are too many namespaces to draw one by one.
-    keep = {centre} if centre is not None else set()
+    keep = {centre} if centre is not None else set(bit_positions(team))
     if len(candidates) > limits.MAX_NODES:
         units = same_flow_units(candidates, flows, keep)
     else:
@@ -78,15 +86,24 @@ def namespace_graph(model, report: StoredReport | None, filters: Filters) -> dic
     def draws_pair(u: int, v: int) -> bool:
         if not pairs_drawn:
             return False
+        if filters.team and not (masks[u] | masks[v]) & team:
+            return False  # between two other teams' namespaces
         return centre is None or centre in units[u] or centre in units[v]
 
     def draws_ext(u: int) -> bool:
+        if filters.team and not masks[u] & team:
+            return False
         return centre is None or centre in units[u]
 
-    # 3. Rank and fill the budgets.
+    # 3. Rank and fill the budgets: the centre, or the team's namespaces, first.
     order = sorted(
         range(len(units)),
-        key=lambda u: (centre not in units[u], -degree(u), index.names[units[u][0]]),
+        key=lambda u: (
+            centre not in units[u],
+            not masks[u] & team,
+            -degree(u),
+            index.names[units[u][0]],
+        ),
     )
     chosen: list[int] = []
     chosen_ext: set = set()
@@ -127,6 +144,8 @@ def namespace_graph(model, report: StoredReport | None, filters: Filters) -> dic
             i = members[0]
             unit_id[u] = f"ns:{index.names[i]}"
             namespace_node(drawing, index, flows, i, coverage, scores, focus=(i == centre))
+            if filters.team:
+                mark_team(drawing, filters, team >> i & 1)
         else:
             unit_id[u] = f"group:{len(unit_id)}"
             group_node(drawing, index, flows, unit_id[u], members)
@@ -161,7 +180,7 @@ def namespace_graph(model, report: StoredReport | None, filters: Filters) -> dic
 
     shown = sum(len(units[u]) for u in chosen)
     groups = [u for u in chosen if len(units[u]) > 1]
-    notes = []
+    notes = team_note(filters, index, team, candidates)
     if truncated:
         notes.append(
             f"Showing {shown:,} of {len(candidates):,} namespaces (the most connected) to stay within "
@@ -195,6 +214,39 @@ def namespace_graph(model, report: StoredReport | None, filters: Filters) -> dic
     elif not drawing.edges:
         empty = filter_empty(filters)
     return response("namespace", "", filters, drawing, notes, truncated, empty, n)
+
+
+def team_bits(index: Index, filters: Filters) -> int:
+    """The team's namespaces as a bitset over the index (0 without a team filter)."""
+    return sum(1 << index.number[name] for name in filters.team_namespaces if name in index.number)
+
+
+def team_and_peers(flows: Flows, team: int) -> int:
+    """The team's namespaces and every namespace that sends to or receives from one of them."""
+    bits = team
+    for i in bit_positions(team):
+        bits |= flows.in_bits[i] | flows.out_bits[i]
+    return bits
+
+
+def mark_team(drawing: Drawing, filters: Filters, member: int) -> None:
+    """Say on the node just drawn whether it is the team's or a peer of another team's."""
+    node = drawing.nodes[-1]
+    node["data"]["facts"].insert(0, ["Team", filters.team if member else "another team (a peer)"])
+    if not member:
+        node["classes"] = (node.get("classes", "") + " other-team").strip()
+
+
+def team_note(filters: Filters, index: Index, team: int, candidates) -> list[str]:
+    if not filters.team:
+        return []
+    own = team.bit_count()
+    peers = sum(1 for i in candidates if not team >> i & 1)
+    return [
+        f"{describe(filters.team).capitalize()}: its {own:,} namespace{'s' if own != 1 else ''} and "
+        f"{peers:,} namespace{'s' if peers != 1 else ''} of other teams that exchange traffic with them "
+        "(dashed); flows between other teams are left out. Clear the team to see the whole cluster."
+    ]
 
 
 def _external_order(item) -> tuple:
