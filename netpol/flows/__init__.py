@@ -1,0 +1,26 @@
+"""Observed flows: read Hubble, Calico and CSV flow files and replay them on a model.
+
+Pure Python, no Django. ``formats`` reads the files (one record a line, streamed);
+``judge`` matches their ends to the snapshot's pods and judges them with the engine::
+
+    from netpol.flows import replay
+    result = replay(model, ["flows.json"], changed=changed_model)
+    result.to_dict()["denied"]
+"""
+
+from .formats import FORMATS, Counts, End, FlowFileError, Observed, detect, read_flows
+from .judge import Replay, Resolver, replay, unused_rules
+
+__all__ = [
+    "FORMATS",
+    "Counts",
+    "End",
+    "FlowFileError",
+    "Observed",
+    "Replay",
+    "Resolver",
+    "detect",
+    "read_flows",
+    "replay",
+    "unused_rules",
+]

@@ -1,0 +1,468 @@
+"""Replay observed flows against a cluster model: allowed, denied, would-deny, unused rules.
+
+Pure Python, no Django::
+
+    result = replay(model, ["hubble.json"], changed=None, progress=None)
+    result.to_dict()   # {"matched", "unmatched", "allowed", "denied", "would_deny", ...}
+
+How, in bounded memory whatever the files' size:
+
+1. Stream each file's records (``formats.read_flows``) into a counter of distinct raw
+   flows (both ends as the file gives them, port, protocol, observed verdict). Time and
+   source port are left out, so the counter grows with the distinct conversations, not
+   with the flows; past ``RAW_LIMIT`` entries it is folded into step 2's table and emptied.
+2. Match each distinct end to the snapshot (``Resolver``): a pod by namespace/name (or,
+   for Calico, by generated-name prefix), else a pod or node by IP, else a pod of the
+   one workload whose pods carry the flow's labels; an address outside the cluster is an
+   end too. Ends that match nothing are counted with the reason and never dropped.
+3. Judge each distinct (source, destination, port, protocol) once per pod-class pair
+   (``Judge``; pods of a class behave alike): ``ClusterModel.reach`` gives the outcome and
+   the rules that decide it. With a change, the same flows are judged on the changed model:
+   allowed now and denied after are "would-deny".
+4. Rules of the model that allow something but no allowed flow used are the unused
+   allowances, ranked by what they open (selected pods × peer pods × ports).
+5. The verdict the flow carries (Hubble's, Calico's action, the CSV's column) is compared
+   with the engine's; the differences are listed as disagreements.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import NamedTuple
+
+from netpol.engine import ACTIVE, ClusterModel, InputError, IPSet, cidr_set, ip_to_int
+
+from .formats import ALLOWED, DENIED, Counts, End, detect, read_flows
+
+RAW_LIMIT = 500_000  # distinct raw flows kept before they are matched and folded
+CHUNK = 10_000  # records counted per call into C (Counter.update); the memory bound
+MAX_UNMATCHED = 100  # unmatched ends listed (all are counted)
+_CACHE_LIMIT = 1_000_000
+
+
+class Decision(NamedTuple):
+    outcome: str  # "allowed", "denied", "undefined" (hostNetwork), "no traffic"
+    rules: tuple[tuple[str, str, str | None], ...]  # (direction, policy, "spec.ingress[0]" | None)
+    reason: str
+
+
+# --- 2. matching ends to the snapshot -------------------------------------------------
+
+
+class Resolver:
+    """Ends of flows to pod keys ("ns/name") or addresses; ``None, reason`` when neither."""
+
+    def __init__(self, model: ClusterModel):
+        self.model = model
+        self._cache: dict[End, tuple[str | None, str]] = {}
+        self._by_namespace: dict[str, list] | None = None
+        pod_cidrs, _ = model.pod_ranges
+        ranges = IPSet()
+        for cidr in pod_cidrs:
+            ranges = ranges | cidr_set(cidr)
+        self._pod_ranges = ranges
+        self._service_ips = {ip_to_int(a) for s in model.services for a in s.cluster_ips}
+
+    def resolve(self, end: End) -> tuple[str | None, str]:
+        """(pod key or address, how it matched) or (None, why not)."""
+        hit = self._cache.get(end)
+        if hit is None:
+            if len(self._cache) > _CACHE_LIMIT:
+                self._cache.clear()
+            hit = self._cache[end] = self._resolve(end)
+        return hit
+
+    def _resolve(self, end: End) -> tuple[str | None, str]:
+        namespace, name, ip, labels, kind = end
+        if kind == "networkset" and not ip:
+            return None, "a Calico network set (no address logged)"
+        if kind in ("network", "host") and not ip:
+            return None, "an endpoint outside the pods with no address logged"
+        if namespace and name and not kind:
+            key = self._by_name(namespace, name)
+            if key is not None:
+                return key, "name"
+        if ip:
+            try:
+                endpoint = self.model.endpoint(ip)
+            except InputError:
+                return None, f"{ip!r} is not an IP address"
+            if endpoint.pod is not None:
+                if not namespace or endpoint.pod.namespace == namespace:
+                    return endpoint.pod.key, "ip"
+            elif not namespace and not name:
+                value = ip_to_int(ip)
+                if endpoint.node:
+                    return ip, "node address"
+                if value in self._service_ips:
+                    return None, "a Service address (flows must be recorded after translation)"
+                if value in self._pod_ranges:
+                    return None, "an address in the pod ranges that no pod of the snapshot holds"
+                return ip, "address"
+        if namespace and labels:
+            key, why = self._by_labels(namespace, labels)
+            if key is not None:
+                return key, "labels"
+            return None, why
+        if namespace and name:
+            return None, "no such pod in the snapshot (nor by address or labels)"
+        return None, "no pod, address or labels given"
+
+    def _pods_of(self, namespace: str) -> list:
+        if self._by_namespace is None:
+            self._by_namespace = {}
+            # Active pods first: a flow's end took part in traffic.
+            for pod in sorted(self.model.pods, key=lambda p: (p.state != ACTIVE, p.name)):
+                self._by_namespace.setdefault(pod.namespace, []).append(pod)
+        return self._by_namespace.get(namespace, [])
+
+    def _by_name(self, namespace: str, name: str) -> str | None:
+        if not name.endswith("*"):
+            pod = self.model.pods_by_key.get(f"{namespace}/{name}")
+            return pod.key if pod is not None else None
+        prefix = name[:-1]
+        for pod in self._pods_of(namespace):
+            if pod.name.startswith(prefix):
+                return pod.key
+        return None
+
+    def _by_labels(self, namespace: str, labels: tuple[str, ...]) -> tuple[str | None, str]:
+        wanted = {}
+        for label in labels:
+            k, sep, v = label.partition("=")
+            if sep:
+                wanted[k] = v
+        if not wanted:
+            return None, "no pod labels given"
+        found = [
+            p
+            for p in self._pods_of(namespace)
+            if all(p.labels.get(k) == v for k, v in wanted.items())
+        ]
+        if not found:
+            return None, f"no pod in {namespace} carries {_labels_text(wanted)}"
+        workloads = {p.workload_key for p in found}
+        if len(workloads) > 1:
+            return None, (
+                f"{_labels_text(wanted)} match {len(workloads)} workloads in {namespace}: ambiguous"
+            )
+        return found[0].key, "labels"
+
+
+def _labels_text(labels: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def describe_end(end: End) -> str:
+    """An end in words, for the unmatched list."""
+    parts = []
+    if end.namespace or end.name:
+        parts.append(f"{end.namespace or '?'}/{end.name or '?'}")
+    if end.ip:
+        parts.append(end.ip)
+    if end.labels and not end.name:
+        parts.append("{" + ",".join(end.labels) + "}")
+    if end.kind:
+        parts.append(f"({end.kind})")
+    return " ".join(parts) or "(nothing given)"
+
+
+# --- 3. judging -----------------------------------------------------------------------
+
+
+class Judge:
+    """The engine's decision per distinct flow, computed once per pod-class pair."""
+
+    def __init__(self, model: ClusterModel):
+        self.model = model
+        self.class_of = model.evaluation.class_of
+        self._cache: dict[tuple, Decision] = {}
+        self._nodes: dict[str, bool] = {}
+
+    def _is_node(self, address: str) -> bool:
+        found = self._nodes.get(address)
+        if found is None:
+            found = self._nodes[address] = bool(self.model.endpoint(address).node)
+        return found
+
+    def decide(self, src: str, dst: str, port: int, protocol: str) -> Decision:
+        if src == dst:
+            return Decision(ALLOWED, (), "a pod cannot block traffic to itself")
+        # Pods of one class behave alike, except towards their own node's address.
+        near_node = ("/" not in src and self._is_node(src)) or (
+            "/" not in dst and self._is_node(dst)
+        )
+        key = (
+            src if near_node else self.class_of.get(src, src),
+            dst if near_node else self.class_of.get(dst, dst),
+            port,
+            protocol,
+        )
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = decision(self.model.reach(src, dst, port, protocol))
+        return found
+
+
+def decision(verdict) -> Decision:
+    rules = []
+    for d in (verdict.egress, verdict.ingress):
+        if d is None:
+            continue
+        if verdict.outcome == ALLOWED:
+            rules += [
+                (d.direction, m.policy, f"spec.{d.direction}[{m.rule}]") for m in d.allowed_by
+            ]
+        elif not d.allowed:
+            rules += [(d.direction, p, None) for p in d.isolating_policies]
+    return Decision(verdict.outcome, tuple(rules), verdict.reason)
+
+
+# --- the result -------------------------------------------------------------------------
+
+
+@dataclass
+class Replay:
+    files: list[dict]
+    counts: Counts
+    matched: int
+    unmatched: int
+    allowed: list[dict]
+    denied: list[dict]
+    outside_policy: list[dict]
+    would_deny: list[dict]
+    unused_rules: list[dict]
+    disagreements: list[dict]
+    unmatched_ends: list[dict]
+    unmatched_ends_total: int
+    change: dict | None = None
+    distinct: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        out = {
+            "matched": self.matched,
+            "unmatched": self.unmatched,
+            "allowed": self.allowed,
+            "denied": self.denied,
+            "would_deny": self.would_deny,
+            "unused_rules": self.unused_rules,
+            "outside_policy": self.outside_policy,
+            "disagreements": self.disagreements,
+            "unmatched_ends": self.unmatched_ends,
+            "unmatched_ends_total": self.unmatched_ends_total,
+            "skipped": dict(sorted(self.counts.skipped.items())),
+            "malformed": {"lines": self.counts.malformed, "examples": self.counts.examples},
+            "files": self.files,
+            "window": {"first": self.counts.first_time, "last": self.counts.last_time},
+        }
+        if self.change is not None:
+            out["change"] = self.change
+        return out
+
+
+def _rules_json(rules) -> list[dict]:
+    return [
+        {"direction": direction, "policy": policy, "kind": "NetworkPolicy", "rule": rule}
+        for direction, policy, rule in rules
+    ]
+
+
+# --- 1. streaming, and the whole replay -------------------------------------------------
+
+
+def replay(
+    model: ClusterModel,
+    paths,
+    *,
+    changed: ClusterModel | None = None,
+    change: dict | None = None,
+    progress=None,
+) -> Replay:
+    """Replay the flows of ``paths`` against ``model`` (module docstring); ``changed``:
+    the model after a change, for would-deny; ``progress(done_bytes, total_bytes)`` is
+    called as the files are read."""
+    paths = [Path(p) for p in paths]
+    formats = [detect(p) for p in paths]
+    sizes = [p.stat().st_size for p in paths]
+    total = sum(sizes)
+    counts = Counts()
+    resolver = Resolver(model)
+    # (source, destination, port, protocol) -> {observed verdict: flows}
+    table: dict[tuple[str, str, int, str], Counter] = {}
+    unmatched_ends: Counter = Counter()
+    tally = {"matched": 0, "unmatched": 0}
+
+    def fold(raw: Counter) -> None:
+        resolve = resolver.resolve
+        for (src, dst, port, protocol, verdict), n in raw.items():
+            a, why_a = resolve(src)
+            b, why_b = resolve(dst)
+            if a is None or b is None:
+                tally["unmatched"] += n
+                if a is None:
+                    unmatched_ends[describe_end(src), why_a] += n
+                if b is None:
+                    unmatched_ends[describe_end(dst), why_b] += n
+                continue
+            tally["matched"] += n
+            seen = table.get((a, b, port, protocol))
+            if seen is None:
+                seen = table[a, b, port, protocol] = Counter()
+            seen[verdict] += n
+
+    done = 0
+    for path, fmt, size in zip(paths, formats, sizes, strict=True):
+        report = None
+        if progress is not None:
+            base = done
+
+            def report(at, base=base):
+                progress(base + at, total)
+
+        raw: Counter = Counter()
+        flows = read_flows(path, counts, fmt, report)
+        while chunk := list(islice(flows, CHUNK)):
+            raw.update(chunk)
+            if len(raw) >= RAW_LIMIT:
+                fold(raw)
+                raw.clear()
+        fold(raw)
+        done += size
+        if progress is not None:
+            progress(done, total)
+
+    return _judge_all(model, changed, change, paths, formats, counts, table, unmatched_ends, tally)
+
+
+def _judge_all(model, changed, change, paths, formats, counts, table, unmatched_ends, tally):
+    judge = Judge(model)
+    after = Judge(changed) if changed is not None else None
+    allowed, denied, outside, would_deny, disagreements = [], [], [], [], []
+    used: set[tuple[str, str, int]] = set()
+    workload_of = {p.key: p.workload_key for p in model.pods}
+    for (src, dst, port, protocol), seen in table.items():
+        d = judge.decide(src, dst, port, protocol)
+        flows = sum(seen.values())
+        entry = {
+            "from": src,
+            "to": dst,
+            "port": port,
+            "protocol": protocol,
+            "flows": flows,
+            "rule": _rules_json(d.rules),
+            "reason": d.reason,
+            "from_workload": workload_of.get(src),
+            "to_workload": workload_of.get(dst),
+        }
+        observed = {k: v for k, v in seen.items() if k is not None}
+        if observed:
+            entry["observed"] = dict(sorted(observed.items()))
+        if d.outcome == ALLOWED:
+            allowed.append(entry)
+            for direction, policy, rule in d.rules:
+                used.add((policy, direction, rule))
+            if after is not None:
+                later = after.decide(src, dst, port, protocol)
+                if later.outcome == DENIED:
+                    would_deny.append(
+                        {**entry, "rule": _rules_json(later.rules), "reason": later.reason}
+                    )
+        elif d.outcome == DENIED:
+            denied.append(entry)
+        else:
+            outside.append({**entry, "outcome": d.outcome})
+        if d.outcome in (ALLOWED, DENIED):
+            against = DENIED if d.outcome == ALLOWED else ALLOWED
+            if seen.get(against):
+                disagreements.append(
+                    {
+                        **{k: entry[k] for k in ("from", "to", "port", "protocol", "rule")},
+                        "observed": against,
+                        "flows": seen[against],
+                        "engine": d.outcome,
+                        "reason": d.reason,
+                    }
+                )
+    order = _by_flows
+    ends = sorted(unmatched_ends.items(), key=lambda kv: (-kv[1], kv[0]))
+    return Replay(
+        files=[{"path": str(p), "format": f} for p, f in zip(paths, formats, strict=True)],
+        counts=counts,
+        matched=tally["matched"],
+        unmatched=tally["unmatched"],
+        allowed=sorted(allowed, key=order),
+        denied=sorted(denied, key=order),
+        outside_policy=sorted(outside, key=order),
+        would_deny=sorted(would_deny, key=order),
+        unused_rules=unused_rules(model, used),
+        disagreements=sorted(disagreements, key=order),
+        unmatched_ends=[
+            {"end": end, "reason": why, "flows": n} for (end, why), n in ends[:MAX_UNMATCHED]
+        ],
+        unmatched_ends_total=len(ends),
+        change=change,
+        distinct={"pairs": len(table), "decisions": len(judge._cache)},
+    )
+
+
+def _by_flows(entry: dict):
+    return (-entry["flows"], entry["from"], entry["to"], entry["protocol"], entry["port"])
+
+
+# --- 4. unused allowances -----------------------------------------------------------------
+
+
+def unused_rules(model: ClusterModel, used: set[tuple[str, str, str]]) -> list[dict]:
+    """Valid rules that allow something (their policy selects pods and isolates that
+    direction) and that no allowed flow used, most opening first: ``opens`` is the pods
+    the policy selects × the peer pods (an ipBlock counts as one) × the ports."""
+    ev = model.evaluation
+    pods_in: dict[int, int] = {}
+
+    def count(classes: int) -> int:
+        n = pods_in.get(classes)
+        if n is None:
+            n = pods_in[classes] = len(ev.pods_in(classes))
+        return n
+
+    out = []
+    for compiled in ev.rules:
+        policy, direction, rule = compiled.policy, compiled.direction, compiled.rule
+        path = f"spec.{direction}[{rule.index}]"
+        if not rule.valid or (policy.key, direction, path) in used:
+            continue
+        if not (policy.affects_ingress if direction == "ingress" else policy.affects_egress):
+            continue
+        selected = count(ev.selected[policy.id])
+        if not selected:
+            continue
+        peers = count(compiled.classes)
+        cidrs = compiled.ips.to_cidrs() if compiled.ips else []
+        if not peers and not cidrs:
+            continue
+        if compiled.fixed_ports is not None:
+            ports = compiled.fixed_ports.describe()
+            width = sum(hi - lo for lo, hi in compiled.fixed_ports.ranges)
+        else:  # named ports resolve per pod: one each
+            ports = [spec.text() for spec in rule.ports]
+            width = len(rule.ports)
+        if not width:
+            continue
+        out.append(
+            {
+                "policy": policy.key,
+                "kind": "NetworkPolicy",
+                "rule": path,
+                "direction": direction,
+                "pods": selected,
+                "peer_pods": peers,
+                "ipBlocks": cidrs,
+                "ports": ports,
+                "opens": selected * max(peers, 1 if cidrs else 0) * width,
+            }
+        )
+    out.sort(key=lambda r: (-r["opens"], r["policy"], r["rule"]))
+    return out
