@@ -76,6 +76,12 @@ class Cluster(models.Model):
     pod_cidrs = models.TextField(blank=True, validators=[validate_cidr_list], help_text="Comma-separated; inferred from nodes when empty.")
     service_cidrs = models.TextField(blank=True, validators=[validate_cidr_list], help_text="Comma-separated.")
     node_cidrs = models.TextField(blank=True, validators=[validate_cidr_list], help_text="Comma-separated; inferred from node addresses when empty.")
+    # netpol.teams: the team mapping (TeamAssignment rows) wins over this label.
+    team_label = models.CharField(
+        max_length=317, blank=True, default="team",
+        help_text="The namespace label that names its team; the namespace → team mapping below wins over it. "
+        "Empty: only the mapping assigns teams.",
+    )
 
     periodic_task = models.OneToOneField(
         "django_celery_beat.PeriodicTask", null=True, blank=True, editable=False, on_delete=models.SET_NULL
@@ -115,6 +121,12 @@ class Cluster(models.Model):
                 return handle.read().strip()
         return decrypt(self.token_encrypted) if self.token_encrypted else ""
 
+    def team_rule(self):
+        """How this cluster assigns namespaces to teams (``netpol.teams``)."""
+        from netpol.teams import TeamRule
+
+        return TeamRule.of(self.team_label, self.team_assignments.values_list("namespace", "team"))
+
     @property
     def declared_cidrs(self) -> dict[str, list[str]]:
         return {
@@ -122,6 +134,27 @@ class Cluster(models.Model):
             "service": split_cidrs(self.service_cidrs),
             "node": split_cidrs(self.node_cidrs),
         }
+
+
+class TeamAssignment(models.Model):
+    """A namespace given to a team by hand: it wins over the cluster's team label."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="team_assignments")
+    namespace = models.CharField(max_length=253)
+    team = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["namespace"]
+        constraints = [models.UniqueConstraint(fields=["cluster", "namespace"], name="unique_team_assignment")]
+
+    def __str__(self) -> str:
+        return f"{self.namespace} → {self.team}"
+
+    def clean(self) -> None:
+        from netpol.teams import NO_TEAM
+
+        if self.team.strip() == NO_TEAM:
+            raise ValidationError({"team": f"'{NO_TEAM}' stands for 'no team' in filters; name a team."})
 
 
 class Snapshot(models.Model):
@@ -436,6 +469,8 @@ class ReportSchedule(models.Model):
 
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="report_schedules")
     name = models.CharField(max_length=100, help_text="For example 'Weekly security review'.")
+    team = models.CharField(max_length=100, blank=True,
+                            help_text="Only this team's namespaces ('-': those with no team); empty: the whole cluster.")
     enabled = models.BooleanField(default=True)
     frequency = models.CharField(max_length=10, choices=Frequency.choices, default=Frequency.WEEKLY)
     time_of_day = models.TimeField(default="08:00", help_text="Daily and weekly: when, in the server's TIME_ZONE.")
