@@ -10,6 +10,7 @@ outside the engine needs is exported here; the submodules are the engine's own:
 * ``ipsets``     IPv4/IPv6 interval sets (ipBlock with except)
 * ``classes``    pod equivalence classes
 * ``evaluate``   the fast class/bitset evaluation
+* ``tiers``      ClusterNetworkPolicy / AdminNetworkPolicy tiers around NetworkPolicy
 * ``reference``  a plain per-pod evaluation the property tests compare against
 * ``explain``    ``reach`` verdicts with the deciding policies and rules
 * ``allowed``    the compact allowed set, graph edges, the matrix
@@ -45,6 +46,7 @@ from .model import (
 from .ports import ALL_PORTS, NO_PORTS, PROTOCOLS, PortSet
 from .ranges import DeclaredCidrs, infer_pod_cidrs
 from .selectors import LabelIndex, Selector
+from .tiers import CLUSTER_POLICY_KINDS, ClusterPolicy, parse_cluster_policy
 from .workloads import controlling_workload, owning_workload
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "ALL_IPS",
     "ALL_PORTS",
     "CATEGORIES",
+    "CLUSTER_POLICY_KINDS",
     "EGRESS",
     "FROM_TEMPLATE_ANNOTATION",
     "HOST_NETWORK",
@@ -66,6 +69,7 @@ __all__ = [
     "UNDEFINED_CATEGORY",
     "AllowedConnections",
     "ClusterModel",
+    "ClusterPolicy",
     "CompiledRule",
     "DeclaredCidrs",
     "Evaluation",
@@ -88,5 +92,6 @@ __all__ = [
     "ip_to_int",
     "isolation_category",
     "owning_workload",
+    "parse_cluster_policy",
     "parse_policy",
 ]

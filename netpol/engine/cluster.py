@@ -51,6 +51,7 @@ from .model import (
 from .ports import PROTOCOLS
 from .ranges import DECLARED, INFERRED, NODES, NONE, DeclaredCidrs, infer_pod_cidrs
 from .selectors import LabelIndex, Selector
+from .tiers import ClusterPolicy, parse_cluster_policy
 
 T = TypeVar("T")
 
@@ -112,6 +113,7 @@ class ClusterModel:
         services: list[Service] = (),
         errors: list[PolicyError] = (),
         declared_cidrs: DeclaredCidrs | dict | list[str] = (),
+        cluster_policies: list[ClusterPolicy] = (),
     ):
         self.namespaces = {ns.name: ns for ns in namespaces}
         # Pods and policies may name namespaces absent from the input; the API server
@@ -126,6 +128,8 @@ class ClusterModel:
         for i, policy in enumerate(policies):
             policy.id = i
         self.services = list(services)
+        # Admin and Baseline tiers (tiers.py), in precedence order once evaluated.
+        self.cluster_policies = list(cluster_policies)
         self.errors = list(errors)
         self.declared = DeclaredCidrs.of(declared_cidrs)
         self.declared_cidrs = self.declared.all()
@@ -142,6 +146,7 @@ class ClusterModel:
         services=(),
         *,
         declared_cidrs=(),
+        cluster_policies=(),
     ) -> ClusterModel:
         """Build from raw API-shaped dicts (or collection records with ``to_api()``).
 
@@ -150,12 +155,20 @@ class ClusterModel:
         to what nodes, services and pods show when deciding what is external. Raises
         ``InputError`` for objects that cannot be read at all; problems inside policies
         are collected in ``model.errors`` instead.
+
+        ``cluster_policies``: ClusterNetworkPolicies, AdminNetworkPolicies and
+        BaselineAdminNetworkPolicies (told apart by ``kind``), the tiers around the
+        NetworkPolicies (``tiers.py``).
         """
         with gc_paused():
-            return cls._from_objects(namespaces, pods, nodes, policies, services, declared_cidrs)
+            return cls._from_objects(
+                namespaces, pods, nodes, policies, services, declared_cidrs, cluster_policies
+            )
 
     @classmethod
-    def _from_objects(cls, namespaces, pods, nodes, policies, services, declared_cidrs):
+    def _from_objects(
+        cls, namespaces, pods, nodes, policies, services, declared_cidrs, cluster_policies=()
+    ):
         parsed_pods = [_parse(parse_pod, o, "Pod") for o in pods]
         _unique((p.key for p in parsed_pods), "Pod")
         parsed_policies, errors = [], []
@@ -165,6 +178,17 @@ class ClusterModel:
             if policy is not None:
                 parsed_policies.append(policy)
         _unique((p.key for p in parsed_policies), "NetworkPolicy")
+        parsed_cluster = []
+        for obj in cluster_policies:
+            obj = obj.to_api() if hasattr(obj, "to_api") else obj
+            kind = obj.get("kind", "ClusterNetworkPolicy") if isinstance(obj, dict) else "?"
+            policy, problems = _parse(
+                lambda o: parse_cluster_policy(o, PolicyError), obj, kind or "ClusterNetworkPolicy"
+            )
+            errors.extend(problems)
+            if policy is not None:
+                parsed_cluster.append(policy)
+        _unique((p.key for p in parsed_cluster), "cluster policy")
         declared = DeclaredCidrs.of(declared_cidrs)
         return cls(
             namespaces=[_parse(parse_namespace, o, "Namespace") for o in namespaces],
@@ -174,6 +198,7 @@ class ClusterModel:
             services=[_parse(parse_service, o, "Service") for o in services],
             errors=errors,
             declared_cidrs=declared,
+            cluster_policies=parsed_cluster,
         )
 
     def __getstate__(self) -> dict:
@@ -201,13 +226,44 @@ class ClusterModel:
         with self._derived_lock:
             return self._derived.setdefault(key, value)  # type: ignore[return-value]
 
+    def with_policies(
+        self, *, add: list[Policy] = (), remove=(), errors: list[PolicyError] = ()
+    ) -> ClusterModel:
+        """This model with the parsed policies ``add`` (replacing those of the same
+        namespace/name) and without those keyed ``namespace/name`` in ``remove``;
+        ``errors``: the added policies' problems. Only what the change touches is
+        evaluated again when it can be (``incremental.py``); this model is unchanged."""
+        from .incremental import with_policies  # it builds ClusterModels
+
+        return with_policies(self, list(add), set(remove), list(errors))
+
     # -- the evaluation ------------------------------------------------------------------
 
     @cached_property
     def evaluation(self) -> Evaluation:
         active = [p for p in self.pods if p.state == ACTIVE]
         with gc_paused():
-            return Evaluation(self.namespaces, self.policies, active)
+            return Evaluation(
+                self.namespaces, self.policies, active, self.cluster_policies, self.nodes
+            )
+
+    @cached_property
+    def tier_warnings(self) -> list[PolicyError]:
+        """Cluster policies of one tier and priority whose subjects share a pod: the API
+        leaves their order undefined (the engine orders them by name)."""
+        tiers = self.evaluation.tiers
+        if tiers is None:
+            return []
+        return [
+            PolicyError(
+                p.key,
+                "spec.priority",
+                f"{p.tier} tier priority {p.priority} is also {q.key}'s and both select "
+                "some pods: their order is undefined (evaluated by name)",
+                p.kind,
+            )
+            for p, q in tiers.overlaps(self.evaluation)
+        ]
 
     def pod(self, key: str) -> Pod:
         try:

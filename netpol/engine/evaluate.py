@@ -12,6 +12,8 @@ runs them:
    boundary of the rules that concern it and, per port segment, AND the sources its
    ingress admits with the sources whose egress reaches it. Destination classes with the
    same rules share the work and form one destination group.
+6. Cluster policies (``tiers.py``): when any exist, each destination group's segments
+   walk the Admin and Baseline rules around the NetworkPolicy answer, still on bitsets.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .ipsets import ALL_IPS, NO_IPS, IPSet
 from .model import Namespace, Pod, Policy, Rule
 from .ports import ALL_PORTS, NO_PORTS, PortSet, PortSpec
 from .selectors import LabelIndex, bits_from_positions
+from .tiers import ClusterPolicy, Tiers
 
 INGRESS = "ingress"
 EGRESS = "egress"
@@ -85,7 +88,14 @@ class EgressGroup:
 
 
 class Evaluation:
-    def __init__(self, namespaces: dict[str, Namespace], policies: list[Policy], pods: list[Pod]):
+    def __init__(
+        self,
+        namespaces: dict[str, Namespace],
+        policies: list[Policy],
+        pods: list[Pod],
+        cluster_policies: list[ClusterPolicy] = (),
+        nodes=(),
+    ):
         self.policies = policies
         self.namespaces = namespaces
         # 1. Classes; ipBlocks take part in the class key through their distinct sets.
@@ -95,6 +105,11 @@ class Evaluation:
                 for peer in rule.peers or ():
                     if peer.ip_block is not None:
                         blocks.setdefault(peer.ip_block, len(blocks))
+        for cluster_policy in cluster_policies:  # their networks match pod IPs too
+            for rule in cluster_policy.ingress + cluster_policy.egress:
+                for tier_peer in rule.peers:
+                    if tier_peer.ips is not None and tier_peer.nodes is None:
+                        blocks.setdefault(tier_peer.ips, len(blocks))
         self.classes, self.ns_ranges = build_classes(pods, list(blocks))
         self.class_of: dict[str, int] = {p.key: c.id for c in self.classes for p in c.pods}
         n = len(self.classes)
@@ -143,6 +158,8 @@ class Evaluation:
                     compiled = self._compile(policy, direction, rule)
                     for c in members:
                         per_class[c].append(compiled.id)
+        # 6. Cluster-wide tiers (Admin and Baseline) around the NetworkPolicy tier.
+        self.tiers = Tiers(self, list(cluster_policies), nodes) if cluster_policies else None
 
     # -- questions about classes, so nobody outside the engine reads the bitsets --------
 
@@ -182,6 +199,10 @@ class Evaluation:
     def ns_mask(self, namespace: str) -> int:
         lo, hi = self.ns_ranges.get(namespace, (0, 0))
         return ((1 << hi) - 1) ^ ((1 << lo) - 1)
+
+    def block_classes(self, ips: IPSet) -> int:
+        """The classes whose pod IPs fall in an address set known at class building."""
+        return self._block_classes.get(ips, 0)
 
     def _compile(self, policy: Policy, direction: str, rule: Rule) -> CompiledRule:
         if not rule.valid:
@@ -266,11 +287,13 @@ class Evaluation:
             named = any(self.rules[r].fixed_ports is None for r in in_rules or ()) or any(
                 shared[g][0].fixed_ports is None for g in incoming[c]
             )
-            key = (in_rules, tuple(incoming[c]), cls.named_ports if named else None)
+            tiers = self.tiers.key_of(c) if self.tiers else None
+            named = named or (tiers is not None and self.tiers.uses_names(tiers))
+            key = (in_rules, tuple(incoming[c]), cls.named_ports if named else None, tiers)
             groups.setdefault(key, []).append(c)
 
         result = []
-        for (in_rules, in_from, _), members in groups.items():
+        for (in_rules, in_from, _, tiers), members in groups.items():
             named_ports = self.classes[members[0]].named_ports
             if in_rules is None:
                 in_grants = [(ALL_PORTS, self.all, ALL_IPS)]
@@ -279,6 +302,12 @@ class Evaluation:
                     (self.rules[r].ports_for(named_ports), self.rules[r].classes, self.rules[r].ips)
                     for r in in_rules
                 ]
+            if tiers is not None:
+                np_eg = [(shared[g][0].ports_for(named_ports), shared[g][1]) for g in in_from]
+                np_in = None if in_rules is None else in_grants
+                entries = self.tiers.segments(self, tiers, named_ports, np_in, np_eg, Entry)
+                result.append(DestinationGroup(members, entries))
+                continue
             eg_grants = [(ALL_PORTS, free_egress)]
             eg_grants += [(shared[g][0].ports_for(named_ports), shared[g][1]) for g in in_from]
             result.append(DestinationGroup(members, _segments(in_grants, eg_grants)))
@@ -291,9 +320,18 @@ class Evaluation:
         for cls in self.classes:
             c = cls.id
             key = tuple(self.egress_rules_of[c]) if self.isolated_egress >> c & 1 else None
-            groups.setdefault(key, []).append(c)
+            tiers = self.tiers.egress_key(c) if self.tiers else None
+            groups.setdefault((key, tiers), []).append(c)
         result = []
-        for rules, members in groups.items():
+        for (rules, tiers), members in groups.items():
+            if tiers is not None:
+                np_rules = None
+                if rules is not None:
+                    np_rules = [
+                        (self.rules[r].ports_for(frozenset()), self.rules[r].ips) for r in rules
+                    ]
+                result.append(EgressGroup(members, self.tiers.egress_segments(tiers, np_rules)))
+                continue
             if rules is None:
                 grants = [(ALL_PORTS, 0, ALL_IPS)]
             else:

@@ -18,6 +18,7 @@ from .evaluate import EGRESS, INGRESS, Evaluation
 from .ipsets import int_to_ip
 from .model import ACTIVE, HOST_NETWORK, Pod
 from .ports import PROTOCOLS
+from .tiers import ACCEPT, ADMIN, BASELINE, DENY, PASS
 
 ALLOWED = "allowed"
 DENIED = "denied"
@@ -72,9 +73,14 @@ class DirectionVerdict:
     allowed_by: list[RuleMatch] = field(default_factory=list)
     isolating_policies: list[str] = field(default_factory=list)
     reason: str = ""
+    # With cluster policies: each tier's say in order ("Admin tier: cnp/x rule `r` Deny
+    # at priority 50"), the tier that decided, and domainNames rules that might change it.
+    tiers: list[str] = field(default_factory=list)
+    decided_by: str = "NetworkPolicy"
+    depends_on: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "direction": self.direction,
             "pod": self.pod,
             "isolated": self.isolated,
@@ -83,6 +89,9 @@ class DirectionVerdict:
             "isolating_policies": self.isolating_policies,
             "reason": self.reason,
         }
+        if self.tiers:
+            out.update(tiers=self.tiers, decided_by=self.decided_by, depends_on=self.depends_on)
+        return out
 
 
 @dataclass(slots=True)
@@ -123,6 +132,8 @@ class Verdict:
             lines.append(
                 f"  {d.direction} at {d.pod}: {'allowed' if d.allowed else 'denied'} - {d.reason}"
             )
+            lines.extend(f"    {step}" for step in d.tiers)
+            lines.extend(f"    depends on {rule}" for rule in d.depends_on)
             for m in d.allowed_by:
                 where = f"rule {m.rule}" + (f", peer {m.peer}" if m.peer is not None else "")
                 where += f", port {m.port}" if m.port is not None else ""
@@ -154,10 +165,11 @@ def reach(ev: Evaluation, src: Endpoint, dst: Endpoint, port: int, protocol: str
     if not pods:
         verdict.reason = "no pod at either end: NetworkPolicy does not apply"
         return verdict
+    side = _direction if ev.tiers is None else _tiered
     if src.pod is not None:
-        verdict.egress = _direction(ev, EGRESS, src.pod, dst, port, protocol)
+        verdict.egress = side(ev, EGRESS, src.pod, dst, port, protocol)
     if dst.pod is not None:
-        verdict.ingress = _direction(ev, INGRESS, dst.pod, src, port, protocol)
+        verdict.ingress = side(ev, INGRESS, dst.pod, src, port, protocol)
     denied = [d for d in (verdict.egress, verdict.ingress) if d is not None and not d.allowed]
     if denied:
         verdict.outcome = DENIED
@@ -223,3 +235,59 @@ def _direction(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: 
         result.allowed = False
         result.reason = f"isolated by {', '.join(isolating)}; no {direction} rule allows it"
     return result
+
+
+def _tiered(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: int, protocol: str):
+    """One side through the tiers: Admin, NetworkPolicy, Baseline, default (tiers.py)."""
+    np = _direction(ev, direction, pod, other, port, protocol)
+    if other.pod is None and other.node and other.node == pod.node_name:
+        return np  # a pod and its own node: always allowed, whatever the tiers say
+    cid = ev.class_of[pod.key]
+    other_class = ev.class_of[other.pod.key] if other.pod is not None else None
+    dst_pod = pod if direction == INGRESS else other.pod
+    named = dst_pod.named_ports if dst_pod is not None else frozenset()
+    steps: list[str] = []
+    depends: list[str] = []
+
+    def decide(tier: str):
+        match, domains = ev.tiers.first_match(
+            ev, tier, direction, cid, other_class, other.ip, port, protocol, named
+        )
+        depends.extend(
+            f"{r.policy.key} rule {r.rule.label} (Accept domainNames "
+            f"{', '.join(r.rule.domains)}): the engine cannot resolve names"
+            for r in domains
+        )
+        if match is None:
+            steps.append(f"{tier} tier: no rule about {pod.key} matches")
+            return None
+        r, j = match
+        steps.append(
+            f"{tier} tier: {r.policy.key} rule {r.rule.label} {r.rule.action} at priority "
+            f"{r.policy.priority} (peer {r.rule.peers[j].text})"
+        )
+        return r.rule.action
+
+    def done(allowed: bool, tier: str, reason: str):
+        np.allowed, np.decided_by, np.reason = allowed, tier, reason
+        np.tiers, np.depends_on = steps, depends if not allowed else []
+        if tier != "NetworkPolicy":
+            np.allowed_by = []
+        return np
+
+    action = decide(ADMIN)
+    if action in (ACCEPT, DENY):
+        steps.append("NetworkPolicy tier not reached")
+        return done(action == ACCEPT, ADMIN, f"{action} in the Admin tier")
+    if action == PASS:
+        steps[-1] += ": passed to the NetworkPolicy tier"
+    if np.isolated:
+        steps.append(f"NetworkPolicy tier: {np.reason}")
+        return done(np.allowed, "NetworkPolicy", np.reason)
+    steps.append(f"NetworkPolicy tier: no NetworkPolicy isolates {pod.key} for {direction}")
+    action = decide(BASELINE)
+    if action == DENY:
+        return done(False, BASELINE, "Deny in the Baseline tier")
+    if action is None:
+        return done(True, "default", "no tier decides: allowed by default")
+    return done(True, BASELINE, f"{action} in the Baseline tier")

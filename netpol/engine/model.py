@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 from .ipsets import NO_IPS, IPSet, ip_to_int
 from .ports import PortSpec, parse_port
@@ -47,9 +48,10 @@ class PolicyError:
     policy: str  # "namespace/name"
     field: str  # "spec.ingress[0].from[1].ipBlock.except[0]"
     message: str
+    kind: str = "NetworkPolicy"  # or a cluster policy kind (tiers.py), "cnp/name" in policy
 
     def __str__(self) -> str:
-        return f"NetworkPolicy {self.policy}: {self.field}: {self.message}"
+        return f"{self.kind} {self.policy}: {self.field}: {self.message}"
 
     def to_dict(self) -> dict:
         return {"policy": self.policy, "field": self.field, "message": self.message}
@@ -66,6 +68,7 @@ class Node:
     name: str
     pod_cidrs: list[str]
     addresses: list[str]
+    labels: dict[str, str] = dc_field(default_factory=dict)  # for cluster policies' nodes peers
 
 
 @dataclass(slots=True)
@@ -210,7 +213,7 @@ def parse_namespace(obj) -> Namespace:
 
 def parse_node(obj) -> Node:
     obj = _api(obj)
-    name, _, _, _ = _metadata(obj, "Node", namespaced=False)
+    name, _, labels, _ = _metadata(obj, "Node", namespaced=False)
     spec = obj.get("spec") or {}
     cidrs = list(spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else []))
     addresses = [
@@ -227,7 +230,7 @@ def parse_node(obj) -> Node:
             IPSet.from_cidr(value)
         except ValueError:
             raise InputError(f"Node {name}: spec.podCIDRs: {value!r} is not a CIDR") from None
-    return Node(name=name, pod_cidrs=cidrs, addresses=addresses)
+    return Node(name=name, pod_cidrs=cidrs, addresses=addresses, labels=labels)
 
 
 def parse_service(obj) -> Service:

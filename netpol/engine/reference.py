@@ -7,6 +7,7 @@ policy governs, are left to ``explain.reach``; this module answers what the poli
 
 from __future__ import annotations
 
+from .ipsets import ip_to_int
 from .model import ACTIVE, Namespace, Pod, Policy, Rule
 
 
@@ -114,4 +115,96 @@ def interesting_ports(policies: list[Policy], pods: list[Pod]) -> list[tuple[str
             for v in (number - 1, number, number + 1):
                 if 1 <= v <= 65535:
                     out.add((proto, v))
+    return sorted(out)
+
+
+# -- cluster-wide tiers (tiers.py), written from the ClusterNetworkPolicy documentation --
+
+
+def tier_peer_matches(peer, other: Pod | int, namespaces: dict[str, Namespace], nodes) -> bool:
+    """Does one from/to entry of a cluster policy match the other end?"""
+    if peer.everything:
+        return True
+    if peer.nodes is not None:
+        # The selected nodes' addresses; a pod on the pod network is never a node.
+        return isinstance(other, int) and any(
+            peer.nodes.matches(n.labels) and other in {ip_to_int(a) for a in n.addresses}
+            for n in nodes
+        )
+    if peer.ips is not None:
+        if isinstance(other, int):
+            return other in peer.ips
+        return any(v in peer.ips for v in other.ip_values)
+    if peer.domains or isinstance(other, int):
+        return False  # domain names cannot be resolved; namespaces/pods name no address
+    ns = namespaces.get(other.namespace)
+    return peer.namespaces.matches(ns.labels if ns else {}) and (
+        peer.pods is None or peer.pods.matches(other.labels)
+    )
+
+
+def tier_action(cluster_policies, tier, namespaces, nodes, pod, other, port, protocol, direction):
+    """The action of the first rule of ``tier`` that is about ``pod`` (its subject holds
+    it) and matches ``other`` and the port, in precedence order; None when none does."""
+    destination = pod if direction == "ingress" else other
+    named = destination.named_ports if isinstance(destination, Pod) else frozenset()
+    ns = namespaces.get(pod.namespace)
+    for policy in sorted(cluster_policies, key=lambda p: p.precedence):
+        if policy.tier != tier or not policy.selects(ns.labels if ns else {}, pod.labels):
+            continue
+        for rule in getattr(policy, direction):
+            peer_ok = any(tier_peer_matches(p, other, namespaces, nodes) for p in rule.peers)
+            port_ok = rule.ports is None or any(
+                spec.resolve(named).has(port, protocol) for spec in rule.ports
+            )
+            if peer_ok and port_ok:
+                return rule.action
+    return None
+
+
+def side_allowed(
+    policies, cluster_policies, namespaces, nodes, pod, other, port, protocol, direction
+):
+    """One side through the tiers: Admin, then NetworkPolicy for the pods it isolates,
+    then Baseline, then allowed. Accept and Deny decide; Pass or no match goes on."""
+    action = tier_action(
+        cluster_policies, "Admin", namespaces, nodes, pod, other, port, protocol, direction
+    )
+    if action in ("Accept", "Deny"):
+        return action == "Accept"
+    ingress, egress = isolation(policies, pod)
+    if direction == "ingress" and ingress:
+        return ingress_allowed(policies, namespaces, other, pod, port, protocol)
+    if direction == "egress" and egress:
+        return egress_allowed(policies, namespaces, pod, other, port, protocol)
+    action = tier_action(
+        cluster_policies, "Baseline", namespaces, nodes, pod, other, port, protocol, direction
+    )
+    return action != "Deny"
+
+
+def tiered_connection_allowed(
+    policies, cluster_policies, namespaces, nodes, src: Pod | int, dst: Pod | int, port, protocol
+) -> bool:
+    """Egress at the source AND ingress at the destination, each through the tiers."""
+    for end in (src, dst):
+        if isinstance(end, Pod) and end.state != ACTIVE:
+            return False
+    args = (policies, cluster_policies, namespaces, nodes)
+    if isinstance(src, Pod) and not side_allowed(*args, src, dst, port, protocol, "egress"):
+        return False
+    return not isinstance(dst, Pod) or side_allowed(*args, dst, src, port, protocol, "ingress")
+
+
+def tier_ports(cluster_policies) -> list[tuple[str, int]]:
+    """(protocol, port) probes at the boundaries of the cluster policies' numeric ports."""
+    out = set()
+    for policy in cluster_policies:
+        for rule in policy.ingress + policy.egress:
+            for spec in rule.ports or ():
+                if isinstance(spec.port, int):
+                    end = spec.end_port or spec.port
+                    for v in (spec.port - 1, spec.port, end, end + 1):
+                        if 1 <= v <= 65535:
+                            out.add((spec.protocol, v))
     return sorted(out)
