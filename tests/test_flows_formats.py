@@ -51,7 +51,7 @@ def test_hubble_json_with_the_flow_wrapper():
     assert counts.lines == 16
     assert counts.malformed == 2
     assert counts.examples[0].endswith(
-        "hubble.json:15: not JSON (Expecting ',' delimiter at column 1)"
+        "hubble.json:15: not JSON (unexpected end of data at column 1)"
     )
     assert counts.examples[1].endswith("hubble.json:16: l4.TCP has no destination_port")
     assert (counts.first_time, counts.last_time) == (

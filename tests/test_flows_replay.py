@@ -122,6 +122,18 @@ def test_unused_rules_ranked_by_what_they_open(model):
     ]
 
 
+def test_an_unused_rule_on_a_named_port_counts_one_port_per_name(model, tmp_path):
+    dns_only = tmp_path / "dns.csv"
+    dns_only.write_text("t,shop,web-1,kube-system,coredns-0,10.1.2.2,53,UDP,\n")
+    unused = replay(model, [dns_only]).to_dict()["unused_rules"]
+    (web_api,) = [r for r in unused if r["policy"] == "shop/web-to-api"]
+    assert (web_api["rule"], web_api["ports"], web_api["opens"]) == (
+        "spec.egress[0]",
+        ["TCP/http"],
+        2,
+    )
+
+
 def test_would_deny_lists_flows_the_change_denies(model):
     policies = [
         obj

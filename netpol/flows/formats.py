@@ -40,8 +40,11 @@ import csv
 import gzip
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
+
+import orjson
 
 HUBBLE = "hubble"
 CALICO = "calico"
@@ -221,7 +224,7 @@ def _progress_every(f, progress, number: int) -> None:
 
 
 def _hubble(f, path: Path, counts: Counts, progress):
-    loads = json.loads
+    loads = orjson.loads
     skip = counts.skip
     number = 0
     for number, raw in enumerate(f, start=1):  # noqa: B007 (read after the loop)
@@ -282,23 +285,7 @@ def _hubble_end(end, ip) -> End:
     if not end:
         return End("", "", ip or "", ())
     labels = end.get("labels")
-    kind = ""
-    pod_labels: tuple[str, ...] = ()
-    if labels:
-        keep = []
-        for label in labels:
-            source, _, rest = label.partition(":")
-            if source == "k8s":
-                if not rest.startswith(_NOT_POD_LABELS):
-                    keep.append(rest)
-            elif source == "reserved":
-                # host and remote-node are nodes; world, kube-apiserver, ingress...
-                # are addresses the IP says.
-                if rest in ("host", "remote-node"):
-                    kind = "host"
-                elif rest in ("world", "world-ipv4", "world-ipv6"):
-                    kind = "network"
-        pod_labels = tuple(keep)
+    pod_labels, kind = _hubble_labels(tuple(labels)) if labels else ((), "")
     return End(
         end.get("namespace") or "",
         end.get("pod_name") or end.get("podName") or "",
@@ -306,6 +293,26 @@ def _hubble_end(end, ip) -> End:
         pod_labels,
         kind,
     )
+
+
+@lru_cache(maxsize=65536)
+def _hubble_labels(labels: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
+    """(the pod's labels, the end's kind) from Cilium's labels; one identity's labels
+    recur on every flow, so each distinct list is read once."""
+    kind = ""
+    keep = []
+    for label in labels:
+        source, _, rest = label.partition(":")
+        if source == "k8s":
+            if not rest.startswith(_NOT_POD_LABELS):
+                keep.append(rest)
+        elif source == "reserved":
+            # host and remote-node are nodes; world is outside, the IP says where.
+            if rest in ("host", "remote-node"):
+                kind = "host"
+            elif rest in ("world", "world-ipv4", "world-ipv6"):
+                kind = "network"
+    return tuple(keep), kind
 
 
 # --- Calico ---------------------------------------------------------------------------
@@ -327,7 +334,7 @@ _CALICO_TYPES = {
 
 
 def _calico(f, path: Path, counts: Counts, progress):
-    loads = json.loads
+    loads = orjson.loads
     number = 0
     for number, raw in enumerate(f, start=1):  # noqa: B007
         _progress_every(f, progress, number)
@@ -470,6 +477,8 @@ def _number(text: str, what: str) -> int:
 def _why(exc: Exception) -> str:
     if isinstance(exc, json.JSONDecodeError):
         return f"not JSON ({exc.msg} at column {exc.colno})"
+    if isinstance(exc, orjson.JSONDecodeError):
+        return f"not JSON ({str(exc).split(':')[0]})"
     if isinstance(exc, (TypeError, AttributeError)):
         return f"a field has the wrong type ({exc})"
     return str(exc)

@@ -447,7 +447,7 @@ def unused_rules(model: ClusterModel, used: set[tuple[str, str, str]]) -> list[d
             ports = compiled.fixed_ports.describe()
             width = sum(hi - lo for lo, hi in compiled.fixed_ports.ranges)
         else:  # named ports resolve per pod: one each
-            ports = [spec.text() for spec in rule.ports]
+            ports = [spec.text for spec in rule.ports]
             width = len(rule.ports)
         if not width:
             continue
