@@ -14,7 +14,9 @@ from django.db import models
 from django.db.models import Q
 
 from netpol.collect.kinds import KIND_TABLE
+from netpol.engine import InputError
 from netpol.findings.catalogue import SEVERITIES
+from netpol.paths import DEFAULT_CROWN_JEWELS, parse_selector
 
 # The one table of colours. Badges are drawn by name: ``.badge-<name>`` and
 # ``.sev-<severity>`` in static/css/app.css hold these values (a test checks), and the PDF
@@ -37,6 +39,14 @@ STATUS_COLOURS = {
 SEVERITY_COLOURS = dict(zip(SEVERITIES, ("purple", "red", "orange", "yellow", "grey"), strict=True))
 # The serious ones: the namespaces page's "high+" column and a report's top offenders.
 HIGH_OR_ABOVE = SEVERITIES[: SEVERITIES.index("high") + 1]
+
+
+def validate_crown_jewels(value: str) -> None:
+    if value.strip():
+        try:
+            parse_selector(value)
+        except InputError as exc:
+            raise ValidationError(str(exc)) from None
 
 
 def validate_cidr_list(value: str) -> None:
@@ -81,6 +91,13 @@ class Cluster(models.Model):
         max_length=317, blank=True, default="team",
         help_text="The namespace label that names its team; the namespace → team mapping below wins over it. "
         "Empty: only the mapping assigns teams.",
+    )
+    # netpol.paths: attack paths lead to the workloads whose pods carry these labels.
+    crown_jewels = models.CharField(
+        max_length=500, blank=True, default=DEFAULT_CROWN_JEWELS,
+        validators=[validate_crown_jewels],
+        help_text="Crown-jewel workloads: labels their pods carry, as k=v,k2=v2 (attack paths lead to them). "
+        "Empty: no crown jewels.",
     )
 
     periodic_task = models.OneToOneField(

@@ -36,6 +36,8 @@ INTERNET = "internet"
 EVERY_WORKLOAD = "*"
 DEFAULT_MAX_HOPS = 4
 DEFAULT_LIMIT = 3  # paths per crown jewel, from distinct starting workloads
+# How the dashboard marks crown jewels unless a cluster says otherwise (the demo's postgres).
+DEFAULT_CROWN_JEWELS = "netpol-auditor.io/crown-jewel=true"
 NOT_ISOLATED = "not isolated"
 
 
