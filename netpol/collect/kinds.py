@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .normalize import NamespaceRecord, NetworkPolicyRecord, NodeRecord, PodRecord, ServiceRecord
+from .normalize import (
+    ClusterPolicyRecord,
+    NamespaceRecord,
+    NetworkPolicyRecord,
+    NodeRecord,
+    PodRecord,
+    ServiceRecord,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,4 +54,20 @@ KIND_TABLE: dict[str, Kind] = {
     )
 }
 KINDS = tuple(KIND_TABLE)
+
+# The cluster-wide policy kinds of the policy.networking.k8s.io group (the engine's
+# tiers.py), all given to ``ClusterModel.from_objects(cluster_policies=...)``. The
+# manifests collector reads them when asked (``netaudit``); snapshots do not store them
+# yet, so a snapshot's collector still skips them with a warning (issue 13).
+CLUSTER_POLICY_TABLE: dict[str, Kind] = {
+    k.kind: k
+    for k in (
+        Kind("ClusterNetworkPolicy", ClusterPolicyRecord, "cluster_policies", "",
+             "clusternetworkpolicies", "policy.networking.k8s.io", "v1alpha2", True),
+        Kind("AdminNetworkPolicy", ClusterPolicyRecord, "cluster_policies", "",
+             "adminnetworkpolicies", "policy.networking.k8s.io", "v1alpha1", True),
+        Kind("BaselineAdminNetworkPolicy", ClusterPolicyRecord, "cluster_policies", "",
+             "baselineadminnetworkpolicies", "policy.networking.k8s.io", "v1alpha1", True),
+    )
+}
 OPTIONAL_KINDS = frozenset(k for k, info in KIND_TABLE.items() if info.optional)

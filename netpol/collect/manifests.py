@@ -81,7 +81,7 @@ from yaml.reader import Reader, ReaderError
 from yaml.resolver import Resolver
 
 from .base import CollectionError
-from .kinds import KINDS
+from .kinds import CLUSTER_POLICY_TABLE, KINDS
 from .normalize import FROM_TEMPLATE_ANNOTATION, normalize
 
 try:
@@ -158,8 +158,14 @@ class ManifestCollector:
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
         max_alias_nodes: int = DEFAULT_MAX_ALIAS_NODES,
+        cluster_policies: bool = False,
     ):
         self.paths = [Path(p) for p in paths]
+        # Also read ClusterNetworkPolicy/AdminNetworkPolicy/BaselineAdminNetworkPolicy.
+        self.kinds = KINDS + (tuple(CLUSTER_POLICY_TABLE) if cluster_policies else ())
+        self.kept = _KEPT | (
+            {(k.group, k.kind) for k in CLUSTER_POLICY_TABLE.values()} if cluster_policies else set()
+        )
         self.max_file_bytes = max_file_bytes
         self.max_json_bytes = max_json_bytes
         self.max_alias_nodes = max_alias_nodes
@@ -168,7 +174,7 @@ class ManifestCollector:
     def fetch(self) -> Iterator[tuple[str, dict]]:
         self.warnings = []
         objects = self._load()
-        for kind in KINDS:
+        for kind in self.kinds:
             for obj in objects[kind]:
                 yield kind, obj
 
@@ -178,14 +184,14 @@ class ManifestCollector:
             return self._read_all()
 
     def _read_all(self) -> dict[str, list[dict]]:
-        objects: dict[str, list[dict]] = {kind: [] for kind in KINDS}
+        objects: dict[str, list[dict]] = {kind: [] for kind in self.kinds}
         workloads: list[tuple[str, str, dict]] = []  # (where, kind, object)
         skipped: Counter[str] = Counter()
 
         files = _manifest_files(self.paths)
         for path in files:
             for where, group, kind, obj in self._objects_in(path):
-                if (group, kind) in _KEPT:
+                if (group, kind) in self.kept:
                     _check(kind, obj, where)
                     objects[kind].append(obj)
                 elif (group, kind) in _WORKLOADS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from netpol.engine import FROM_TEMPLATE_ANNOTATION, controlling_workload
+from netpol.engine import CLUSTER_POLICY_KINDS, FROM_TEMPLATE_ANNOTATION, controlling_workload
 
 from .base import CollectionError
 from .validate import NAME_RULE, as_name, labels_problem, name_problem
@@ -134,7 +134,32 @@ class ServiceRecord:
         }
 
 
-Record = NamespaceRecord | PodRecord | NetworkPolicyRecord | NodeRecord | ServiceRecord
+@dataclass(slots=True)
+class ClusterPolicyRecord:
+    """A ClusterNetworkPolicy, AdminNetworkPolicy or BaselineAdminNetworkPolicy."""
+
+    kind: str
+    name: str
+    spec: dict = field(default_factory=dict)  # verbatim, as the API or file gave it
+
+    def to_api(self) -> dict:
+        version = "v1alpha2" if self.kind == "ClusterNetworkPolicy" else "v1alpha1"
+        return {
+            "apiVersion": f"policy.networking.k8s.io/{version}",
+            "kind": self.kind,
+            "metadata": {"name": self.name},
+            "spec": self.spec,
+        }
+
+
+Record = (
+    NamespaceRecord
+    | PodRecord
+    | NetworkPolicyRecord
+    | NodeRecord
+    | ServiceRecord
+    | ClusterPolicyRecord
+)
 
 
 def _meta(obj: dict, kind: str, *, namespaced: bool) -> tuple[str, str, dict]:
@@ -276,4 +301,9 @@ def _normalize(kind: str, obj: dict) -> Record:
                 for p in spec.get("ports") or []
             ],
         )
+    if kind in CLUSTER_POLICY_KINDS:
+        name, _, _ = _meta(obj, kind, namespaced=False)
+        if not isinstance(obj.get("spec", {}), dict):
+            raise CollectionError(f"{kind} {name}: spec is not a mapping")
+        return ClusterPolicyRecord(kind=kind, name=name, spec=obj.get("spec") or {})
     raise CollectionError(f"unsupported kind {kind!r}")

@@ -29,6 +29,10 @@ NAME_RULE = {
     "NetworkPolicy": "subdomain",
     "Node": "subdomain",
     "Service": "label",
+    # CRDs: the API server checks their names as subdomains.
+    "ClusterNetworkPolicy": "subdomain",
+    "AdminNetworkPolicy": "subdomain",
+    "BaselineAdminNetworkPolicy": "subdomain",
 }
 
 

@@ -251,9 +251,9 @@ class ClusterModel:
     def tier_warnings(self) -> list[PolicyError]:
         """Cluster policies of one tier and priority whose subjects share a pod: the API
         leaves their order undefined (the engine orders them by name)."""
+        if not self.cluster_policies:
+            return []  # without evaluating
         tiers = self.evaluation.tiers
-        if tiers is None:
-            return []
         return [
             PolicyError(
                 p.key,
