@@ -11,15 +11,20 @@ Pure Python, no Django. An auditor tries policies before anyone applies them::
    objects, reused as they are (the engine never modifies them); only the policies are
    parsed again. A pasted policy with the namespace/name of an existing one replaces it,
    as ``kubectl apply`` would.
-2. Both models are audited with ``netpol.findings.audit``. The base model's audit and
-   allowed set are kept with the model (``base_facts``, ``ClusterModel.derived``):
+   The engine evaluates only what the change touches when it can
+   (``ClusterModel.with_policies``): the base's pod classes, label indexes and compiled
+   rules are reused, and only the destinations whose traffic may change are recomputed.
+2. Both models are audited with ``netpol.findings.audit``. The base model's audit is
+   kept with the model (``base_report``, ``ClusterModel.derived``):
    ``storage.engine_model`` keeps the same object per snapshot, so a second what-if on a
-   snapshot audits only the changed model.
+   snapshot audits only the changed model. The audit is not scoped to the touched
+   namespaces: the score, coverage, compliance and several findings are cluster-wide.
 3. Coverage before and after (cluster, and the namespaces whose counts changed);
    findings added and removed, matched by fingerprint (``netpol.diff``); connections gained and lost,
-   from the engine's allowed set aggregated per workload (never pod by pod). Ports are
-   compared as port sets, and address sources address by address, so the same access
-   written with other CIDRs is not reported as a change.
+   from the engine's allowed set aggregated per workload (never pod by pod), and only
+   into the workloads whose incoming traffic the change touched (``changed_edges``).
+   Ports are compared as port sets, and address sources address by address, so the same
+   access written with other CIDRs is not reported as a change.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from netpol.engine import (
     InputError,
     IPSet,
     PortSet,
+    changed_edges,
     cidr_set,
     parse_policy,
 )
@@ -162,9 +168,12 @@ class Changes:
 
 
 def changed_model(
-    base: ClusterModel, *, add: list[dict], remove: set[str]
+    base: ClusterModel, *, add: list[dict], remove: set[str], incremental: bool = True
 ) -> tuple[ClusterModel, Changes]:
-    """The base model with ``add`` applied (replacing same-named policies) and ``remove``d."""
+    """The base model with ``add`` applied (replacing same-named policies) and ``remove``d.
+
+    ``incremental``: evaluate only what the change touches (``ClusterModel.with_policies``);
+    False rebuilds the changed model's evaluation from scratch (for the benchmark)."""
     add = list({_key(obj): obj for obj in add}.values())  # the last of a name wins
     pasted = []
     errors = []
@@ -179,19 +188,18 @@ def changed_model(
             pasted.append(policy)
     pasted_keys = {_key(obj) for obj in add}
     existing = {p.key for p in base.policies}
-    dropped = pasted_keys | set(remove)
-    # The model numbers its policies (policy.id), so the kept ones are copies.
-    kept = [dataclasses.replace(p) for p in base.policies if p.key not in dropped]
-    kept_errors = [e for e in base.errors if e.policy not in dropped]
-    model = ClusterModel(
-        namespaces=list(base.namespaces.values()),
-        pods=base.pods,
-        nodes=base.nodes,
-        policies=kept + pasted,
-        services=base.services,
-        errors=kept_errors + errors,
-        declared_cidrs=base.declared,
-    )
+    # A pasted policy the engine could not read at all still replaces its namespace/name.
+    model = base.with_policies(add=pasted, remove=pasted_keys | set(remove), errors=errors)
+    if not incremental:
+        model = ClusterModel(
+            namespaces=list(base.namespaces.values()),
+            pods=base.pods,
+            nodes=base.nodes,
+            policies=[dataclasses.replace(p) for p in model.policies],
+            services=base.services,
+            errors=model.errors,
+            declared_cidrs=base.declared,
+        )
     changes = Changes(
         added=sorted(pasted_keys - existing),
         replaced=sorted(pasted_keys & existing),
@@ -211,26 +219,25 @@ def _key(obj: dict) -> str:
 
 
 @dataclass(slots=True)
-class _Facts:
-    """What the comparison needs of one model."""
+class _Edges:
+    """Allowed connections into some destination workloads, as the comparison reads them."""
 
-    report: object  # netpol.findings.AuditReport
     # Ports as the engine describes them ("TCP/80"), so that equal entries, nearly all
     # of them, compare as tuples and only the differing ones are parsed into sets.
     pairs: dict[tuple[str, str], tuple[str, ...]]  # (source, destination workload) -> ports
     addresses: dict[str, tuple[tuple[str, tuple[str, ...]], ...]]  # destination -> (cidr, ports)
 
 
-def base_facts(model: ClusterModel) -> _Facts:
-    """The facts of a snapshot's model, built once per model and kept as long as it is
+def base_report(model: ClusterModel):
+    """The audit of a snapshot's model, built once per model and kept as long as it is
     (``storage.engine_model`` keeps the same object per snapshot)."""
-    return model.derived("whatif.facts", lambda: _facts(model))
+    return model.derived("whatif.report", lambda: audit(model))
 
 
-def _facts(model: ClusterModel) -> _Facts:
+def _edges(edges: list[dict]) -> _Edges:
     pairs = {}
     addresses: dict[str, list] = {}
-    for edge in model.allowed_connections().edges("workload"):
+    for edge in edges:
         ports = tuple(edge["ports"])
         if edge["from"].startswith("ipBlock:"):
             cidr = edge["from"].removeprefix("ipBlock:")
@@ -238,27 +245,42 @@ def _facts(model: ClusterModel) -> _Facts:
         else:
             pairs[edge["from"], edge["to"]] = ports
     by_destination = {dst: tuple(entries) for dst, entries in addresses.items()}
-    return _Facts(audit(model), pairs, by_destination)
+    return _Edges(pairs, by_destination)
 
 
-def compare(base: ClusterModel, *, add: list[dict] = (), remove: set[str] = frozenset()) -> dict:
-    """What changes from ``base`` once ``add`` is applied and ``remove`` deleted (module doc)."""
+def compare(
+    base: ClusterModel,
+    *,
+    add: list[dict] = (),
+    remove: set[str] = frozenset(),
+    incremental: bool = True,
+) -> dict:
+    """What changes from ``base`` once ``add`` is applied and ``remove`` deleted (module doc).
+
+    ``incremental`` False rebuilds the changed model in full and compares every
+    connection (the benchmark's "before")."""
     add, remove = list(add), set(remove)
     if not add and not remove:
         raise WhatIfInputError(
             "Nothing to try: paste at least one NetworkPolicy or mark an existing one for removal."
         )
-    model, changes = changed_model(base, add=add, remove=remove)
-    before = base_facts(base)
-    after = _facts(model)
+    model, changes = changed_model(base, add=add, remove=remove, incremental=incremental)
+    if incremental:
+        # Only the destinations the change touched: the others' edges are the same.
+        before_edges, after_edges = changed_edges(base, model, "workload")
+    else:
+        before_edges = base.allowed_connections().edges("workload")
+        after_edges = model.allowed_connections().edges("workload")
+    before, after = base_report(base), audit(model)
     pasted = set(changes.added) | set(changes.replaced)
+    connections = _connections(_edges(before_edges), _edges(after_edges))
     return {
         "dns_cut": _dns_cut(base, model),
         "changes": dataclasses.asdict(changes),
         "errors": [e.to_dict() for e in model.errors if e.policy in pasted],
-        "coverage": _coverage(before.report, after.report),
-        "findings": _findings(before.report, after.report),
-        "connections": _connections(before, after),
+        "coverage": _coverage(before, after),
+        "findings": _findings(before, after),
+        "connections": connections,
     }
 
 
@@ -389,7 +411,7 @@ def _severity_counts(findings: list[dict]) -> list[tuple[str, int]]:
     return [(s, counts[s]) for s in SEVERITIES if counts[s]]
 
 
-def _connections(old: _Facts, new: _Facts) -> dict:
+def _connections(old: _Edges, new: _Edges) -> dict:
     gained = _pair_changes(old.pairs, new.pairs) + _address_changes(old.addresses, new.addresses)
     lost = _pair_changes(new.pairs, old.pairs) + _address_changes(new.addresses, old.addresses)
     order = lambda row: (row["to"]["key"], row["from"]["key"])  # noqa: E731

@@ -281,9 +281,37 @@ def test_the_base_model_is_left_alone_and_its_audit_cached(demo_model):
     whatif.compare(demo_model, remove={"shop-frontend/admin-ui-allow-all"})
     assert [p.id for p in demo_model.policies] == ids
     assert len(demo_model.policies) == 22
-    # compare() kept the base facts with the model: asking again builds nothing.
-    kept = demo_model.derived("whatif.facts", lambda: pytest.fail("base facts not kept"))
-    assert whatif.base_facts(demo_model) is kept
+    # compare() kept the base audit with the model: asking again builds nothing.
+    kept = demo_model.derived("whatif.report", lambda: pytest.fail("base audit not kept"))
+    assert whatif.base_report(demo_model) is kept
+
+
+@pytest.mark.parametrize(
+    "text, remove",
+    [
+        (DENY_BATCH, set()),
+        (ADMIN_UI_HTTP_ONLY, set()),
+        ("", {"shop-frontend/admin-ui-allow-all"}),
+        (policy("open-egress", "payments", "podSelector: {}, egress: [{}]"), set()),
+        # A CIDR no policy names: the changed model is built in full.
+        (
+            policy(
+                "out",
+                "batch",
+                "podSelector: {}, egress: [{to: [{ipBlock: {cidr: 198.51.100.0/24}}]}]",
+            ),
+            set(),
+        ),
+    ],
+)
+def test_the_incremental_comparison_says_what_the_full_one_says(demo_model, text, remove):
+    """Only the touched part is evaluated and compared; the answer is the same as
+    rebuilding and comparing everything."""
+    add = whatif.read_policies(text)[0] if text else []
+    fast = whatif.compare(demo_model, add=add, remove=remove)
+    full = whatif.compare(demo_model, add=add, remove=remove, incremental=False)
+    assert fast == full
+    assert fast["connections"]["gained"] or fast["connections"]["lost"]
 
 
 # --- The page ---------------------------------------------------------------------------
@@ -455,7 +483,9 @@ def test_bad_snapshot_parameter_is_a_clear_400_or_404(client_as, demo_snapshot):
     assert client_as("auditor").get(url(), {"snapshot": "999"}).status_code == 404
 
 
-def test_a_paste_over_the_servers_body_limit_gets_a_413_that_says_what_to_do(client_as, demo_snapshot):
+def test_a_paste_over_the_servers_body_limit_gets_a_413_that_says_what_to_do(
+    client_as, demo_snapshot
+):
     """Past DATA_UPLOAD_MAX_MEMORY_SIZE Django reads nothing; the page still explains."""
     response = client_as("auditor").post(
         reverse("webui:whatif", args=["demo"]), {"yaml": "#" * (3 * 2**20)}
@@ -480,7 +510,9 @@ def test_a_default_deny_without_dns_warns_that_it_cuts_dns(demo_model):
         ],
     }
     # With DNS allowed beside the deny, nothing is cut.
-    dns = DENY_BATCH.replace("name: default-deny-all", "name: deny") + """---
+    dns = (
+        DENY_BATCH.replace("name: default-deny-all", "name: deny")
+        + """---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: dns, namespace: batch}
@@ -493,12 +525,15 @@ spec:
       podSelector: {matchLabels: {k8s-app: kube-dns}}
     ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]
 """
+    )
     policies, _ = whatif.read_policies(dns)
     assert whatif.compare(demo_model, add=policies)["dns_cut"] == []
 
 
 def test_the_page_shows_the_dns_warning(client_as, demo_snapshot):
-    page = client_as("auditor").post(
-        reverse("webui:whatif", args=["demo"]), {"yaml": DENY_BATCH}
-    ).content.decode()
+    page = (
+        client_as("auditor")
+        .post(reverse("webui:whatif", args=["demo"]), {"yaml": DENY_BATCH})
+        .content.decode()
+    )
     assert "This change cuts DNS." in page and "8 pods of 4 workloads in" in page

@@ -15,6 +15,7 @@ outside the engine needs is exported here; the submodules are the engine's own:
 * ``explain``    ``reach`` verdicts with the deciding policies and rules
 * ``allowed``    the compact allowed set, graph edges, the matrix
 * ``exposure``   external CIDRs per pod and port
+* ``incremental`` a model with some policies changed, from its base (``with_policies``)
 """
 
 from .allowed import AllowedConnections
@@ -30,6 +31,7 @@ from .evaluate import EGRESS, INGRESS, CompiledRule, Evaluation
 from .explain import Verdict
 from .exposure import ExternalExposure
 from .gcpause import gc_paused
+from .incremental import changed_edges
 from .ipsets import ALL_IPS, IPV4_BASE, NO_IPS, IPSet, cidr_set, int_to_ip, ip_to_int
 from .model import (
     ACTIVE,
@@ -85,6 +87,7 @@ __all__ = [
     "Selector",
     "infer_pod_cidrs",
     "Verdict",
+    "changed_edges",
     "cidr_set",
     "controlling_workload",
     "gc_paused",

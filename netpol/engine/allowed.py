@@ -187,10 +187,12 @@ class AllowedConnections:
         return {"classes": classes, "groups": groups}
 
     @gc_paused()
-    def edges(self, level: str = "namespace") -> list[dict]:
+    def edges(self, level: str = "namespace", destinations: int | None = None) -> list[dict]:
         """Aggregated edges ``{"from", "to", "ports"}`` between namespaces or workloads
         ("ns/Kind/name"; a pod without an owner is its own workload, "ns/Pod/name"). Address sources
-        appear as ``"from": "ipBlock:<cidr>"``."""
+        appear as ``"from": "ipBlock:<cidr>"``. ``destinations``: only the traffic into
+        this class set (to be whole for a namespace or workload, it must hold all of its
+        classes)."""
         if level == "namespace":
             keys_of = [{c.namespace} for c in self.ev.classes]
         elif level == "workload":
@@ -200,7 +202,12 @@ class AllowedConnections:
         keys_cache: dict[int, set[str]] = {}
         found: dict[tuple[str, str], PortSet] = defaultdict(PortSet)
         for group in self.groups:
-            dst_keys = set().union(*(keys_of[c] for c in group.classes))
+            members = group.classes
+            if destinations is not None:
+                members = [c for c in members if destinations >> c & 1]
+                if not members:
+                    continue
+            dst_keys = set().union(*(keys_of[c] for c in members))
             for entry in group.entries:
                 src_keys = keys_cache.get(entry.sources)
                 if src_keys is None:

@@ -31,6 +31,7 @@ from .evaluate import EGRESS, INGRESS, Evaluation
 from .explain import Endpoint, Verdict, reach
 from .exposure import ExternalExposure
 from .gcpause import gc_paused
+from .incremental import with_policies
 from .ipsets import IPSet, ip_to_int
 from .model import (
     ACTIVE,
@@ -233,8 +234,6 @@ class ClusterModel:
         namespace/name) and without those keyed ``namespace/name`` in ``remove``;
         ``errors``: the added policies' problems. Only what the change touches is
         evaluated again when it can be (``incremental.py``); this model is unchanged."""
-        from .incremental import with_policies  # it builds ClusterModels
-
         return with_policies(self, list(add), set(remove), list(errors))
 
     # -- the evaluation ------------------------------------------------------------------
