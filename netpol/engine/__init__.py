@@ -15,6 +15,7 @@ outside the engine needs is exported here; the submodules are the engine's own:
 * ``explain``    ``reach`` verdicts with the deciding policies and rules
 * ``allowed``    the compact allowed set, graph edges, the matrix
 * ``exposure``   external CIDRs per pod and port
+* ``compact``    the stored form of a built model (``model_to_bytes``, ``model_from_bytes``)
 * ``incremental`` a model with some policies changed, from its base (``with_policies``)
 """
 
@@ -27,6 +28,7 @@ from .cluster import (
     PodIsolation,
     isolation_category,
 )
+from .compact import model_from_bytes, model_to_bytes
 from .evaluate import EGRESS, INGRESS, CompiledRule, Evaluation
 from .explain import Verdict
 from .exposure import ExternalExposure
@@ -93,6 +95,8 @@ __all__ = [
     "gc_paused",
     "int_to_ip",
     "ip_to_int",
+    "model_from_bytes",
+    "model_to_bytes",
     "isolation_category",
     "owning_workload",
     "parse_cluster_policy",
