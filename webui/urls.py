@@ -45,3 +45,10 @@ urlpatterns += [
     # Any complete snapshot's report, built on demand and cached (auditor/reports/ondemand.py).
     path("clusters/<slug:name>/snapshots/<int:pk>/report.<str:fmt>", reports.snapshot_report, name="snapshot_report"),
 ]
+
+# --- Attack paths to the cluster's crown jewels (webui/views/paths.py)
+from .views import paths  # noqa: E402
+
+urlpatterns += [
+    path("clusters/<slug:name>/attack-paths/", paths.attack_paths_page, name="attack_paths"),
+]

@@ -23,6 +23,7 @@ from netpol import summaries as objects
 from netpol.engine import PROTOCOLS, InputError
 
 from .common import get_cluster, render_problem, snapshot_for
+from .paths import blast_of
 
 FINDINGS_CAP = 50
 RULE_ANCHOR = re.compile(r"^(ingress|egress)-\d{1,4}$")
@@ -110,12 +111,15 @@ def workload_detail(request, name, namespace, kind, workload):
             status=404,
         )
     w = summary["workload"]
+    context = _context(request, cluster, snapshot)
+    me = f"{w['namespace']}/{w['kind']}/{w['name']}"
     return render(
         request,
         "webui/workload.html",
         {
-            **_context(request, cluster, snapshot),
+            **context,
             **summary,
+            "blast": blast_of(cluster, engine_model(snapshot), me, context.get("keep", "")),
             "findings": _findings(snapshot, namespace, summary["refs"]),
             "me": f"{w['namespace']}/{w['kind']}/{w['name']}",
             "explain_form": _explain_form(
