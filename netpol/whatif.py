@@ -39,6 +39,7 @@ from netpol.collect.manifests import DEFAULT_MAX_ALIAS_NODES, unpack, yaml_docum
 from netpol.collect.normalize import normalize
 from netpol.diff import finding_changes
 from netpol.engine import (
+    ACTIVE,
     ALL_PORTS,
     NO_PORTS,
     ClusterModel,
@@ -274,8 +275,10 @@ def compare(
     before, after = base_report(base), audit(model)
     pasted = set(changes.added) | set(changes.replaced)
     connections = _connections(_edges(before_edges), _edges(after_edges))
+    changed = pasted | set(changes.removed)
     return {
         "dns_cut": _dns_cut(base, model),
+        "allows_cut": _allows_cut(base, model, connections["lost"], changed),
         "changes": dataclasses.asdict(changes),
         "errors": [e.to_dict() for e in model.errors if e.policy in pasted],
         "coverage": _coverage(before, after),
@@ -313,6 +316,73 @@ def _dns_cut(base: ClusterModel, model: ClusterModel) -> list[dict]:
         }
         for ns, workloads in sorted(by_namespace.items())
     ]
+
+
+# Lost connections examined for rules they make dead; each costs a reach() or two.
+MAX_CUT_CHECKED = 300
+# Connections listed per dead rule; the count is always whole.
+MAX_CUT_LISTED = 20
+
+
+def _allows_cut(base: ClusterModel, model: ClusterModel, lost: list[dict], changed: set) -> list:
+    """The existing rules that still allow connections the change cuts, so that they no
+    longer work: a default deny egress in one namespace makes another namespace's
+    ``allow-from-a`` dead, and the team that wrote it is not told.
+
+    Only lost workload connections are examined (at most ``MAX_CUT_CHECKED``), each
+    between one running pod of each workload, on the first port of each lost port range:
+    the changed model's verdict names the rules on the side that still allows it, and
+    those of policies the change leaves as they are are reported."""
+    first_pod = base.derived("whatif.first_pods", lambda: _first_pods(base))
+    found: dict[tuple[str, str, int], dict] = {}
+    for row in lost[:MAX_CUT_CHECKED]:
+        if row["from"].get("cidr"):
+            continue
+        src, dst = first_pod.get(row["from"]["key"]), first_pod.get(row["to"]["key"])
+        if src is None or dst is None:
+            continue
+        ports = ALL_PORTS if row["ports"] == ["all ports"] else PortSet.parse(row["ports"])
+        for protocol, port in ports.samples():
+            verdict = model.reach(src, dst, port, protocol)
+            if verdict.allowed:
+                continue
+            for side in (verdict.ingress, verdict.egress):
+                if side is None or not side.allowed:
+                    continue
+                for match in side.allowed_by:
+                    if match.policy in changed:
+                        continue
+                    key = (match.policy, side.direction, match.rule)
+                    entry = found.setdefault(key, {"connections": {}, "ports": set()})
+                    entry["connections"].setdefault((row["from"]["key"], row["to"]["key"]), row)
+                    entry["ports"].add(f"{protocol}/{port}")
+    out = []
+    for (policy, direction, rule), entry in sorted(found.items()):
+        rows = list(entry["connections"].values())
+        namespace, _, name = policy.partition("/")
+        out.append(
+            {
+                "policy": policy,
+                "namespace": namespace,
+                "name": name,
+                "rule": f"spec.{direction}[{rule}]",
+                "direction": direction,
+                "connections": rows[:MAX_CUT_LISTED],
+                "total": len(rows),
+                "ports": sorted(entry["ports"]),
+            }
+        )
+    return out
+
+
+def _first_pods(model: ClusterModel) -> dict[str, str]:
+    """Per workload, the key of its first running pod by name (one stands for all:
+    pods of a workload share labels and ports)."""
+    out: dict[str, str] = {}
+    for pod in sorted(model.pods, key=lambda p: p.key):
+        if pod.state == ACTIVE:
+            out.setdefault(pod.workload_key, pod.key)
+    return out
 
 
 def _coverage(old, new) -> dict:

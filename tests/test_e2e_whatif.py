@@ -31,6 +31,14 @@ def test_auditor_pastes_a_default_deny_and_sees_what_changes(
     assert "batch/default-deny-all" in result and "shop-frontend/admin-ui-allow-all" in result
     assert "Findings removed" in result and "NP003" in result and "NP010" in result
     assert "Connections lost" in result and "batch/Deployment/queue-worker" in result
+    # Above the details, the rules elsewhere that the deny makes dead, linked.
+    dead = page.locator("p.allow-cut", has_text="shop-db/postgres")
+    assert dead.is_visible()
+    assert "spec.ingress[0]" in dead.inner_text()
+    assert "batch/CronJob/db-backup → shop-db/StatefulSet/postgres on TCP/5432" in dead.inner_text()
+    assert dead.bounding_box()["y"] < page.locator("#findings").bounding_box()["y"]
+    dead.scroll_into_view_if_needed()
+    screenshot(page, "whatif-dead-rule-warning")
     # The form keeps what was tried, ready for the next attempt.
     assert "namespace: batch" in page.input_value("textarea[name=yaml]")
     assert page.is_checked("input[name=remove][value='shop-frontend/admin-ui-allow-all']")

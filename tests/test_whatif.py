@@ -537,3 +537,51 @@ def test_the_page_shows_the_dns_warning(client_as, demo_snapshot):
         .content.decode()
     )
     assert "This change cuts DNS." in page and "8 pods of 4 workloads in" in page
+
+
+# --- Rules the change makes dead (issue 11) ---------------------------------------------
+
+
+def test_a_deny_that_cuts_what_another_namespace_allows_names_that_rule(demo_model):
+    """shop-db's postgres policy admits batch's db-backup on 5432 (spec.ingress[0]); a
+    default deny in batch cuts that connection, and the rule is named."""
+    result = whatif.compare(demo_model, add=whatif.read_policies(DENY_BATCH)[0])
+    cuts = {(c["policy"], c["rule"]): c for c in result["allows_cut"]}
+    postgres = cuts["shop-db/postgres", "spec.ingress[0]"]
+    assert postgres["direction"] == "ingress"
+    assert postgres["ports"] == ["TCP/5432"]
+    pairs = {(c["from"]["key"], c["to"]["key"]) for c in postgres["connections"]}
+    assert ("batch/CronJob/db-backup", "shop-db/StatefulSet/postgres") in pairs
+    assert postgres["total"] == len(postgres["connections"])
+    # Batch's ingress is cut too: Prometheus's egress rule to it is dead.
+    assert cuts["monitoring/prometheus", "spec.egress[0]"]["direction"] == "egress"
+    # The pasted policy itself is never reported, and only lost connections count.
+    assert not any(c["policy"].startswith("batch/") for c in result["allows_cut"])
+
+
+def test_removing_the_allow_itself_warns_of_nothing_dead(demo_model):
+    """Removing a policy cuts what it allowed; that is the point, not a dead rule."""
+    result = whatif.compare(demo_model, remove={"shop-db/postgres"})
+    assert result["connections"]["lost"]
+    assert not any(c["policy"] == "shop-db/postgres" for c in result["allows_cut"])
+
+
+def test_a_change_that_cuts_nothing_allowed_elsewhere_warns_of_nothing(demo_model):
+    result = whatif.compare(demo_model, add=whatif.read_policies(ADMIN_UI_HTTP_ONLY)[0])
+    assert result["connections"]["lost"]  # from anywhere to the admin UI on other ports
+    assert result["allows_cut"] == []
+
+
+def test_the_page_shows_the_dead_rule_warning(client_as, demo_snapshot):
+    page = (
+        client_as("auditor")
+        .post(reverse("webui:whatif", args=["demo"]), {"yaml": DENY_BATCH})
+        .content.decode()
+    )
+    assert "This change cuts traffic that" in page
+    policy_url = reverse("webui:policy", args=["demo", "shop-db", "postgres"])
+    assert f'<a href="{policy_url}">shop-db/postgres</a> explicitly allows' in page
+    assert "<code>spec.ingress[0]</code>" in page
+    assert "batch/CronJob/db-backup → shop-db/StatefulSet/postgres on TCP/5432" in page
+    # Above the details: before the coverage card.
+    assert page.index("explicitly allows") < page.index("<h3>Coverage</h3>")
