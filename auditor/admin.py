@@ -2,11 +2,14 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.utils.html import format_html
+
+from netpol.teams import NO_TEAM
 
 from . import services
 from .masked import MaskedUrlsMixin, mask_api_url
-from .models import Analysis, Cluster, Finding, Snapshot, Waiver
+from .models import Analysis, Cluster, Finding, Snapshot, TeamAssignment, Waiver
 
 # The fields each source reads; the form shows only the chosen source's (cluster_admin.js)
 # and forgets a stored token when the source no longer uses one.
@@ -52,9 +55,48 @@ class ClusterForm(MaskedUrlsMixin, forms.ModelForm):
             for name in ("pod_cidrs", "service_cidrs", "node_cidrs")
         }
 
+    # The namespace → team mapping (TeamAssignment rows), one "namespace=team" a line.
+    team_mapping = forms.CharField(
+        required=False, label="Teams by namespace",
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60, "placeholder": "payments=shop\nlegacy-billing=finance"}),
+        help_text="One 'namespace=team' a line. It wins over the team label and applies to every snapshot at once.",
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["source"].widget.attrs["data-source-fields"] = json.dumps(SOURCE_FIELDS)
+        if self.instance.pk:
+            self.fields["team_mapping"].initial = "\n".join(
+                f"{a.namespace}={a.team}" for a in self.instance.team_assignments.all()
+            )
+
+    def clean_team_mapping(self) -> dict[str, str]:
+        mapping: dict[str, str] = {}
+        for number, line in enumerate(self.cleaned_data.get("team_mapping", "").splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            namespace, equals, team = (part.strip() for part in line.partition("="))
+            if not (equals and namespace and team):
+                raise forms.ValidationError(f"Line {number}: write 'namespace=team', not '{line[:60]}'.")
+            if team == NO_TEAM or len(team) > 100 or len(namespace) > 253:
+                raise forms.ValidationError(
+                    f"Line {number}: a team name of at most 100 characters other than '{NO_TEAM}' "
+                    "(which filters stand for 'no team'), and a namespace name."
+                )
+            if namespace in mapping and mapping[namespace] != team:
+                raise forms.ValidationError(f"Line {number}: {namespace} is already mapped to {mapping[namespace]}.")
+            mapping[namespace] = team
+        return mapping
+
+    def save_team_mapping(self, cluster: Cluster) -> None:
+        """Replace the cluster's mapping with the form's (after the cluster is saved)."""
+        mapping = self.cleaned_data.get("team_mapping") or {}
+        with transaction.atomic():
+            cluster.team_assignments.all().delete()
+            TeamAssignment.objects.bulk_create(
+                TeamAssignment(cluster=cluster, namespace=n, team=t) for n, t in sorted(mapping.items())
+            )
 
     def clean(self):
         cleaned = super().clean()
@@ -82,7 +124,12 @@ class ClusterAdmin(admin.ModelAdmin):
         ("Source", {"fields": ["source", "kubeconfig_path", "kubeconfig_context", "api_url", "token",
                                "clear_token", "token_file", "ca_file", "verify_tls", "manifest_path"]}),
         ("Declared ranges", {"fields": ["pod_cidrs", "service_cidrs", "node_cidrs"]}),
+        ("Teams", {"fields": ["team_label", "team_mapping"]}),
     ]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        form.save_team_mapping(form.instance)
 
     @admin.display(description="Last snapshot")
     def last_snapshot(self, cluster):

@@ -5,6 +5,8 @@ snapshot comes from ``storage``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from django.db.models import (
     BooleanField,
     Case,
@@ -28,10 +30,13 @@ from django.utils import timezone
 
 from netpol.cache import LRU
 from netpol.diff import coverage_delta, findings_delta, policies_delta
-from netpol.findings.catalogue import SEVERITY_RANK
+from netpol.findings.catalogue import CIS_532, SEVERITY_RANK
+from netpol.findings.coverage import coverage_percent
 from netpol.findings.stored import CLUSTER_COUNTS_PATH, CoverageCounts, StoredReport
+from netpol.teams import TeamRule, describe, team_names
+from netpol.teams import members as team_members
 
-from .models import Analysis, Cluster, Finding, NetworkPolicy, Snapshot, Waiver
+from .models import Analysis, Cluster, Finding, Namespace, NetworkPolicy, Pod, Snapshot, Waiver
 
 
 def _complete_newest_first(cluster):
@@ -62,8 +67,10 @@ def stored_report(analysis: Analysis | None) -> StoredReport | None:
 
 
 def forget_reports() -> None:
-    """Drop the kept reports (tests that rebuild a snapshot under the same id, benchmarks)."""
+    """Drop the kept reports and team assignments (tests that rebuild a snapshot under the
+    same id, benchmarks)."""
     _REPORTS.clear()
+    _TEAMS.clear()
 
 
 def latest_snapshot(cluster: Cluster) -> Snapshot | None:
@@ -277,18 +284,26 @@ def previous_complete(snapshot: Snapshot) -> Snapshot | None:
 DIFF_CAP = 200
 
 
-def snapshot_diff(old: Snapshot, new: Snapshot, *, cap: int = DIFF_CAP) -> dict:
+def snapshot_diff(
+    old: Snapshot, new: Snapshot, *, cap: int = DIFF_CAP, namespaces: frozenset[str] | None = None
+) -> dict:
     """What changed from ``old`` to ``new``: findings, coverage, policies, exposed and uncovered.
 
     ``netpol.diff`` compares what the database hands over in bulk (fingerprints, policy
     specs, the cluster's coverage counts), so two 50,000-pod snapshots compare without
     building a finding or policy object each; only the rows shown, at most ``cap`` per
-    list next to its full count, are fetched whole.
+    list next to its full count, are fetched whole. ``namespaces`` (a team's) narrows the
+    findings and policies to theirs; coverage and score stay the cluster's.
     """
     old_findings, new_findings = _finding_keys(old), _finding_keys(new)
+    if namespaces is not None:
+        old_findings = [k for k in old_findings if k[3] in namespaces]
+        new_findings = [k for k in new_findings if k[3] in namespaces]
     delta = findings_delta((f[-1] for f in old_findings), (f[-1] for f in new_findings))
     appeared = [f for f in new_findings if f[-1] in delta.new]
     policies = _policies_delta(old, new)
+    if namespaces is not None:
+        policies = {key: [n for n in names if n.split("/", 1)[0] in namespaces] for key, names in policies.items()}
     return {
         "old": old,
         "new": new,
@@ -379,3 +394,118 @@ def _workloads_of(keys: list[tuple], cap: int) -> dict:
         ref for refs in rows for ref in refs if not ref.startswith(("NetworkPolicy/", "Namespace/"))
     })
     return {"items": refs[:cap], "count": len(refs)}
+
+
+# --- Teams (netpol.teams): which namespaces a ``?team=`` filter keeps ------------------
+
+# Three queries per snapshot and rule (namespace rows, and the namespaces only pods or
+# policies name); a review moves between pages of the same snapshot.
+_TEAMS = LRU(16)
+
+
+def namespace_teams(snapshot: Snapshot, rule: TeamRule) -> dict[str, str]:
+    """Every namespace of the snapshot (listed, or named only by pods or policies, which
+    have no labels) and its team, "" for none."""
+
+    def build() -> dict[str, str]:
+        labels = dict(Namespace.objects.filter(snapshot=snapshot).values_list("name", "labels"))
+        for model in (Pod, NetworkPolicy):
+            for name in model.objects.filter(snapshot=snapshot).values_list("namespace", flat=True).distinct():
+                labels.setdefault(name, {})
+        return rule.assign(dict(sorted(labels.items())))
+
+    return _TEAMS.get((snapshot.pk, rule), build)
+
+
+@dataclass(frozen=True)
+class TeamChoice:
+    """The team a request means: ``team`` "" (the whole cluster), a team's name, or
+    ``NO_TEAM``; ``namespaces`` is None for the whole cluster."""
+
+    team: str
+    namespaces: frozenset[str] | None
+    teams: tuple[str, ...]  # every team of the snapshot, for the selector
+    assigned: dict = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return describe(self.team) if self.team else ""
+
+    def filter(self, queryset, field_name: str = "namespace"):
+        """``queryset`` narrowed to the team's namespaces (cluster-wide rows belong to no team)."""
+        if self.namespaces is None:
+            return queryset
+        return queryset.filter(**{f"{field_name}__in": sorted(self.namespaces)})
+
+    def keeps(self, namespace: str) -> bool:
+        return self.namespaces is None or namespace in self.namespaces
+
+
+def pick_team(cluster: Cluster, snapshot: Snapshot, wanted: str | None) -> TeamChoice:
+    """The ``?team=`` of a request against the snapshot's teams. Raises
+    ``SnapshotChoiceError`` (404) naming the teams there are when no namespace has it."""
+    assigned = namespace_teams(snapshot, cluster.team_rule())
+    teams = tuple(team_names(assigned))
+    wanted = (wanted or "").strip()
+    if not wanted:
+        return TeamChoice("", None, teams, assigned)
+    if wanted not in teams:
+        known = ", ".join(describe(t) for t in teams[:20]) or "none: no namespace has a team"
+        raise SnapshotChoiceError(
+            f"Snapshot #{snapshot.pk} of {cluster.name} has no namespace of {describe(wanted[:100])}. Teams: {known}."
+        )
+    return TeamChoice(wanted, team_members(assigned, wanted), teams, assigned)
+
+
+def team_figures(snapshot: Snapshot, report: StoredReport | None, namespaces: frozenset[str]) -> dict:
+    """A team's own figures: coverage summed over its namespaces, open findings by
+    severity, CIS 5.3.2 results and its lowest namespace score."""
+    findings = (
+        findings_of(snapshot).filter(namespace__in=sorted(namespaces), waived=False)
+        .order_by().values("severity").annotate(n=Count("pk"))
+    )
+    counts = {row["severity"]: row["n"] for row in findings}
+    out = {
+        "namespaces": len(namespaces),
+        "counts": [(s, counts.get(s, 0)) for s in SEVERITY_RANK],
+        "findings": sum(counts.values()),
+    }
+    if report is None:
+        return out
+    covered = [report.coverage.namespaces[n].counts for n in sorted(namespaces) if n in report.coverage.namespaces]
+    pods = sum(c.pods for c in covered)
+    ingress = sum(c.ingress.pods for c in covered)
+    egress = sum(c.egress.pods for c in covered)
+    scores = [(s, n) for n in namespaces if (s := report.score.namespaces.get(n)) is not None]
+    cis = [c for c in report.compliance if c.control == CIS_532 and c.namespace in namespaces]
+    out.update(
+        pods=pods, ingress=ingress, egress=egress, coverage=coverage_percent(pods, ingress, egress),
+        lowest=min(scores) if scores else None,
+        cis={"passed": sum(c.passed for c in cis), "total": len(cis)},
+        without_policy=[n for n in report.coverage.without_policy if n in namespaces],
+    )
+    return out
+
+
+def teams_summary(snapshot: Snapshot, report: StoredReport | None, assigned: dict[str, str]) -> list[dict]:
+    """One row per team (``NO_TEAM`` last): its namespaces, coverage and open findings by
+    severity; one query for the findings of every team."""
+    by_namespace: dict[str, dict[str, int]] = {}
+    rows = (findings_of(snapshot).filter(waived=False).exclude(namespace="").order_by()
+            .values("namespace", "severity").annotate(n=Count("pk")))
+    for row in rows:
+        by_namespace.setdefault(row["namespace"], {})[row["severity"]] = row["n"]
+    summary = []
+    for team in team_names(assigned):
+        names = sorted(team_members(assigned, team))
+        counts = {s: sum(by_namespace.get(n, {}).get(s, 0) for n in names) for s in SEVERITY_RANK}
+        row = {"team": team, "label": describe(team), "namespaces": names,
+               "counts": list(counts.items()), "findings": sum(counts.values()), "coverage": None, "pods": 0}
+        if report is not None:
+            covered = [report.coverage.namespaces[n].counts for n in names if n in report.coverage.namespaces]
+            row["pods"] = sum(c.pods for c in covered)
+            row["coverage"] = coverage_percent(
+                row["pods"], sum(c.ingress.pods for c in covered), sum(c.egress.pods for c in covered)
+            )
+        summary.append(row)
+    return summary

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import cluster, findings, graph, history, namespace, objects, overview, whatif
+from .views import cluster, findings, graph, history, namespace, objects, overview, teams, whatif
 
 app_name = "webui"
 urlpatterns = [
@@ -28,6 +28,7 @@ urlpatterns = [
     path("clusters/<slug:name>/graph/elements.json", graph.graph_elements, name="graph_elements"),
     path("clusters/<slug:name>/what-if/", whatif.whatif_page, name="whatif"),
     path("clusters/<slug:name>/namespaces/<str:namespace>/", namespace.namespace_page, name="namespace"),
+    path("clusters/<slug:name>/teams/", teams.teams_page, name="teams"),
 ]
 
 # --- Reports: schedules, stored reports, exports and deliveries (webui/views/reports.py)

@@ -245,7 +245,7 @@ def team_note(filters: Filters, index: Index, team: int, candidates) -> list[str
     return [
         f"{describe(filters.team).capitalize()}: its {own:,} namespace{'s' if own != 1 else ''} and "
         f"{peers:,} namespace{'s' if peers != 1 else ''} of other teams that exchange traffic with them "
-        "(dashed); flows between other teams are left out. Clear the team to see the whole cluster."
+        "(drawn faded); flows between other teams are left out. Clear the team to see the whole cluster."
     ]
 
 

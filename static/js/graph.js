@@ -41,6 +41,7 @@
       "background-color": "#d0d5dd", "border-width": 2, "border-style": "dotted", "border-color": "#667085" } },
     { selector: "node.found", style: { "overlay-color": "#f5b700", "overlay-opacity": 0.45, "overlay-padding": 8 } },
     { selector: "node.focus", style: { width: 46, height: 32, "font-weight": 700, "font-size": 13 } },
+    { selector: "node.other-team", style: { "background-opacity": 0.35, "border-width": 2, "border-color": "#98a2b3" } },
     { selector: "node:selected", style: { "overlay-color": "#2f5bd3", "overlay-opacity": 0.25, "overlay-padding": 6 } },
     { selector: "edge", style: {
       width: 1.5, "line-color": "#98a2b3", "target-arrow-color": "#98a2b3", "target-arrow-shape": "triangle",

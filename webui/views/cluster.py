@@ -3,12 +3,12 @@ from django.shortcuts import render
 
 from auditor.access import require_role
 from auditor.models import HIGH_OR_ABOVE, Finding, NetworkPolicy, Pod
-from auditor.selectors import analysis_of, stored_report
+from auditor.selectors import analysis_of, stored_report, team_figures
 from netpol.findings.catalogue import CIS_532
 from netpol.findings.stored import StoredReport
 
 from ..tables import page_of, sort_rows
-from .common import get_cluster, snapshot_for
+from .common import get_cluster, snapshot_for, team_for
 
 NAMESPACE_SORTS = {"name", "pods", "coverage", "score", "findings", "policies"}
 SEARCH_LIMIT = 50
@@ -67,16 +67,18 @@ def _filter(rows: list[dict], q: str, show: str) -> list[dict]:
     return rows
 
 
-def search(snapshot, q: str) -> dict:
-    """Pods, workloads and policies whose name (or namespace) contains ``q``."""
+def search(snapshot, q: str, team=None) -> dict:
+    """Pods, workloads and policies whose name (or namespace) contains ``q``, of ``team``'s
+    namespaces when one is chosen."""
     match = Q(name__icontains=q) | Q(namespace__icontains=q)
-    pods = Pod.objects.filter(match, snapshot=snapshot).order_by("namespace", "name")
+    narrow = team.filter if team else (lambda queryset: queryset)
+    pods = narrow(Pod.objects.filter(match, snapshot=snapshot)).order_by("namespace", "name")
     workloads = (
-        Pod.objects.filter(Q(workload_name__icontains=q), snapshot=snapshot).exclude(workload_name="")
+        narrow(Pod.objects.filter(Q(workload_name__icontains=q), snapshot=snapshot)).exclude(workload_name="")
         .values("namespace", "workload_kind", "workload_name").annotate(pods=Count("id"))
         .order_by("namespace", "workload_name")
     )
-    policies = NetworkPolicy.objects.filter(match, snapshot=snapshot).order_by("namespace", "name")
+    policies = narrow(NetworkPolicy.objects.filter(match, snapshot=snapshot)).order_by("namespace", "name")
     return {
         "pods": list(pods.values("namespace", "name", "workload_name")[:SEARCH_LIMIT]),
         "workloads": list(workloads[:SEARCH_LIMIT]),
@@ -91,15 +93,20 @@ def namespaces(request, name):
     snapshot, empty = snapshot_for(request, cluster)
     if empty:
         return empty
+    team, problem = team_for(request, cluster, snapshot)
+    if problem:
+        return problem
     analysis = analysis_of(snapshot)
     report = stored_report(analysis)
     q = request.GET.get("q", "").strip()
     show = request.GET.get("show", "all")
-    rows = _filter(namespace_rows(snapshot, report), q.lower(), show)
+    rows = [r for r in namespace_rows(snapshot, report) if team.keeps(r["name"])]
+    rows = _filter(rows, q.lower(), show)
     rows, sort = sort_rows(rows, request.GET.get("sort", "name"), NAMESPACE_SORTS, "name")
     return render(request, "webui/cluster.html", {
         "cluster": cluster, "snapshot": snapshot, "analysis": analysis, "report": report,
-        "cis": _cis(report),
+        "cis": _cis(report), "team": team,
+        "team_figures": team_figures(snapshot, report, team.namespaces) if team.team else None,
         "page": page_of(rows, request), "sort": sort, "q": q, "show": show,
-        "results": search(snapshot, q) if len(q) >= 2 else None,
+        "results": search(snapshot, q, team) if len(q) >= 2 else None,
     })

@@ -8,8 +8,10 @@ from auditor.models import Cluster
 from auditor.selectors import (
     NoCompleteSnapshot,
     SnapshotChoiceError,
+    TeamChoice,
     active_snapshot,
     pick_snapshot,
+    pick_team,
 )
 
 
@@ -35,3 +37,13 @@ def snapshot_for(request, cluster: Cluster):
 
 def render_problem(request, cluster, message: str, *, status: int):
     return render(request, "webui/problem.html", {"cluster": cluster, "message": message}, status=status)
+
+
+def team_for(request, cluster: Cluster, snapshot) -> tuple[TeamChoice | None, object]:
+    """The ``?team=`` a page filters by: ``(choice, None)``, or ``(None, response)`` naming
+    the snapshot's teams when it has no such team. Pages put the choice in their context
+    as ``team``: the header's team selector reads it."""
+    try:
+        return pick_team(cluster, snapshot, request.GET.get("team")), None
+    except SnapshotChoiceError as problem:
+        return None, render_problem(request, cluster, problem.message, status=problem.status)

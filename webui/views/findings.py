@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from auditor import services
@@ -33,7 +34,7 @@ from netpol.findings.catalogue import RULES, SEVERITIES
 from netpol.summaries import ref_parts
 
 from ..templatetags.evidence import affected_workloads, evidence_rows
-from .common import get_cluster, render_problem, snapshot_for
+from .common import get_cluster, render_problem, snapshot_for, team_for
 
 PER_PAGE = 50
 GROUPS_PER_PAGE = 50
@@ -73,10 +74,12 @@ def _filters(request) -> tuple[dict, list[str]]:
     }, problems
 
 
-def _selection(snapshot, filters: dict, problems: list[str]):
-    """``findings_of(snapshot)`` narrowed by the list's filters: what the list shows, the
-    CSV exports and a group waiver accepts."""
+def _selection(snapshot, filters: dict, problems: list[str], team=None):
+    """``findings_of(snapshot)`` narrowed by the list's filters and the team: what the
+    list shows, the CSV exports and a group waiver accepts."""
     findings = findings_of(snapshot)
+    if team is not None:
+        findings = team.filter(findings)
     if filters["severity"]:
         findings = findings.filter(severity=filters["severity"])
     if filters["rule"]:
@@ -119,18 +122,22 @@ def finding_list(request, name):
     snapshot, empty = snapshot_for(request, cluster)
     if empty:
         return empty
+    team, problem = team_for(request, cluster, snapshot)
+    if problem:
+        return problem
     filters, problems = _filters(request)
-    findings, previous = _selection(snapshot, filters, problems)
+    findings, previous = _selection(snapshot, filters, problems, team)
     if request.GET.get("format") == "csv":
-        return _csv_response(cluster, snapshot, findings)
+        return _csv_response(cluster, snapshot, findings, team.team)
     for problem in problems:
         messages.warning(request, problem)
     context = {
         "cluster": cluster, "snapshot": snapshot, "analysis": analysis_of(snapshot),
         "filters": filters, "query": _query(request), "previous": previous,
         "severities": SEVERITIES, "rules": sorted(RULES.values(), key=lambda r: r.id),
-        "namespaces": list(Finding.objects.filter(snapshot=snapshot).exclude(namespace="")
+        "namespaces": list(team.filter(Finding.objects.filter(snapshot=snapshot)).exclude(namespace="")
                            .order_by("namespace").values_list("namespace", flat=True).distinct()),
+        "team": team,
         "csv_query": _query(request, format="csv"),
         "waive_query": _query(request, group=None, waived=None),
         "cluster_wide": CLUSTER_WIDE,
@@ -175,7 +182,7 @@ class _Echo:
         return value
 
 
-def _csv_response(cluster, snapshot, findings) -> StreamingHttpResponse:
+def _csv_response(cluster, snapshot, findings, team: str = "") -> StreamingHttpResponse:
     """The findings as filtered, streamed row by row so 50,000 findings never sit in memory."""
     waivers = active_waivers(cluster)
 
@@ -196,7 +203,11 @@ def _csv_response(cluster, snapshot, findings) -> StreamingHttpResponse:
             )])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="findings-{cluster.name}-snapshot-{snapshot.pk}.csv"'
+    # The team is in the name: a team's export is never taken for the cluster's.
+    of_team = f"-team-{slugify(team) or 'none'}" if team else ""
+    response["Content-Disposition"] = (
+        f'attachment; filename="findings-{cluster.name}-snapshot-{snapshot.pk}{of_team}.csv"'
+    )
     return response
 
 
@@ -224,9 +235,12 @@ def finding_waive_selection(request, name):
     snapshot, empty = snapshot_for(request, cluster)
     if empty:
         return empty
+    team, problem = team_for(request, cluster, snapshot)
+    if problem:
+        return problem
     filters, problems = _filters(request)
     filters["waived"] = "hide"  # only open findings are waived
-    findings, _ = _selection(snapshot, filters, problems)
+    findings, _ = _selection(snapshot, filters, problems, team)
     count = findings.count()
     # From a group: back to the grouped list, no longer narrowed to the group just waived.
     back = _query(request, waived=None, **({filters["group"]: None} if filters["group"] else {}))
@@ -253,7 +267,7 @@ def finding_waive_selection(request, name):
         messages.warning(request, problem)
     return render(request, "webui/findings_waive.html", {
         "cluster": cluster, "snapshot": snapshot, "filters": filters, "count": count,
-        "rule": RULES.get(filters["rule"]), "list_url": list_url,
+        "rule": RULES.get(filters["rule"]), "list_url": list_url, "team": team,
         "severities": findings.order_by().values_list("severity", flat=True).distinct(),
         "namespace_count": findings.order_by().values("namespace").distinct().count(),
         "reason": request.POST.get("reason", ""),
@@ -355,8 +369,20 @@ def waiver_list(request, name):
     cluster = get_cluster(name)
     now = timezone.now()
     waivers = Waiver.objects.filter(cluster=cluster).select_related("author")
+    current = latest_snapshot(cluster)
+    team = None
+    if current is not None:
+        team, problem = team_for(request, cluster, current)
+        if problem:
+            return problem
+    if team is not None and team.team:
+        # A waiver names a fingerprint, not a namespace: it is the team's when the current
+        # snapshot's finding with that fingerprint (or standing for it) is in the team's namespaces.
+        rows = team.filter(Finding.objects.filter(snapshot=current)).values_list("fingerprint", "aliases")
+        fingerprints = {fp for fp, _ in rows} | {a for _, aliases in rows for a in aliases}
+        waivers = waivers.filter(fingerprint__in=sorted(fingerprints))
     return render(request, "webui/waivers.html", {
-        "cluster": cluster,
+        "cluster": cluster, "team": team,
         "active": [w for w in waivers if w.is_active(now)],
         "lapsed": [w for w in waivers if not w.is_active(now)][:200],
     })

@@ -15,12 +15,17 @@ from django.urls import reverse
 
 from auditor.access import require_role
 from auditor.models import Analysis, Namespace, NetworkPolicy, Pod
-from auditor.selectors import NoCompleteSnapshot, SnapshotChoiceError, pick_snapshot
+from auditor.selectors import (
+    NoCompleteSnapshot,
+    SnapshotChoiceError,
+    namespace_teams,
+    pick_snapshot,
+)
 from auditor.storage import engine_model
 from netpol import graph
 from netpol.findings.stored import StoredReport
 
-from .common import get_cluster, snapshot_for
+from .common import get_cluster, snapshot_for, team_for
 
 
 def _namespaces(snapshot) -> list[str]:
@@ -44,6 +49,10 @@ def graph_page(request, name):
     if empty:
         return empty
     namespaces = _namespaces(snapshot)
+    rule = cluster.team_rule()
+    team, problem = team_for(request, cluster, snapshot)
+    if problem:
+        return problem
     pinned = bool(request.GET.get("snapshot"))
     page_url = reverse("webui:graph", args=[cluster.name])
     context = {
@@ -55,9 +64,10 @@ def graph_page(request, name):
         "pinned": pinned,
         "keep": f"snapshot={snapshot.pk}" if pinned else "",
         "clear_url": page_url,
+        "team": team,
     }
     try:
-        filters = graph.parse_filters(request.GET, set(namespaces))
+        filters = graph.parse_filters(request.GET, set(namespaces), team.assigned, rule)
     except graph.FilterError as exc:
         return render(
             request, "webui/graph.html", {**context, "error": str(exc)}, status=exc.status
@@ -66,6 +76,9 @@ def graph_page(request, name):
     if pinned:
         query["snapshot"] = str(snapshot.pk)
     overview = {"snapshot": str(snapshot.pk)} if pinned else {}
+    # Clearing the other filters keeps the team: the team selector clears it.
+    kept = {"team": filters.team} if filters.team else {}
+    overview = {**overview, **kept}
     cleared = {**({"namespace": filters.namespace} if filters.namespace else {}), **overview}
     views = {}
     if not filters.namespace:
@@ -106,8 +119,11 @@ def graph_elements(request, name):
     if problem:
         return problem
     model = engine_model(snapshot)
+    rule = cluster.team_rule()
     try:
-        filters = graph.parse_filters(request.GET, model.namespaces)
+        filters = graph.parse_filters(
+            request.GET, model.namespaces, namespace_teams(snapshot, rule), rule
+        )
     except graph.FilterError as exc:
         return JsonResponse({"error": str(exc)}, status=exc.status)
     analysed = Analysis.objects.filter(snapshot=snapshot, status=Analysis.Status.COMPLETE).exists()
@@ -129,7 +145,7 @@ def _matrix(request, cluster, snapshot, filters, pinned, page_url, query) -> dic
     """The matrix view: cells link to the pair of groups, or to a namespace pair's rules."""
     model = engine_model(snapshot)
     rows, cols = request.GET.get("rows", "").strip(), request.GET.get("cols", "").strip()
-    grid = graph.matrix(model, filters.wanted(), rows, cols)
+    grid = graph.matrix(model, filters.wanted(), rows, cols, filters)
     base = {k: v for k, v in query.items() if k not in ("around", "expand")}
     for row in grid["cells"]:
         for cell in row:

@@ -3,7 +3,7 @@ from django.shortcuts import render
 from auditor import selectors
 from auditor.access import require_role
 
-from .common import get_cluster, render_problem
+from .common import get_cluster, render_problem, team_for
 
 LIST_CAP = 200
 
@@ -16,5 +16,8 @@ def snapshot_diff(request, name):
         old, new = selectors.pick_pair(cluster, request.GET.get("new", ""), request.GET.get("old", ""))
     except selectors.SnapshotChoiceError as problem:
         return render_problem(request, cluster, problem.message, status=problem.status)
-    diff = selectors.snapshot_diff(old, new, cap=LIST_CAP)
-    return render(request, "webui/diff.html", {"cluster": cluster, "diff": diff})
+    team, problem = team_for(request, cluster, new)
+    if problem:
+        return problem
+    diff = selectors.snapshot_diff(old, new, cap=LIST_CAP, namespaces=team.namespaces)
+    return render(request, "webui/diff.html", {"cluster": cluster, "diff": diff, "team": team})
