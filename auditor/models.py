@@ -681,3 +681,39 @@ class AuthFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.failures}"
+
+
+class WhatIfRun(models.Model):
+    """A what-if *Run* on a large snapshot, computed by a worker (``auditor.whatif``): what
+    was tried, how far it got, and the bounded result the page draws once it is there."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        COMPLETE = "complete", "Complete"
+        FAILED = "failed", "Failed"
+
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="whatif_runs")
+    user = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    yaml = models.TextField(blank=True)  # the pasted policies, as pasted
+    remove = models.JSONField(default=list, blank=True)  # namespace/name keys marked for removal
+    notes = models.JSONField(default=list, blank=True)  # what reading the paste noted
+    progress = models.CharField(max_length=200, blank=True)
+    result = models.JSONField(null=True, blank=True)  # netpol.whatif.bounded(compare(...))
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Refreshed while it runs: a running run with an old heartbeat lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"what-if #{self.pk} on snapshot #{self.snapshot_id} ({self.status})"
+
+    @property
+    def colour(self) -> str:
+        return STATUS_COLOURS[self.status]
