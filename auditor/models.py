@@ -717,3 +717,36 @@ class WhatIfRun(models.Model):
     @property
     def colour(self) -> str:
         return STATUS_COLOURS[self.status]
+
+
+class FlowImport(models.Model):
+    """One flow file imported for a cluster (``auditor.flows``): what reading it found,
+    and where its distinct conversations are stored (a file under ``VAR_DIR/flows``,
+    replayed by the Flows and what-if pages against whichever snapshot they show)."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="flow_imports")
+    name = models.CharField(max_length=255)  # the file's name as uploaded or given
+    format = models.CharField(max_length=10)  # netpol.flows.FORMATS
+    size = models.BigIntegerField(default=0)  # bytes read
+    lines = models.BigIntegerField(default=0)
+    flows = models.BigIntegerField(default=0)  # flows worth replaying
+    conversations = models.IntegerField(default=0)  # distinct ones, as stored
+    # Against the snapshot current at import time (null: no snapshot then).
+    matched = models.BigIntegerField(null=True, blank=True)
+    unmatched = models.BigIntegerField(null=True, blank=True)
+    malformed = models.BigIntegerField(default=0)
+    examples = models.JSONField(default=list, blank=True)  # the first malformed lines, file:line: why
+    skipped = models.JSONField(default=dict, blank=True)  # records not replayed, by reason
+    first_seen = models.CharField(max_length=40, blank=True)  # as the file writes times
+    last_seen = models.CharField(max_length=40, blank=True)
+    stored = models.CharField(max_length=255)  # file name under VAR_DIR/flows
+    imported_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    imported_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-imported_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.format}) for {self.cluster_id}"

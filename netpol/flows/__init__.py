@@ -9,7 +9,7 @@ Pure Python, no Django. ``formats`` reads the files (one record a line, streamed
 """
 
 from .formats import FORMATS, Counts, End, FlowFileError, Observed, detect, read_flows
-from .judge import Replay, Resolver, replay, unused_rules
+from .judge import Replay, Resolver, replay, replay_counted, unused_rules
 
 __all__ = [
     "FORMATS",
@@ -22,5 +22,6 @@ __all__ = [
     "detect",
     "read_flows",
     "replay",
+    "replay_counted",
     "unused_rules",
 ]

@@ -466,3 +466,42 @@ def unused_rules(model: ClusterModel, used: set[tuple[str, str, str]]) -> list[d
         )
     out.sort(key=lambda r: (-r["opens"], r["policy"], r["rule"]))
     return out
+
+
+# --- replaying flows already counted (a stored import) ---------------------------------
+
+
+def replay_counted(
+    model: ClusterModel,
+    counted,
+    *,
+    counts: Counts | None = None,
+    files: list[dict] = (),
+    changed: ClusterModel | None = None,
+    change: dict | None = None,
+) -> Replay:
+    """``replay`` for flows already read and counted: ``counted`` yields ``(Observed,
+    flows)`` pairs, as an import stores them, so a page replays distinct conversations
+    instead of re-reading files. ``files`` (``{"path", "format"}``) and ``counts`` only
+    describe where the flows came from."""
+    resolver = Resolver(model)
+    table: dict[tuple[str, str, int, str], Counter] = {}
+    unmatched_ends: Counter = Counter()
+    tally = {"matched": 0, "unmatched": 0}
+    for (src, dst, port, protocol, verdict), n in counted:
+        a, why_a = resolver.resolve(src)
+        b, why_b = resolver.resolve(dst)
+        if a is None or b is None:
+            tally["unmatched"] += n
+            if a is None:
+                unmatched_ends[describe_end(src), why_a] += n
+            if b is None:
+                unmatched_ends[describe_end(dst), why_b] += n
+            continue
+        tally["matched"] += n
+        table.setdefault((a, b, port, protocol), Counter())[verdict] += n
+    result = _judge_all(
+        model, changed, change, [], [], counts or Counts(), table, unmatched_ends, tally
+    )
+    result.files = list(files)
+    return result
