@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netpol.engine import INGRESS, ClusterModel, InputError, IPSet, Pod, PortSet
+from netpol.engine import INGRESS, ClusterModel, InputError, IPSet, Pod, PortSet, gc_paused
 
 INTERNET = "internet"
 EVERY_WORKLOAD = "*"
@@ -113,7 +113,7 @@ def crown_jewels(
     ev = model.evaluation
     found = set()
     for key in workloads:
-        if not any(p.key in ev.class_of for p in model.workload_pods(key)):
+        if not _classes_of(model, key):
             raise InputError(f"{key} has no pod taking part in traffic")
         found.add(key)
     if selector:
@@ -155,19 +155,19 @@ def attack_paths(
         if not starts:
             raise InputError(f"{start} has no pod taking part in traffic")
         inside_hops = max_hops
-    start_set = set(starts)
 
     paths = []
     for jewel in jewels:
         if jewel == start:
             continue  # a workload is no path to itself
-        levels = allowed.hops_to(_classes_of(model, jewel), inside_hops)
+        levels = allowed.hops_to(_classes_of(model, jewel), inside_hops, starts)
         # starting workload -> (connections inside the cluster, its class, first step)
         chosen: dict[str, tuple[int, int, int | None]] = {}
-        for k in range(len(levels)):
-            for c in levels.classes(k):
-                if c not in start_set:
-                    continue
+        for k in range(inside_hops + 1):
+            found = levels.starts_at(k)
+            if found is None:
+                break
+            for c in found:
                 via = None
                 if k == 0 and start == INTERNET:
                     names = [jewel]  # from outside straight into the jewel's class
@@ -195,15 +195,47 @@ def attack_paths(
 
 
 def _classes_of(model: ClusterModel, workload: str) -> list[int]:
-    class_of = model.evaluation.class_of
-    return sorted({class_of[p.key] for p in model.workload_pods(workload) if p.key in class_of})
+    """The classes of a workload's pods taking part in traffic; InputError when it has
+    no pod at all."""
+    found = _index(model).classes.get(workload)
+    if found is None:
+        model.workload_pods(workload)  # raises InputError naming the workload
+        return []
+    return found
 
 
 def _start_names(model: ClusterModel, c: int, start: str) -> list[str]:
     """The workloads a path starting at class ``c`` starts from."""
     if start not in (INTERNET, EVERY_WORKLOAD):
         return [start]
-    return sorted({p.workload_key for p in model.evaluation.classes[c].pods})
+    return _index(model).workloads[c]
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    classes: dict[str, list[int]]  # workload -> its classes (none: no pod in traffic)
+    workloads: list[list[str]]  # class -> the workloads of its pods, sorted
+
+
+def _index(model: ClusterModel) -> _Index:
+    """Workloads and classes both ways, built once per model."""
+
+    def build() -> _Index:
+        with gc_paused():  # tens of thousands of new containers next to a large model
+            return _build_index(model)
+
+    return model.derived("paths.index", build)
+
+
+def _build_index(model: ClusterModel) -> _Index:
+    classes: dict[str, set[int]] = {p.workload_key: set() for p in model.pods}
+    workloads = []
+    for cls in model.evaluation.classes:
+        names = {pod.workload_key for pod in cls.pods}
+        for name in names:
+            classes[name].add(cls.id)
+        workloads.append(sorted(names))
+    return _Index({k: sorted(v) for k, v in classes.items()}, workloads)
 
 
 class _Explainer:

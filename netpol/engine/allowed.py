@@ -111,26 +111,33 @@ class AllowedConnections:
                 out = out | entry.ports
         return out
 
-    def hops_to(self, targets: list[int], max_hops: int) -> HopLevels:
+    def hops_to(
+        self, targets: list[int], max_hops: int, starts: list[int] | None = None
+    ) -> HopLevels:
         """Classes by the fewest connections (on any port) that lead to one of ``targets``:
         level 0 is the targets, level k the classes k hops away, up to ``max_hops``.
+        ``starts``: the classes a caller looks for on each level (``HopLevels.starts_at``).
 
-        A backward breadth-first search on class sets: a level's predecessors are the OR
-        of the source sets of the destination groups it touches."""
-        any_sources, _ = self._hop_index
-        frontier = self.ev.class_set(targets)
-        seen = frontier
-        levels = [frontier]
-        for _ in range(max_hops):
-            before = 0
-            for gid in {self.group_of[c] for c in self.ev.classes_in(frontier)}:
-                before |= any_sources[gid]
-            frontier = before & ~seen
-            if not frontier:
-                break
-            seen |= frontier
-            levels.append(frontier)
-        return HopLevels(self, levels)
+        A backward breadth-first search on class sets, one level at a time as the caller
+        asks for it: a level's predecessors are the OR of the source sets of the
+        destination groups it touches."""
+        if starts is None:
+            mask = self.ev.all
+        else:
+            key = tuple(starts)
+            if self._start_mask[0] != key:  # many searches share one start set
+                self._start_mask = (key, self.ev.class_set(starts))
+            mask = self._start_mask[1]
+        return HopLevels(self, self.ev.class_set(targets), max_hops, mask)
+
+    _start_mask: tuple[tuple | None, int] = (None, 0)
+
+    def _predecessors(self, frontier: int) -> int:
+        any_sources = self._hop_index[0]
+        before = 0
+        for gid in {self.group_of[c] for c in self.ev.classes_in(frontier)}:
+            before |= any_sources[gid]
+        return before
 
     def hops_from(self, starts: list[int], max_hops: int) -> list[list[int]]:
         """Classes by the fewest connections (on any port) from one of ``starts``: level 0
@@ -223,30 +230,45 @@ class AllowedConnections:
 
 class HopLevels:
     """The answer of ``AllowedConnections.hops_to``: classes by their distance in hops to
-    the targets, and from any of them one step towards the targets."""
+    the targets, computed a level at a time as asked, and from any of them one step
+    towards the targets."""
 
-    def __init__(self, allowed: AllowedConnections, levels: list[int]):
+    def __init__(self, allowed: AllowedConnections, targets: int, max_hops: int, starts: int):
         self._allowed = allowed
-        self._levels = levels
-        # Per level, its classes split by destination group, for ``next_hop``.
-        self._by_group: list[dict[int, int]] = []
-        for level in levels:
-            split: dict[int, int] = {}
-            for c in bit_positions(level):
-                gid = allowed.group_of[c]
-                split[gid] = split.get(gid, 0) | 1 << c
-            self._by_group.append(split)
+        self._levels = [targets]
+        self._seen = targets
+        self._max_hops = max_hops
+        self._starts = starts
+        self._done = not targets
+        self._by_group: dict[int, dict[int, int]] = {}  # per level: group -> its classes
 
-    def __len__(self) -> int:
-        """The number of levels: the targets and each further hop that found classes."""
-        return len(self._levels)
+    def _level(self, k: int) -> int | None:
+        """Level ``k`` as a class set, searching further when needed; None beyond."""
+        while len(self._levels) <= k and not self._done:
+            if len(self._levels) > self._max_hops:
+                self._done = True
+                break
+            frontier = self._allowed._predecessors(self._levels[-1]) & ~self._seen
+            if not frontier:
+                self._done = True
+                break
+            self._seen |= frontier
+            self._levels.append(frontier)
+        return self._levels[k] if k < len(self._levels) else None
+
+    def starts_at(self, k: int) -> list[int] | None:
+        """The ids of the start classes exactly ``k`` hops from the targets, ascending;
+        None when no class is ``k`` hops away (nor further)."""
+        level = self._level(k)
+        return None if level is None else bit_positions(level & self._starts)
 
     def classes(self, k: int) -> list[int]:
         """The ids of the classes exactly ``k`` hops from the targets, ascending."""
-        return bit_positions(self._levels[k]) if k < len(self._levels) else []
+        level = self._level(k)
+        return [] if level is None else bit_positions(level)
 
     def level_of(self, c: int) -> int | None:
-        """How many hops class ``c`` is from the targets, or None beyond the search."""
+        """How many hops class ``c`` is from the targets, among the levels searched so far."""
         for k, level in enumerate(self._levels):
             if level >> c & 1:
                 return k
@@ -254,7 +276,7 @@ class HopLevels:
 
     def next_hop(self, c: int) -> int | None:
         """The lowest class one level closer to the targets that ``c`` reaches; None for a
-        target or a class beyond the search."""
+        target or a class beyond the levels searched."""
         k = self.level_of(c)
         return self._reached(c, k - 1) if k else None
 
@@ -262,16 +284,24 @@ class HopLevels:
         """``(d, k)``: the lowest class ``d`` on the lowest level ``k`` that ``c`` reaches
         (``c`` itself included). For a class that is a target but stands for more pods
         than the targets': how its other pods reach the targets."""
-        for k in range(len(self._levels)):
+        k = 0
+        while self._level(k) is not None:
             d = self._reached(c, k)
             if d is not None:
                 return d, k
+            k += 1
         return None
 
     def _reached(self, c: int, k: int) -> int | None:
-        any_sources, _ = self._allowed._hop_index
+        split = self._by_group.get(k)
+        if split is None:
+            split = self._by_group[k] = {}
+            group_of = self._allowed.group_of
+            for d in bit_positions(self._levels[k]):
+                split[group_of[d]] = split.get(group_of[d], 0) | 1 << d
+        any_sources = self._allowed._hop_index[0]
         found = 0
-        for gid, classes in self._by_group[k].items():
+        for gid, classes in split.items():
             if any_sources[gid] >> c & 1:
                 found |= classes
         return (found & -found).bit_length() - 1 if found else None
