@@ -137,6 +137,10 @@ def save_model(snapshot: Snapshot, model: ClusterModel) -> Path | None:
     path = _model_path(snapshot)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # What the engine pages ask for is computed now, once, not in a page's request
+        # (the findings need only part of the exposure).
+        model.allowed_connections()
+        model.external_exposure()
         body = model_to_bytes(model)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
         with open(temporary, "wb") as handle:

@@ -23,7 +23,9 @@ that user (``ALLOWED_HOSTS`` gets ``testserver``). Per page:
 
 1. *cold*: the first request, after emptying the engine-model cache
    (``storage.forget_models``) and the graph cache (``graph.forget_graphs``), as after a
-   restart of the web process;
+   restart of the web process. The model the analysis stores is made first (not timed)
+   by the code measured, so the cold request loads it; with ``--no-stored-model`` it is
+   removed and the cold request builds the model from the rows;
 2. one warm-up request, then ``--repeat`` timed requests (default 7): the *warm* median,
    min and max;
 3. one more request, not timed, counting the SQL queries, the time spent executing them
@@ -333,6 +335,20 @@ def _pages(cluster, current, previous, t: dict) -> list[dict]:
     ]
 
 
+def _store_model(snapshot, *, stored: bool) -> None:
+    """The snapshot's stored model as the analysis stores it, made by the code measured
+    (another engine's file is not loaded), or none at all (not timed)."""
+    from auditor import storage
+    from netpol.findings import audit
+
+    if not stored:
+        storage._model_path(snapshot).unlink(missing_ok=True)
+    elif storage.load_model(snapshot) is None:
+        model = storage.build_model(snapshot)
+        audit(model)  # what the analysis computes before storing it
+        storage.save_model(snapshot, model)
+
+
 def _empty_caches(graph_only: bool = False) -> None:
     from auditor import selectors, storage
     from netpol import graph
@@ -380,6 +396,8 @@ def measure(args) -> None:
     client = Client()
     client.force_login(User.objects.get(username=USERNAME))
     pages = _pages(cluster, current, previous, _targets(cluster, current, previous))
+    for snapshot in (previous, current):
+        _store_model(snapshot, stored=not args.no_stored_model)
     if args.only:
         pages = [p for p in pages if p["key"] in args.only.split(",")]
 
@@ -520,6 +538,8 @@ def orchestrate(args) -> int:
                     f"  {database} {size}: loaded and analysed two snapshots in {loaded['seconds']:.1f} s"
                 )
             extra = [f"--only={args.only}"] if args.only else []
+            if args.no_stored_model:
+                extra.append("--no-stored-model")
             if args.profile:
                 extra.append(f"--profile={args.profile}")
             result = _run_child("_measure", env, args, *extra)
@@ -549,6 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     internal = harness.step_parser("repeat")
     internal.add_argument("--reload", action="store_true")
     internal.add_argument("--only")
+    internal.add_argument("--no-stored-model", action="store_true")
     if harness.dispatch(argv, {"_load": load, "_measure": measure}, internal):
         return 0
     parser = harness.parser(__doc__, runs=0, profile=False)
@@ -560,6 +581,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--reload", action="store_true", help="load the snapshots afresh")
     parser.add_argument("--only", metavar="KEYS", help="only these pages (comma-separated keys)")
+    parser.add_argument(
+        "--no-stored-model",
+        action="store_true",
+        help="cold pages build the model from the rows (the stored model is removed)",
+    )
     parser.add_argument(
         "--profile", metavar="KEY", help="then profile --repeat warm requests of this page"
     )

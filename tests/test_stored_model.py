@@ -3,6 +3,7 @@ and ignored (built again) when missing, tampered with, or made for other ranges.
 
 from __future__ import annotations
 
+import gc
 import logging
 import pickle
 import random
@@ -51,6 +52,25 @@ def test_the_first_page_after_a_restart_loads_the_stored_model(analysed, monkeyp
         == storage.load_model(analysed).reach("shop/web-1", "10.0.0.1", 8080).to_dict()
     )
     assert model.derived("x", lambda: 1) == 1  # a loaded model works as a built one
+
+
+def test_the_stored_model_holds_what_pages_ask_for(analysed, monkeypatch):
+    """The allowed set and the whole exposure are computed before storing, not by the
+    first page that asks after a restart."""
+    fresh = storage.build_model(analysed)
+    expected = fresh.external_exposure().to_dict(), fresh.allowed_connections().to_dict()
+    loaded = storage.load_model(analysed)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("computed after loading")
+
+    # The engine's own names, patched where the model builds them.
+    monkeypatch.setattr("netpol.engine.cluster.ExternalExposure", refuse)
+    monkeypatch.setattr("netpol.engine.cluster.AllowedConnections", refuse)
+    assert (
+        loaded.external_exposure().to_dict(),
+        loaded.allowed_connections().to_dict(),
+    ) == expected
 
 
 def test_a_tampered_file_is_refused_and_the_model_built(analysed, caplog):
@@ -177,6 +197,18 @@ def test_the_stored_form_keeps_equal_parts_once():
     assert len({id(d) for d in labels}) == len({tuple(d.items()) for d in labels}) < len(labels)
     bitsets = [b for b in loaded.evaluation.selected if b.bit_length() > 256]
     assert len({id(b) for b in bitsets}) == len(set(bitsets)) < len(bitsets)
+
+
+def test_a_loaded_model_goes_to_the_collectors_oldest_generation():
+    """The young collections after a load do not walk the model's objects again."""
+    model = _generated()
+    audit(model)
+    stored = model_to_bytes(model)
+    gc.collect()
+    loaded = model_from_bytes(stored)
+    young = gc.get_objects(generation=0) + gc.get_objects(generation=1)
+    assert not any(obj is loaded or obj is loaded.pods for obj in young)
+    assert len(young) < len(loaded.pods)
 
 
 def test_a_stored_model_may_call_nothing_outside_the_engine():

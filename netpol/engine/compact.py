@@ -26,6 +26,7 @@ any global outside the engine and a few builtins.
 from __future__ import annotations
 
 import copyreg
+import gc
 import io
 import pickle
 from dataclasses import fields, is_dataclass
@@ -277,6 +278,17 @@ class _Unpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"a stored model may not name {module}.{name}")
 
 
+def _to_oldest_generation() -> None:
+    """Move every object the collector tracks, the loaded model's half a million among
+    them, to its oldest generation, so the young collections that follow do not walk the
+    model (0.6 s at 50,000 pods) only to find it is all alive. ``freeze`` moves them to
+    the permanent generation and ``unfreeze`` to the oldest: two list splices. Skipped
+    when the process froze objects itself (a pre-forking server may)."""
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
+
+
 def model_to_bytes(model_: cluster.ClusterModel) -> bytes:
     """The model with what it computed (evaluation, allowed set, exposure) in its compact
     stored form; what callers derived (``model.derived``) is left out."""
@@ -291,6 +303,7 @@ def model_from_bytes(data: bytes) -> cluster.ClusterModel:
     raises ``pickle.UnpicklingError`` (or another error) when it cannot be read."""
     with gc_paused():  # the collector would walk the growing heap again and again
         loaded = _Unpickler(io.BytesIO(data)).load()
+        _to_oldest_generation()
     if not isinstance(loaded, cluster.ClusterModel):
         raise pickle.UnpicklingError("not a stored cluster model")
     return loaded
