@@ -257,12 +257,12 @@ class AdminReportScheduleForm(ReportScheduleForm):
 @admin.register(ReportSchedule)
 class ReportScheduleAdmin(admin.ModelAdmin):
     form = AdminReportScheduleForm
-    list_display = ("name", "cluster", "enabled", "when", "send", "recipient_count", "has_webhook", "last_report")
+    list_display = ("name", "cluster", "team", "enabled", "when", "send", "recipient_count", "has_webhook", "last_report")
     list_filter = ("cluster", "enabled", "frequency", "send")
     search_fields = ("name", "recipients", "webhook_url")
     actions = ["run_now"]
     fieldsets = [
-        (None, {"fields": ["cluster", "name", "enabled"]}),
+        (None, {"fields": ["cluster", "name", "team", "enabled"]}),
         ("When", {"fields": ["frequency", "day_of_week", "time_of_day", "cron", "send"]}),
         ("Email", {"fields": ["recipients", "attach_pdf"]}),
         ("Webhook", {"fields": ["webhook_url", "webhook_format", "webhook_secret", "clear_webhook_secret"]}),

@@ -509,3 +509,11 @@ def teams_summary(snapshot: Snapshot, report: StoredReport | None, assigned: dic
             )
         summary.append(row)
     return summary
+
+
+def team_namespaces(cluster: Cluster, snapshot: Snapshot, team: str) -> frozenset[str] | None:
+    """The namespaces of ``team`` in the snapshot (empty when it has none now), or None for
+    no team: what a team's report covers."""
+    if not team:
+        return None
+    return team_members(namespace_teams(snapshot, cluster.team_rule()), team)

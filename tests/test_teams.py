@@ -188,3 +188,58 @@ def test_every_team_page_answers(client_as, demo_snapshot, team):
     client = client_as("viewer")
     for view in ("cluster", "findings", "graph", "waivers", "teams", "cluster_snapshots"):
         assert client.get(url(view, team=team)).status_code == 200, view
+
+
+@pytest.fixture
+def report_cache(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    settings.SITE_URL = "https://netpol.example.com"
+
+
+def test_a_teams_report_on_demand_holds_only_the_team(client_as, demo_snapshot, report_cache):
+    client = client_as("viewer")
+    base = reverse("webui:snapshot_report", args=["demo", demo_snapshot.pk, "json"])
+    response = client.get(base + "?team=shop")
+    assert response.status_code == 200 and response["X-Report-Cache"] == "miss"
+    assert 'team-shop.json"' in response["Content-Disposition"]
+    content = json.loads(response.content)
+    assert content["team"]["name"] == "shop" and set(content["team"]["namespaces"]) == SHOP
+    assert {f["namespace"] for f in content["findings"]} <= SHOP
+    assert (
+        len(content["findings"])
+        == Finding.objects.filter(snapshot=demo_snapshot, namespace__in=SHOP).count()
+    )
+    assert {row["namespace"] for row in content["namespaces"]} == SHOP
+    report = StoredReport.from_dict(demo_snapshot.analysis.report)
+    assert content["summary"]["coverage"]["pods"] == sum(
+        report.coverage.namespaces[n].counts.pods for n in SHOP
+    )
+    assert all(c["namespace"] in SHOP for c in content["compliance"])
+    assert "team=shop" in content["link"]
+    # The cluster's report is another file; the team's is served from the cache next time.
+    whole = json.loads(client.get(base).content)
+    assert whole["team"] is None and len(whole["findings"]) > len(content["findings"])
+    assert client.get(base + "?team=shop")["X-Report-Cache"] == "hit"
+    html = client.get(base.replace("json", "html") + "?team=shop").content.decode()
+    assert "Network policy audit: demo, team shop</h1>" in html and "Score (whole cluster)" in html
+    assert client.get(base + "?team=nobody").status_code == 404
+
+
+def test_a_schedule_can_target_one_team(client_as, demo_snapshot, report_cache):
+    from auditor.reports import delivery
+    from tests.reports.helpers import build, make_schedule
+
+    form = (
+        client_as("admin").get(reverse("webui:report_schedule_new", args=["demo"])).context["form"]
+    )
+    assert ("shop", "team shop") in form.fields["team"].choices
+    schedule = make_schedule(demo_snapshot.cluster, team="shop", recipients="sec@example.com")
+    report = build(schedule)
+    assert report.status == "complete", report.error
+    assert report.content["team"]["name"] == "shop"
+    assert {f["namespace"] for f in report.content["findings"]} <= SHOP
+    assert "(team shop)" in delivery.subject(report.content)
+    page = (
+        client_as("viewer").get(reverse("webui:report", args=["demo", report.pk])).content.decode()
+    )
+    assert "team shop" in page

@@ -12,6 +12,10 @@ Steps of ``build_content``:
    analysed snapshot before this one. New and resolved findings by fingerprint, score
    and coverage deltas, and policy changes when both snapshots still exist.
 5. Waivers in force, and those that ended in the last ``LAPSED_WAIVER_DAYS``.
+
+A team's report (``team``, ``namespaces``: netpol.teams) holds only the team's findings,
+namespaces, compliance results, changes and waivers, and its coverage summed over its
+namespaces; the score stays the cluster's, and the content says so (``team``).
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from django.utils import timezone
 from auditor.models import HIGH_OR_ABOVE, Finding, Report, Snapshot, Waiver
 from auditor.selectors import findings_of, snapshot_diff
 from netpol.findings.catalogue import CIS_532, RULES, SEVERITIES
+from netpol.findings.coverage import coverage_percent
 from netpol.findings.score import DOCS
 from netpol.findings.stored import StoredReport
+from netpol.teams import describe
 
 VERSION = 1
 TOP = 10
@@ -77,8 +83,11 @@ def headline(data: StoredReport) -> dict:
     }
 
 
-def coverage_summary(report: StoredReport) -> dict:
-    """Cluster-wide coverage from an analysis report, flat, with the score's percentage."""
+def coverage_summary(report: StoredReport, namespaces: frozenset[str] | None = None) -> dict:
+    """Cluster-wide coverage from an analysis report, flat, with the score's percentage;
+    of ``namespaces`` only (a team's), summed over them, when given."""
+    if namespaces is not None:
+        return _team_coverage(report, namespaces)
     cluster = report.coverage.cluster
     return {
         "pods": cluster.pods,
@@ -95,6 +104,21 @@ def coverage_summary(report: StoredReport) -> dict:
         # As the dashboard counts it: isolated (pod, direction) pairs over all of them.
         "percent": cluster.percent,
     }
+
+
+def _team_coverage(report: StoredReport, namespaces: frozenset[str]) -> dict:
+    counts = [report.coverage.namespaces[n].counts for n in sorted(namespaces) if n in report.coverage.namespaces]
+    pods, workloads = sum(c.pods for c in counts), sum(c.workloads for c in counts)
+    out = {"pods": pods, "workloads": workloads, "host_network_pods": sum(c.host_network_pods for c in counts)}
+    for direction in ("ingress", "egress"):
+        isolated = sum(getattr(c, direction).pods for c in counts)
+        isolated_workloads = sum(getattr(c, direction).workloads for c in counts)
+        out[f"{direction}_pods"] = isolated
+        out[f"{direction}_workloads"] = isolated_workloads
+        out[f"{direction}_pod_ratio"] = round(isolated / pods, 4) if pods else None
+        out[f"{direction}_workload_ratio"] = round(isolated_workloads / workloads, 4) if workloads else None
+    out["percent"] = coverage_percent(pods, out["ingress_pods"], out["egress_pods"])
+    return out
 
 
 def namespace_rows(data: StoredReport, findings: list[dict]) -> list[dict]:
@@ -238,21 +262,29 @@ def _baseline_from_report(previous: Report) -> dict:
     }
 
 
-def _baseline_from_snapshot(snapshot: Snapshot) -> dict:
+def _baseline_from_snapshot(snapshot: Snapshot, namespaces: frozenset[str] | None = None) -> dict:
     analysis = snapshot.analysis
+    rows = Finding.objects.filter(snapshot=snapshot)
+    if namespaces is not None:
+        rows = rows.filter(namespace__in=sorted(namespaces))
     return {
         "kind": "snapshot",
         "report_id": None,
         "snapshot_id": snapshot.pk,
         "at": snapshot.finished_at.isoformat(),
-        "findings": {f.fingerprint: _finding(f) for f in Finding.objects.filter(snapshot=snapshot)},
-        "coverage": coverage_summary(StoredReport.from_dict(analysis.report)),
+        "findings": {f.fingerprint: _finding(f) for f in rows},
+        "coverage": coverage_summary(StoredReport.from_dict(analysis.report), namespaces),
         "score": analysis.score,
     }
 
 
 def changes(
-    snapshot: Snapshot, findings: list[dict], coverage: dict, score, baseline: dict | None
+    snapshot: Snapshot,
+    findings: list[dict],
+    coverage: dict,
+    score,
+    baseline: dict | None,
+    namespaces: frozenset[str] | None = None,
 ) -> dict:
     if baseline is None:
         return {
@@ -298,7 +330,7 @@ def changes(
         else None
     )
     if old_snapshot is not None and old_snapshot.pk != snapshot.pk:
-        diff = snapshot_diff(old_snapshot, snapshot, cap=CHANGE_LIST_CAP)
+        diff = snapshot_diff(old_snapshot, snapshot, cap=CHANGE_LIST_CAP, namespaces=namespaces)
         policies = {
             key: diff[name]["items"]
             for key, name in (
@@ -336,23 +368,53 @@ def build_content(
     snapshot: Snapshot,
     previous: Report | None,
     baseline_snapshot: Snapshot | None,
+    team: str = "",
+    namespaces: frozenset[str] | None = None,
 ) -> dict:
+    """The content; with ``team``, of its ``namespaces`` only (see the module's docstring)."""
     now = timezone.now()
     analysis = snapshot.analysis
     data = StoredReport.from_dict(analysis.report)
-    findings = sorted((_finding(f) for f in findings_of(snapshot)), key=_rank)
+    if not team:
+        namespaces = None
+    elif namespaces is None:
+        namespaces = frozenset()
+    mine = (lambda name: True) if namespaces is None else (lambda name: name in namespaces)  # noqa: E731
+    rows = findings_of(snapshot)
+    if namespaces is not None:
+        rows = rows.filter(namespace__in=sorted(namespaces))
+    findings = sorted((_finding(f) for f in rows), key=_rank)
     open_findings = [f for f in findings if not f["waived"]]
     counts = Counter(f["severity"] for f in open_findings)
-    coverage = coverage_summary(data)
-    compliance = [c.to_dict() for c in data.compliance]
+    coverage = coverage_summary(data, namespaces)
+    compliance = [c.to_dict() for c in data.compliance if namespaces is None or c.namespace in namespaces]
     if previous is not None:
         baseline = _baseline_from_report(previous)
     elif baseline_snapshot is not None:
-        baseline = _baseline_from_snapshot(baseline_snapshot)
+        baseline = _baseline_from_snapshot(baseline_snapshot, namespaces)
     else:
         baseline = None
     schedule = report.schedule
+    head = headline(data)
+    if namespaces is not None:
+        # The sentence, drivers and first fixes explain the cluster's score, not the team's.
+        head.update(reason="", drivers=[], fix_first=[],
+                    namespaces={n: v for n, v in head["namespaces"].items() if n in namespaces})
+        head["cis_532"] = {
+            "pass": sum(c["status"] == "pass" for c in compliance if c["control"] == CIS_532),
+            "total": sum(c["control"] == CIS_532 for c in compliance),
+        }
+    present = {f["fingerprint"] for f in findings}
+    kept_waivers = waivers(snapshot.cluster, present, now)
+    if namespaces is not None:
+        # A waiver is the team's when its finding is (a waiver names no namespace).
+        for key in ("active", "expired"):
+            kept_waivers[key] = [w for w in kept_waivers[key] if w["in_snapshot"]]
     return {
+        "team": None if namespaces is None else {
+            "name": team, "label": describe(team), "namespaces": sorted(namespaces),
+            "score_of": "cluster",
+        },
         "version": VERSION,
         "report_id": report.pk,
         "generated_at": now.isoformat(),
@@ -369,26 +431,26 @@ def build_content(
         "summary": {
             "score": analysis.score,
             "score_formula": data.score.formula,
-            "namespace_scores": data.score.namespaces,
-            "headline": headline(data),
+            "namespace_scores": {n: v for n, v in data.score.namespaces.items() if mine(n)},
+            "headline": head,
             "coverage": coverage,
-            "namespaces_without_policy": list(data.coverage.without_policy),
+            "namespaces_without_policy": [n for n in data.coverage.without_policy if mine(n)],
             "namespaces_without_default_deny": {
-                "ingress": list(data.coverage.without_default_deny_ingress),
-                "egress": list(data.coverage.without_default_deny_egress),
+                "ingress": [n for n in data.coverage.without_default_deny_ingress if mine(n)],
+                "egress": [n for n in data.coverage.without_default_deny_egress if mine(n)],
             },
             "cni": {"status": data.cni.status, "plugins": list(data.cni.plugins), "warning": data.cni.warning},
             "counts": {s: counts.get(s, 0) for s in SEVERITIES},
             "open": len(open_findings),
             "waived": len(findings) - len(open_findings),
             "total": len(findings),
-            "compliance": {"pass": data.compliance_passed, "total": len(compliance)},
+            "compliance": {"pass": sum(c["status"] == "pass" for c in compliance), "total": len(compliance)},
         },
         "top_offenders": top_offenders(findings),
-        "changes": changes(snapshot, findings, coverage, analysis.score, baseline),
-        "waivers": waivers(snapshot.cluster, {f["fingerprint"] for f in findings}, now),
+        "changes": changes(snapshot, findings, coverage, analysis.score, baseline, namespaces),
+        "waivers": kept_waivers,
         "compliance": compliance,
-        "namespaces": namespace_rows(data, findings),
+        "namespaces": [row for row in namespace_rows(data, findings) if mine(row["namespace"])],
         "rules": {
             rule_id: RULES[rule_id].to_dict()
             for rule_id in sorted({f["rule"] for f in findings})

@@ -76,7 +76,8 @@ def subject(content: dict) -> str:
     if changes.get("baseline"):
         parts.append(f"{changes['new_count']} new, {changes['resolved_count']} resolved")
     name = (content.get("schedule") or {}).get("name") or "report"
-    return f"[Netpol Auditor] {content['cluster']['name']}: {name}: " + "; ".join(parts)
+    team = f" ({content['team']['label']})" if content.get("team") else ""
+    return f"[Netpol Auditor] {content['cluster']['name']}{team}: {name}: " + "; ".join(parts)
 
 
 def webhook_payload(content: dict, links: Links, *, delivery_id: int, sent_at: str) -> dict:
@@ -99,6 +100,7 @@ def webhook_payload(content: dict, links: Links, *, delivery_id: int, sent_at: s
             },
         },
         "cluster": content["cluster"]["name"],
+        "team": content.get("team"),
         "schedule": content.get("schedule"),
         "snapshot": content["snapshot"],
         # The headline less its per-namespace rows: those are in the JSON export, linked.

@@ -6,6 +6,13 @@ from django import forms
 
 from auditor.masked import MaskedUrlsMixin, mask_webhook_url
 from auditor.models import ReportSchedule
+from auditor.selectors import latest_snapshot, namespace_teams
+from netpol.teams import describe, team_names
+
+
+def current_teams(cluster) -> list[str]:
+    snapshot = latest_snapshot(cluster)
+    return team_names(namespace_teams(snapshot, cluster.team_rule())) if snapshot else []
 
 
 class ReportScheduleForm(MaskedUrlsMixin, forms.ModelForm):
@@ -33,6 +40,7 @@ class ReportScheduleForm(MaskedUrlsMixin, forms.ModelForm):
         model = ReportSchedule
         fields = [
             "name",
+            "team",
             "enabled",
             "frequency",
             "day_of_week",
@@ -55,6 +63,20 @@ class ReportScheduleForm(MaskedUrlsMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         if cluster is not None:
             self.instance.cluster = cluster
+        owner = cluster or (self.instance.cluster if self.instance.cluster_id else None)
+        if "team" in self.fields and owner is not None:
+            # The teams of the current snapshot, and the schedule's own even if gone since;
+            # without a cluster yet (a new schedule in the admin) the team is typed.
+            teams = current_teams(owner)
+            if self.instance.team and self.instance.team not in teams:
+                teams.append(self.instance.team)
+            self.fields["team"] = forms.ChoiceField(
+                required=False,
+                label="Team",
+                choices=[("", "Whole cluster")] + [(t, describe(t)) for t in teams],
+                help_text="A report of one team's namespaces only (netpol teams: the cluster's mapping, "
+                "else its team label).",
+            )
 
     def clean(self):
         cleaned = super().clean()

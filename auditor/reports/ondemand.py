@@ -21,13 +21,16 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
 
 from auditor.models import Analysis, Report, Snapshot, Waiver
+from auditor.selectors import team_namespaces
 
 from . import exports, selectors
 from .content import VERSION, build_content
@@ -77,7 +80,7 @@ def _analysis(snapshot: Snapshot) -> Analysis:
     return analysis
 
 
-def cache_key(snapshot: Snapshot, fmt: str) -> str:
+def cache_key(snapshot: Snapshot, fmt: str, team: str = "") -> str:
     analysis = _analysis(snapshot)
     now = timezone.now()
     in_force = sorted(
@@ -93,22 +96,27 @@ def cache_key(snapshot: Snapshot, fmt: str) -> str:
             analysis.finished_at.isoformat() if analysis.finished_at else "",
             in_force,
             settings.SITE_URL,
+            # A team's report: the team and who is in it (the mapping can change under it).
+            team,
+            sorted(team_namespaces(snapshot.cluster, snapshot, team) or ()),
         ]
     )
     digest = hashlib.sha256(stamp.encode()).hexdigest()[:20]
     return f"{snapshot.cluster.name}-snapshot-{snapshot.pk}-{digest}.{fmt}"
 
 
-def filename(snapshot: Snapshot, fmt: str) -> str:
-    return f"netpol-report-{snapshot.cluster.name}-snapshot-{snapshot.pk}.{fmt}"
+def filename(snapshot: Snapshot, fmt: str, team: str = "") -> str:
+    of_team = f"-team-{slugify(team) or 'none'}" if team else ""
+    return f"netpol-report-{snapshot.cluster.name}-snapshot-{snapshot.pk}{of_team}.{fmt}"
 
 
-def snapshot_link(snapshot: Snapshot) -> str:
+def snapshot_link(snapshot: Snapshot, team: str = "") -> str:
     """The absolute address of the snapshot's findings, for the report's 'Online' link."""
-    return f"{settings.SITE_URL}{reverse('webui:findings', args=[snapshot.cluster.name])}?snapshot={snapshot.pk}"
+    query = urlencode({"snapshot": snapshot.pk, **({"team": team} if team else {})})
+    return f"{settings.SITE_URL}{reverse('webui:findings', args=[snapshot.cluster.name])}?{query}"
 
 
-def content_of(snapshot: Snapshot) -> dict:
+def content_of(snapshot: Snapshot, team: str = "") -> dict:
     _analysis(snapshot)
     report = Report(cluster=snapshot.cluster, trigger=Report.Trigger.MANUAL)
     content = build_content(
@@ -116,9 +124,11 @@ def content_of(snapshot: Snapshot) -> dict:
         snapshot=snapshot,
         previous=None,
         baseline_snapshot=selectors.analysed_snapshot_before(snapshot),
+        team=team,
+        namespaces=team_namespaces(snapshot.cluster, snapshot, team),
     )
     content["trigger"] = "on demand"
-    content["link"] = snapshot_link(snapshot)
+    content["link"] = snapshot_link(snapshot, team)
     return content
 
 
@@ -155,21 +165,22 @@ def html_csp(body: bytes) -> str:
     )
 
 
-def snapshot_report(snapshot: Snapshot, fmt: str) -> Built:
-    """The report of ``snapshot`` in ``fmt``, from the cache or built and cached now."""
+def snapshot_report(snapshot: Snapshot, fmt: str, team: str = "") -> Built:
+    """The report of ``snapshot`` in ``fmt``, from the cache or built and cached now; of
+    ``team``'s namespaces only when given (the caller checked the team exists)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")
     started = time.perf_counter()
-    path = cache_dir() / cache_key(snapshot, fmt)
+    path = cache_dir() / cache_key(snapshot, fmt, team)
     content_type, disposition = FORMATS[fmt]
-    name = filename(snapshot, fmt)
+    name = filename(snapshot, fmt, team)
     try:
         body = path.read_bytes()
     except FileNotFoundError:
         pass
     else:
         return Built(body, content_type, disposition, name, True, time.perf_counter() - started)
-    body = render(content_of(snapshot), fmt)
+    body = render(content_of(snapshot, team), fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".building-")
     try:

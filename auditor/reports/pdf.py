@@ -133,7 +133,8 @@ class _ReportPDF(FPDF):
 
 
 def render_pdf(content: dict, *, link: str = "") -> bytes:
-    cluster = content["cluster"]["name"]
+    team = content.get("team")
+    cluster = content["cluster"]["name"] + (f", {team['label']}" if team else "")
     schedule = content.get("schedule") or {}
     summary = content["summary"]
     snapshot = content["snapshot"]
@@ -163,6 +164,12 @@ def render_pdf(content: dict, *, link: str = "") -> bytes:
             f"Report of snapshot #{snapshot['id']} taken {_when(snapshot['finished_at'])}, "
             f"generated {_when(content['generated_at'])}."
         )
+    if team:
+        pdf.para(
+            f"This report covers {team['label']} only: {', '.join(team['namespaces']) or 'no namespace'}. "
+            "Coverage, findings, compliance and changes are the team's; the score is the whole cluster's.",
+            style="B",
+        )
     if link:
         pdf.set_text_color(*LINK_RGB)
         pdf.para(f"Online: {link}")
@@ -176,7 +183,10 @@ def render_pdf(content: dict, *, link: str = "") -> bytes:
     pdf.grid(
         ["Measure", "Value"],
         [
-            ["Score", "n/a" if score is None else f"{score:g}/100"],
+            [
+                "Score (whole cluster)" if team else "Score",
+                "n/a" if score is None else f"{score:g}/100",
+            ],
             [
                 "Coverage",
                 "-"

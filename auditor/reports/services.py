@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from auditor.beat import beat_entry_sync
 from auditor.models import Delivery, Report, ReportSchedule
+from auditor.selectors import team_namespaces
 
 from . import delivery as senders
 from . import selectors
@@ -137,9 +138,13 @@ def report_build(*, report_id: int) -> Report | None:
         return None
     try:
         previous = selectors.previous_report(report)
+        team = report.schedule.team if report.schedule else ""
+        if previous is not None and ((previous.content or {}).get("team") or {}).get("name", "") != team:
+            previous = None  # the schedule changed team: compare like with like, from the snapshot before
         baseline = None if previous else selectors.analysed_snapshot_before(snapshot)
         content = build_content(
-            report=report, snapshot=snapshot, previous=previous, baseline_snapshot=baseline
+            report=report, snapshot=snapshot, previous=previous, baseline_snapshot=baseline,
+            team=team, namespaces=team_namespaces(report.cluster, snapshot, team),
         )
         compared = content["changes"]["baseline"] is not None
         with transaction.atomic():

@@ -20,6 +20,7 @@ from auditor.models import Delivery, Report, ReportSchedule, Snapshot
 from auditor.reports import exports, ondemand, selectors, services
 from auditor.reports.forms import ReportScheduleForm
 from auditor.reports.html import display
+from auditor.selectors import SnapshotChoiceError, pick_team
 
 from .common import get_cluster
 
@@ -108,8 +109,14 @@ def snapshot_report(request, name, pk, fmt):
     )
     if fmt not in ondemand.FORMATS:
         raise Http404(f"No report format '{fmt}': choose {', '.join(ondemand.FORMATS)}.")
+    team = ""
+    if request.GET.get("team"):
+        try:
+            team = pick_team(cluster, snapshot, request.GET["team"]).team
+        except SnapshotChoiceError as exc:
+            raise Http404(exc.message) from None
     try:
-        built = ondemand.snapshot_report(snapshot, fmt)
+        built = ondemand.snapshot_report(snapshot, fmt, team)
     except ondemand.NotReportable as exc:
         raise Http404(str(exc)) from None
     response = HttpResponse(built.body, content_type=built.content_type)
