@@ -27,6 +27,7 @@ from typing import TypeVar
 from netpol.bits import bit_positions
 
 from .allowed import AllowedConnections
+from .cilium import CiliumPolicy, parse_cilium_policy
 from .evaluate import EGRESS, INGRESS, Evaluation
 from .explain import Endpoint, Verdict, reach
 from .exposure import ExternalExposure
@@ -115,6 +116,7 @@ class ClusterModel:
         errors: list[PolicyError] = (),
         declared_cidrs: DeclaredCidrs | dict | list[str] = (),
         cluster_policies: list[ClusterPolicy] = (),
+        cilium_policies: list[CiliumPolicy] = (),
     ):
         self.namespaces = {ns.name: ns for ns in namespaces}
         # Pods and policies may name namespaces absent from the input; the API server
@@ -131,6 +133,8 @@ class ClusterModel:
         self.services = list(services)
         # Admin and Baseline tiers (tiers.py), in precedence order once evaluated.
         self.cluster_policies = list(cluster_policies)
+        # Cilium policies, in the NetworkPolicy tier (cilium.py).
+        self.cilium_policies = list(cilium_policies)
         self.errors = list(errors)
         self.declared = DeclaredCidrs.of(declared_cidrs)
         self.declared_cidrs = self.declared.all()
@@ -148,6 +152,7 @@ class ClusterModel:
         *,
         declared_cidrs=(),
         cluster_policies=(),
+        cilium_policies=(),
     ) -> ClusterModel:
         """Build from raw API-shaped dicts (or collection records with ``to_api()``).
 
@@ -160,15 +165,33 @@ class ClusterModel:
         ``cluster_policies``: ClusterNetworkPolicies, AdminNetworkPolicies and
         BaselineAdminNetworkPolicies (told apart by ``kind``), the tiers around the
         NetworkPolicies (``tiers.py``).
+
+        ``cilium_policies``: CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies
+        (``cilium.py``), evaluated with the NetworkPolicies.
         """
         with gc_paused():
             return cls._from_objects(
-                namespaces, pods, nodes, policies, services, declared_cidrs, cluster_policies
+                namespaces,
+                pods,
+                nodes,
+                policies,
+                services,
+                declared_cidrs,
+                cluster_policies,
+                cilium_policies,
             )
 
     @classmethod
     def _from_objects(
-        cls, namespaces, pods, nodes, policies, services, declared_cidrs, cluster_policies=()
+        cls,
+        namespaces,
+        pods,
+        nodes,
+        policies,
+        services,
+        declared_cidrs,
+        cluster_policies=(),
+        cilium_policies=(),
     ):
         parsed_pods = [_parse(parse_pod, o, "Pod") for o in pods]
         _unique((p.key for p in parsed_pods), "Pod")
@@ -190,6 +213,16 @@ class ClusterModel:
             if policy is not None:
                 parsed_cluster.append(policy)
         _unique((p.key for p in parsed_cluster), "cluster policy")
+        parsed_cilium = []
+        for obj in cilium_policies:
+            obj = obj.to_api() if hasattr(obj, "to_api") else obj
+            kind = obj.get("kind", "CiliumNetworkPolicy") if isinstance(obj, dict) else "?"
+            found, problems = _parse(
+                lambda o: parse_cilium_policy(o, PolicyError), obj, kind or "CiliumNetworkPolicy"
+            )
+            errors.extend(problems)
+            parsed_cilium.extend(found)
+        _unique((p.key for p in parsed_cilium), "Cilium policy")
         declared = DeclaredCidrs.of(declared_cidrs)
         return cls(
             namespaces=[_parse(parse_namespace, o, "Namespace") for o in namespaces],
@@ -200,6 +233,7 @@ class ClusterModel:
             errors=errors,
             declared_cidrs=declared,
             cluster_policies=parsed_cluster,
+            cilium_policies=parsed_cilium,
         )
 
     def __getstate__(self) -> dict:
@@ -243,8 +277,42 @@ class ClusterModel:
         active = [p for p in self.pods if p.state == ACTIVE]
         with gc_paused():
             return Evaluation(
-                self.namespaces, self.policies, active, self.cluster_policies, self.nodes
+                self.namespaces,
+                self.policies,
+                active,
+                self.cluster_policies,
+                self.nodes,
+                cilium_policies=getattr(self, "cilium_policies", ()),
+                cluster_ips=self._cluster_ips,
             )
+
+    def partially_modelled(self) -> dict[str, list[str]]:
+        """Pods some rule about them depends on what the engine cannot decide (Cilium L7
+        rules, toFQDNs, toServices, toGroups): pod key -> the policies with such rules."""
+        cilium = getattr(self.evaluation, "cilium", None)
+        if cilium is None or not cilium.partial:
+            return {}
+        out: dict[str, list[str]] = {}
+        for policy in cilium.policies:
+            subject = cilium.subject[policy.id] & cilium.partial
+            rules = policy.ingress + policy.egress
+            if not subject or not any(r.undecided for r in rules):
+                continue
+            for pod in self.evaluation.pods_in(subject):
+                out.setdefault(pod.key, []).append(policy.key)
+        return out
+
+    @property
+    def _cluster_ips(self) -> IPSet:
+        """The cluster's pod ranges as addresses: Cilium's ``cluster`` entity, never
+        ``world`` (node addresses are added by ``cilium.py``)."""
+        out = IPSet()
+        for cidr in self.pod_ranges[0]:
+            try:
+                out = out | IPSet.from_cidr(cidr)
+            except ValueError:
+                continue
+        return out
 
     @cached_property
     def tier_warnings(self) -> list[PolicyError]:

@@ -14,6 +14,9 @@ runs them:
    same rules share the work and form one destination group.
 6. Cluster policies (``tiers.py``): when any exist, each destination group's segments
    walk the Admin and Baseline rules around the NetworkPolicy answer, still on bitsets.
+7. Cilium policies (``cilium.py``): their default deny joins NetworkPolicy isolation,
+   their allow rules join the NetworkPolicy grants, and their deny rules are subtracted
+   from each group's entries at the end.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 
 from netpol.bits import bit_positions
 
+from .cilium import Cilium, CiliumPolicy, subtract, subtract_ips
 from .classes import build_classes
 from .ipsets import ALL_IPS, NO_IPS, IPSet
 from .model import Namespace, Pod, Policy, Rule
@@ -95,6 +99,8 @@ class Evaluation:
         pods: list[Pod],
         cluster_policies: list[ClusterPolicy] = (),
         nodes=(),
+        cilium_policies: list[CiliumPolicy] = (),
+        cluster_ips: IPSet = NO_IPS,
     ):
         self.policies = policies
         self.namespaces = namespaces
@@ -160,6 +166,8 @@ class Evaluation:
                         per_class[c].append(compiled.id)
         # 6. Cluster-wide tiers (Admin and Baseline) around the NetworkPolicy tier.
         self.tiers = Tiers(self, list(cluster_policies), nodes) if cluster_policies else None
+        # 7. Cilium policies, in the NetworkPolicy tier (cilium.py).
+        self.cilium = Cilium(self, cilium_policies, nodes, cluster_ips) if cilium_policies else None
 
     # -- questions about classes, so nobody outside the engine reads the bitsets --------
 
@@ -195,6 +203,13 @@ class Evaluation:
     def first_class(classes: int) -> int | None:
         """The lowest class id of a class set, or None when it is empty."""
         return (classes & -classes).bit_length() - 1 if classes else None
+
+    @property
+    def default_deny_egress(self) -> int:
+        """Classes in default deny for egress in the NetworkPolicy tier: isolated by a
+        NetworkPolicy or by a Cilium policy."""
+        cilium = getattr(self, "cilium", None)
+        return self.isolated_egress | (cilium.isolated["egress"] if cilium else 0)
 
     def ns_mask(self, namespace: str) -> int:
         lo, hi = self.ns_ranges.get(namespace, (0, 0))
@@ -278,7 +293,8 @@ class Evaluation:
         for gid, (compiled, _) in enumerate(shared):
             for d in bit_positions(compiled.classes):
                 incoming[d].append(gid)
-        free_egress = self.all & ~self.isolated_egress
+        free_egress = self.all & ~self.default_deny_egress
+        cilium = getattr(self, "cilium", None)
 
         groups: dict[tuple, list[int]] = {}
         for cls in self.classes:
@@ -289,56 +305,67 @@ class Evaluation:
             )
             tiers = self.tiers.key_of(c) if self.tiers else None
             named = named or (tiers is not None and self.tiers.uses_names(tiers))
-            key = (in_rules, tuple(incoming[c]), cls.named_ports if named else None, tiers)
+            cil = cilium.key_of(c) if cilium else None
+            named = named or (cil is not None and cilium.uses_names(cil))
+            key = (in_rules, tuple(incoming[c]), cls.named_ports if named else None, tiers, cil)
             groups.setdefault(key, []).append(c)
 
         result = []
-        for (in_rules, in_from, _, tiers), members in groups.items():
+        for (in_rules, in_from, _, tiers, cil), members in groups.items():
             named_ports = self.classes[members[0]].named_ports
-            if in_rules is None:
+            if in_rules is None and (cil is None or cil[0] is None):
                 in_grants = [(ALL_PORTS, self.all, ALL_IPS)]
             else:
                 in_grants = [
                     (self.rules[r].ports_for(named_ports), self.rules[r].classes, self.rules[r].ips)
-                    for r in in_rules
+                    for r in in_rules or ()
                 ]
+                in_grants += cilium.in_grants(cil, named_ports) if cil else []
+            np_eg = [(shared[g][0].ports_for(named_ports), shared[g][1]) for g in in_from]
+            if cil is not None:
+                np_eg += cilium.eg_grants(cil, named_ports)
             if tiers is not None:
-                np_eg = [(shared[g][0].ports_for(named_ports), shared[g][1]) for g in in_from]
-                np_in = None if in_rules is None else in_grants
+                isolated = in_rules is not None or (cil is not None and cil[0] is not None)
+                np_in = in_grants if isolated else None
                 entries = self.tiers.segments(self, tiers, named_ports, np_in, np_eg, Entry)
-                result.append(DestinationGroup(members, entries))
-                continue
-            eg_grants = [(ALL_PORTS, free_egress)]
-            eg_grants += [(shared[g][0].ports_for(named_ports), shared[g][1]) for g in in_from]
-            result.append(DestinationGroup(members, _segments(in_grants, eg_grants)))
+            else:
+                entries = _segments(in_grants, [(ALL_PORTS, free_egress)] + np_eg)
+            if cil is not None:
+                in_deny, eg_deny = cilium.denies(cil, named_ports)
+                entries = subtract(entries, in_deny, eg_deny, Entry)
+            result.append(DestinationGroup(members, entries))
         return result
 
     def egress_ips(self) -> list[EgressGroup]:
         """Per group of source classes: the addresses their egress allows, per port. Port
         names never match an address: they resolve only against a destination pod."""
         groups: dict[tuple | None, list[int]] = {}
+        cilium = getattr(self, "cilium", None)
         for cls in self.classes:
             c = cls.id
             key = tuple(self.egress_rules_of[c]) if self.isolated_egress >> c & 1 else None
             tiers = self.tiers.egress_key(c) if self.tiers else None
-            groups.setdefault((key, tiers), []).append(c)
+            cil = cilium.egress_key(c) if cilium else None
+            groups.setdefault((key, tiers, cil), []).append(c)
         result = []
-        for (rules, tiers), members in groups.items():
+        none = frozenset()
+        for (rules, tiers, cil), members in groups.items():
+            np_rules = None
+            if rules is not None or (cil is not None and cil[0] is not None):
+                np_rules = [(self.rules[r].ports_for(none), self.rules[r].ips) for r in rules or ()]
+            if cil is not None and np_rules is not None:
+                np_rules += [(cilium.rules[r].ports_for(none), cilium.rules[r].ips) for r in cil[2]]
             if tiers is not None:
-                np_rules = None
-                if rules is not None:
-                    np_rules = [
-                        (self.rules[r].ports_for(frozenset()), self.rules[r].ips) for r in rules
-                    ]
-                result.append(EgressGroup(members, self.tiers.egress_segments(tiers, np_rules)))
-                continue
-            if rules is None:
-                grants = [(ALL_PORTS, 0, ALL_IPS)]
+                entries = self.tiers.egress_segments(tiers, np_rules)
             else:
-                grants = [
-                    (self.rules[r].ports_for(frozenset()), 0, self.rules[r].ips) for r in rules
-                ]
-            entries = [(e.ports, e.ips) for e in _segments(grants, [(ALL_PORTS, 0)])]
+                if np_rules is None:
+                    grants = [(ALL_PORTS, 0, ALL_IPS)]
+                else:
+                    grants = [(ports, 0, ips) for ports, ips in np_rules]
+                entries = [(e.ports, e.ips) for e in _segments(grants, [(ALL_PORTS, 0)])]
+            if cil is not None and cil[1]:
+                deny = [(cilium.rules[r].ports_for(none), cilium.rules[r].ips) for r in cil[1]]
+                entries = subtract_ips(entries, deny)
             result.append(EgressGroup(members, entries))
         return result
 

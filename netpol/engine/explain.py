@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .cilium import ports_of as cilium_ports
 from .evaluate import EGRESS, INGRESS, Evaluation
 from .ipsets import int_to_ip
 from .model import ACTIVE, HOST_NETWORK, Pod
@@ -78,6 +79,8 @@ class DirectionVerdict:
     tiers: list[str] = field(default_factory=list)
     decided_by: str = "NetworkPolicy"
     depends_on: list[str] = field(default_factory=list)
+    # A Cilium deny rule that matched: it overrides every allow (cilium.py).
+    denied_by: str = ""
 
     def to_dict(self) -> dict:
         out = {
@@ -91,6 +94,10 @@ class DirectionVerdict:
         }
         if self.tiers:
             out.update(tiers=self.tiers, decided_by=self.decided_by, depends_on=self.depends_on)
+        elif self.depends_on:
+            out["depends_on"] = self.depends_on
+        if self.denied_by:
+            out["denied_by"] = self.denied_by
         return out
 
 
@@ -185,20 +192,32 @@ def _direction(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: 
     cid = ev.class_of[pod.key]
     affects = "affects_ingress" if direction == INGRESS else "affects_egress"
     isolating = [p.key for p in ev.policies_of[cid] if getattr(p, affects)]
+    cilium = getattr(ev, "cilium", None)
+    if cilium is not None:
+        isolating += [
+            p.key
+            for p in cilium.policies
+            if p.default_deny[direction] and cilium.subject[p.id] >> cid & 1
+        ]
     result = DirectionVerdict(
         direction=direction, pod=pod.key, isolated=bool(isolating), allowed=True
     )
     if other.pod is None and other.node and other.node == pod.node_name:
         result.reason = "traffic between a pod and its own node is always allowed"
         return result
-    if not isolating:
-        result.reason = f"no policy isolates {pod.key} for {direction}"
-        return result
-    result.isolating_policies = isolating
     # Named ports resolve against the destination pod; an address has none.
     dst_pod = pod if direction == INGRESS else other.pod
     named = dst_pod.named_ports if dst_pod is not None else frozenset()
     other_class = ev.class_of[other.pod.key] if other.pod is not None else None
+    cilium_allows = []
+    if cilium is not None:
+        cilium_allows = _cilium_side(
+            cilium, ev, result, direction, cid, other, other_class, port, protocol, named
+        )
+    if not isolating:
+        result.reason = f"no policy isolates {pod.key} for {direction}"
+        return _cilium_deny(result)
+    result.isolating_policies = isolating
     rule_ids = ev.ingress_rules_of[cid] if direction == INGRESS else ev.egress_rules_of[cid]
     for rid in rule_ids:
         compiled = ev.rules[rid]
@@ -229,11 +248,46 @@ def _direction(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: 
             if port_index < 0:
                 continue
         result.allowed_by.append(RuleMatch(compiled.policy.key, rule.index, peer, port_index))
+    if cilium is not None:
+        for r, j in cilium_allows:
+            result.allowed_by.append(RuleMatch(r.policy.key, r.rule.index, j, None))
     if result.allowed_by:
         result.reason = f"allowed by {len(result.allowed_by)} rule(s)"
     else:
         result.allowed = False
         result.reason = f"isolated by {', '.join(isolating)}; no {direction} rule allows it"
+    return _cilium_deny(result)
+
+
+def _cilium_side(cilium, ev, result, direction, cid, other, other_class, port, protocol, named):
+    """The Cilium rules about class ``cid`` that match: allows kept for the caller, the
+    first deny noted, and what the engine cannot decide (L7, FQDN...) named."""
+    allows = []
+    other_ip = other.ip if other.pod is None else None
+    for rid in cilium.own[direction][cid]:
+        r = cilium.rules[rid]
+        j = cilium.matches(ev, rid, other_class, other_ip, port, protocol, named)
+        if j is not None:
+            allows.append((r, j))
+            result.depends_on += [f"{r.label}: {u}" for u in r.rule.undecided if "rule" in u]
+        elif r.rule.undecided and cilium_ports(r.rule, named).has(port, protocol):
+            result.depends_on += [
+                f"{r.label} ({u}): the engine cannot decide it" for u in r.rule.undecided
+            ]
+    for rid in cilium.own_deny[direction][cid]:
+        r = cilium.rules[rid]
+        j = cilium.matches(ev, rid, other_class, other_ip, port, protocol, named)
+        if j is not None:
+            result.denied_by = f"{r.label} (peer {r.rule.peers[j].text if r.rule.peers else 'any'})"
+            break
+    return allows
+
+
+def _cilium_deny(result: DirectionVerdict) -> DirectionVerdict:
+    """A Cilium deny overrides every allow, of any kind."""
+    if result.denied_by:
+        result.allowed = False
+        result.reason = f"denied by {result.denied_by}: deny rules override every allow"
     return result
 
 
@@ -269,8 +323,12 @@ def _tiered(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: int
         return r.rule.action
 
     def done(allowed: bool, tier: str, reason: str):
+        if np.denied_by:  # a Cilium deny overrides every tier
+            steps.append(f"Cilium deny: {np.denied_by}")
+            allowed, tier, reason = False, "Cilium deny", f"denied by {np.denied_by}"
         np.allowed, np.decided_by, np.reason = allowed, tier, reason
-        np.tiers, np.depends_on = steps, depends if not allowed else []
+        np.tiers = steps
+        np.depends_on = np.depends_on + (depends if not allowed else [])
         if tier != "NetworkPolicy":
             np.allowed_by = []
         return np

@@ -115,7 +115,7 @@ def _copy(policy: Policy) -> Policy:
 
 
 def _keeps_classes(base, added: list[Policy]) -> bool:
-    if getattr(base, "cluster_policies", None):
+    if getattr(base, "cluster_policies", None) or getattr(base, "cilium_policies", None):
         return False
     if any(p.namespace not in base.namespaces for p in added):
         return False

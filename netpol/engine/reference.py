@@ -7,7 +7,7 @@ policy governs, are left to ``explain.reach``; this module answers what the poli
 
 from __future__ import annotations
 
-from .ipsets import ip_to_int
+from .ipsets import ALL_IPS, IPV4_BASE, IPSet, ip_to_int
 from .model import ACTIVE, Namespace, Pod, Policy, Rule
 
 
@@ -208,3 +208,124 @@ def tier_ports(cluster_policies) -> list[tuple[str, int]]:
                         if 1 <= v <= 65535:
                             out.add((spec.protocol, v))
     return sorted(out)
+
+
+# -- Cilium (cilium.py), written from Cilium's policy documentation ---------------------
+
+
+def cilium_selects(policy, pod: Pod, namespaces: dict[str, Namespace]) -> bool:
+    ns = namespaces.get(pod.namespace)
+    return policy.selects(pod.namespace, ns.labels if ns else {}, pod.labels)
+
+
+def cilium_peer_matches(peer, other: Pod | int, namespaces, world, cluster_ips, node_ips, nodes):
+    """Does one L3 peer of a Cilium rule match the other end (a pod or an address)?
+    ``world``, ``cluster_ips``, ``node_ips``: what the entities mean as addresses."""
+    if peer.undecided:
+        return False
+    if peer.selector is not None:
+        if isinstance(other, int):
+            return False
+        ns = namespaces.get(other.namespace)
+        return peer.selector.namespaces.matches(ns.labels if ns else {}) and (
+            peer.selector.pods.matches(other.labels)
+        )
+    if peer.entity is not None:
+        if peer.entity in ("all", "cluster") and isinstance(other, Pod):
+            return True
+        if not isinstance(other, int):
+            return False
+        if peer.entity == "all":
+            return True
+        if peer.entity == "cluster":
+            return other in cluster_ips or other in node_ips
+        if peer.entity == "remote-node":
+            return other in node_ips
+        if peer.entity.startswith("world"):
+            in_family = peer.entity == "world" or (
+                (other >= IPV4_BASE) == (peer.entity == "world-ipv4")
+            )
+            return in_family and other in world
+        return False
+    if peer.ips is not None:  # CIDRs: addresses only, never a pod or a node
+        return isinstance(other, int) and other in peer.ips and other not in node_ips
+    if peer.nodes is not None:
+        return isinstance(other, int) and any(
+            peer.nodes.matches(n.labels) and other in {ip_to_int(a) for a in n.addresses}
+            for n in nodes
+        )
+    return False
+
+
+def cilium_rule_matches(rule, other, port, protocol, named, *args) -> bool:
+    if rule.ports is not None and not any(s.resolve(named).has(port, protocol) for s in rule.ports):
+        return False
+    if rule.peers is None:
+        return True
+    return any(cilium_peer_matches(p, other, *args) for p in rule.peers)
+
+
+def cilium_side(policies, cilium, namespaces, pod, other, port, protocol, direction, args):
+    """(default deny, allowed by some rule, denied by some rule) for one side: the
+    NetworkPolicies and Cilium policies about ``pod``. ``args``: entity addresses."""
+    destination = pod if direction == "ingress" else other
+    named = destination.named_ports if isinstance(destination, Pod) else frozenset()
+    ingress_iso, egress_iso = isolation(policies, pod)
+    np_iso = ingress_iso if direction == "ingress" else egress_iso
+    if direction == "ingress":
+        np_ok = np_iso and ingress_allowed(policies, namespaces, other, pod, port, protocol)
+    else:
+        np_ok = np_iso and egress_allowed(policies, namespaces, pod, other, port, protocol)
+    iso, ok, denied = np_iso, np_ok, False
+    for policy in cilium:
+        if not cilium_selects(policy, pod, namespaces):
+            continue
+        iso = iso or policy.default_deny[direction]
+        for rule in getattr(policy, direction):
+            if cilium_rule_matches(rule, other, port, protocol, named, namespaces, *args):
+                if rule.deny:
+                    denied = True
+                else:
+                    ok = True
+    return iso, ok, denied
+
+
+def full_connection_allowed(
+    policies, cluster_policies, cilium, namespaces, nodes, cluster_ips, src, dst, port, protocol
+) -> bool:
+    """Every kind together, per side: the Admin tier, then the NetworkPolicy tier (the
+    NetworkPolicies and Cilium policies: default deny when any says so, allowed by the
+    union of their rules), then Baseline, then allowed; a Cilium deny overrides all."""
+    for end in (src, dst):
+        if isinstance(end, Pod) and end.state != ACTIVE:
+            return False
+    node_ips = {ip_to_int(a) for n in nodes for a in n.addresses}
+    world = ALL_IPS - cluster_ips - IPSet([(v, v + 1) for v in node_ips])
+    args = (world, cluster_ips, node_ips, nodes)
+
+    def side(pod, other, direction):
+        iso, ok, denied = cilium_side(
+            policies, cilium, namespaces, pod, other, port, protocol, direction, args
+        )
+        if denied:
+            return False
+        action = tier_action(
+            cluster_policies, "Admin", namespaces, nodes, pod, other, port, protocol, direction
+        )
+        if action in ("Accept", "Deny"):
+            return action == "Accept"
+        if iso:
+            return ok
+        action = tier_action(
+            cluster_policies, "Baseline", namespaces, nodes, pod, other, port, protocol, direction
+        )
+        return action != "Deny"
+
+    if isinstance(src, Pod) and not side(src, dst, "egress"):
+        return False
+    return not isinstance(dst, Pod) or side(dst, src, "ingress")
+
+
+def cilium_ports(cilium) -> list[tuple[str, int]]:
+    """(protocol, port) probes at the boundaries of the Cilium rules' numeric ports."""
+    return tier_ports([p for p in cilium])

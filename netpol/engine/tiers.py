@@ -574,7 +574,7 @@ class Tiers:
             points.update(ports.boundaries())
         points = sorted(points)
         everyone = ev.all
-        iso_eg = ev.isolated_egress
+        iso_eg = ev.default_deny_egress  # NetworkPolicy or Cilium default deny
         merged: dict[tuple[int, IPSet], list[tuple[int, int]]] = {}
         for a, b in zip(points, points[1:], strict=False):
             if a not in ALL_PORTS:
