@@ -201,6 +201,10 @@ SNAPSHOT_REQUEUE_AFTER = env_int("SNAPSHOT_REQUEUE_AFTER", 60)
 # Retention: a snapshot identical to the one before it (same content hash) is deleted once
 # it is this many days old; the first, the newest and every changed one stay. 0 keeps all.
 SNAPSHOT_KEEP_UNCHANGED_DAYS = env_int("SNAPSHOT_KEEP_UNCHANGED_DAYS", 7)
+# --- Observed flows ------------------------------------------------------------------
+# The largest flow file the Flows page accepts; bigger ones go through
+# `manage.py import_flows`. Uploads over 2.5 MB stream to a temporary file, never memory.
+FLOWS_UPLOAD_MAX_BYTES = env_int("FLOWS_UPLOAD_MAX_BYTES", 1024 * 2**20)
 # How the live collector talks to API servers (see netpol.collect.live).
 LIVE_COLLECTOR_OPTIONS = {
     "page_size": env_int("KUBE_PAGE_SIZE", 500),

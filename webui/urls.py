@@ -27,6 +27,7 @@ urlpatterns = [
     path("clusters/<slug:name>/graph/", graph.graph_page, name="graph"),
     path("clusters/<slug:name>/graph/elements.json", graph.graph_elements, name="graph_elements"),
     path("clusters/<slug:name>/what-if/", whatif.whatif_page, name="whatif"),
+    path("clusters/<slug:name>/what-if/runs/<int:pk>/", whatif.whatif_run, name="whatif_run"),
     path("clusters/<slug:name>/namespaces/<str:namespace>/", namespace.namespace_page, name="namespace"),
     path("clusters/<slug:name>/teams/", teams.teams_page, name="teams"),
 ]
@@ -52,4 +53,11 @@ from .views import paths  # noqa: E402
 
 urlpatterns += [
     path("clusters/<slug:name>/attack-paths/", paths.attack_paths_page, name="attack_paths"),
+]
+
+# --- Observed flows: import and replay (webui/views/flows.py)
+from .views import flows  # noqa: E402
+
+urlpatterns += [
+    path("clusters/<slug:name>/flows/", flows.flows_page, name="flows"),
 ]

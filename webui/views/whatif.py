@@ -17,6 +17,7 @@ from auditor.storage import engine_model
 from netpol import whatif
 
 from .common import get_cluster, snapshot_for
+from .flows import whatif_flows
 
 POLICIES_PER_PAGE = 25
 # Rows of each result list drawn; the totals always count all of them.
@@ -73,6 +74,8 @@ def whatif_page(request, name):
             status = 400
         else:
             context.update(notes=notes, result=_shown(result, snapshot))
+    if context.get("result"):
+        context["flows"] = whatif_flows(cluster, snapshot, text, remove)
     return render(request, "webui/whatif.html", context, status=status)
 
 

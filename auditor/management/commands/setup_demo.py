@@ -1,11 +1,16 @@
 import secrets
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from auditor.flows import flows_import
+from auditor.management.commands.import_flows import describe
 from auditor.models import Cluster
 from config.env import env_str
+
+DEMO_FLOWS = Path(__file__).resolve().parents[2] / "demo_cluster" / "flows" / "hubble.jsonl"
 
 
 class Command(BaseCommand):
@@ -13,7 +18,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default=env_str("ADMIN_USERNAME", "admin"))
-        parser.add_argument("--interval", type=int, default=120, help="Demo snapshot interval in seconds.")
+        parser.add_argument(
+            "--interval", type=int, default=120, help="Demo snapshot interval in seconds."
+        )
 
     def handle(self, *args, username, interval, **options):
         self._admin(username)
@@ -28,6 +35,14 @@ class Command(BaseCommand):
         )
         verb = "registered" if created else "already registered"
         self.stdout.write(f"demo cluster {verb}: snapshots every {cluster.snapshot_interval} s")
+        self._flows(cluster)
+
+    def _flows(self, cluster) -> None:
+        """The demo's observed flows, so the Flows and what-if pages replay something."""
+        if cluster.flow_imports.exists():
+            return
+        flow_import = flows_import(cluster=cluster, path=DEMO_FLOWS)
+        self.stdout.write(f"demo flows imported: {describe(flow_import)}")
 
     def _admin(self, username: str) -> None:
         User = get_user_model()
@@ -40,8 +55,12 @@ class Command(BaseCommand):
         if not env_str("ADMIN_PASSWORD"):
             password_file.touch(mode=0o600)
             password_file.write_text(password + "\n")
-            self.stdout.write(self.style.SUCCESS(
-                f"admin user created: {username} / {password}   (also saved in {password_file})"
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"admin user created: {username} / {password}   (also saved in {password_file})"
+                )
+            )
         else:
-            self.stdout.write(self.style.SUCCESS(f"admin user created: {username} (password from ADMIN_PASSWORD)"))
+            self.stdout.write(
+                self.style.SUCCESS(f"admin user created: {username} (password from ADMIN_PASSWORD)")
+            )

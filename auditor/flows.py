@@ -1,0 +1,161 @@
+"""Observed flows per cluster: import a flow file, and replay what was imported.
+
+An import streams the file through ``netpol.flows.read_flows`` (one record at a time,
+whatever its size) and keeps only its distinct conversations: both ends as the file gives
+them, port, protocol, the flow's own verdict, and how many flows. They are written to a
+gzipped JSON-lines file under ``VAR_DIR/flows`` and described by a ``FlowImport`` row. The
+ends are matched to pods only when a page replays them (``flows_replay``), so the same
+import is judged against whichever snapshot or what-if the page shows.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+import uuid
+from collections import Counter
+from itertools import chain, islice
+from pathlib import Path
+
+import orjson
+from django.conf import settings
+
+from netpol.engine import ClusterModel
+from netpol.flows import Counts, End, FlowFileError, Observed, detect, read_flows, replay_counted
+
+from .models import Cluster, FlowImport
+from .selectors import latest_snapshot
+from .storage import engine_model
+
+# Distinct conversations one import may hold: beyond this a file is not a sample of
+# traffic a page can replay but a scan; the import stops with a message saying so.
+MAX_CONVERSATIONS = 2_000_000
+_CHUNK = 10_000
+
+
+class FlowImportError(ValueError):
+    """A flow file that cannot be imported; the message says why, for the user."""
+
+
+def flows_dir() -> Path:
+    return Path(settings.VAR_DIR) / "flows"
+
+
+def flows_import(*, cluster: Cluster, path: str | Path, name: str = "", user=None) -> FlowImport:
+    """Import the flow file at ``path`` for ``cluster`` (module docstring)."""
+    path = Path(path)
+    name = name or path.name
+    counts = Counts()
+    distinct: Counter = Counter()
+    try:
+        fmt = detect(path)
+        flows = read_flows(path, counts, fmt)
+        # Counted in chunks: Counter.update runs in C, the chunk bounds the memory.
+        while chunk := list(islice(flows, _CHUNK)):
+            distinct.update(chunk)
+            if len(distinct) > MAX_CONVERSATIONS:
+                raise FlowImportError(
+                    f"{name}: more than {MAX_CONVERSATIONS:,} distinct conversations; "
+                    "import a shorter window or fewer nodes at a time"
+                )
+    except FlowFileError as exc:
+        # The reader names the file by the path it was given (a temporary one for an upload).
+        raise FlowImportError(str(exc).replace(str(path), name)) from None
+    if not distinct:
+        reasons = ", ".join(f"{n:,} {why}" for why, n in sorted(counts.skipped.items()))
+        raise FlowImportError(
+            f"{name}: no flow to replay in {counts.lines:,} line{'s' if counts.lines != 1 else ''}"
+            + (f" ({reasons})" if reasons else "")
+        )
+    stored = f"{cluster.pk}-{uuid.uuid4().hex}.jsonl.gz"
+    _write(flows_dir() / stored, distinct)
+    flow_import = FlowImport(
+        cluster=cluster,
+        name=name[:255],
+        format=fmt,
+        size=path.stat().st_size,
+        lines=counts.lines,
+        flows=sum(distinct.values()),
+        conversations=len(distinct),
+        malformed=counts.malformed,
+        examples=[e.replace(str(path), name) for e in counts.examples[:5]],
+        skipped=dict(sorted(counts.skipped.items())),
+        first_seen=counts.first_time or "",
+        last_seen=counts.last_time or "",
+        stored=stored,
+        imported_by=user if user is not None and user.is_authenticated else None,
+    )
+    snapshot = latest_snapshot(cluster)
+    if snapshot is not None:
+        result = replay_counted(engine_model(snapshot), distinct.items())
+        flow_import.matched, flow_import.unmatched = result.matched, result.unmatched
+    flow_import.save()
+    return flow_import
+
+
+def flows_import_upload(*, cluster: Cluster, upload, user=None) -> FlowImport:
+    """Import an uploaded file: Django already wrote a big one to a temporary file; a
+    small one, kept in memory, is written out so the reader has a path with its suffix."""
+    name = os.path.basename(upload.name or "flows")
+    if hasattr(upload, "temporary_file_path"):
+        return flows_import(
+            cluster=cluster, path=upload.temporary_file_path(), name=name, user=user
+        )
+    # The suffix keeps ".csv" and ".gz", which say how the file is read.
+    suffix = "".join(Path(name).suffixes[-2:])
+    with tempfile.NamedTemporaryFile(suffix=suffix) as f:
+        for chunk in upload.chunks():
+            f.write(chunk)
+        f.flush()
+        return flows_import(cluster=cluster, path=f.name, name=name, user=user)
+
+
+def flows_import_delete(*, flow_import: FlowImport) -> None:
+    (flows_dir() / flow_import.stored).unlink(missing_ok=True)
+    flow_import.delete()
+
+
+def _write(target: Path, distinct: Counter) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    with gzip.open(partial, "wb", compresslevel=5) as f:
+        for (src, dst, port, protocol, verdict), n in distinct.items():
+            f.write(orjson.dumps([list(src), list(dst), port, protocol, verdict, n]) + b"\n")
+    partial.replace(target)  # a reader never sees half a file
+
+
+def stored_conversations(flow_import: FlowImport):
+    """The ``(Observed, flows)`` pairs an import stored."""
+    with gzip.open(flows_dir() / flow_import.stored, "rb") as f:
+        for line in f:
+            src, dst, port, protocol, verdict, n = orjson.loads(line)
+            yield (
+                Observed(_end(src), _end(dst), port, protocol, verdict),
+                n,
+            )
+
+
+def _end(fields: list) -> End:
+    namespace, name, ip, labels, kind = fields
+    return End(namespace, name, ip, tuple(labels), kind)
+
+
+def flows_replay(
+    *, cluster: Cluster, model: ClusterModel, changed: ClusterModel | None = None
+) -> dict | None:
+    """Every import of ``cluster`` replayed on ``model`` (and, for would-deny, on
+    ``changed``), as ``Replay.to_dict()``; None when nothing was imported. Without a
+    change the answer is kept with the model until the imports change."""
+    imports = list(cluster.flow_imports.order_by("pk"))
+    if not imports:
+        return None
+
+    def build() -> dict:
+        pairs = chain.from_iterable(stored_conversations(i) for i in imports)
+        files = [{"path": i.name, "format": i.format} for i in imports]
+        return replay_counted(model, pairs, files=files, changed=changed).to_dict()
+
+    if changed is not None:
+        return build()
+    return model.derived(("auditor.flows", tuple(i.stored for i in imports)), build)

@@ -1,0 +1,169 @@
+"""Observed flows: import flow files for a cluster, and replay them on the snapshot shown
+(which flows the policies allow and deny, by which rule, the rules nobody used, and the
+ends that match no pod). The what-if page asks ``whatif_flows`` for its would-deny list."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from auditor.access import has_role, require_role
+from auditor.flows import FlowImportError, flows_import_delete, flows_import_upload, flows_replay
+from auditor.models import FlowImport
+from auditor.storage import engine_model
+from netpol import whatif
+
+from .common import get_cluster, snapshot_for
+
+SHOWN = 100  # rows of each list on the page; the totals count them all
+
+
+@require_http_methods(["GET", "POST"])
+@require_role("viewer")
+def flows_page(request, name):
+    cluster = get_cluster(name)
+    if request.method == "POST":
+        return _post(request, cluster)
+    snapshot, empty = snapshot_for(request, cluster)
+    if empty:
+        return empty
+    pinned = bool(request.GET.get("snapshot"))
+    keep = str(snapshot.pk) if pinned else ""
+    result = flows_replay(cluster=cluster, model=engine_model(snapshot))
+    context = {
+        "cluster": cluster,
+        "snapshot": snapshot,
+        "pinned": pinned,
+        "imports": list(cluster.flow_imports.select_related("imported_by")),
+        "max_size": _size(settings.FLOWS_UPLOAD_MAX_BYTES),
+        "can_import": has_role(request.user, "auditor"),
+    }
+    if result is not None:
+        context["replay"] = shown_replay(result, cluster, keep)
+    return render(request, "webui/flows.html", context)
+
+
+def _post(request, cluster):
+    if not has_role(request.user, "auditor"):
+        raise PermissionDenied(
+            "This needs the auditor role. Ask an admin to add you to the 'auditor' group."
+        )
+    back = reverse("webui:flows", args=[cluster.name])
+    if "delete" in request.POST:
+        flow_import = get_object_or_404(FlowImport, cluster=cluster, pk=request.POST["delete"])
+        flows_import_delete(flow_import=flow_import)
+        messages.success(request, f"Removed the flows of {flow_import.name}.")
+        return redirect(back)
+    upload = request.FILES.get("file")
+    limit = settings.FLOWS_UPLOAD_MAX_BYTES
+    problem = None
+    if upload is None:
+        problem = "Choose a flow file to import."
+    elif upload.size > limit:
+        problem = (
+            f"{upload.name} is {_size(upload.size)}, over the upload limit of {_size(limit)}. "
+            f"Import it on the server with: manage.py import_flows {cluster.name} FILE"
+        )
+    else:
+        try:
+            flow_import = flows_import_upload(cluster=cluster, upload=upload, user=request.user)
+        except FlowImportError as exc:
+            problem = str(exc)
+    if problem:
+        messages.error(request, problem)
+        return redirect(back)
+    text = f"Imported {flow_import.flows:,} flows ({flow_import.conversations:,} distinct) from {flow_import.name}."
+    if flow_import.malformed:
+        text += f" {flow_import.malformed:,} malformed lines skipped."
+    messages.success(request, text)
+    return redirect(back)
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n} bytes"
+
+
+def shown_replay(result: dict, cluster, keep: str) -> dict:
+    """A replay (``Replay.to_dict()``) as the pages draw it: totals, lists cut to
+    ``SHOWN`` rows, each deciding rule linked to its policy."""
+
+    def rows(entries: list[dict]) -> list[dict]:
+        return [{**e, "rules": _rules(e["rule"], cluster, keep)} for e in entries[:SHOWN]]
+
+    def flows(entries: list[dict]) -> int:
+        return sum(e["flows"] for e in entries)
+
+    unused = [
+        {**r, "url": _policy_url(cluster, r["policy"], r["rule"], keep)}
+        for r in result["unused_rules"][:SHOWN]
+    ]
+    return {
+        "matched": result["matched"],
+        "unmatched": result["unmatched"],
+        "allowed": flows(result["allowed"]),
+        "denied": flows(result["denied"]),
+        "outside": flows(result["outside_policy"]),
+        "denied_rows": rows(result["denied"]),
+        "denied_total": len(result["denied"]),
+        "would_deny_rows": rows(result["would_deny"]),
+        "would_deny_total": len(result["would_deny"]),
+        "would_deny_flows": flows(result["would_deny"]),
+        "disagreements": rows(result["disagreements"]),
+        "disagreements_total": len(result["disagreements"]),
+        "unused": unused,
+        "unused_total": len(result["unused_rules"]),
+        "unmatched_ends": result["unmatched_ends"][:SHOWN],
+        "unmatched_ends_total": result["unmatched_ends_total"],
+    }
+
+
+def _rules(rules: list[dict], cluster, keep: str) -> list[dict]:
+    out = []
+    for r in rules:
+        text = f"{r['policy']}, {r['rule']}" if r["rule"] else f"{r['policy']} (no rule allows it)"
+        out.append(
+            {
+                "direction": r["direction"],
+                "text": text,
+                "url": _policy_url(cluster, r["policy"], r["rule"], keep),
+            }
+        )
+    return out
+
+
+def _policy_url(cluster, policy: str, rule: str | None, keep: str) -> str | None:
+    """The policy's page, at the rule when there is one; None for a cluster-scoped policy
+    (no page of its own)."""
+    if not policy or "/" not in policy:
+        return None
+    namespace, name = policy.split("/", 1)
+    url = reverse("webui:policy", args=[cluster.name, namespace, name])
+    query = {"snapshot": keep} if keep else {}
+    anchor = ""
+    if rule and "[" in rule:
+        direction = rule.removeprefix("spec.").split("[", 1)[0]
+        anchor = f"{direction}-{rule.rsplit('[', 1)[1].rstrip(']')}"
+        query["rule"] = anchor
+    return url + (f"?{urlencode(query)}" if query else "") + (f"#{anchor}" if anchor else "")
+
+
+def whatif_flows(cluster, snapshot, text: str, remove) -> dict | None:
+    """The what-if page's "would deny N observed flows": the cluster's imported flows
+    replayed on the snapshot and on the snapshot with the change (``text``, the pasted
+    policies, and ``remove``); None when none were imported."""
+    if not cluster.flow_imports.exists():
+        return None
+    base = engine_model(snapshot)
+    pasted, _notes = whatif.read_policies(text)
+    changed, _changes = whatif.changed_model(base, add=pasted, remove=set(remove))
+    result = flows_replay(cluster=cluster, model=base, changed=changed)
+    return None if result is None else shown_replay(result, cluster, "")
