@@ -1,0 +1,73 @@
+"""End to end in a real headless Chromium: an auditor imports observed flows for the
+demo cluster, reads their replay on the Flows page, and sees on the what-if page which
+of them a change would deny; at 1440 and 1024 px."""
+
+import pytest
+
+from auditor.management.commands.setup_demo import DEMO_FLOWS
+
+from .browser import log_in, screenshot
+from .conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def fits(page) -> bool:
+    """Nothing sticks out sideways: the page scrolls down, never across."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.mark.parametrize("width", [1440, 1024])
+def test_auditor_imports_flows_and_sees_them_replayed(
+    live_server, page, personas, demo_snapshot, settings, tmp_path, width
+):
+    settings.VAR_DIR = tmp_path
+    page.set_viewport_size({"width": width, "height": 900})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    log_in(page, live_server, "auditor", PASSWORD)
+
+    # Reached from the overview, not the top navigation.
+    page.goto(f"{live_server.url}/")
+    page.click("text=Observed flows")
+    assert "Observed flows" in page.inner_text("h1")
+    empty = page.inner_text("#no-flows")
+    assert "hubble observe" in empty and "manage.py import_flows demo FILE" in empty
+    screenshot(page, f"flows-empty-{width}")
+
+    page.set_input_files("input[type=file]", str(DEMO_FLOWS))
+    page.click("button:has-text('Import')")
+    page.wait_for_selector("#flow-figures")
+    assert "Imported 21 flows (7 distinct) from hubble.jsonl." in page.inner_text(".messages")
+    figures = {
+        name: page.inner_text(f"[data-figure={name}]")
+        for name in ("matched", "unmatched", "allowed", "denied")
+    }
+    assert figures == {"matched": "21", "unmatched": "0", "allowed": "15", "denied": "6"}
+    denied = page.inner_text("#denied-flows")
+    assert "batch/queue-worker-0" in denied and "shop-db/postgres-1" in denied
+    assert "TCP/5432" in denied
+    unused = page.locator("#unused-rules tbody tr").first.inner_text()
+    assert "shop-frontend/admin-ui-allow-all" in unused and "spec.ingress[0]" in unused
+    assert fits(page)
+    screenshot(page, f"flows-replay-{width}")
+
+    # A deciding rule leads to its policy.
+    page.locator("#denied-flows a", has_text="shop-db/postgres").first.click()
+    assert "postgres" in page.inner_text("h1")
+
+    # The what-if page: removing the policy that lets orders reach postgres.
+    page.goto(f"{live_server.url}/clusters/demo/what-if/")
+    page.fill("input[name=q]", "postgres")
+    page.click("button[name=browse]")
+    page.check("input[name=remove][value='shop-db/postgres']")
+    page.click("button[name=run]")
+    page.wait_for_selector("#would-deny")
+    would = page.locator("#would-deny")
+    text = would.inner_text()
+    assert "Would deny 3 observed flows" in text
+    assert "shop-backend/orders-0" in text and "shop-db/postgres-0" in text
+    would.scroll_into_view_if_needed()
+    assert fits(page)
+    screenshot(page, f"whatif-would-deny-{width}", full_page=False)
+    assert not [e for e in errors if "Content Security Policy" in e]
