@@ -314,6 +314,7 @@ SCHEMAS = {
             "id": INTEGER,
             "cluster": STRING,
             "schedule": _nullable(_object({"id": INTEGER, "name": STRING})),
+            "team": _nullable({"type": "string", "description": "The team its schedule targets; null: the cluster."}),
             "snapshot": _nullable({"type": "integer", "description": "The snapshot reported on."}),
             "status": {"type": "string", "enum": Report.Status.values},
             "trigger": {"type": "string", "enum": Report.Trigger.values},
@@ -338,16 +339,41 @@ SCHEMAS = {
     ),
     "ClusterPage": _page("Cluster"),
     "SnapshotPage": _page("Snapshot"),
-    "FindingPage": _page("Finding", {"cluster": STRING, "snapshot": INTEGER}),
+    "FindingPage": _page("Finding", {"cluster": STRING, "snapshot": INTEGER, "team": _nullable(STRING)}),
     "FindingGroupPage": _page(
         "FindingGroup",
         {
             "cluster": STRING,
             "snapshot": INTEGER,
+            "team": _nullable(STRING),
             "by": {"type": "string", "enum": ["rule", "namespace"]},
         },
     ),
     "ReportPage": _page("Report"),
+    "Team": _object(
+        {
+            "team": {"type": "string", "description": "The team's name; `-` for namespaces with no team."},
+            "label": {"type": "string", "description": "'team NAME' or 'no team'."},
+            "namespaces": {"type": "array", "items": STRING},
+            "pods": {"type": "integer", "minimum": 0},
+            "coverage": _nullable(
+                {"type": "number", "description": "Isolated (pod, direction) pairs of its namespaces, in percent."}
+            ),
+            "counts": {**COUNTS, "description": "Open (not waived) findings per severity."},
+            "findings": {"type": "integer", "minimum": 0, "description": "Open findings in all."},
+            "findings_url": STRING,
+        },
+        description="One team of a snapshot: a namespace's team is the cluster's mapping, else its team label.",
+    ),
+    "TeamList": _object(
+        {
+            "cluster": STRING,
+            "snapshot": INTEGER,
+            "team_label": _nullable({"type": "string", "description": "The label read; null: mapping only."}),
+            "mapped": {"type": "integer", "minimum": 0, "description": "Namespaces mapped in the admin."},
+            "teams": {"type": "array", "items": _ref("Team")},
+        },
+    ),
 }
 
 
@@ -444,6 +470,13 @@ PARAMETERS = {
         {"type": "integer", "minimum": 1, "maximum": MAX_NUMBER},
         "A complete snapshot of the cluster; default: the current one (the newest complete).",
     ),
+    "team": _parameter(
+        "team",
+        "query",
+        {"type": "string", "maxLength": 100},
+        "Only this team's namespaces (`-`: those with no team; empty: the whole cluster); a team no "
+        "namespace has is a 404.",
+    ),
 }
 
 ERRORS = {
@@ -528,6 +561,7 @@ FINDING_PARAMETERS = [
         {"type": "boolean"},
         "true: only findings a waiver accepts now; false: only the others.",
     ),
+    _p("team"),
     _p("page"),
     _p("page_size"),
 ]
@@ -645,9 +679,21 @@ PATHS = {
         [
             _p("name"),
             _p("status"),
+            _parameter(
+                "team",
+                "query",
+                {"type": "string", "maxLength": 100},
+                "Only reports of schedules that target this team (empty: every report).",
+            ),
             _p("page"),
             _p("page_size"),
         ],
+    ),
+    "/api/v1/clusters/{name}/teams": _get(
+        "listTeams",
+        "The teams of a snapshot: namespaces, coverage and open findings of each",
+        "TeamList",
+        [_p("name"), _p("snapshot"), _p("team")],
     ),
     "/api/v1/clusters/{name}/reports/{id}": _get(
         "getReport", "One report with its content", "ReportDetail", [_p("name"), _id("report")]

@@ -7,6 +7,8 @@ kubeconfig and CA paths) is never written out: only what the dashboard shows.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.urls import reverse
 
 from auditor.models import Analysis, ApiToken, Cluster, Finding, Report, Snapshot
@@ -172,6 +174,7 @@ def report(row: Report, cluster_name: str) -> dict:
         "schedule": None
         if row.schedule is None
         else {"id": row.schedule.pk, "name": row.schedule.name},
+        "team": (row.schedule.team or None) if row.schedule else None,
         "snapshot": row.snapshot_id,
         "status": row.status,
         "trigger": row.trigger,
@@ -185,6 +188,22 @@ def report(row: Report, cluster_name: str) -> dict:
         "new_count": row.new_count,
         "resolved_count": row.resolved_count,
         "url": reverse("api:report", args=[cluster_name, row.pk]),
+    }
+
+
+def team(row: dict, cluster_name: str, snapshot_id: int) -> dict:
+    """``Team``: a row of ``selectors.teams_summary`` with the link to its findings."""
+    return {
+        "team": row["team"],
+        "label": row["label"],
+        "namespaces": row["namespaces"],
+        "pods": row["pods"],
+        "coverage": row["coverage"],
+        "counts": dict(row["counts"]),
+        "findings": row["findings"],
+        "findings_url": reverse("api:findings", args=[cluster_name])
+        + "?"
+        + urlencode({"snapshot": snapshot_id, "team": row["team"]}),
     }
 
 

@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/v1/clusters/<slug:name>/findings/<int:pk>", views.finding_detail, name="finding"),
     path("api/v1/clusters/<slug:name>/reach", views.reach, name="reach"),
     path("api/v1/clusters/<slug:name>/reports", views.report_list, name="reports"),
+    path("api/v1/clusters/<slug:name>/teams", views.team_list, name="teams"),
     path("api/v1/clusters/<slug:name>/reports/<int:pk>", views.report_detail, name="report"),
     re_path(r"^api/", views.not_found),  # any other path under api/, newlines included
     path("account/api-tokens/", pages.token_list, name="tokens"),

@@ -16,11 +16,17 @@ from auditor.models import Cluster, Finding, Report, Snapshot
 from auditor.selectors import (
     GROUP_KEYS,
     SnapshotChoiceError,
+    TeamChoice,
+    analysis_of,
     current_snapshot_id,
     finding_groups,
     findings_of,
     latest_snapshot,
+    namespace_teams,
     pick_snapshot,
+    pick_team,
+    stored_report,
+    teams_summary,
 )
 from auditor.storage import engine_model
 from netpol.collect.validate import name_problem
@@ -105,7 +111,22 @@ def snapshot_detail(request, name, pk):
     return serialize.snapshot_detail(snapshot)
 
 
-FINDING_FILTERS = {"snapshot", "severity", "rule", "namespace", "waived"}
+FINDING_FILTERS = {"snapshot", "severity", "rule", "namespace", "waived", "team"}
+
+
+def _team_name(query: Query) -> str:
+    team = query.text("team")
+    if len(team) > 100:
+        raise ApiError(400, "team: at most 100 characters.", parameter="team")
+    return team
+
+
+def _team(query: Query, cluster: Cluster, snapshot: Snapshot) -> TeamChoice:
+    """``?team=`` against the snapshot's teams; 404 naming them when no namespace has it."""
+    try:
+        return pick_team(cluster, snapshot, _team_name(query))
+    except SnapshotChoiceError as problem:
+        raise ApiError(problem.status, problem.message, parameter="team") from None
 
 
 def _findings(query: Query, cluster: Cluster):
@@ -116,7 +137,8 @@ def _findings(query: Query, cluster: Cluster):
     namespaces = query.items("namespace", max_items=20, check=lambda v: name_problem(v, "label"))
     waived = query.boolean("waived")
     snapshot = _complete_snapshot(cluster, query)
-    findings = findings_of(snapshot)
+    team = _team(query, cluster, snapshot)
+    findings = team.filter(findings_of(snapshot))
     if severities:
         findings = findings.filter(severity__in=severities)
     if rules:
@@ -125,18 +147,18 @@ def _findings(query: Query, cluster: Cluster):
         findings = findings.filter(namespace__in=namespaces)
     if waived is not None:
         findings = findings.filter(waived=waived)
-    return snapshot, findings
+    return snapshot, findings, team.team or None
 
 
 @api_view
 def finding_list(request, name):
     query = Query(request, PAGE_PARAMETERS | FINDING_FILTERS)
     cluster = _cluster(name)
-    snapshot, findings = _findings(query, cluster)
+    snapshot, findings, team = _findings(query, cluster)
     page = paginate(
         request, query, findings, lambda rows: [serialize.finding(f, cluster.name) for f in rows]
     )
-    return {"cluster": cluster.name, "snapshot": snapshot.pk, **page}
+    return {"cluster": cluster.name, "snapshot": snapshot.pk, "team": team, **page}
 
 
 @api_view
@@ -148,14 +170,14 @@ def finding_group_list(request, name):
             400, f"by: required, one of {', '.join(GROUP_KEYS)}; not '{by[:20]}'.", parameter="by"
         )
     cluster = _cluster(name)
-    snapshot, findings = _findings(query, cluster)
+    snapshot, findings, team = _findings(query, cluster)
     page = paginate(
         request,
         query,
         finding_groups(findings, by),
         lambda rows: [serialize.finding_group(g) for g in rows],
     )
-    return {"cluster": cluster.name, "snapshot": snapshot.pk, "by": by, **page}
+    return {"cluster": cluster.name, "snapshot": snapshot.pk, "team": team, "by": by, **page}
 
 
 @api_view
@@ -230,17 +252,40 @@ def reach(request, name):
 
 @api_view
 def report_list(request, name):
-    query = Query(request, PAGE_PARAMETERS | {"status"})
+    query = Query(request, PAGE_PARAMETERS | {"status", "team"})
     cluster = _cluster(name)
     statuses = query.items("status", allowed=Report.Status.values, max_items=4)
+    team = _team_name(query)
     # The content can be megabytes a report: lists leave it in the database.
     reports = Report.objects.filter(cluster=cluster).defer("content").select_related("schedule")
     if statuses:
         reports = reports.filter(status__in=statuses)
+    if team:
+        reports = reports.filter(schedule__team=team)
     reports = reports.order_by("-created_at", "-id")
     return paginate(
         request, query, reports, lambda page: [serialize.report(r, cluster.name) for r in page]
     )
+
+
+@api_view
+def team_list(request, name):
+    query = Query(request, {"snapshot", "team"})
+    cluster = _cluster(name)
+    snapshot = _complete_snapshot(cluster, query)
+    team = _team(query, cluster, snapshot)
+    rule = cluster.team_rule()
+    analysis = analysis_of(snapshot)
+    rows = teams_summary(snapshot, stored_report(analysis), namespace_teams(snapshot, rule))
+    return {
+        "cluster": cluster.name,
+        "snapshot": snapshot.pk,
+        "team_label": rule.label or None,
+        "mapped": len(rule.mapping),
+        "teams": [
+            serialize.team(row, cluster.name, snapshot.pk) for row in rows if not team.team or row["team"] == team.team
+        ],
+    }
 
 
 @api_view

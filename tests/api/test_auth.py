@@ -51,6 +51,7 @@ def endpoints(snapshot) -> list[tuple[str, str, dict]]:
         ),
         ("/api/v1/clusters/demo/reach", "/api/v1/clusters/{name}/reach", reach),
         ("/api/v1/clusters/demo/reports", "/api/v1/clusters/{name}/reports", {}),
+        ("/api/v1/clusters/demo/teams", "/api/v1/clusters/{name}/teams", {}),
         (f"/api/v1/clusters/demo/reports/{report.pk}", "/api/v1/clusters/{name}/reports/{id}", {}),
     ]
 
