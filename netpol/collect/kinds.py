@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .normalize import (
+    CiliumPolicyRecord,
     ClusterPolicyRecord,
     NamespaceRecord,
     NetworkPolicyRecord,
@@ -55,8 +56,10 @@ KIND_TABLE: dict[str, Kind] = {
 }
 KINDS = tuple(KIND_TABLE)
 
-# The cluster-wide policy kinds of the policy.networking.k8s.io group (the engine's
-# tiers.py), all given to ``ClusterModel.from_objects(cluster_policies=...)``. The
+# The policy kinds beyond NetworkPolicy: the cluster-wide ones of the
+# policy.networking.k8s.io group (the engine's tiers.py), given to
+# ``ClusterModel.from_objects(cluster_policies=...)``, and Cilium's (cilium.py), given to
+# ``cilium_policies``. The
 # manifests collector reads them when asked (``netaudit``); snapshots do not store them
 # yet, so a snapshot's collector still skips them with a warning (issue 13).
 CLUSTER_POLICY_TABLE: dict[str, Kind] = {
@@ -68,6 +71,11 @@ CLUSTER_POLICY_TABLE: dict[str, Kind] = {
              "adminnetworkpolicies", "policy.networking.k8s.io", "v1alpha1", True),
         Kind("BaselineAdminNetworkPolicy", ClusterPolicyRecord, "cluster_policies", "",
              "baselineadminnetworkpolicies", "policy.networking.k8s.io", "v1alpha1", True),
+        # Cilium's policies (the engine's cilium.py), read the same way.
+        Kind("CiliumNetworkPolicy", CiliumPolicyRecord, "cilium_policies", "",
+             "ciliumnetworkpolicies", "cilium.io", "v2", True),
+        Kind("CiliumClusterwideNetworkPolicy", CiliumPolicyRecord, "cilium_policies", "",
+             "ciliumclusterwidenetworkpolicies", "cilium.io", "v2", True),
     )
 }
 OPTIONAL_KINDS = frozenset(k for k, info in KIND_TABLE.items() if info.optional)

@@ -152,6 +152,28 @@ class ClusterPolicyRecord:
         }
 
 
+@dataclass(slots=True)
+class CiliumPolicyRecord:
+    """A CiliumNetworkPolicy (namespaced) or CiliumClusterwideNetworkPolicy."""
+
+    kind: str
+    namespace: str  # "" for CiliumClusterwideNetworkPolicy
+    name: str
+    spec: dict | None = None  # verbatim, as the API or file gave it
+    specs: list | None = None  # the list form: several rules in one object
+
+    def to_api(self) -> dict:
+        metadata = {"name": self.name}
+        if self.namespace:
+            metadata["namespace"] = self.namespace
+        out: dict = {"apiVersion": "cilium.io/v2", "kind": self.kind, "metadata": metadata}
+        if self.spec is not None:
+            out["spec"] = self.spec
+        if self.specs is not None:
+            out["specs"] = self.specs
+        return out
+
+
 Record = (
     NamespaceRecord
     | PodRecord
@@ -159,6 +181,7 @@ Record = (
     | NodeRecord
     | ServiceRecord
     | ClusterPolicyRecord
+    | CiliumPolicyRecord
 )
 
 
@@ -306,4 +329,13 @@ def _normalize(kind: str, obj: dict) -> Record:
         if not isinstance(obj.get("spec", {}), dict):
             raise CollectionError(f"{kind} {name}: spec is not a mapping")
         return ClusterPolicyRecord(kind=kind, name=name, spec=obj.get("spec") or {})
+    if kind in ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"):
+        namespaced = kind == "CiliumNetworkPolicy"
+        name, namespace, _ = _meta(obj, kind, namespaced=namespaced)
+        spec, specs = obj.get("spec"), obj.get("specs")
+        if spec is not None and not isinstance(spec, dict):
+            raise CollectionError(f"{kind} {name}: spec is not a mapping")
+        if specs is not None and not isinstance(specs, list):
+            raise CollectionError(f"{kind} {name}: specs is not a list")
+        return CiliumPolicyRecord(kind, namespace if namespaced else "", name, spec, specs)
     raise CollectionError(f"unsupported kind {kind!r}")

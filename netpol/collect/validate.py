@@ -33,6 +33,8 @@ NAME_RULE = {
     "ClusterNetworkPolicy": "subdomain",
     "AdminNetworkPolicy": "subdomain",
     "BaselineAdminNetworkPolicy": "subdomain",
+    "CiliumNetworkPolicy": "subdomain",
+    "CiliumClusterwideNetworkPolicy": "subdomain",
 }
 
 

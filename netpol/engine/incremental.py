@@ -56,6 +56,7 @@ def with_policies(base, add: list[Policy], remove: set[str], errors: list[Policy
         errors=[e for e in base.errors if e.policy not in dropped] + list(errors),
         declared_cidrs=base.declared,
         cluster_policies=base.cluster_policies,  # the tiers around the changed ones
+        cilium_policies=getattr(base, "cilium_policies", ()),
     )
     if _keeps_classes(base, added):
         # Seed the model's cached answers (functools.cached_property keeps them in the
