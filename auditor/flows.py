@@ -22,7 +22,16 @@ import orjson
 from django.conf import settings
 
 from netpol.engine import ClusterModel
-from netpol.flows import Counts, End, FlowFileError, Observed, detect, read_flows, replay_counted
+from netpol.flows import (
+    Counts,
+    End,
+    FlowFileError,
+    Observed,
+    Resolver,
+    detect,
+    read_flows,
+    replay_counted,
+)
 
 from .models import Cluster, FlowImport
 from .selectors import latest_snapshot
@@ -46,22 +55,7 @@ def flows_import(*, cluster: Cluster, path: str | Path, name: str = "", user=Non
     """Import the flow file at ``path`` for ``cluster`` (module docstring)."""
     path = Path(path)
     name = name or path.name
-    counts = Counts()
-    distinct: Counter = Counter()
-    try:
-        fmt = detect(path)
-        flows = read_flows(path, counts, fmt)
-        # Counted in chunks: Counter.update runs in C, the chunk bounds the memory.
-        while chunk := list(islice(flows, _CHUNK)):
-            distinct.update(chunk)
-            if len(distinct) > MAX_CONVERSATIONS:
-                raise FlowImportError(
-                    f"{name}: more than {MAX_CONVERSATIONS:,} distinct conversations; "
-                    "import a shorter window or fewer nodes at a time"
-                )
-    except FlowFileError as exc:
-        # The reader names the file by the path it was given (a temporary one for an upload).
-        raise FlowImportError(str(exc).replace(str(path), name)) from None
+    fmt, counts, distinct = count_conversations(path, name)
     if not distinct:
         reasons = ", ".join(f"{n:,} {why}" for why, n in sorted(counts.skipped.items()))
         raise FlowImportError(
@@ -69,7 +63,7 @@ def flows_import(*, cluster: Cluster, path: str | Path, name: str = "", user=Non
             + (f" ({reasons})" if reasons else "")
         )
     stored = f"{cluster.pk}-{uuid.uuid4().hex}.jsonl.gz"
-    _write(flows_dir() / stored, distinct)
+    write_conversations(flows_dir() / stored, distinct)
     flow_import = FlowImport(
         cluster=cluster,
         name=name[:255],
@@ -88,10 +82,22 @@ def flows_import(*, cluster: Cluster, path: str | Path, name: str = "", user=Non
     )
     snapshot = latest_snapshot(cluster)
     if snapshot is not None:
-        result = replay_counted(engine_model(snapshot), distinct.items())
-        flow_import.matched, flow_import.unmatched = result.matched, result.unmatched
+        flow_import.matched, flow_import.unmatched = _matched(engine_model(snapshot), distinct)
     flow_import.save()
     return flow_import
+
+
+def _matched(model: ClusterModel, distinct: Counter) -> tuple[int, int]:
+    """Flows whose two ends match the model (a pod, node or address), and the others:
+    the ends only, not the judging the pages do."""
+    resolve = Resolver(model).resolve
+    matched = unmatched = 0
+    for (src, dst, *_rest), n in distinct.items():
+        if resolve(src)[0] is None or resolve(dst)[0] is None:
+            unmatched += n
+        else:
+            matched += n
+    return matched, unmatched
 
 
 def flows_import_upload(*, cluster: Cluster, upload, user=None) -> FlowImport:
@@ -116,7 +122,29 @@ def flows_import_delete(*, flow_import: FlowImport) -> None:
     flow_import.delete()
 
 
-def _write(target: Path, distinct: Counter) -> None:
+def count_conversations(path: Path, name: str) -> tuple[str, Counts, Counter]:
+    """The file's format, what reading it found, and its distinct conversations
+    (``Observed`` → flows), read one record at a time."""
+    counts = Counts()
+    distinct: Counter = Counter()
+    try:
+        fmt = detect(path)
+        flows = read_flows(path, counts, fmt)
+        # Counted in chunks: Counter.update runs in C, the chunk bounds the memory.
+        while chunk := list(islice(flows, _CHUNK)):
+            distinct.update(chunk)
+            if len(distinct) > MAX_CONVERSATIONS:
+                raise FlowImportError(
+                    f"{name}: more than {MAX_CONVERSATIONS:,} distinct conversations; "
+                    "import a shorter window or fewer nodes at a time"
+                )
+    except FlowFileError as exc:
+        # The reader names the file by the path it was given (a temporary one for an upload).
+        raise FlowImportError(str(exc).replace(str(path), name)) from None
+    return fmt, counts, distinct
+
+
+def write_conversations(target: Path, distinct: Counter) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
     with gzip.open(partial, "wb", compresslevel=5) as f:
@@ -127,7 +155,11 @@ def _write(target: Path, distinct: Counter) -> None:
 
 def stored_conversations(flow_import: FlowImport):
     """The ``(Observed, flows)`` pairs an import stored."""
-    with gzip.open(flows_dir() / flow_import.stored, "rb") as f:
+    return read_conversations(flows_dir() / flow_import.stored)
+
+
+def read_conversations(path: Path):
+    with gzip.open(path, "rb") as f:
         for line in f:
             src, dst, port, protocol, verdict, n = orjson.loads(line)
             yield (
