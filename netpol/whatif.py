@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from netpol.cache import LRU
@@ -200,6 +201,7 @@ def changed_model(
             services=base.services,
             errors=model.errors,
             declared_cidrs=base.declared,
+            cluster_policies=base.cluster_policies,  # the tiers around the changed ones
         )
     changes = Changes(
         added=sorted(pasted_keys - existing),
@@ -255,26 +257,35 @@ def compare(
     add: list[dict] = (),
     remove: set[str] = frozenset(),
     incremental: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> dict:
     """What changes from ``base`` once ``add`` is applied and ``remove`` deleted (module doc).
 
     ``incremental`` False rebuilds the changed model in full and compares every
-    connection (the benchmark's "before")."""
+    connection (the benchmark's "before"). ``progress`` is told each step as it starts,
+    for a run in a worker to show."""
     add, remove = list(add), set(remove)
     if not add and not remove:
         raise WhatIfInputError(
             "Nothing to try: paste at least one NetworkPolicy or mark an existing one for removal."
         )
+    step = progress or (lambda _text: None)
+    step("evaluating the change")
     model, changes = changed_model(base, add=add, remove=remove, incremental=incremental)
+    step("comparing connections")
     if incremental:
         # Only the destinations the change touched: the others' edges are the same.
         before_edges, after_edges = changed_edges(base, model, "workload")
     else:
         before_edges = base.allowed_connections().edges("workload")
         after_edges = model.allowed_connections().edges("workload")
-    before, after = base_report(base), audit(model)
-    pasted = set(changes.added) | set(changes.replaced)
     connections = _connections(_edges(before_edges), _edges(after_edges))
+    step("auditing the snapshot")
+    before = base_report(base)
+    step("auditing the changed cluster")
+    after = audit(model)
+    step("checking what the change cuts")
+    pasted = set(changes.added) | set(changes.replaced)
     changed = pasted | set(changes.removed)
     return {
         "dns_cut": _dns_cut(base, model),
@@ -284,6 +295,39 @@ def compare(
         "coverage": _coverage(before, after),
         "findings": _findings(before, after),
         "connections": connections,
+    }
+
+
+# Rows of each result list kept for the page (and stored for a run in a worker); the
+# totals always count all of them.
+SHOWN_FINDINGS = 100
+SHOWN_CONNECTIONS = 200
+SHOWN_NAMESPACE_PAIRS = 50
+
+
+def bounded(result: dict) -> dict:
+    """``compare``'s answer with its long lists cut to what a page shows, and their
+    totals: small enough to store as JSON and render at 50,000 pods."""
+    findings, connections = result["findings"], result["connections"]
+    return {
+        **result,
+        "findings": {
+            "added": findings["added"][:SHOWN_FINDINGS],
+            "removed": findings["removed"][:SHOWN_FINDINGS],
+            "added_total": len(findings["added"]),
+            "removed_total": len(findings["removed"]),
+            "added_counts": findings["added_counts"],
+            "removed_counts": findings["removed_counts"],
+            "unchanged": findings["unchanged"],
+        },
+        "connections": {
+            "gained": connections["gained"][:SHOWN_CONNECTIONS],
+            "lost": connections["lost"][:SHOWN_CONNECTIONS],
+            "gained_total": len(connections["gained"]),
+            "lost_total": len(connections["lost"]),
+            "by_namespace": connections["by_namespace"][:SHOWN_NAMESPACE_PAIRS],
+            "namespace_pairs": len(connections["by_namespace"]),
+        },
     }
 
 

@@ -19,6 +19,7 @@ PACKAGES = ("netpol", "config", "auditor", "webui")
 ALLOWED_CIRCLES = [
     {"auditor.services", "auditor.tasks"},
     {"auditor.reports.services", "auditor.reports.tasks"},
+    {"auditor.whatif.services", "auditor.whatif.tasks"},
 ]
 
 

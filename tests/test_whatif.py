@@ -585,3 +585,112 @@ def test_the_page_shows_the_dead_rule_warning(client_as, demo_snapshot):
     assert "batch/CronJob/db-backup → shop-db/StatefulSet/postgres on TCP/5432" in page
     # Above the details: before the coverage card.
     assert page.index("explicitly allows") < page.index("<h3>Coverage</h3>")
+
+
+# --- Runs in a worker (large snapshots) --------------------------------------------------
+
+
+@pytest.fixture
+def worker_runs(settings):
+    """Every snapshot counts as large: a Run goes to a worker."""
+    settings.WHATIF_INLINE_MAX_PODS = 0
+    return settings
+
+
+@pytest.mark.django_db
+def test_a_run_on_a_large_snapshot_is_queued_and_the_page_shows_its_progress(
+    client_as, demo_snapshot, worker_runs
+):
+    from auditor.models import WhatIfRun
+
+    client = client_as("auditor")
+    response = client.post(url(), {"yaml": DENY_BATCH, "remove": ["shop-db/redis"], "run": "1"})
+    run = WhatIfRun.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"{url()}?snapshot={demo_snapshot.pk}&run={run.pk}#result"
+    assert (run.status, run.snapshot, run.yaml, run.remove) == (
+        "pending",
+        demo_snapshot,
+        DENY_BATCH,
+        ["shop-db/redis"],
+    )
+    page = client.get(f"{url()}?snapshot={demo_snapshot.pk}&run={run.pk}").content.decode()
+    run_url = reverse("webui:whatif_run", args=["demo", run.pk])
+    assert f'data-run-url="{run_url}"' in page and f"What-if #{run.pk} pending" in page
+    assert "namespace: batch" in page  # the form keeps what was tried
+    assert 'value="shop-db/redis" checked' in page
+    state = client.get(run_url).json()
+    assert state["status"] == "pending" and state["id"] == run.pk
+    # Bad input still answers at once, without a run.
+    bad = client.post(url(), {"yaml": "kind: Secret\n", "run": "1"})
+    assert bad.status_code == 400 and WhatIfRun.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_computed_run_shows_what_an_inline_run_shows(client_as, demo_snapshot, worker_runs):
+    from auditor.whatif.services import whatif_run_execute, whatif_run_request
+
+    client = client_as("auditor")
+    run = whatif_run_request(
+        snapshot=demo_snapshot, user=None, text=DENY_BATCH, remove=[], notes=[], enqueue=False
+    )
+    done = whatif_run_execute(run_id=run.pk)
+    assert done.status == "complete" and done.progress == "done" and done.error == ""
+    assert whatif_run_execute(run_id=run.pk) is None  # a second delivery finds it taken
+    assert client.get(reverse("webui:whatif_run", args=["demo", run.pk])).json()["status"] == (
+        "complete"
+    )
+    stored = client.get(f"{url()}?run={run.pk}").content.decode()
+    worker_runs.WHATIF_INLINE_MAX_PODS = 10_000
+    inline = client.post(url(), {"yaml": DENY_BATCH, "run": "1"}).content.decode()
+    for text in (
+        "This change cuts DNS.",
+        "explicitly allows.",
+        "batch/CronJob/db-backup → shop-db/StatefulSet/postgres on TCP/5432",
+        "Findings removed",
+        "<h3>Connections lost <small>63</small></h3>",
+    ):
+        assert text in stored and text in inline, text
+    assert "data-run-url" not in stored
+
+
+@pytest.mark.django_db
+def test_a_run_whose_worker_died_fails_with_a_message(client_as, demo_snapshot, worker_runs):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from auditor.models import WhatIfRun
+    from auditor.whatif.services import whatif_run_request
+
+    run = whatif_run_request(
+        snapshot=demo_snapshot, user=None, text=DENY_BATCH, remove=[], notes=[], enqueue=False
+    )
+    beat = timezone.now() - timedelta(seconds=worker_runs.WHATIF_STALE_AFTER - 5)
+    WhatIfRun.objects.filter(pk=run.pk).update(status="running", heartbeat_at=beat)
+    client = client_as("auditor")
+    status_url = reverse("webui:whatif_run", args=["demo", run.pk])
+    assert client.get(status_url).json()["status"] == "running"  # still beating
+    WhatIfRun.objects.filter(pk=run.pk).update(heartbeat_at=beat - timedelta(seconds=10))
+    state = client.get(status_url).json()
+    assert state["status"] == "failed"
+    assert "worker stopped during this what-if" in state["error"]
+    page = client.get(f"{url()}?run={run.pk}").content.decode()
+    assert "Cannot run this what-if." in page and "Run it again." in page
+    assert "data-run-url" not in page
+
+
+@pytest.mark.django_db
+def test_runs_are_for_auditors_and_of_their_own_cluster(client_as, demo_snapshot, worker_runs):
+    from auditor.whatif.services import whatif_run_request
+
+    run = whatif_run_request(
+        snapshot=demo_snapshot, user=None, text=DENY_BATCH, remove=[], notes=[], enqueue=False
+    )
+    status_url = reverse("webui:whatif_run", args=["demo", run.pk])
+    assert client_as("viewer").get(status_url).status_code == 403
+    Cluster.objects.create(name="other", manifest_path="x")
+    other = client_as("auditor")
+    assert other.get(reverse("webui:whatif_run", args=["other", run.pk])).status_code == 404
+    assert "data-run-url" not in other.get(f"{url('other')}?run={run.pk}").content.decode()
+    assert other.get(f"{url()}?run=nope").status_code == 404

@@ -274,3 +274,39 @@ def test_changed_edges_hold_every_edge_that_changes(change, level):
     named = {e["to"] for e in before + after}
     assert rows(before) == {r for r in rows(all_before) if r[1] in named}
     assert rows(after) == {r for r in rows(all_after) if r[1] in named}
+
+
+def test_a_change_beside_cluster_tiers_keeps_the_tiers():
+    """With Admin or Baseline tiers the changed model is built in full, with the tiers."""
+    banp = {
+        "apiVersion": "policy.networking.k8s.io/v1alpha1",
+        "kind": "BaselineAdminNetworkPolicy",
+        "metadata": {"name": "default"},
+        "spec": {
+            "subject": {"namespaces": {}},
+            "ingress": [{"name": "default-deny", "action": "Deny", "from": [{"namespaces": {}}]}],
+        },
+    }
+    pods = [
+        {
+            "metadata": {"name": f"p{i}", "namespace": ns, "labels": {"app": "web"}},
+            "status": {"phase": "Running", "podIP": f"10.0.0.{i + 1}"},
+        }
+        for i, ns in enumerate(["a", "b"])
+    ]
+    namespaces = [{"metadata": {"name": "a"}}, {"metadata": {"name": "b"}}]
+    base = ClusterModel.from_objects(namespaces=namespaces, pods=pods, cluster_policies=[banp])
+    assert not base.allowed_connections().allows("a/p0", "b/p1", 80)
+    allow, _ = parse_policy(
+        {
+            "metadata": {"name": "allow", "namespace": "b"},
+            "spec": {"podSelector": {}, "ingress": [{}]},
+        }
+    )
+    model = base.with_policies(add=[allow])
+    assert not model.incremental
+    assert model.allowed_connections().allows("a/p0", "b/p1", 80)  # the NP allows first
+    # Without the NetworkPolicy the Baseline tier's deny still holds.
+    assert (
+        not base.with_policies(remove={"b/allow"}).allowed_connections().allows("a/p0", "b/p1", 80)
+    )

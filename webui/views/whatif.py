@@ -1,29 +1,33 @@
 """What-if: try NetworkPolicies against the current snapshot before applying them.
 
-One form, posted back to itself. "Run" computes the comparison (``netpol.whatif``)
-synchronously on the cached engine model; the policy search and pager buttons post the
-same form without running it, so the pasted YAML and the policies marked for removal
-survive browsing a long policy list.
+One form, posted back to itself. "Run" computes the comparison (``netpol.whatif``) on
+the cached engine model: inside the request for a snapshot of up to
+``WHATIF_INLINE_MAX_PODS`` pods, else in a worker (``auditor.whatif``): the page is
+redirected to ``?run=ID``, shows the run's progress (``static/js/whatif.js`` polls
+``whatif_run``) and then its stored result. The policy search and pager buttons post
+the same form without running it, so the pasted YAML and the policies marked for
+removal survive browsing a long policy list.
 """
 
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.shortcuts import render
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.timesince import timesince
 from django.views.decorators.http import require_http_methods
 
 from auditor.access import require_role
-from auditor.models import Finding, NetworkPolicy
+from auditor.models import Finding, NetworkPolicy, WhatIfRun
 from auditor.storage import engine_model
+from auditor.whatif.services import runs_inline, whatif_run_fail_stale, whatif_run_request
 from netpol import whatif
 
 from .common import get_cluster, snapshot_for
 from .flows import whatif_flows
 
 POLICIES_PER_PAGE = 25
-# Rows of each result list drawn; the totals always count all of them.
-SHOWN_FINDINGS = 100
-SHOWN_CONNECTIONS = 200
-SHOWN_NAMESPACE_PAIRS = 50
 
 EXAMPLE = """\
 apiVersion: networking.k8s.io/v1
@@ -45,8 +49,13 @@ def whatif_page(request, name):
     if empty:
         return empty
     data = request.POST if request.method == "POST" else request.GET
-    text = data.get("yaml", "")
-    remove = sorted({key.strip() for key in data.getlist("remove") if key.strip()})
+    run = None
+    if request.method == "GET" and data.get("run"):
+        run = get_object_or_404(WhatIfRun, pk=_id(data["run"]), snapshot__cluster=cluster)
+        snapshot = run.snapshot  # the run's own snapshot, even once a newer one is in
+    text = run.yaml if run else data.get("yaml", "")
+    keys = run.remove if run else data.getlist("remove")
+    remove = sorted({key.strip() for key in keys if key.strip()})
     q = data.get("q", "").strip()
     policies = _policy_page(snapshot, q, data.get("page"))
     on_page = {f"{p['namespace']}/{p['name']}" for p in policies}
@@ -68,15 +77,57 @@ def whatif_page(request, name):
     if running:
         try:
             pasted, notes = whatif.read_policies(text)
+            if not pasted and not remove:
+                raise whatif.WhatIfInputError(
+                    "Nothing to try: paste at least one NetworkPolicy or mark an existing one "
+                    "for removal."
+                )
+            if not runs_inline(snapshot):
+                run = whatif_run_request(
+                    snapshot=snapshot, user=request.user, text=text, remove=remove, notes=notes
+                )
+                url = reverse("webui:whatif", args=[cluster.name])
+                return redirect(f"{url}?snapshot={snapshot.pk}&run={run.pk}#result")
             result = whatif.compare(engine_model(snapshot), add=pasted, remove=set(remove))
         except whatif.WhatIfInputError as exc:
             context["problem"] = str(exc)
             status = 400
         else:
-            context.update(notes=notes, result=_shown(result, snapshot))
+            context.update(notes=notes, result=_shown(whatif.bounded(result), snapshot))
+    elif run is not None:
+        run = whatif_run_fail_stale(run=run)
+        context["run"] = run
+        if run.status == WhatIfRun.Status.COMPLETE:
+            context.update(notes=run.notes, result=_shown(run.result, snapshot))
+        elif run.status == WhatIfRun.Status.FAILED:
+            context["problem"] = run.error
     if context.get("result"):
         context["flows"] = whatif_flows(cluster, snapshot, text, remove)
     return render(request, "webui/whatif.html", context, status=status)
+
+
+@require_role("auditor")
+def whatif_run(request, name, pk):
+    """A run's state, polled by static/js/whatif.js until it is complete or failed."""
+    cluster = get_cluster(name)
+    run = whatif_run_fail_stale(run=get_object_or_404(WhatIfRun, pk=pk, snapshot__cluster=cluster))
+    return JsonResponse(
+        {
+            "id": run.pk,
+            "status": run.status,
+            "progress": run.progress or run.get_status_display(),
+            "error": run.error,
+            "since": timesince(run.started_at or run.created_at),
+            "waited_seconds": int((timezone.now() - run.created_at).total_seconds()),
+        }
+    )
+
+
+def _id(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise Http404("no such what-if run") from None
 
 
 def _policy_page(snapshot, q: str, page):
@@ -88,10 +139,10 @@ def _policy_page(snapshot, q: str, page):
 
 
 def _shown(result: dict, snapshot) -> dict:
-    """The result as the page draws it: long lists cut, totals whole, and each finding
-    that goes away linked to its stored page."""
+    """A bounded result (``whatif.bounded``) as the page draws it, each finding that goes
+    away linked to its stored page."""
     findings, connections = result["findings"], result["connections"]
-    removed = findings["removed"][:SHOWN_FINDINGS]
+    removed = [dict(f) for f in findings["removed"]]
     stored = dict(
         Finding.objects.filter(
             snapshot=snapshot, fingerprint__in=[f["fingerprint"] for f in removed]
@@ -105,14 +156,14 @@ def _shown(result: dict, snapshot) -> dict:
             {
                 "title": "Findings removed",
                 "rows": removed,
-                "total": len(findings["removed"]),
+                "total": findings["removed_total"],
                 "counts": findings["removed_counts"],
                 "empty": "No finding goes away.",
             },
             {
                 "title": "Findings added",
-                "rows": findings["added"][:SHOWN_FINDINGS],
-                "total": len(findings["added"]),
+                "rows": findings["added"],
+                "total": findings["added_total"],
                 "counts": findings["added_counts"],
                 "empty": "No new finding.",
             },
@@ -120,17 +171,16 @@ def _shown(result: dict, snapshot) -> dict:
         "connection_panels": [
             {
                 "title": "Connections gained",
-                "rows": connections["gained"][:SHOWN_CONNECTIONS],
-                "total": len(connections["gained"]),
+                "rows": connections["gained"],
+                "total": connections["gained_total"],
                 "empty": "No connection becomes allowed.",
             },
             {
                 "title": "Connections lost",
-                "rows": connections["lost"][:SHOWN_CONNECTIONS],
-                "total": len(connections["lost"]),
+                "rows": connections["lost"],
+                "total": connections["lost_total"],
                 "empty": "No connection becomes denied.",
             },
         ],
-        "connections": {"by_namespace": connections["by_namespace"][:SHOWN_NAMESPACE_PAIRS]},
-        "namespace_pairs": len(connections["by_namespace"]),
+        "namespace_pairs": connections["namespace_pairs"],
     }
