@@ -28,7 +28,6 @@ urlpatterns = [
     path("clusters/<slug:name>/graph/elements.json", graph.graph_elements, name="graph_elements"),
     path("clusters/<slug:name>/what-if/", whatif.whatif_page, name="whatif"),
     path("clusters/<slug:name>/what-if/runs/<int:pk>/", whatif.whatif_run, name="whatif_run"),
-    path("clusters/<slug:name>/what-if/runs/<int:pk>/", whatif.whatif_run, name="whatif_run"),
     path("clusters/<slug:name>/namespaces/<str:namespace>/", namespace.namespace_page, name="namespace"),
     path("clusters/<slug:name>/teams/", teams.teams_page, name="teams"),
 ]
