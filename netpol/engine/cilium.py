@@ -96,10 +96,6 @@ class CiliumRule:
     ports: tuple[PortSpec, ...] | None  # None: every port
     undecided: tuple[str, ...] = ()  # "L7 rule toPorts[0].rules", "toFQDNs", ...
 
-    @property
-    def field(self) -> str:
-        return ""  # set by the policy, see CiliumPolicy.rule_path
-
 
 @dataclass(slots=True, eq=False)
 class CiliumPolicy:
@@ -199,7 +195,8 @@ def _parse_spec(kind, namespace, name, path, spec):
         enable = {}
     default_deny = {}
     for direction in ("ingress", "egress"):
-        has_rules = spec.get(direction) is not None or spec.get(f"{direction}Deny") is not None
+        # Cilium tests the lists' length: ``ingress: []`` is no rule.
+        has_rules = bool(spec.get(direction)) or bool(spec.get(f"{direction}Deny"))
         value = enable.get(direction)
         default_deny[direction] = has_rules and value is not False
     policy = CiliumPolicy(
@@ -323,11 +320,10 @@ def _parse_rules(rules, path, direction, peers_key, deny, namespace, problems):
         if "toPorts" in rule:
             ports, l7 = _parse_to_ports(rule["toPorts"], f"{where}.toPorts", deny, problems)
             undecided += l7
-        if "icmps" in rule:
-            # ICMP is outside TCP/UDP/SCTP: an ICMP-only rule opens no port the engine
-            # models (its ICMP part is not evaluated).
-            if not l3 and ports is None:
-                ports = ()
+        if "icmps" in rule and "toPorts" not in rule:
+            # ICMP is outside TCP/UDP/SCTP: an ICMP rule opens no port the engine models
+            # (its ICMP part is not evaluated).
+            ports = ()
         if not l3 and ports is None:
             peers_out = ()  # an empty rule selects no peer
         elif not l3:
