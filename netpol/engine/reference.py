@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .ipsets import ALL_IPS, IPV4_BASE, IPSet, ip_to_int
 from .model import ACTIVE, Namespace, Pod, Policy, Rule
+from .ports import PortSpec
 
 
 def selects(policy: Policy, pod: Pod) -> bool:
@@ -329,3 +330,135 @@ def full_connection_allowed(
 def cilium_ports(cilium) -> list[tuple[str, int]]:
     """(protocol, port) probes at the boundaries of the Cilium rules' numeric ports."""
     return tier_ports([p for p in cilium])
+
+
+# -- Calico (calico.py), written from Calico's policy reference ---------------------------
+
+
+def calico_selects(policy, pod: Pod, namespaces: dict[str, Namespace]) -> bool:
+    """A Calico NetworkPolicy selects pods of its namespace; a GlobalNetworkPolicy pods of
+    the namespaces its ``namespaceSelector`` matches (every namespace without one)."""
+    ns = namespaces.get(pod.namespace)
+    if policy.namespace is not None and pod.namespace != policy.namespace:
+        return False
+    if policy.namespace_selector is not None and not policy.namespace_selector.matches(
+        ns.labels if ns else {}
+    ):
+        return False
+    return policy.selector.matches(pod.labels)
+
+
+def calico_entity_matches(entity, end: Pod | int, policy, namespaces, named, port, protocol):
+    """Does a rule's source or destination match one end? Every field given must hold.
+    ``named``/``port`` are given for the destination, whose ports the entity may name."""
+    if "serviceAccounts" in entity.undecided or "services" in entity.undecided:
+        return False  # not collected: the field matches nothing known
+    values = [end] if isinstance(end, int) else end.ip_values
+    if entity.nets is not None and not any(v in entity.nets for v in values):
+        return False
+    if entity.not_nets is not None and any(v in entity.not_nets for v in values):
+        return False
+    scoped = entity.selector is not None or entity.not_selector is not None
+    if scoped or entity.namespace_selector is not None:
+        if isinstance(end, int):
+            return False  # selectors name endpoints (network sets are not read)
+        ns = namespaces.get(end.namespace)
+        if entity.namespace_selector is not None:
+            if not entity.namespace_selector.matches(ns.labels if ns else {}):
+                return False
+        elif policy.namespace is not None and end.namespace != policy.namespace:
+            return False  # a namespaced policy's selector stays in its namespace
+        if entity.selector is not None and not entity.selector.matches(end.labels):
+            return False
+        if entity.not_selector is not None and entity.not_selector.matches(end.labels):
+            return False
+    if named is not None:
+        if entity.ports is not None and not _calico_port(entity.ports, port, protocol, named):
+            return False
+        if entity.not_ports and _calico_port(entity.not_ports, port, protocol, named):
+            return False
+    return True
+
+
+def _calico_port(specs, port, protocol, named) -> bool:
+    for spec in specs:
+        as_protocol = PortSpec(protocol, spec.port, spec.end_port, spec.valid)
+        if as_protocol.resolve(named).has(port, protocol):
+            return True
+    return False
+
+
+def calico_rule_matches(rule, policy, src, dst, port, protocol, namespaces) -> bool:
+    if rule.protocol is not None and rule.protocol != protocol:
+        return False
+    if rule.not_protocol is not None and rule.not_protocol == protocol:
+        return False
+    if (rule.destination.ports or rule.destination.not_ports) and rule.protocol is None:
+        return False  # Calico accepts ports only with a protocol that has them
+    named = dst.named_ports if isinstance(dst, Pod) else frozenset()
+    return calico_entity_matches(
+        rule.source, src, policy, namespaces, None, port, protocol
+    ) and calico_entity_matches(rule.destination, dst, policy, namespaces, named, port, protocol)
+
+
+def calico_side(calico, tiers, policies, namespaces, pod, other, port, protocol, direction):
+    """One side through Calico's tiers (calico.py): first matching rule decides, Pass
+    goes to the next tier, a tier that selected the pod ends with its default action,
+    and the namespace's profile allows what no tier decided. Kubernetes NetworkPolicies
+    are Allow-only policies of the ``default`` tier at order 1000."""
+    from .calico import DEFAULT_TIER, KUBERNETES_ORDER, TIER_ORDERS, CalicoTier
+
+    src, dst = (other, pod) if direction == "ingress" else (pod, other)
+    known = {t.name: t for t in tiers}
+    by_tier: dict[str, list] = {}
+    for policy in calico:
+        if direction in policy.types and calico_selects(policy, pod, namespaces):
+            by_tier.setdefault(policy.tier, []).append(((policy.order, policy.name), policy))
+    affects = "affects_ingress" if direction == "ingress" else "affects_egress"
+    for policy in policies:
+        if getattr(policy, affects) and selects(policy, pod):
+            name = f"knp.default.{policy.name}"
+            by_tier.setdefault(DEFAULT_TIER, []).append(((KUBERNETES_ORDER, name), policy))
+
+    def tier_of(name):
+        return known.get(name) or CalicoTier(name, TIER_ORDERS.get(name, float("inf")))
+
+    for tier in sorted((tier_of(n) for n in by_tier), key=lambda t: (t.order, t.name)):
+        passed = False
+        for _, policy in sorted(by_tier[tier.name], key=lambda item: item[0]):
+            if isinstance(policy, Policy):
+                rules = policy.ingress if direction == "ingress" else policy.egress
+                other_end = src if direction == "ingress" else dst
+                named = dst.named_ports if isinstance(dst, Pod) else frozenset()
+                if any(
+                    rule_matches(policy, r, other_end, port, protocol, named, namespaces)
+                    for r in rules
+                ):
+                    return True
+                continue
+            for rule in getattr(policy, direction):
+                if not calico_rule_matches(rule, policy, src, dst, port, protocol, namespaces):
+                    continue
+                if rule.action in ("Allow", "Deny"):
+                    return rule.action == "Allow"
+                if rule.action == "Pass":
+                    passed = True
+                    break
+            if passed:
+                break
+        if not passed and tier.default_action == "Deny":
+            return False
+    return True
+
+
+def calico_connection_allowed(
+    policies, calico, tiers, namespaces, src: Pod | int, dst: Pod | int, port, protocol
+) -> bool:
+    """Egress at the source AND ingress at the destination, each through Calico's tiers."""
+    for end in (src, dst):
+        if isinstance(end, Pod) and end.state != ACTIVE:
+            return False
+    args = (calico, tiers, policies, namespaces)
+    if isinstance(src, Pod) and not calico_side(*args, src, dst, port, protocol, "egress"):
+        return False
+    return not isinstance(dst, Pod) or calico_side(*args, dst, src, port, protocol, "ingress")
