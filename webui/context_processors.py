@@ -12,6 +12,7 @@ def ui(request):
         # Navigation keeps the team filter (netpol.teams) from page to page.
         "team_param": team,
         "team_query": "?" + urlencode({"team": team}) if team else "",
+        "team_query_tail": "&" + urlencode({"team": team}) if team else "",
         "role": role_of(user) if user else None,
         "can_audit": bool(user) and has_role(user, "auditor"),
         "can_admin": bool(user) and has_role(user, "admin"),
