@@ -58,3 +58,30 @@ def test_auditor_pastes_a_default_deny_and_sees_what_changes(
     assert page.is_visible("#whatif-too-big")
     assert "1,048,577 bytes, over the limit of 1,048,576" in page.inner_text("#whatif-too-big")
     assert page.is_enabled("button[name=run]")
+
+
+def test_a_run_on_a_large_snapshot_shows_its_progress_then_its_result(
+    live_server, page, personas, demo_snapshot, settings, start_celery
+):
+    """Above WHATIF_INLINE_MAX_PODS the Run is a worker's: the page says it waits, then
+    draws the result without a reload by hand."""
+    settings.WHATIF_INLINE_MAX_PODS = 0
+    log_in(page, live_server, "auditor", PASSWORD)
+    page.goto(f"{live_server.url}/clusters/demo/what-if/")
+    page.fill("textarea[name=yaml]", DENY_BATCH)
+    page.click("button[name=run]")
+    progress = page.locator("[data-run-url]")
+    progress.wait_for()
+    assert "run=" in page.url
+    assert "pending" in progress.inner_text()  # no worker yet: queued
+    screenshot(page, "whatif-run-progress")
+
+    start_celery("worker")
+    page.wait_for_selector("#result .whatif-summary", timeout=60_000)
+    result = page.inner_text("#result")
+    assert "batch/default-deny-all" in result and "Connections lost" in result
+    assert "This change cuts DNS." in result and "explicitly allows." in result
+    assert page.locator("[data-run-url]").count() == 0
+    # The form keeps what was tried.
+    assert "namespace: batch" in page.input_value("textarea[name=yaml]")
+    screenshot(page, "whatif-run-result")

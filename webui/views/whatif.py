@@ -115,7 +115,7 @@ def whatif_run(request, name, pk):
         {
             "id": run.pk,
             "status": run.status,
-            "progress": run.progress or run.get_status_display(),
+            "progress": run.progress or "waiting for a worker",
             "error": run.error,
             "since": timesince(run.started_at or run.created_at),
             "waited_seconds": int((timezone.now() - run.created_at).total_seconds()),
