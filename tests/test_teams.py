@@ -243,3 +243,29 @@ def test_a_schedule_can_target_one_team(client_as, demo_snapshot, report_cache):
         client_as("viewer").get(reverse("webui:report", args=["demo", report.pk])).content.decode()
     )
     assert "team shop" in page
+
+
+def test_the_namespace_page_names_its_team_and_the_reports_list_filters(
+    client_as, demo_snapshot, report_cache
+):
+    from tests.reports.helpers import make_schedule
+
+    client = client_as("viewer")
+    shop = client.get(reverse("webui:namespace", args=["demo", "shop-db"])).content.decode()
+    assert (
+        f'Team <a href="{url("cluster", team="shop")}">shop</a> (from its <code>team</code> label)'
+        in shop
+    )
+    kube = client.get(reverse("webui:namespace", args=["demo", "kube-system"])).content.decode()
+    assert "No team: neither the admin's mapping nor a <code>team</code> label names one" in kube
+    make_schedule(demo_snapshot.cluster, name="Shop weekly", team="shop")
+    make_schedule(demo_snapshot.cluster, name="Everything")
+    listed = client.get(url("reports", team="shop"))
+    assert [s.name for s in listed.context["schedules"]] == ["Shop weekly"]
+    body = listed.content.decode()
+    assert "Reports of team shop" in body
+    assert (
+        reverse("webui:snapshot_report", args=["demo", demo_snapshot.pk, "pdf"]) + "?team=shop"
+        in body
+    )
+    assert len(client.get(url("reports")).context["schedules"]) == 2

@@ -98,6 +98,7 @@ def namespace_page(request, name, namespace):
     graph_url = reverse("webui:graph", args=[cluster.name])
     with_keep = lambda params: "?" + "&".join(q for q in (urlencode(params), keep) if q)  # noqa: E731
     peers = graph.namespace_peers(model, namespace)
+    rule = cluster.team_rule()
     return render(
         request,
         "webui/namespace.html",
@@ -106,7 +107,9 @@ def namespace_page(request, name, namespace):
             "snapshot": snapshot,
             "namespace": namespace,
             "labels": sorted(model.namespaces[namespace].labels.items()),
-            "group": graph.groups_of(model).of[graph.flows.index_of(model).number[namespace]],
+            "group": graph.groups_of(model, rule).of[graph.flows.index_of(model).number[namespace]],
+            "team_of": rule.team_of(namespace, model.namespaces[namespace].labels),
+            "team_source": rule.source_of(namespace, model.namespaces[namespace].labels),
             "analysis": analysis,
             "coverage": coverage,
             "policies": policies,

@@ -20,7 +20,8 @@ from auditor.models import Delivery, Report, ReportSchedule, Snapshot
 from auditor.reports import exports, ondemand, selectors, services
 from auditor.reports.forms import ReportScheduleForm
 from auditor.reports.html import display
-from auditor.selectors import SnapshotChoiceError, pick_team
+from auditor.selectors import SnapshotChoiceError, latest_snapshot, pick_team
+from netpol.teams import describe
 
 from .common import get_cluster
 
@@ -43,14 +44,24 @@ def _report(cluster, pk) -> Report:
 @require_role("viewer")
 def report_list(request, name):
     cluster = get_cluster(name)
-    page = Paginator(selectors.reports_of(cluster), PER_PAGE).get_page(request.GET.get("page"))
+    reports, schedules = selectors.reports_of(cluster), selectors.schedules_of(cluster)
+    # A team (?team=, kept by the navigation): its schedules' reports; its report on demand.
+    team = request.GET.get("team", "").strip()[:100]
+    current = latest_snapshot(cluster)
+    if team:
+        reports = reports.filter(schedule__team=team)
+        schedules = schedules.filter(team=team)
+    page = Paginator(reports, PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "reports/list.html",
         {
             "cluster": cluster,
-            "schedules": selectors.schedules_of(cluster),
+            "schedules": schedules,
             "page": page,
+            "team_name": team,
+            "team_label": describe(team) if team else "",
+            "current": current,
         },
     )
 
