@@ -384,7 +384,7 @@ def snapshot_analyze(*, snapshot: Snapshot) -> Analysis:
         return analysis
     try:
         model = storage.build_model(snapshot)
-        report = audit(model)
+        report = audit(model, crown_jewels=snapshot.cluster.crown_jewels)
         storage.save_model(snapshot, model)  # the first page after a restart loads it
         data = report.to_dict()
         findings = data.pop("findings")

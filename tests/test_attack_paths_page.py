@@ -9,7 +9,13 @@ import pytest
 from django.urls import reverse
 
 from auditor.storage import engine_model
-from netpol.paths import DEFAULT_CROWN_JEWELS, attack_paths, blast_radius, crown_jewels, parse_selector
+from netpol.paths import (
+    DEFAULT_CROWN_JEWELS,
+    attack_paths,
+    blast_radius,
+    crown_jewels,
+    parse_selector,
+)
 
 JEWEL = "shop-db/StatefulSet/postgres"
 

@@ -462,9 +462,9 @@ def test_diff_of_the_demo_with_itself_changes_nothing(netaudit):
     assert run.code == 0 and run.err == ""
     d = run.json()
     assert d["findings"]["new"] == [] and d["findings"]["resolved"] == []
-    assert d["findings"]["unchanged"] == 28
+    assert d["findings"]["unchanged"] == 29
     assert d["policies"] == {"added": [], "removed": [], "changed": []}
-    assert d["score"] == {"old": 47, "new": 47}
+    assert d["score"] == {"old": 45, "new": 45}
     assert d["newly_uncovered"] == [] and d["newly_exposed"] == []
     assert all(m["change"] == 0 for m in d["coverage"]["measures"].values())
 
@@ -484,8 +484,8 @@ def test_diff_json_of_a_changed_demo(netaudit, tmp_path):
     assert ("NP004", "Namespace/shop-db") in new and ("NP002", "Namespace/shop-db") in new
     assert len(d["findings"]["new"]) == 10
     assert {f["rule"] for f in d["findings"]["resolved"]} == {"NP032", "NP002"}
-    assert d["findings"]["unchanged"] == 26
-    assert d["score"] == {"old": 47, "new": 38}
+    assert d["findings"]["unchanged"] == 27
+    assert d["score"] == {"old": 45, "new": 37}
     assert [(w["workload"], w["direction"]) for w in d["newly_uncovered"]] == [
         ("Deployment/shop-db/redis", "egress")
     ]
@@ -506,8 +506,8 @@ def test_diff_text_and_fail_on_new(netaudit, tmp_path):
     new = changed_demo(tmp_path)
     run = netaudit("diff", DEMO, new)
     assert run.code == 0
-    assert "Findings: 10 new, 2 resolved, 26 unchanged" in run.out
-    assert "Score: 47 -> 38" in run.out
+    assert "Findings: 10 new, 2 resolved, 27 unchanged" in run.out
+    assert "Score: 45 -> 37" in run.out
     assert "  removed: shop-db/default-deny-all" in run.out
     assert "  changed: shop-db/postgres (ingress)" in run.out
     assert "  StatefulSet/shop-db/postgres (ingress)" in run.out
@@ -515,7 +515,7 @@ def test_diff_text_and_fail_on_new(netaudit, tmp_path):
     # Going back brings NP032 (high) back and nothing critical.
     back = netaudit("diff", new, DEMO, "--fail-on-new", "critical")
     assert back.code == 0
-    assert "Findings: 2 new, 10 resolved, 26 unchanged" in back.out
+    assert "Findings: 2 new, 10 resolved, 27 unchanged" in back.out
     assert "  new: [high] NP032 In payments, 4 pods of 1 workload (Deployment/payments-api)" in back.out
     assert netaudit("diff", new, DEMO, "--fail-on-new", "high").code == 1
 

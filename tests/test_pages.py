@@ -58,17 +58,17 @@ def test_overview_shows_score_coverage_and_findings(client_as, demo_snapshot):
     # The demo has 51 running pods, 39 isolated for ingress and 37 for egress:
     # (39 + 37) / (2 × 51) = 74.5 %.
     assert '<span class="label">Coverage</span>\n      <span class="value">74.5%</span>' in page
-    # Namespace scores (docs/findings.md#score) weighted by running pods: 47 of 100.
-    assert demo_snapshot.analysis.score == 47
-    assert "47<small>/100</small>" in page
+    # Namespace scores (docs/findings.md#score) weighted by running pods: 45 of 100.
+    assert demo_snapshot.analysis.score == 45
+    assert "45<small>/100</small>" in page
     # with its reason and the first fixes, linked to their findings
     assert (
-        "74.5% covered, 5 of 8 namespaces pass CIS 5.3.2; score 47, 53 points lost, 15.7 of them "
-        "to Namespace with no NetworkPolicy (NP003, 1 namespace) and 15 other rules: fix that first."
+        "74.5% covered, 5 of 8 namespaces pass CIS 5.3.2; score 45, 55 points lost, 15.7 of them "
+        "to Namespace with no NetworkPolicy (NP003, 1 namespace) and 16 other rules: fix that first."
     ) in page
     assert 'href="/clusters/demo/findings/?rule=NP003" title="Apply a default-deny policy' in page
-    assert demo_snapshot.analysis.finding_counts == {"high": 6, "medium": 14, "low": 8}
-    for count in ("0 critical", "6 high", "14 medium", "8 low"):
+    assert demo_snapshot.analysis.finding_counts == {"high": 7, "medium": 14, "low": 8}
+    for count in ("0 critical", "7 high", "14 medium", "8 low"):
         assert f">{count}</a>" in page, count
     assert "Snapshot now" not in page  # viewers cannot trigger
 

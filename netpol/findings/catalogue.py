@@ -341,6 +341,19 @@ _RULES = [
         "tell whether the policies are enforced.",
         "Check that the cluster's network plugin enforces NetworkPolicy.",
     ),
+    Rule(
+        "NP050",
+        "The internet reaches a crown jewel in a few connections",
+        "high",
+        "exposure",
+        "A workload marked as a crown jewel (by default, pods labelled "
+        "netpol-auditor.io/crown-jewel=true) can be reached from outside the cluster through at "
+        "most three allowed connections: an attacker who takes the first exposed workload "
+        "is one or two moves from it.",
+        "Cut one hop of the path the finding names: stop exposing its first workload to "
+        "outside addresses, or narrow the rule that opens a later hop so that only the "
+        "workloads that need the crown jewel reach it.",
+    ),
 ]
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES}

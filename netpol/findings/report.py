@@ -14,9 +14,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from netpol.engine import ClusterModel, gc_paused
+from netpol.paths import DEFAULT_CROWN_JEWELS
 
 from . import cni as cni_module
-from . import compliance, coverage, exposure, headline, mistakes, permissive, score
+from . import compliance, coverage, exposure, headline, jewels, mistakes, permissive, score
 from .catalogue import SEVERITIES, SEVERITY_RANK
 from .facts import Facts
 from .finding import Finding
@@ -55,7 +56,9 @@ class AuditReport:
 
 
 @gc_paused()
-def audit(model: ClusterModel) -> AuditReport:
+def audit(model: ClusterModel, *, crown_jewels: str | None = DEFAULT_CROWN_JEWELS) -> AuditReport:
+    """``crown_jewels``: labels (``k=v,…``) of the workloads attack paths lead to (NP050);
+    empty or None for none."""
     facts = Facts(model)
     cov = coverage.compute(facts)
     detected = cni_module.detect(model)
@@ -65,6 +68,7 @@ def audit(model: ClusterModel) -> AuditReport:
     found += exposure.findings(facts)
     found += mistakes.findings(facts)
     found += cni_module.findings(detected)
+    found += jewels.findings(model, crown_jewels)
     if detected["warning"]:
         for f in found:
             f.warnings.append(detected["warning"])

@@ -166,7 +166,7 @@ def test_snapshot_of_another_cluster_or_unknown_is_404(api, demo_snapshot):
 def test_findings_of_the_current_snapshot_most_severe_first(api, demo_snapshot):
     _, body = findings(api)
     assert body["snapshot"] == demo_snapshot.pk and body["cluster"] == "demo"
-    assert body["count"] == Finding.objects.filter(snapshot=demo_snapshot).count() == 28
+    assert body["count"] == Finding.objects.filter(snapshot=demo_snapshot).count() == 29
     assert body["page_size"] == 50 and body["pages"] == 1
     severities = [f["severity"] for f in body["results"]]
     order = ["critical", "high", "medium", "low", "info"]
@@ -213,21 +213,21 @@ def test_findings_waived_filter_and_flag(api, personas, demo_snapshot):
         "waived"
     ] is True
     _, others = findings(api, waived="false", page_size="200")
-    assert others["count"] == 27 and finding.pk not in [f["id"] for f in others["results"]]
+    assert others["count"] == 28 and finding.pk not in [f["id"] for f in others["results"]]
     detail = api.get(f"/api/v1/clusters/demo/findings/{finding.pk}").json()
     assert detail["waived"] is True
 
 
 def test_findings_pages(api, demo_snapshot):
     _, first = findings(api, page_size="10")
-    assert (first["count"], first["pages"]) == (28, 3)
+    assert (first["count"], first["pages"]) == (29, 3)
     seen = [f["id"] for f in first["results"]]
     page = first
     while page["next"]:
         page = api.get(page["next"]).json()
         seen += [f["id"] for f in page["results"]]
-    assert len(seen) == len(set(seen)) == 28
-    assert page["page"] == 3 and len(page["results"]) == 8
+    assert len(seen) == len(set(seen)) == 29
+    assert page["page"] == 3 and len(page["results"]) == 9
     assert page["next"] is None and page["previous"].startswith(
         "/api/v1/clusters/demo/findings?page=2"
     )

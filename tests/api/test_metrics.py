@@ -54,7 +54,7 @@ def test_metrics_carry_the_demo_analysis(client, demo_snapshot):
         assert (
             value(metrics, "netpol_findings", cluster="demo", severity=severity, waived="true") == 0
         )
-    assert sum(metrics["netpol_findings"].values()) == 28
+    assert sum(metrics["netpol_findings"].values()) == 29
     by_rule = {}
     for f in Finding.objects.filter(snapshot=demo_snapshot):
         by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
@@ -67,7 +67,7 @@ def test_metrics_carry_the_demo_analysis(client, demo_snapshot):
     assert (
         value(metrics, "netpol_findings_by_rule", cluster="demo", rule="NP021", waived="false") == 0
     )
-    assert sum(metrics["netpol_findings_by_rule"].values()) == 28
+    assert sum(metrics["netpol_findings_by_rule"].values()) == 29
     age = value(metrics, "netpol_snapshot_age_seconds", cluster="demo")
     assert 0 <= age < 60
     assert value(metrics, "netpol_snapshot_duration_seconds", cluster="demo") == pytest.approx(

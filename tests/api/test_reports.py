@@ -40,8 +40,8 @@ def test_reports_list_without_content(api, demo_report):
 def test_report_detail_has_the_content(api, demo_report):
     body = assert_matches_schema(api.get(f"/api/v1/clusters/demo/reports/{demo_report.pk}"), DETAIL)
     assert body["content"] == demo_report.content
-    assert body["content"]["summary"]["total"] == 28
-    assert len(body["content"]["findings"]) == 28
+    assert body["content"]["summary"]["total"] == 29
+    assert len(body["content"]["findings"]) == 29
 
 
 def test_report_of_another_cluster_or_unknown_is_404(api, demo_report):

@@ -56,6 +56,9 @@ EXPECTED = {
     ("NP037", "DaemonSet/kube-system/calico-node", None, None),
     ("NP037", "DaemonSet/kube-system/kube-proxy", None, None),
     ("NP037", "DaemonSet/monitoring/node-exporter", None, None),
+    # postgres, the crown jewel: batch is open to every address and its backup job may
+    # open postgres, so the internet is two connections away
+    ("NP050", "StatefulSet/shop-db/postgres", None, None),
 }
 
 
@@ -153,10 +156,10 @@ def test_demo_scores_and_compliance(demo):
         "monitoring": 90,
         "payments": 36,
         "shop-backend": 45,
-        "shop-db": 100,
+        "shop-db": 80,  # NP050: fully isolated, yet two connections from the internet
         "shop-frontend": 62,
     }
-    assert report.score["cluster"] == 47
+    assert report.score["cluster"] == 45
     # fully covered, passes CIS 5.3.2, and says what its 38 points went to
     assert report.score["details"]["shop-frontend"]["reason"] == (
         "100% covered and passes CIS 5.3.2; score 62, 38 points lost, 21.9 of them to Pods "
@@ -176,3 +179,22 @@ def test_demo_scores_and_compliance(demo):
         if c["namespace"] == "shop-frontend" and c["control"].startswith("NSA")
     ]
     assert "2 pods still ingress-open through admin-ui-allow-all" in nsa["evidence"]
+
+
+def test_the_internet_two_connections_from_the_crown_jewel(demo):
+    model, report = demo
+    [jewel] = [f for f in report.findings if f.rule == "NP050"]
+    assert jewel.message == (
+        "The internet reaches crown jewel shop-db/StatefulSet/postgres in 2 connections: "
+        "the internet → batch/CronJob/db-backup (TCP/1) → shop-db/StatefulSet/postgres (TCP/5432)."
+    )
+    assert jewel.workloads == ["StatefulSet/shop-db/postgres"]
+    # Each hop is allowed, as reach says, by the rules the finding names.
+    for hop in jewel.evidence["path"][1:]:
+        assert model.reach(hop["from_pod"], hop["to_pod"], hop["port"], hop["protocol"]).allowed
+    [ingress] = [r for r in jewel.evidence["path"][1]["rules"] if r["direction"] == "ingress"]
+    assert ingress["policy"].startswith("shop-db/")
+    # Without crown jewels there is no such finding.
+    from netpol.findings import audit
+
+    assert not [f for f in audit(model, crown_jewels="").findings if f.rule == "NP050"]

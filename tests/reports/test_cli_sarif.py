@@ -37,7 +37,7 @@ def test_sarif_of_the_demo_is_valid_and_located_in_the_files(netaudit, sarif_val
     [run] = log["runs"]
     report = json.loads(netaudit("audit", DEMO, "--format", "json")[1])
     results = run["results"]
-    assert len(results) == len(report["findings"]) == 28
+    assert len(results) == len(report["findings"]) == 29
     assert {r["id"] for r in run["tool"]["driver"]["rules"]} >= {"NP001", "NP003", "NP010", "NP020"}
     assert run["originalUriBaseIds"][sarif.SRCROOT]["uri"] == ROOT.as_uri() + "/"
     for result, finding in zip(results, report["findings"], strict=True):

@@ -61,11 +61,11 @@ def test_email_arrives_through_smtp_with_the_pdf_and_a_link(analysed, smtp_sink,
         "oncall@example.com",
     ]
     message = smtp_sink.parsed()[0]
-    assert message["Subject"].startswith("[Netpol Auditor] demo: Weekly review: score 47")
-    assert "6 high" in message["Subject"]
+    assert message["Subject"].startswith("[Netpol Auditor] demo: Weekly review: score 45")
+    assert "7 high" in message["Subject"]
     text = message.get_body(("plain",)).get_content()
     link = f"https://audit.example.com/clusters/demo/reports/{report.pk}/"
-    assert link in text and "Score: 47" in text and "WHAT CHANGED" in text
+    assert link in text and "Score: 45" in text and "WHAT CHANGED" in text
     # the score's sentence, as the overview gives it
     assert report.content["summary"]["headline"]["reason"] in text
     assert link in message.get_body(("html",)).get_content()
@@ -148,7 +148,7 @@ def test_slack_compatible_text(analysed, receiver):
     assert set(body) == {"text"}
     assert body["text"].startswith("*Netpol Auditor: demo* (Weekly review)")
     assert (
-        "Score *47/100*" in body["text"]
+        "Score *45/100*" in body["text"]
         and f"/reports/{report.pk}/|Open the report>" in body["text"]
     )
     assert report.content["summary"]["headline"]["reason"] in body["text"]
@@ -199,7 +199,7 @@ def test_a_receiver_that_is_down_fails_after_the_attempts_and_the_report_is_kept
         "gave up after 3 attempts: cannot reach http://127.0.0.1:"
     )
     report.refresh_from_db()
-    assert report.status == "complete" and report.content["summary"]["score"] == 47
+    assert report.status == "complete" and report.content["summary"]["score"] == 45
     # Sent again by hand from a fresh count, once the receiver is fixed.
     assert services.delivery_retry(delivery=delivery)
     delivery.refresh_from_db()

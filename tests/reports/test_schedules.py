@@ -216,5 +216,5 @@ def test_worker_gives_up_on_a_receiver_that_is_down_and_keeps_the_report(
         "gave up after 3 attempts: cannot reach"
     )
     report.refresh_from_db()
-    assert report.status == "complete" and report.content["summary"]["score"] == 47
+    assert report.status == "complete" and report.content["summary"]["score"] == 45
     worker.wait_for_log(f"delivery #{delivery.pk} (webhook to http://127.0.0.1")
