@@ -260,3 +260,8 @@ def test_whatif_without_flows_says_how_to_get_them(var_dir, client_as, demo_snap
     url = reverse("webui:whatif", args=["demo"])
     body = client_as("auditor").post(url, {"remove": REMOVE_POSTGRES, "run": "1"}).content.decode()
     assert "No observed flows for demo" in body and reverse("webui:flows", args=["demo"]) in body
+
+
+def test_linked_from_the_cluster_page(var_dir, client_as, demo_snapshot):
+    body = client_as("viewer").get(reverse("webui:cluster", args=["demo"])).content.decode()
+    assert f'href="{reverse("webui:flows", args=["demo"])}"' in body
