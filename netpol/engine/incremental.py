@@ -248,10 +248,14 @@ def _allowed(
         if free_sources or rules:
             patch = _source_part(ev, members[0], free_sources, rules)
         if patch or any(e.sources & sources for e in entries):
-            entries = _masked(entries, keep)
+            patched = _masked(entries, keep)
             if patch:
-                entries = _union(entries, patch)
-            changed |= ev.class_set(members)
+                patched = _union(patched, patch)
+            # Both are merged per (sources, addresses): equal traffic, equal sets. A
+            # source whose egress rules stayed the same changes nothing here.
+            if _key(patched) != _key(entries):
+                entries = patched
+                changed |= ev.class_set(members)
         if members == group.classes and entries is group.entries:
             groups.append(group)
         else:
@@ -281,6 +285,10 @@ def _source_part(ev: Evaluation, c: int, free_sources: int, rules) -> list[Entry
     eg_grants = [(ALL_PORTS, free_sources)]
     eg_grants += [(compiled.ports_for(named), held) for compiled, held in rules]
     return _segments(_in_grants(ev, c, named, with_ips=False), eg_grants)
+
+
+def _key(entries: list[Entry]) -> set:
+    return {(e.ports.ranges, e.sources, e.ips) for e in entries}
 
 
 def _held(rules) -> int:
