@@ -113,12 +113,21 @@ def _shown(path: dict, cluster, keep: str) -> dict:
         hops.append(
             {
                 **hop,
+                "on": _on(hop),
                 "from_url": _workload_url(cluster, hop["from"], keep),
                 "to_url": _workload_url(cluster, hop["to"], keep),
                 "shown_rules": rules,
             }
         )
     return {"hops": hops, "target": hops[-1]["to"], "length": len(hops)}
+
+
+def _on(hop: dict) -> str:
+    """The port a hop is shown on; "any port" when it allows every port of its protocol
+    (the engine then names the lowest, 1, only because a connection needs a number)."""
+    if f"{hop['protocol']}/*" in hop["ports"]:
+        return "any port"
+    return f"{hop['protocol']}/{hop['port']}"
 
 
 def _drawing(paths: list[dict]) -> dict:
@@ -151,7 +160,7 @@ def _drawing(paths: list[dict]) -> dict:
         for hop in path["hops"]:
             edge = edges.setdefault(
                 (hop["from"], hop["to"]),
-                {"source": hop["from"], "target": hop["to"], "label": f"{hop['protocol']}/{hop['port']}"},
+                {"source": hop["from"], "target": hop["to"], "label": hop["on"]},
             )
             edge["id"] = f"{hop['from']}>{hop['to']}"
     return {"nodes": nodes, "edges": list(edges.values())}
