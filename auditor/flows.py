@@ -31,6 +31,7 @@ from netpol.flows import (
     detect,
     read_flows,
     replay_counted,
+    would_deny,
 )
 
 from .models import Cluster, FlowImport
@@ -176,9 +177,10 @@ def _end(fields: list) -> End:
 def flows_replay(
     *, cluster: Cluster, model: ClusterModel, changed: ClusterModel | None = None
 ) -> dict | None:
-    """Every import of ``cluster`` replayed on ``model`` (and, for would-deny, on
-    ``changed``), as ``Replay.to_dict()``; None when nothing was imported. Without a
-    change the answer is kept with the model until the imports change."""
+    """Every import of ``cluster`` replayed on ``model``, as ``Replay.to_dict()``; None
+    when nothing was imported. The replay is kept with the model until the imports
+    change; with ``changed`` (a what-if), only the flows it allows are judged again for
+    its ``would_deny``."""
     imports = list(cluster.flow_imports.order_by("pk"))
     if not imports:
         return None
@@ -186,8 +188,9 @@ def flows_replay(
     def build() -> dict:
         pairs = chain.from_iterable(stored_conversations(i) for i in imports)
         files = [{"path": i.name, "format": i.format} for i in imports]
-        return replay_counted(model, pairs, files=files, changed=changed).to_dict()
+        return replay_counted(model, pairs, files=files).to_dict()
 
+    result = model.derived(("auditor.flows", tuple(i.stored for i in imports)), build)
     if changed is not None:
-        return build()
-    return model.derived(("auditor.flows", tuple(i.stored for i in imports)), build)
+        result = {**result, "would_deny": would_deny(changed, result["allowed"])}
+    return result

@@ -12,10 +12,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from auditor.flows import FlowImportError, flows_dir, flows_import, stored_conversations
+from auditor.flows import (
+    FlowImportError,
+    flows_dir,
+    flows_import,
+    flows_replay,
+    stored_conversations,
+)
 from auditor.management.commands.setup_demo import DEMO_FLOWS
 from auditor.models import Cluster, FlowImport
 from auditor.storage import engine_model
+from netpol import whatif
 from netpol.flows import replay
 
 # Written for these tests from the CSV columns the issue names: one flow matched by
@@ -265,3 +272,17 @@ def test_whatif_without_flows_says_how_to_get_them(var_dir, client_as, demo_snap
 def test_linked_from_the_cluster_page(var_dir, client_as, demo_snapshot):
     body = client_as("viewer").get(reverse("webui:cluster", args=["demo"])).content.decode()
     assert f'href="{reverse("webui:flows", args=["demo"])}"' in body
+
+
+def test_would_deny_from_the_kept_replay_is_the_full_replays(var_dir, demo_snapshot):
+    flows_import(cluster=demo_snapshot.cluster, path=DEMO_FLOWS)
+    model = engine_model(demo_snapshot)
+    changed, _ = whatif.changed_model(model, add=[], remove={REMOVE_POSTGRES})
+    full = replay(model, [DEMO_FLOWS], changed=changed).to_dict()["would_deny"]
+    assert (
+        flows_replay(cluster=demo_snapshot.cluster, model=model, changed=changed)["would_deny"]
+        == full
+    )
+    assert [(e["from"], e["to"], e["port"]) for e in full] == [
+        ("shop-backend/orders-0", "shop-db/postgres-0", 5432)
+    ]

@@ -9,7 +9,7 @@ Pure Python, no Django. ``formats`` reads the files (one record a line, streamed
 """
 
 from .formats import FORMATS, Counts, End, FlowFileError, Observed, detect, read_flows
-from .judge import Replay, Resolver, replay, replay_counted, unused_rules
+from .judge import Replay, Resolver, replay, replay_counted, unused_rules, would_deny
 
 __all__ = [
     "FORMATS",
@@ -24,4 +24,5 @@ __all__ = [
     "replay",
     "replay_counted",
     "unused_rules",
+    "would_deny",
 ]

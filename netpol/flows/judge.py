@@ -505,3 +505,16 @@ def replay_counted(
     )
     result.files = list(files)
     return result
+
+
+def would_deny(changed: ClusterModel, allowed: list[dict]) -> list[dict]:
+    """The entries of a replay's ``allowed`` list (``Replay.to_dict()``) that ``changed``
+    denies, with the rules that deny them: a change's would-deny from a replay already
+    made, judging only the allowed flows again, in the list's order."""
+    after = Judge(changed)
+    out = []
+    for entry in allowed:
+        later = after.decide(entry["from"], entry["to"], entry["port"], entry["protocol"])
+        if later.outcome == DENIED:
+            out.append({**entry, "rule": _rules_json(later.rules), "reason": later.reason})
+    return out
