@@ -196,6 +196,8 @@ def test_upload_as_auditor_then_remove(var_dir, client_as, demo_snapshot):
     assert flow_import.imported_by.username == "auditor"
     stored = flows_dir() / flow_import.stored
     assert stored.exists()
+    assert client.post(flows_url(), {"delete": "x"}).status_code == 404
+    assert client.post(flows_url(), {"delete": flow_import.pk + 1}).status_code == 404
     response = client.post(flows_url(), {"delete": flow_import.pk}, follow=True)
     assert "Removed the flows of seen.csv." in response.content.decode()
     assert not FlowImport.objects.exists() and not stored.exists()

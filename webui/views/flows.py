@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
@@ -56,7 +57,10 @@ def _post(request, cluster):
         )
     back = reverse("webui:flows", args=[cluster.name])
     if "delete" in request.POST:
-        flow_import = get_object_or_404(FlowImport, cluster=cluster, pk=request.POST["delete"])
+        pk = request.POST["delete"]
+        if not pk.isdigit():
+            raise Http404("no such flow import")
+        flow_import = get_object_or_404(FlowImport, cluster=cluster, pk=pk)
         flows_import_delete(flow_import=flow_import)
         messages.success(request, f"Removed the flows of {flow_import.name}.")
         return redirect(back)
