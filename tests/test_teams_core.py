@@ -113,6 +113,12 @@ def test_a_teams_matrix_rows_are_the_team_first_then_its_peers(demo):
     assert labels[:3] == ["shop-backend", "shop-db", "shop-frontend"]
     assert set(labels[3:]) and not set(labels[3:]) & filters.team_namespaces
     assert grid["notes"][0].startswith("Team shop:")
+    # Pairs of two other teams are marked, not shown as what they allow.
+    for row in grid["cells"]:
+        for cell in row:
+            touches = {cell["from"], cell["to"]} & filters.team_namespaces
+            assert (cell["level"] == "other") == (not touches)
+    assert ("other", "between two other teams: not shown") in grid["legend"]
 
 
 def test_a_big_clusters_grouped_graph_of_one_team():

@@ -46,8 +46,26 @@ def matrix(
         team = team_bits(index, filters)
         shown = bit_positions(team_and_peers(flows, team))
         order = sorted(shown, key=lambda i: (not team >> i & 1, index.names[i]))
-        notes.extend(team_note(filters, index, team, shown))
-        return _namespaces(index, flows, order, order, notes, groups)
+        notes.extend(
+            team_note(
+                filters,
+                index,
+                team,
+                shown,
+                "(listed after it); pairs of two other teams are hatched",
+            )
+        )
+        grid = _namespaces(index, flows, order, order, notes, groups)
+        for row in grid["cells"]:
+            for cell in row:
+                if not ({cell["from"], cell["to"]} & filters.team_namespaces):
+                    cell["level"] = "other"
+                    cell["title"] = (
+                        f"{cell['from']} → {cell['to']}: between two other teams, not shown; "
+                        "clear the team to see it"
+                    )
+        grid["legend"].append(("other", "between two other teams: not shown"))
+        return grid
     if n <= limits.MATRIX_FLAT:
         return _namespaces(index, flows, list(range(n)), list(range(n)), notes, groups)
     return _groups(index, flows, groups, notes)

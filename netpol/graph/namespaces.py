@@ -237,7 +237,13 @@ def mark_team(drawing: Drawing, filters: Filters, member: int) -> None:
         node["classes"] = (node.get("classes", "") + " other-team").strip()
 
 
-def team_note(filters: Filters, index: Index, team: int, candidates) -> list[str]:
+def team_note(
+    filters: Filters,
+    index: Index,
+    team: int,
+    candidates,
+    how: str = "(drawn faded); flows between other teams are left out",
+) -> list[str]:
     if not filters.team:
         return []
     own = team.bit_count()
@@ -245,7 +251,7 @@ def team_note(filters: Filters, index: Index, team: int, candidates) -> list[str
     return [
         f"{describe(filters.team).capitalize()}: its {own:,} namespace{'s' if own != 1 else ''} and "
         f"{peers:,} namespace{'s' if peers != 1 else ''} of other teams that exchange traffic with them "
-        "(drawn faded); flows between other teams are left out. Clear the team to see the whole cluster."
+        f"{how}. Clear the team to see the whole cluster."
     ]
 
 
