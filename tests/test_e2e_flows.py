@@ -35,6 +35,18 @@ def test_auditor_imports_flows_and_sees_them_replayed(
     assert "hubble observe" in empty and "manage.py import_flows demo FILE" in empty
     screenshot(page, f"flows-empty-{width}")
 
+    # Over the upload limit the browser says so at once, without uploading.
+    settings.FLOWS_UPLOAD_MAX_BYTES = 1000
+    page.reload()
+    page.set_input_files("input[type=file]", str(DEMO_FLOWS))
+    page.click("button:has-text('Import')")
+    too_big = page.inner_text("#flow-too-big")
+    assert f"hubble.jsonl is {DEMO_FLOWS.stat().st_size:,} bytes, over the upload limit" in too_big
+    assert "manage.py import_flows demo FILE" in too_big
+    assert page.is_enabled("button:has-text('Import')")
+
+    settings.FLOWS_UPLOAD_MAX_BYTES = 2**20
+    page.reload()
     page.set_input_files("input[type=file]", str(DEMO_FLOWS))
     page.click("button:has-text('Import')")
     page.wait_for_selector("#flow-figures")

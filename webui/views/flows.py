@@ -43,6 +43,7 @@ def flows_page(request, name):
         "pinned": pinned,
         "imports": list(cluster.flow_imports.select_related("imported_by")),
         "max_size": _size(settings.FLOWS_UPLOAD_MAX_BYTES),
+        "max_bytes": settings.FLOWS_UPLOAD_MAX_BYTES,
         "can_import": has_role(request.user, "auditor"),
     }
     if result is not None:
