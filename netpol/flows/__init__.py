@@ -8,6 +8,7 @@ Pure Python, no Django. ``formats`` reads the files (one record a line, streamed
     result.to_dict()["denied"]
 """
 
+from .counting import count_flows
 from .formats import FORMATS, Counts, End, FlowFileError, Observed, detect, read_flows
 from .judge import Replay, Resolver, replay, replay_counted, unused_rules, would_deny
 
@@ -19,6 +20,7 @@ __all__ = [
     "Observed",
     "Replay",
     "Resolver",
+    "count_flows",
     "detect",
     "read_flows",
     "replay",

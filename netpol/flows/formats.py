@@ -223,62 +223,74 @@ def _progress_every(f, progress, number: int) -> None:
 # --- Hubble ---------------------------------------------------------------------------
 
 
+class _Skip(Exception):  # noqa: N818 (a record to count, not an error)
+    """A record that is no flow worth replaying; the reason is what ``Counts`` shows."""
+
+
 def _hubble(f, path: Path, counts: Counts, progress):
     loads = orjson.loads
-    skip = counts.skip
     number = 0
     for number, raw in enumerate(f, start=1):  # noqa: B007 (read after the loop)
         _progress_every(f, progress, number)
         if raw.isspace():
             continue
         try:
-            obj = loads(raw)
-            flow = obj.get("flow", obj)
-            if flow is not obj and not isinstance(flow, dict):
-                raise ValueError("'flow' is not an object")
-            if flow is obj and ("node_status" in obj or "lost_events" in obj):
-                skip("not a flow (node status, lost events)")
-                continue
-            kind = flow.get("Type")
-            if kind != "L3_L4" and kind != 1:
-                skip("not an L3/L4 event (L7, socket trace or unknown type)")
-                continue
-            reply = flow.get("is_reply", flow.get("isReply"))
-            if reply is True:
-                skip("reply")
-                continue
-            l4 = flow.get("l4") or {}
-            for protocol in ("TCP", "UDP", "SCTP"):
-                ports = l4.get(protocol)
-                if ports is not None:
-                    port = ports.get("destination_port", ports.get("destinationPort"))
-                    break
-            else:
-                skip("no TCP/UDP/SCTP port (ICMP or no L4)")
-                continue
-            if not port:
-                raise ValueError(f"l4.{protocol} has no destination_port")
-            if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-                raise ValueError(f"l4.{protocol}.destination_port {port!r} is not a port number")
-            verdict = _VERDICTS.get(flow.get("verdict"))
-            if verdict == DENIED and flow.get("verdict") == "DROPPED":
-                why = flow.get("drop_reason_desc", flow.get("dropReasonDesc"))
-                if why is not None and why not in _POLICY_DROPS:
-                    verdict = DROPPED_OTHER
-            ip = flow.get("IP") or {}
-            src = _hubble_end(flow.get("source"), ip.get("source"))
-            dst = _hubble_end(flow.get("destination"), ip.get("destination"))
-            when = flow.get("time")
+            flow, when = _hubble_flow(loads(raw))
             if when is not None:
-                if counts.first_time is None or when < counts.first_time:
-                    counts.first_time = when
-                if counts.last_time is None or when > counts.last_time:
-                    counts.last_time = when
+                _hubble_time(counts, when)
+        except _Skip as skip:
+            counts.skip(skip.args[0])
+            continue
         except (ValueError, TypeError, AttributeError) as exc:
             counts.bad(f"{path}:{number}", _why(exc))
             continue
-        yield Observed(src, dst, port, protocol, verdict)
+        yield flow
     counts.lines += number
+
+
+def _hubble_time(counts: Counts, when) -> None:
+    # Compared as given: a time that is no string fails here and marks the line malformed.
+    if counts.first_time is None or when < counts.first_time:
+        counts.first_time = when
+    if counts.last_time is None or when > counts.last_time:
+        counts.last_time = when
+
+
+def _hubble_flow(obj) -> tuple[Observed, str | None]:
+    """One decoded Hubble line: (the flow, its time), or ``_Skip``, or a ValueError,
+    TypeError or AttributeError saying why it is malformed."""
+    flow = obj.get("flow", obj)
+    if flow is not obj and not isinstance(flow, dict):
+        raise ValueError("'flow' is not an object")
+    if flow is obj and ("node_status" in obj or "lost_events" in obj):
+        raise _Skip("not a flow (node status, lost events)")
+    kind = flow.get("Type")
+    if kind != "L3_L4" and kind != 1:
+        raise _Skip("not an L3/L4 event (L7, socket trace or unknown type)")
+    reply = flow.get("is_reply", flow.get("isReply"))
+    if reply is True:
+        raise _Skip("reply")
+    l4 = flow.get("l4") or {}
+    for protocol in ("TCP", "UDP", "SCTP"):
+        ports = l4.get(protocol)
+        if ports is not None:
+            port = ports.get("destination_port", ports.get("destinationPort"))
+            break
+    else:
+        raise _Skip("no TCP/UDP/SCTP port (ICMP or no L4)")
+    if not port:
+        raise ValueError(f"l4.{protocol} has no destination_port")
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise ValueError(f"l4.{protocol}.destination_port {port!r} is not a port number")
+    verdict = _VERDICTS.get(flow.get("verdict"))
+    if verdict == DENIED and flow.get("verdict") == "DROPPED":
+        why = flow.get("drop_reason_desc", flow.get("dropReasonDesc"))
+        if why is not None and why not in _POLICY_DROPS:
+            verdict = DROPPED_OTHER
+    ip = flow.get("IP") or {}
+    src = _hubble_end(flow.get("source"), ip.get("source"))
+    dst = _hubble_end(flow.get("destination"), ip.get("destination"))
+    return Observed(src, dst, port, protocol, verdict), flow.get("time")
 
 
 def _hubble_end(end, ip) -> End:
@@ -409,52 +421,68 @@ def _label_list(labels) -> tuple[str, ...]:
 # --- CSV ------------------------------------------------------------------------------
 
 
-def _csv(f, path: Path, counts: Counts, progress):
+def _csv(f, path: Path, counts: Counts, progress, rows=None, number: int = 0, layout=None):
+    """``rows``, ``number``, ``layout``: the rows left, the rows already read and the
+    columns, when the fast counter (``counting.py``) hands a file over."""
     import io
 
-    text = io.TextIOWrapper(f, encoding="utf-8", errors="replace", newline="")
-    rows = csv.reader(text)
-    columns = {name: i for i, name in enumerate(CSV_COLUMNS)}
-    width = len(CSV_COLUMNS)
-    src_ip = None
-    number = 0
-    for number, row in enumerate(rows, start=1):  # noqa: B007
+    if rows is None:
+        text = io.TextIOWrapper(f, encoding="utf-8", errors="replace", newline="")
+        rows = csv.reader(text)
+    columns, src_ip, width = layout or _CSV_DEFAULT
+    start = number
+    for number, row in enumerate(rows, start=start + 1):  # noqa: B007
         if progress is not None and number % 65536 == 0:
             progress(f.tell() if not isinstance(f, gzip.GzipFile) else f.fileobj.tell())
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
-        if number == 1 and {"port", "protocol"} <= {c.strip() for c in row}:
+        if number == 1 and _is_header(row):
             columns, src_ip, width = _header(row, path)
             continue
         try:
-            if len(row) < width:
-                raise ValueError(f"{len(row)} columns, expected {width}")
-            port = _number(row[columns["port"]], "port")
-            if not 1 <= port <= 65535:
-                raise ValueError(f"port {port} is outside 1-65535")
-            protocol = _PROTOCOLS.get(row[columns["protocol"]].strip().upper())
-            if protocol is None:
-                if row[columns["protocol"]].strip().upper().startswith("ICMP"):
-                    counts.skip("no TCP/UDP/SCTP port (ICMP or no L4)")
-                    continue
-                raise ValueError(f"protocol {row[columns['protocol']]!r} is not TCP, UDP or SCTP")
-            given = row[columns["verdict"]].strip().upper()
-            verdict = _VERDICTS.get(given) if given else None
-            if given and verdict is None:
-                raise ValueError(f"verdict {given!r}: use allowed/forwarded or denied/dropped")
-            src = End(
-                row[columns["src_ns"]],
-                row[columns["src_pod"]],
-                row[src_ip] if src_ip is not None else "",
-                (),
-            )
-            dst = End(row[columns["dst_ns"]], row[columns["dst_pod"]], row[columns["dst_ip"]], ())
+            flow = _csv_row(row, columns, src_ip, width)
             counts.seen_at(row[columns["time"]])
+        except _Skip as skip:
+            counts.skip(skip.args[0])
+            continue
         except (ValueError, IndexError) as exc:
             counts.bad(f"{path}:{number}", _why(exc))
             continue
-        yield Observed(src, dst, port, protocol, verdict)
+        yield flow
     counts.lines += number
+
+
+_CSV_DEFAULT = ({name: i for i, name in enumerate(CSV_COLUMNS)}, None, len(CSV_COLUMNS))
+
+
+def _is_header(row: list[str]) -> bool:
+    return {"port", "protocol"} <= {c.strip() for c in row}
+
+
+def _csv_row(row: list[str], columns: dict[str, int], src_ip: int | None, width: int) -> Observed:
+    """One CSV row as a flow, or ``_Skip``, or a ValueError/IndexError saying why not."""
+    if len(row) < width:
+        raise ValueError(f"{len(row)} columns, expected {width}")
+    port = _number(row[columns["port"]], "port")
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port {port} is outside 1-65535")
+    protocol = _PROTOCOLS.get(row[columns["protocol"]].strip().upper())
+    if protocol is None:
+        if row[columns["protocol"]].strip().upper().startswith("ICMP"):
+            raise _Skip("no TCP/UDP/SCTP port (ICMP or no L4)")
+        raise ValueError(f"protocol {row[columns['protocol']]!r} is not TCP, UDP or SCTP")
+    given = row[columns["verdict"]].strip().upper()
+    verdict = _VERDICTS.get(given) if given else None
+    if given and verdict is None:
+        raise ValueError(f"verdict {given!r}: use allowed/forwarded or denied/dropped")
+    src = End(
+        row[columns["src_ns"]],
+        row[columns["src_pod"]],
+        row[src_ip] if src_ip is not None else "",
+        (),
+    )
+    dst = End(row[columns["dst_ns"]], row[columns["dst_pod"]], row[columns["dst_ip"]], ())
+    return Observed(src, dst, port, protocol, verdict)
 
 
 def _header(row: list[str], path: Path) -> tuple[dict[str, int], int | None, int]:

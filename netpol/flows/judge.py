@@ -7,10 +7,11 @@ Pure Python, no Django::
 
 How, in bounded memory whatever the files' size:
 
-1. Stream each file's records (``formats.read_flows``) into a counter of distinct raw
-   flows (both ends as the file gives them, port, protocol, observed verdict). Time and
-   source port are left out, so the counter grows with the distinct conversations, not
-   with the flows; past ``RAW_LIMIT`` entries it is folded into step 2's table and emptied.
+1. Count each file's distinct raw flows (``counting.count_flows``: both ends as the file
+   gives them, port, protocol, observed verdict; each kind of line decoded once). Time
+   and source port are left out, so the counts grow with the distinct conversations,
+   not with the flows; every ``RAW_LIMIT`` distinct flows they are folded into step 2's
+   table.
 2. Match each distinct end to the snapshot (``Resolver``): a pod by namespace/name (or,
    for Calico, by generated-name prefix), else a pod or node by IP, else a pod of the
    one workload whose pods carry the flow's labels; an address outside the cluster is an
@@ -29,16 +30,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import NamedTuple
 
 from netpol.engine import ACTIVE, ClusterModel, InputError, IPSet, cidr_set, ip_to_int
 
-from .formats import ALLOWED, DENIED, Counts, End, detect, read_flows
+from .counting import count_flows
+from .formats import ALLOWED, DENIED, Counts, End, detect
 
 RAW_LIMIT = 500_000  # distinct raw flows kept before they are matched and folded
-CHUNK = 10_000  # records counted per call into C (Counter.update); the memory bound
 MAX_UNMATCHED = 100  # unmatched ends listed (all are counted)
 _CACHE_LIMIT = 1_000_000
 
@@ -322,14 +322,8 @@ def replay(
             def report(at, base=base):
                 progress(base + at, total)
 
-        raw: Counter = Counter()
-        flows = read_flows(path, counts, fmt, report)
-        while chunk := list(islice(flows, CHUNK)):
-            raw.update(chunk)
-            if len(raw) >= RAW_LIMIT:
-                fold(raw)
-                raw.clear()
-        fold(raw)
+        for batch in count_flows(path, counts, fmt, report, limit=RAW_LIMIT):
+            fold(batch)
         done += size
         if progress is not None:
             progress(done, total)

@@ -1,0 +1,404 @@
+"""Count a flow file's distinct flows fast: each kind of line is decoded once.
+
+``count_flows(path, counts)`` yields ``Counter``s of ``Observed`` flows (flows → how many)
+with exactly what ``formats.read_flows`` would give, record for record: the same flows,
+skips, malformed lines (with their line numbers) and time window. It is the hot path of a
+replay: a file of millions of lines holds a few thousand kinds of line, because what
+changes from one line to the next is the time, an id and the ports.
+
+1. Each line is cut into a key, the line without the values of a few known fields
+   (Hubble: ``time``, ``uuid``, ``source_port``, ``destination_port``; CSV: the time,
+   its first column), found with ``bytes.find``.
+2. A key seen for the first time is decoded by the full reader twice: the line itself,
+   and a probe, the same key with a sentinel in each cut. The key is cached only when
+   both agree and the probe shows where the flow's port and time come from (the port is
+   the sentinel of the ``destination_port`` cut, the time that of a ``time`` cut); then
+   every line of that key is that flow with its own port and time, or the same skip.
+   Anything else (a malformed line, a value that is no plain string or number, a key
+   whose answer depends on more) is decoded in full every time.
+3. Flows are tallied by (kind, port) in a dict of ints, and turned into ``Observed``
+   flows per distinct tally when a batch is handed over.
+
+Memory: the cache holds each distinct key once, up to ``CACHE_BYTES`` of keys, and is
+emptied (after handing over the tally) when full; the tally holds at most ``limit``
+distinct flows before it is handed over. Calico files and CSV files that need the
+``csv`` module's full syntax (quotes, a carriage return inside a line, a NUL, columns
+with the time elsewhere) are read by ``read_flows`` and counted as they come.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+from collections import Counter
+from itertools import chain, islice
+from pathlib import Path
+
+import orjson
+
+from .formats import (
+    _CSV_DEFAULT,
+    CSV,
+    HUBBLE,
+    Counts,
+    FlowFileError,
+    Observed,
+    _csv,
+    _csv_row,
+    _header,
+    _hubble_flow,
+    _hubble_time,
+    _is_header,
+    _open,
+    _Skip,
+    _why,
+    detect,
+    read_flows,
+)
+
+CACHE_BYTES = 256 * 2**20  # bytes of distinct keys kept (step 2); emptied when full
+LIMIT = 500_000  # distinct flows tallied before a batch is handed over
+_CHUNK = 10_000
+
+_STRING = re.compile(rb'[^"\\]*"')  # a JSON string's rest without escapes
+_NUMBER = re.compile(rb"[1-9][0-9]{0,6}(?=[,}])")  # a plain positive JSON integer
+# (marker, is a string): the fields cut out of a Hubble line, in the order Hubble
+# writes them (proto field order); the last ``time`` is the response's, after the flow.
+_PROTO_CUTS = (
+    (b'"time":"', True),
+    (b'"uuid":"', True),
+    (b'"source_port":', False),
+    (b'"destination_port":', False),
+    (b'"time":"', True),
+)
+_CAMEL_CUTS = (
+    (b'"time":"', True),
+    (b'"uuid":"', True),
+    (b'"sourcePort":', False),
+    (b'"destinationPort":', False),
+    (b'"time":"', True),
+)
+_UNCACHED = False
+
+
+def count_flows(
+    path: str | Path, counts: Counts, fmt: str | None = None, progress=None, limit: int = LIMIT
+):
+    """Yield ``Counter``s of the flows of one file (module docstring); ``progress(bytes)``
+    as for ``read_flows``."""
+    path = Path(path)
+    fmt = fmt or detect(path)
+    before = counts.malformed
+    found = 0
+    try:
+        with _open(path) as f:
+            if fmt == HUBBLE:
+                batches = _hubble_counted(f, path, counts, progress, limit)
+            elif fmt == CSV:
+                batches = _csv_counted(f, path, counts, progress, limit)
+            else:
+                batches = None
+            if batches is not None:
+                for batch in batches:
+                    found += batch.total()
+                    yield batch
+    except OSError as exc:
+        raise FlowFileError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    except (EOFError, gzip.BadGzipFile) as exc:
+        raise FlowFileError(f"{path}: not a readable gzip file ({exc})") from None
+    if batches is None:  # Calico: the reader's records, counted in C a chunk at a time
+        batch: Counter = Counter()
+        flows = read_flows(path, counts, fmt, progress)
+        while chunk := list(islice(flows, _CHUNK)):
+            batch.update(chunk)
+            if len(batch) >= limit:
+                yield batch
+                batch = Counter()
+        yield batch
+        return
+    bad = counts.malformed - before
+    if not found and bad:
+        first = next((e for e in counts.examples if e.startswith(f"{path}:")), "")
+        raise FlowFileError(
+            f"{path}: no {fmt} flow in it and {bad} malformed line{'s' if bad > 1 else ''}"
+            + (f"; the first: {first}" if first else "")
+        )
+
+
+def _window(counts: Counts, first: bytes | None, last: bytes | None) -> None:
+    """Merge a file's first and last times, kept as UTF-8 bytes (which sort as the
+    strings do), into ``counts``."""
+    for when in (first, last):
+        if when is not None:
+            counts.seen_at(when.decode())
+
+
+# --- Hubble ------------------------------------------------------------------------------
+
+
+def _cut(raw: bytes, cuts) -> tuple[bytes, list[bytes]] | None:
+    """(the line without the cut values, the values), or None when a marker's value is
+    no plain string or number (then the line is decoded in full)."""
+    segments = []
+    values = []
+    pos = 0
+    find = raw.find
+    for marker, string in cuts:
+        i = find(marker, pos)
+        if i < 0:
+            continue
+        start = i + len(marker)
+        m = (_STRING if string else _NUMBER).match(raw, start)
+        if m is None:
+            return None
+        end = m.end() - 1 if string else m.end()
+        segments.append(raw[pos:start])
+        values.append(raw[start:end])
+        pos = end
+    segments.append(raw[pos:])
+    return b"".join(segments), values
+
+
+def _probe(raw: bytes, cuts) -> tuple[bytes, list]:
+    """The line with a sentinel in each cut (``~k~`` in a string, a port number no cut
+    holds in a number), and the sentinels as the decoder returns them."""
+    parts, kinds, pos = [], [], 0
+    for marker, string in cuts:
+        i = raw.find(marker, pos)
+        if i < 0:
+            continue
+        start = i + len(marker)
+        m = (_STRING if string else _NUMBER).match(raw, start)
+        end = m.end() - 1 if string else m.end()
+        parts.append(raw[pos:start])
+        kinds.append((string, raw[start:end]))
+        pos = end
+    taken = {int(v) for string, v in kinds if not string}
+    spare = (n for n in range(2, 65536) if n not in taken)
+    sentinels = [f"~{k}~" if string else next(spare) for k, (string, _) in enumerate(kinds)]
+    out = []
+    for part, sentinel in zip(parts, sentinels, strict=True):
+        out += (part, str(sentinel).encode())
+    out.append(raw[pos:])
+    return b"".join(out), sentinels
+
+
+def _decode(raw: bytes):
+    """The full reader's answer for one line: ("flow", Observed, time), ("skip", reason)
+    or ("bad", why)."""
+    try:
+        flow, when = _hubble_flow(orjson.loads(raw))
+    except _Skip as skip:
+        return ("skip", skip.args[0])
+    except (ValueError, TypeError, AttributeError) as exc:
+        return ("bad", _why(exc))
+    return ("flow", flow, when)
+
+
+def _learn(raw: bytes, values: list[bytes], cuts):
+    """What to cache for the key of ``raw`` (step 2): a skip reason, (flow, port cut,
+    time cut or -1), or ``_UNCACHED``."""
+    real = _decode(raw)
+    if real[0] == "bad":
+        return _UNCACHED
+    probe, sentinels = _probe(raw, cuts)
+    seen = _decode(probe)
+    if real[0] == "skip":
+        return real[1] if seen == real else _UNCACHED
+    if seen[0] != "flow":
+        return _UNCACHED
+    flow, when = real[1], real[2]
+    other, other_when = seen[1], seen[2]
+    if other.port not in sentinels or other._replace(port=flow.port) != flow:
+        return _UNCACHED
+    port_cut = sentinels.index(other.port)
+    if int(values[port_cut]) != flow.port:
+        return _UNCACHED
+    if other_when is None and when is None:
+        time_cut = -1
+    elif other_when in sentinels and values[sentinels.index(other_when)].decode() == when:
+        time_cut = sentinels.index(other_when)
+    else:
+        return _UNCACHED
+    return (flow, port_cut, time_cut)
+
+
+def _hubble_counted(f, path: Path, counts: Counts, progress, limit: int):
+    cache: dict[bytes, object] = {}  # key -> skip reason, (kind, port cut, time cut), False
+    kinds: list[Observed] = []  # the flows of cached keys, port 0 (the line gives it)
+    kind_of: dict[Observed, int] = {}
+    tally: dict[int, int] = {}  # kind << 16 | port -> flows
+    loose: Counter = Counter()  # flows of lines decoded in full
+    skipped: dict[str, int] = {}
+    cached_bytes = 0
+    first = last = None
+    cuts = _PROTO_CUTS
+    number = 0
+
+    def batch() -> Counter:
+        out = Counter(loose)
+        for k, n in tally.items():
+            out[kinds[k >> 16]._replace(port=k & 0xFFFF)] += n
+        tally.clear()
+        loose.clear()
+        return out
+
+    for number, raw in enumerate(f, start=1):  # noqa: B007 (read after the loop)
+        if progress is not None and number % 65536 == 0:
+            progress(f.tell() if not isinstance(f, gzip.GzipFile) else f.fileobj.tell())
+        if raw.isspace():
+            continue
+        if number == 1 and (b'"destinationPort":' in raw or b'"sourcePort":' in raw):
+            cuts = _CAMEL_CUTS
+        cut = _cut(raw, cuts)
+        entry = _UNCACHED
+        if cut is not None:
+            key, values = cut
+            entry = cache.get(key)
+            if entry is None:
+                if cached_bytes > CACHE_BYTES:
+                    # The tally names kinds by number: hand it over before they go.
+                    yield batch()
+                    kinds.clear()
+                    kind_of.clear()
+                    cache.clear()
+                    cached_bytes = 0
+                entry = _learn(raw, values, cuts)
+                if type(entry) is tuple:
+                    flow = entry[0]._replace(port=0)
+                    k = kind_of.get(flow)
+                    if k is None:
+                        k = kind_of[flow] = len(kinds)
+                        kinds.append(flow)
+                    entry = (k, entry[1], entry[2])
+                cache[key] = entry
+                cached_bytes += len(key)
+        if type(entry) is tuple:
+            k, port_cut, time_cut = entry
+            port = int(values[port_cut])
+            if port <= 65535:
+                t = (k << 16) | port
+                tally[t] = tally.get(t, 0) + 1
+                if time_cut >= 0:
+                    when = values[time_cut]
+                    if first is None or when < first:
+                        first = when
+                    if last is None or when > last:
+                        last = when
+                if len(tally) >= limit:
+                    yield batch()
+                continue
+        elif entry is not _UNCACHED:
+            skipped[entry] = skipped.get(entry, 0) + 1
+            continue
+        # Decoded in full, as read_flows does.
+        real = _decode(raw)
+        if real[0] == "skip":
+            counts.skip(real[1])
+        elif real[0] == "bad":
+            counts.bad(f"{path}:{number}", real[1])
+        else:
+            try:
+                if real[2] is not None:
+                    _hubble_time(counts, real[2])
+            except TypeError as exc:
+                counts.bad(f"{path}:{number}", _why(exc))
+                continue
+            loose[real[1]] += 1
+    counts.lines += number
+    for reason, n in skipped.items():
+        counts.skipped[reason] = counts.skipped.get(reason, 0) + n
+    _window(counts, first, last)
+    yield batch()
+
+
+# --- CSV ---------------------------------------------------------------------------------
+
+
+def _csv_counted(f, path: Path, counts: Counts, progress, limit: int):
+    """CSV with the time first: the key is the line after the time. A line that the csv
+    module could read otherwise than a split on commas (a quote, a carriage return inside
+    it, a NUL), or a header putting the time elsewhere, hands the rest of the file over to
+    the full reader."""
+    cache: dict[bytes, tuple] = {}
+    tally: Counter = Counter()
+    skipped: dict[str, int] = {}
+    first = last = None
+    layout = _CSV_DEFAULT
+    number = 0
+    handover = None  # the lines for the full reader to read first
+    cached_bytes = 0
+    for number, raw in enumerate(f, start=1):  # noqa: B007
+        if progress is not None and number % 65536 == 0:
+            progress(f.tell() if not isinstance(f, gzip.GzipFile) else f.fileobj.tell())
+        comma = raw.find(b",")
+        when = raw[:comma] if comma >= 0 else raw
+        if 34 in when or 13 in when or 0 in when or not when.isascii():
+            handover = [raw]
+            break
+        entry = cache.get(raw[comma:]) if comma >= 0 else None
+        if entry is None:
+            cr = raw.find(b"\r")
+            if 34 in raw or 0 in raw or (cr >= 0 and (cr != len(raw) - 2 or raw[-1] != 10)):
+                handover = [raw]
+                break
+            row = next(csv.reader([raw.decode("utf-8", "replace")]), [])
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if number == 1 and _is_header(row):
+                layout = _header(row, path)
+                if layout[0]["time"] != 0:
+                    handover = []
+                    number += 1
+                    break
+                continue
+            try:
+                entry = ("flow", _csv_row(row, *layout))
+            except _Skip as skip:
+                entry = ("skip", skip.args[0])
+            except (ValueError, IndexError) as exc:
+                entry = ("bad", _why(exc))
+            if comma >= 0:
+                if cached_bytes > CACHE_BYTES:
+                    cache.clear()
+                    cached_bytes = 0
+                cache[raw[comma:]] = entry
+                cached_bytes += len(raw) - comma
+        kind = entry[0]
+        if kind == "flow":
+            tally[entry[1]] += 1
+            if when:
+                if first is None or when < first:
+                    first = when
+                if last is None or when > last:
+                    last = when
+            if len(tally) >= limit:
+                yield tally
+                tally = Counter()
+        elif kind == "skip":
+            skipped[entry[1]] = skipped.get(entry[1], 0) + 1
+        else:
+            counts.bad(f"{path}:{number}", entry[1])
+    for reason, n in skipped.items():
+        counts.skipped[reason] = counts.skipped.get(reason, 0) + n
+    _window(counts, first, last)
+    yield tally
+    if handover is None:
+        counts.lines += number
+        return
+    import io
+
+    text = io.TextIOWrapper(f, encoding="utf-8", errors="replace", newline="")
+    # Split as the text wrapper splits (a lone carriage return ends a line too).
+    lines = chain(io.StringIO(b"".join(handover).decode("utf-8", "replace"), newline=""), text)
+    flows = _csv(
+        f, path, counts, progress, rows=csv.reader(lines), number=number - 1, layout=layout
+    )
+    tally = Counter()
+    while chunk := list(islice(flows, _CHUNK)):
+        tally.update(chunk)
+        if len(tally) >= limit:
+            yield tally
+            tally = Counter()
+    yield tally
