@@ -14,9 +14,10 @@ Per side of a connection (ingress at the destination, egress at the source), Cal
    the tier's ``defaultAction`` (``Deny`` unless the Tier says ``Pass``);
 5. after the last tier (or with no policy at all): the namespace's profile, which allows.
 
-This module holds the parsed objects and their parsing; ``reference.calico_side`` is the
-plain per-pod evaluation written from the documentation. The class/bitset evaluation
-(``evaluate.py``) does not take Calico policies yet; see docs/semantics-calico.md.
+This module holds the parsed objects, their parsing and ``CalicoTiers``, the walk on class
+bitsets that ``Evaluation.allowed()``/``egress_ips()`` and ``explain`` call;
+``reference.calico_side`` is the plain per-pod evaluation written from the documentation.
+Decisions: docs/semantics-calico.md.
 """
 
 from __future__ import annotations
@@ -333,3 +334,335 @@ def _port(value, where, problems) -> PortSpec:
         return PortSpec(protocol="TCP", port=text)
     problems.append((where, f"{value!r} is not a port, range or name; matches nothing"))
     return PortSpec(valid=False)
+
+
+# -- compiled form, over the evaluation's pod classes ----------------------------------------
+
+
+def entity_sets(entity) -> list[IPSet]:
+    """The address sets an entity names, to join the class key (nets match pod IPs)."""
+    return [s for s in (entity.nets, entity.not_nets) if s is not None]
+
+
+@dataclass(slots=True, eq=False)
+class CompiledCalicoRule:
+    """A rule of one direction: ``local`` the classes of the side the policy is about
+    (subject and the local entity), ``classes``/``ips`` what the remote entity matches."""
+
+    id: int
+    policy: object  # CalicoPolicy, or a Kubernetes Policy of the default tier
+    tier: str
+    direction: str
+    action: str
+    index: int
+    local: int
+    classes: int
+    ips: IPSet
+    rule: CalicoRule | None  # None for a Kubernetes rule
+    np_ports: object = None  # the Kubernetes rule's CompiledRule, for its ports
+    fixed_ports: object = None
+
+    @property
+    def label(self) -> str:
+        kind = "Kubernetes NetworkPolicy " if self.rule is None else ""
+        return f"{kind}{self.policy.key} {self.direction}[{self.index}] {self.action}"
+
+    def ports_for(self, named_ports: frozenset):
+        if self.fixed_ports is not None:
+            return self.fixed_ports
+        if self.rule is None:
+            return self.np_ports.ports_for(named_ports)
+        return rule_ports(self.rule, named_ports)
+
+
+def rule_ports(rule: CalicoRule, named_ports: frozenset):
+    """The destination ports a Calico rule matches towards a pod with these named ports."""
+    from .ports import ALL_PORTS, NO_PORTS, PortSet
+
+    dest = rule.destination
+    if rule.protocol == "other" or ((dest.ports or dest.not_ports) and rule.protocol is None):
+        return NO_PORTS
+    protocols = PROTOCOLS if rule.protocol is None else (rule.protocol,)
+    out = NO_PORTS
+    for proto in protocols:
+        if dest.ports is None:
+            out = out | PortSet.of(proto)
+        else:
+            for spec in dest.ports:
+                out = out | PortSpec(proto, spec.port, spec.end_port, spec.valid).resolve(
+                    named_ports
+                )
+    for spec in dest.not_ports:
+        for proto in protocols:
+            out = out - PortSpec(proto, spec.port, spec.end_port, spec.valid).resolve(named_ports)
+    if rule.not_protocol is not None and rule.not_protocol != "other":
+        out = out - PortSet.of(rule.not_protocol)
+    return out & ALL_PORTS
+
+
+class CalicoTiers:
+    """Calico's tiers compiled over an evaluation's classes, the Kubernetes
+    NetworkPolicies among them (``default`` tier, order 1000).
+
+    ``order``: the tiers in walk order. ``own[direction][class]``: the rule ids about the
+    class (its subject and local entity hold it) in walk order, with ``applies``: per
+    tier and direction, the classes some policy of the tier selects (they meet the tier's
+    end). ``towards[class]``: the egress rule ids whose remote entity holds the class.
+    """
+
+    def __init__(self, ev, policies: list[CalicoPolicy], tiers: list[CalicoTier]):
+        known = {t.name: t for t in tiers}
+        names = {p.tier for p in policies} | {DEFAULT_TIER}
+        self.tiers = {n: known.get(n) or CalicoTier(n, TIER_ORDERS.get(n, LAST)) for n in names}
+        self.order = sorted(self.tiers, key=lambda n: (self.tiers[n].order, n))
+        self.rank = {n: i for i, n in enumerate(self.order)}
+        n_classes = len(ev.classes)
+        self.rules: list[CompiledCalicoRule] = []
+        self.applies = {d: {t: 0 for t in self.order} for d in ("ingress", "egress")}
+        self.own = {d: [[] for _ in range(n_classes)] for d in ("ingress", "egress")}
+        self.towards: list[list[int]] = [[] for _ in range(n_classes)]
+        self.partial = 0
+        self._np_rules: dict[int, list] = {}
+        for compiled in ev.rules:
+            self._np_rules.setdefault(compiled.policy.id, []).append(compiled)
+        entries = [((self.rank[p.tier], p.order, p.name), p) for p in policies]
+        entries += [
+            ((self.rank[DEFAULT_TIER], KUBERNETES_ORDER, f"knp.default.{p.name}"), p)
+            for p in ev.policies
+        ]
+        for _, policy in sorted(entries, key=lambda e: e[0]):
+            if isinstance(policy, CalicoPolicy):
+                self._add_calico(ev, policy)
+            else:
+                self._add_kubernetes(ev, policy)
+        del self._np_rules
+
+    def _subject(self, ev, policy) -> int:
+        bits = policy.selector.eval(ev.pod_index)
+        if policy.namespace is not None:
+            bits &= ev.ns_mask(policy.namespace)
+        if policy.namespace_selector is not None:
+            bits &= policy.namespace_selector.eval(ev.ns_index)
+        return bits
+
+    def _entity(self, ev, entity, policy) -> tuple[int, IPSet]:
+        from .ipsets import ALL_IPS, NO_IPS
+
+        if "serviceAccounts" in entity.undecided or "services" in entity.undecided:
+            return 0, NO_IPS
+        classes, ips = ev.all, ALL_IPS
+        if entity.nets is not None:
+            classes &= ev.block_classes(entity.nets)
+            ips = ips & entity.nets
+        if entity.not_nets is not None:
+            classes &= ~ev.block_classes(entity.not_nets)
+            ips = ips - entity.not_nets
+        scoped = entity.selector is not None or entity.not_selector is not None
+        if scoped or entity.namespace_selector is not None:
+            ips = NO_IPS
+            if entity.namespace_selector is not None:
+                classes &= entity.namespace_selector.eval(ev.ns_index)
+            elif policy.namespace is not None:
+                classes &= ev.ns_mask(policy.namespace)
+            if entity.selector is not None:
+                classes &= entity.selector.eval(ev.pod_index)
+            if entity.not_selector is not None:
+                classes &= ~entity.not_selector.eval(ev.pod_index)
+        return classes & ev.all, ips
+
+    def _add(self, rule: CompiledCalicoRule) -> None:
+        self.rules.append(rule)
+        for c in _positions(rule.local):
+            self.own[rule.direction][c].append(rule.id)
+        if rule.direction == "egress" and rule.local:
+            for c in _positions(rule.classes):
+                self.towards[c].append(rule.id)
+
+    def _add_calico(self, ev, policy: CalicoPolicy) -> None:
+        subject = self._subject(ev, policy)
+        for direction in ("ingress", "egress"):
+            if direction not in policy.types:
+                continue
+            self.applies[direction][policy.tier] |= subject
+            for rule in getattr(policy, direction):
+                if rule.undecided or rule.source.undecided or rule.destination.undecided:
+                    self.partial |= subject
+                mine, theirs = (
+                    (rule.destination, rule.source)
+                    if direction == "ingress"
+                    else (rule.source, rule.destination)
+                )
+                local_classes, _ = self._entity(ev, mine, policy)
+                classes, ips = self._entity(ev, theirs, policy)
+                named = any(s.named for s in rule.destination.ports or ()) or any(
+                    s.named for s in rule.destination.not_ports
+                )
+                self._add(
+                    CompiledCalicoRule(
+                        id=len(self.rules),
+                        policy=policy,
+                        tier=policy.tier,
+                        direction=direction,
+                        action=rule.action,
+                        index=rule.index,
+                        local=subject & local_classes,
+                        classes=classes,
+                        ips=ips,
+                        rule=rule,
+                        fixed_ports=None if named else rule_ports(rule, frozenset()),
+                    )
+                )
+
+    def _add_kubernetes(self, ev, policy) -> None:
+        selected = ev.selected[policy.id]
+        for direction, affects in (
+            ("ingress", policy.affects_ingress),
+            ("egress", policy.affects_egress),
+        ):
+            if not affects:
+                continue
+            self.applies[direction][DEFAULT_TIER] |= selected
+            for compiled in self._np_rules.get(policy.id, ()):
+                if compiled.direction != direction:
+                    continue
+                self._add(
+                    CompiledCalicoRule(
+                        id=len(self.rules),
+                        policy=policy,
+                        tier=DEFAULT_TIER,
+                        direction=direction,
+                        action="Allow",
+                        index=compiled.rule.index,
+                        local=selected,
+                        classes=compiled.classes,
+                        ips=compiled.ips,
+                        rule=None,
+                        np_ports=compiled,
+                        fixed_ports=compiled.fixed_ports,
+                    )
+                )
+
+    # -- what the evaluation asks ------------------------------------------------------
+
+    def key_of(self, c: int) -> tuple:
+        applied = tuple(t for t in self.order if self.applies["ingress"][t] >> c & 1)
+        return (tuple(self.own["ingress"][c]), applied, tuple(self.towards[c]))
+
+    def uses_names(self, key) -> bool:
+        return any(self.rules[r].fixed_ports is None for r in key[0] + key[2])
+
+    def segments(self, ev, key, named_ports, entry_type) -> list:
+        """The allowed entries of a destination group: per port segment, the ingress walk
+        at the destinations (sources as classes and addresses) AND the egress walk of
+        every source towards them (module docstring of calico.py)."""
+        from .ipsets import ALL_IPS, NO_IPS
+        from .ports import ALL_PORTS, PortSet
+
+        own, applied, towards = key
+        ins = [(self.rules[r], self.rules[r].ports_for(named_ports)) for r in own]
+        outs = [(self.rules[r], self.rules[r].ports_for(named_ports)) for r in towards]
+        points = set(ALL_PORTS.boundaries())
+        for _, ports in ins + outs:
+            points.update(ports.boundaries())
+        points = sorted(points)
+        merged: dict = {}
+        for a, b in zip(points, points[1:], strict=False):
+            if a not in ALL_PORTS:
+                continue
+            # 1. ingress at the destinations
+            und, und_ip, acc, acc_ip = ev.all, ALL_IPS, 0, NO_IPS
+            for tier in applied:
+                pas, pas_ip = 0, NO_IPS
+                for r, ports in ins:
+                    if r.tier != tier or a not in ports or r.action == "Log":
+                        continue
+                    m, m_ip = und & r.classes, und_ip & r.ips
+                    if r.action == "Allow":
+                        acc, acc_ip = acc | m, acc_ip | m_ip
+                    elif r.action == "Pass":
+                        pas, pas_ip = pas | m, pas_ip | m_ip
+                    und, und_ip = und & ~r.classes, und_ip - r.ips
+                if self.tiers[tier].default_action == "Deny":
+                    und, und_ip = pas, pas_ip
+                else:
+                    und, und_ip = und | pas, und_ip | pas_ip
+            acc, acc_ip = acc | und, acc_ip | und_ip
+            if not acc and not acc_ip:
+                continue
+            # 2. egress at the sources, over every tier in order
+            und, ok = ev.all, 0
+            for tier in self.order:
+                pas = 0
+                for r, ports in outs:
+                    if r.tier != tier or a not in ports or r.action == "Log":
+                        continue
+                    if r.action == "Allow":
+                        ok |= und & r.local
+                    elif r.action == "Pass":
+                        pas |= und & r.local
+                    und &= ~r.local
+                applies = self.applies["egress"][tier]
+                if self.tiers[tier].default_action == "Deny":
+                    und = (und & ~applies) | pas
+                else:
+                    und |= pas
+            ok |= und
+            classes = acc & ok
+            if classes or acc_ip:
+                merged.setdefault((classes, acc_ip), []).append((a, b))
+        return [entry_type(PortSet(r), c, i) for (c, i), r in merged.items()]
+
+    def egress_key(self, c: int) -> tuple:
+        applied = tuple(t for t in self.order if self.applies["egress"][t] >> c & 1)
+        return (tuple(self.own["egress"][c]), applied)
+
+    def egress_segments(self, key) -> list:
+        from .ipsets import ALL_IPS, NO_IPS
+        from .ports import ALL_PORTS, PortSet
+
+        own, applied = key
+        rules = [(self.rules[r], self.rules[r].ports_for(frozenset())) for r in own]
+        points = set(ALL_PORTS.boundaries())
+        for _, ports in rules:
+            points.update(ports.boundaries())
+        points = sorted(points)
+        merged: dict = {}
+        for a, b in zip(points, points[1:], strict=False):
+            if a not in ALL_PORTS:
+                continue
+            und, ok = ALL_IPS, NO_IPS
+            for tier in applied:
+                pas = NO_IPS
+                for r, ports in rules:
+                    if r.tier != tier or a not in ports or r.action == "Log":
+                        continue
+                    if r.action == "Allow":
+                        ok = ok | (und & r.ips)
+                    elif r.action == "Pass":
+                        pas = pas | (und & r.ips)
+                    und = und - r.ips
+                und = pas if self.tiers[tier].default_action == "Deny" else und | pas
+            ok = ok | und
+            if ok:
+                merged.setdefault(ok, []).append((a, b))
+        return [(PortSet(r), i) for i, r in merged.items()]
+
+    def first_match(self, tier, direction, c, other_class, other_ip, port, protocol, named):
+        """The first rule of ``tier`` about class ``c`` matching the other end and port."""
+        for rid in self.own[direction][c]:
+            r = self.rules[rid]
+            if r.tier != tier or r.action == "Log":
+                continue
+            if not r.ports_for(named).has(port, protocol):
+                continue
+            if (other_class is not None and r.classes >> other_class & 1) or (
+                other_class is None and other_ip is not None and other_ip in r.ips
+            ):
+                return r
+        return None
+
+
+def _positions(bits: int) -> list[int]:
+    from netpol.bits import bit_positions
+
+    return bit_positions(bits)

@@ -27,6 +27,7 @@ from typing import TypeVar
 from netpol.bits import bit_positions
 
 from .allowed import AllowedConnections
+from .calico import CalicoPolicy, CalicoTier, parse_calico_policy, parse_tier
 from .cilium import CiliumPolicy, parse_cilium_policy
 from .evaluate import EGRESS, INGRESS, Evaluation
 from .explain import Endpoint, Verdict, reach
@@ -117,6 +118,8 @@ class ClusterModel:
         declared_cidrs: DeclaredCidrs | dict | list[str] = (),
         cluster_policies: list[ClusterPolicy] = (),
         cilium_policies: list[CiliumPolicy] = (),
+        calico_policies: list[CalicoPolicy] = (),
+        calico_tiers: list[CalicoTier] = (),
     ):
         self.namespaces = {ns.name: ns for ns in namespaces}
         # Pods and policies may name namespaces absent from the input; the API server
@@ -135,6 +138,9 @@ class ClusterModel:
         self.cluster_policies = list(cluster_policies)
         # Cilium policies, in the NetworkPolicy tier (cilium.py).
         self.cilium_policies = list(cilium_policies)
+        # Calico's tiers, the NetworkPolicies in the default one (calico.py).
+        self.calico_policies = list(calico_policies)
+        self.calico_tiers = list(calico_tiers)
         self.errors = list(errors)
         self.declared = DeclaredCidrs.of(declared_cidrs)
         self.declared_cidrs = self.declared.all()
@@ -153,6 +159,7 @@ class ClusterModel:
         declared_cidrs=(),
         cluster_policies=(),
         cilium_policies=(),
+        calico_policies=(),
     ) -> ClusterModel:
         """Build from raw API-shaped dicts (or collection records with ``to_api()``).
 
@@ -168,6 +175,9 @@ class ClusterModel:
 
         ``cilium_policies``: CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies
         (``cilium.py``), evaluated with the NetworkPolicies.
+
+        ``calico_policies``: Calico NetworkPolicies, GlobalNetworkPolicies and Tiers
+        (``calico.py``); the NetworkPolicies then sit in Calico's default tier.
         """
         with gc_paused():
             return cls._from_objects(
@@ -179,6 +189,7 @@ class ClusterModel:
                 declared_cidrs,
                 cluster_policies,
                 cilium_policies,
+                calico_policies,
             )
 
     @classmethod
@@ -192,6 +203,7 @@ class ClusterModel:
         declared_cidrs,
         cluster_policies=(),
         cilium_policies=(),
+        calico_policies=(),
     ):
         parsed_pods = [_parse(parse_pod, o, "Pod") for o in pods]
         _unique((p.key for p in parsed_pods), "Pod")
@@ -223,6 +235,31 @@ class ClusterModel:
             errors.extend(problems)
             parsed_cilium.extend(found)
         _unique((p.key for p in parsed_cilium), "Cilium policy")
+        parsed_calico, calico_tiers = [], []
+        for obj in calico_policies:
+            obj = obj.to_api() if hasattr(obj, "to_api") else obj
+            kind = obj.get("kind", "?") if isinstance(obj, dict) else "?"
+            if kind == "Tier":
+                tier, problems = _parse(lambda o: parse_tier(o, PolicyError), obj, kind)
+                calico_tiers.append(tier)
+            else:
+                policy, problems = _parse(lambda o: parse_calico_policy(o, PolicyError), obj, kind)
+                if policy is not None:
+                    parsed_calico.append(policy)
+            errors.extend(problems)
+        _unique((p.key for p in parsed_calico), "Calico policy")
+        if parsed_calico and (parsed_cluster or parsed_cilium):
+            # Calico maps the cluster-wide kinds onto tiers of its own; that mapping, and
+            # Cilium beside Calico, are not evaluated yet: say so rather than guess.
+            errors.append(
+                PolicyError(
+                    "*",
+                    "kind",
+                    "ClusterNetworkPolicies and Cilium policies are not evaluated beside "
+                    "Calico policies yet; they are ignored",
+                    "Calico",
+                )
+            )
         declared = DeclaredCidrs.of(declared_cidrs)
         return cls(
             namespaces=[_parse(parse_namespace, o, "Namespace") for o in namespaces],
@@ -234,6 +271,8 @@ class ClusterModel:
             declared_cidrs=declared,
             cluster_policies=parsed_cluster,
             cilium_policies=parsed_cilium,
+            calico_policies=parsed_calico,
+            calico_tiers=calico_tiers,
         )
 
     def __getstate__(self) -> dict:
@@ -284,6 +323,8 @@ class ClusterModel:
                 self.nodes,
                 cilium_policies=getattr(self, "cilium_policies", ()),
                 cluster_ips=self._cluster_ips,
+                calico_policies=getattr(self, "calico_policies", ()),
+                calico_tiers=getattr(self, "calico_tiers", ()),
             )
 
     def partially_modelled(self) -> dict[str, list[str]]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from netpol.bits import bit_positions
 
+from .calico import CalicoPolicy, CalicoTier, CalicoTiers, entity_sets
 from .cilium import Cilium, CiliumPolicy, subtract, subtract_ips
 from .classes import build_classes
 from .ipsets import ALL_IPS, NO_IPS, IPSet
@@ -101,6 +102,8 @@ class Evaluation:
         nodes=(),
         cilium_policies: list[CiliumPolicy] = (),
         cluster_ips: IPSet = NO_IPS,
+        calico_policies: list[CalicoPolicy] = (),
+        calico_tiers: list[CalicoTier] = (),
     ):
         self.policies = policies
         self.namespaces = namespaces
@@ -116,6 +119,11 @@ class Evaluation:
                 for tier_peer in rule.peers:
                     if tier_peer.ips is not None and tier_peer.nodes is None:
                         blocks.setdefault(tier_peer.ips, len(blocks))
+        for calico_policy in calico_policies:  # Calico's nets match pod IPs too
+            for calico_rule in calico_policy.ingress + calico_policy.egress:
+                for entity in (calico_rule.source, calico_rule.destination):
+                    for ips in entity_sets(entity):
+                        blocks.setdefault(ips, len(blocks))
         self.classes, self.ns_ranges = build_classes(pods, list(blocks))
         self.class_of: dict[str, int] = {p.key: c.id for c in self.classes for p in c.pods}
         n = len(self.classes)
@@ -168,6 +176,12 @@ class Evaluation:
         self.tiers = Tiers(self, list(cluster_policies), nodes) if cluster_policies else None
         # 7. Cilium policies, in the NetworkPolicy tier (cilium.py).
         self.cilium = Cilium(self, cilium_policies, nodes, cluster_ips) if cilium_policies else None
+        # 8. Calico's tiers, the NetworkPolicies in the default one (calico.py).
+        self.calico = (
+            CalicoTiers(self, list(calico_policies), list(calico_tiers))
+            if calico_policies
+            else None
+        )
 
     # -- questions about classes, so nobody outside the engine reads the bitsets --------
 
@@ -273,6 +287,20 @@ class Evaluation:
 
     def allowed(self) -> list[DestinationGroup]:
         """Per group of destination classes: which source classes and IPs on which ports."""
+        calico = getattr(self, "calico", None)
+        if calico is not None:
+            by_key: dict[tuple, list[int]] = {}
+            for cls in self.classes:
+                key = calico.key_of(cls.id)
+                named = cls.named_ports if calico.uses_names(key) else None
+                by_key.setdefault((key, named), []).append(cls.id)
+            return [
+                DestinationGroup(
+                    members,
+                    calico.segments(self, key, self.classes[members[0]].named_ports, Entry),
+                )
+                for (key, _), members in by_key.items()
+            ]
         # Egress rules deduplicated by (destination classes, ports): each keeps the OR of
         # the sources whose policies hold it, then is handed to each destination it reaches.
         out_rules: dict[tuple, list] = {}
@@ -339,6 +367,12 @@ class Evaluation:
     def egress_ips(self) -> list[EgressGroup]:
         """Per group of source classes: the addresses their egress allows, per port. Port
         names never match an address: they resolve only against a destination pod."""
+        calico = getattr(self, "calico", None)
+        if calico is not None:
+            by_key: dict[tuple, list[int]] = {}
+            for cls in self.classes:
+                by_key.setdefault(calico.egress_key(cls.id), []).append(cls.id)
+            return [EgressGroup(m, calico.egress_segments(k)) for k, m in by_key.items()]
         groups: dict[tuple | None, list[int]] = {}
         cilium = getattr(self, "cilium", None)
         for cls in self.classes:

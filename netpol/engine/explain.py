@@ -173,6 +173,8 @@ def reach(ev: Evaluation, src: Endpoint, dst: Endpoint, port: int, protocol: str
         verdict.reason = "no pod at either end: NetworkPolicy does not apply"
         return verdict
     side = _direction if ev.tiers is None else _tiered
+    if getattr(ev, "calico", None) is not None:
+        side = _calico
     if src.pod is not None:
         verdict.egress = side(ev, EGRESS, src.pod, dst, port, protocol)
     if dst.pod is not None:
@@ -349,3 +351,42 @@ def _tiered(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: int
     if action is None:
         return done(True, "default", "no tier decides: allowed by default")
     return done(True, BASELINE, f"{action} in the Baseline tier")
+
+
+def _calico(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: int, protocol: str):
+    """One side through Calico's tiers (calico.py): the first matching rule decides, Pass
+    goes to the next tier, a tier that selected the pod ends with its default action, and
+    the namespace's profile allows the rest."""
+    calico = ev.calico
+    cid = ev.class_of[pod.key]
+    result = DirectionVerdict(direction=direction, pod=pod.key, isolated=False, allowed=True)
+    if other.pod is None and other.node and other.node == pod.node_name:
+        result.reason = "traffic between a pod and its own node is always allowed"
+        return result
+    applied = [t for t in calico.order if calico.applies[direction][t] >> cid & 1]
+    result.isolated = bool(applied)
+    dst_pod = pod if direction == INGRESS else other.pod
+    named = dst_pod.named_ports if dst_pod is not None else frozenset()
+    other_class = ev.class_of[other.pod.key] if other.pod is not None else None
+    steps = result.tiers
+    for tier in applied:
+        r = calico.first_match(tier, direction, cid, other_class, other.ip, port, protocol, named)
+        if r is None:
+            action = calico.tiers[tier].default_action
+            steps.append(f"Calico tier {tier}: no rule about {pod.key} matches: {action}")
+            if action == "Deny":
+                result.allowed, result.decided_by = False, f"Calico tier {tier}"
+                result.reason = f"end of Calico tier {tier}: default action Deny"
+                return result
+            continue
+        steps.append(f"Calico tier {tier}: {r.label}")
+        if r.action == "Pass":
+            continue
+        result.allowed, result.decided_by = r.action == "Allow", f"Calico tier {tier}"
+        result.reason = r.label
+        if r.action == "Allow":
+            result.allowed_by.append(RuleMatch(r.policy.key, r.index, None, None))
+        return result
+    result.decided_by = "profile"
+    result.reason = "no Calico tier decides: the namespace's profile allows it"
+    return result

@@ -57,6 +57,8 @@ def with_policies(base, add: list[Policy], remove: set[str], errors: list[Policy
         declared_cidrs=base.declared,
         cluster_policies=base.cluster_policies,  # the tiers around the changed ones
         cilium_policies=getattr(base, "cilium_policies", ()),
+        calico_policies=getattr(base, "calico_policies", ()),
+        calico_tiers=getattr(base, "calico_tiers", ()),
     )
     if _keeps_classes(base, added):
         # Seed the model's cached answers (functools.cached_property keeps them in the
@@ -116,7 +118,10 @@ def _copy(policy: Policy) -> Policy:
 
 
 def _keeps_classes(base, added: list[Policy]) -> bool:
-    if getattr(base, "cluster_policies", None) or getattr(base, "cilium_policies", None):
+    if any(
+        getattr(base, name, None)
+        for name in ("cluster_policies", "cilium_policies", "calico_policies")
+    ):
         return False
     if any(p.namespace not in base.namespaces for p in added):
         return False

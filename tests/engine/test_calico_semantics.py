@@ -1,17 +1,16 @@
 """Calico NetworkPolicy, GlobalNetworkPolicy and Tier semantics, each case written from
 Calico's reference (projectcalico.org/v3: NetworkPolicy, GlobalNetworkPolicy, Tier, Rule,
-"Get started with policy tiers"; see docs/semantics-calico.md). The class/bitset
-evaluation does not take Calico policies yet, so these cases check the parsing and the
-per-pod reference evaluation (``reference.calico_connection_allowed``).
+"Get started with policy tiers"; see docs/semantics-calico.md). Every verdict is checked
+on ``reach``, the allowed set and the per-pod reference
+(``reference.calico_connection_allowed``).
 """
 
 from __future__ import annotations
 
 import yaml
 
-from netpol.engine import ClusterModel, PolicyError
+from netpol.engine import ClusterModel
 from netpol.engine import reference as ref
-from netpol.engine.calico import parse_calico_policy, parse_tier
 from netpol.engine.ipsets import ip_to_int
 from tests.engine.conftest import cluster_objects
 
@@ -24,29 +23,38 @@ class Cluster:
             pods=objs["pods"],
             nodes=objs["nodes"],
             policies=[d for d in yaml.safe_load_all(policies) if d],
+            calico_policies=[d for d in yaml.safe_load_all(calico) if d],
         )
-        self.calico, self.tiers, self.errors = [], [], []
-        for obj in (d for d in yaml.safe_load_all(calico) if d):
-            if obj["kind"] == "Tier":
-                tier, problems = parse_tier(obj, PolicyError)
-                self.tiers.append(tier)
-            else:
-                policy, problems = parse_calico_policy(obj, PolicyError)
-                if policy is not None:
-                    self.calico.append(policy)
-            self.errors += problems
+        self.calico, self.errors = self.model.calico_policies, self.model.errors
 
     def allows(self, src: str, dst: str, port: int, protocol: str = "TCP") -> bool:
-        ends = [self.model.pods_by_key[e] if "/" in e else ip_to_int(e) for e in (src, dst)]
-        return ref.calico_connection_allowed(
-            self.model.policies,
-            self.calico,
-            self.tiers,
-            self.model.namespaces,
+        """``reach``'s answer, checked against the allowed set and the reference."""
+        model = self.model
+        got = model.reach(src, dst, port, protocol).allowed
+        ends = [model.pods_by_key[e] if "/" in e else ip_to_int(e) for e in (src, dst)]
+        want = ref.calico_connection_allowed(
+            model.policies,
+            model.calico_policies,
+            model.calico_tiers,
+            model.namespaces,
             *ends,
             port,
             protocol,
         )
+        assert got == want, f"reach says {got}, reference says {want}"
+        ev, allowed = model.evaluation, model.allowed_connections()
+        s, d = model.endpoint(src), model.endpoint(dst)
+        if s.pod is not None and d.pod is not None:
+            fast = allowed.allows(s.pod.key, d.pod.key, port, protocol)
+        elif d.pod is not None:
+            group = allowed.groups[allowed.group_of[ev.class_of[d.pod.key]]]
+            fast = any(e.ports.has(port, protocol) and s.ip in e.ips for e in group.entries)
+        else:
+            c = ev.class_of[s.pod.key]
+            group = next(g for g in ev.egress_ips() if c in g.classes)
+            fast = any(p.has(port, protocol) and d.ip in ips for p, ips in group.entries)
+        assert fast == want, f"fast evaluation says {fast}, reference says {want}"
+        return got
 
 
 def gnp(name: str, spec: dict, api: str = "projectcalico.org/v3") -> str:
