@@ -52,11 +52,14 @@ def flows_dir() -> Path:
     return Path(settings.VAR_DIR) / "flows"
 
 
-def flows_import(*, cluster: Cluster, path: str | Path, name: str = "", user=None) -> FlowImport:
-    """Import the flow file at ``path`` for ``cluster`` (module docstring)."""
+def flows_import(
+    *, cluster: Cluster, path: str | Path, name: str = "", user=None, progress=None
+) -> FlowImport:
+    """Import the flow file at ``path`` for ``cluster`` (module docstring); ``progress(done,
+    total)`` is told the bytes read now and then."""
     path = Path(path)
     name = name or path.name
-    fmt, counts, distinct = count_conversations(path, name)
+    fmt, counts, distinct = count_conversations(path, name, progress)
     if not distinct:
         reasons = ", ".join(f"{n:,} {why}" for why, n in sorted(counts.skipped.items()))
         raise FlowImportError(
@@ -123,14 +126,16 @@ def flows_import_delete(*, flow_import: FlowImport) -> None:
     flow_import.delete()
 
 
-def count_conversations(path: Path, name: str) -> tuple[str, Counts, Counter]:
+def count_conversations(path: Path, name: str, progress=None) -> tuple[str, Counts, Counter]:
     """The file's format, what reading it found, and its distinct conversations
     (``Observed`` → flows), read one record at a time."""
     counts = Counts()
     distinct: Counter = Counter()
     try:
         fmt = detect(path)
-        flows = read_flows(path, counts, fmt)
+        total = path.stat().st_size
+        report = None if progress is None else lambda done: progress(done, total)
+        flows = read_flows(path, counts, fmt, report)
         # Counted in chunks: Counter.update runs in C, the chunk bounds the memory.
         while chunk := list(islice(flows, _CHUNK)):
             distinct.update(chunk)

@@ -288,3 +288,39 @@ def test_would_deny_from_the_kept_replay_is_the_full_replays(var_dir, demo_snaps
     assert [(e["from"], e["to"], e["port"]) for e in full] == [
         ("shop-backend/orders-0", "shop-db/postgres-0", 5432)
     ]
+
+
+def test_import_tells_its_progress_in_bytes(var_dir, demo_snapshot):
+    # The reader reports every 65,536 records: a file of 70,000 is reported once or more.
+    row = "2025-06-01T10:00:00Z,shop-frontend,storefront-0,shop-backend,catalog-0,,8080,TCP,\n"
+    path = var_dir / "many.csv"
+    path.write_text(row * 70_000)
+    seen = []
+    flow_import = flows_import(
+        cluster=demo_snapshot.cluster,
+        path=path,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert flow_import.flows == 70_000 and flow_import.conversations == 1
+    size = path.stat().st_size
+    assert seen and all(0 < done <= total == size for done, total in seen)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_command_shows_progress_on_a_terminal(var_dir, demo_snapshot):
+    row = "2025-06-01T10:00:00Z,shop-frontend,storefront-0,shop-backend,catalog-0,,8080,TCP,\n"
+    path = var_dir / "many.csv"
+    path.write_text(row * 70_000)
+    err, out = Terminal(), io.StringIO()
+    call_command("import_flows", "demo", str(path), stdout=out, stderr=err)
+    assert f"\r{path}: " in err.getvalue() and "%" in err.getvalue()
+    assert err.getvalue().endswith("\n")
+    assert "imported many.csv: csv, 70,000 lines, 70,000 flows in 1 conversations" in out.getvalue()
+    # Not on a pipe: nothing but the result.
+    piped = io.StringIO()
+    call_command("import_flows", "demo", str(path), stdout=io.StringIO(), stderr=piped)
+    assert piped.getvalue() == ""

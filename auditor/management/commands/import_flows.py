@@ -17,6 +17,19 @@ def describe(flow_import) -> str:
     return text
 
 
+def _progress(path: str, err):
+    """Bytes read so far, on one line rewritten in place, when someone watches."""
+    if not err.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        share = f"{100 * done / total:.0f}%" if total else ""
+        err.write(f"\r{path}: {share} ({done / 2**20:,.0f} MiB)", ending="")
+        err.flush()
+
+    return show
+
+
 class Command(BaseCommand):
     help = (
         "Import observed flows for a cluster: Hubble ('hubble observe -o json'), Calico "
@@ -35,7 +48,12 @@ class Command(BaseCommand):
             raise CommandError(f"no cluster named {cluster!r} (clusters: {names})") from None
         for path in files:
             try:
-                flow_import = flows_import(cluster=target, path=path)
+                flow_import = flows_import(
+                    cluster=target, path=path, progress=_progress(path, self.stderr)
+                )
             except FlowImportError as exc:
                 raise CommandError(str(exc)) from None
+            finally:
+                if self.stderr.isatty():
+                    self.stderr.write("")  # ends the progress line
             self.stdout.write(f"imported {describe(flow_import)}")
