@@ -161,3 +161,55 @@ def test_200_namespaces_one_team(live_server, browser, personas, big_cluster, wi
     screenshot(page, f"teams-200-matrix-{width}")
     assert problems == []
     context.close()
+
+
+@pytest.fixture
+def own_demo(transactional_db):
+    """The demo manifests as a cluster of its own (the shared demo's teams stay as they are)."""
+    from pathlib import Path
+    from unittest import mock
+
+    from auditor import services
+    from auditor.models import Cluster, Snapshot
+
+    with mock.patch("django.db.transaction.on_commit"):
+        cluster = Cluster.objects.create(
+            name="teamdemo",
+            source=Cluster.Source.MANIFESTS,
+            manifest_path=str(Path(__file__).resolve().parent.parent / "auditor" / "demo_cluster"),
+        )
+        snapshot = services.snapshot_request(
+            cluster=cluster, trigger=Snapshot.Trigger.MANUAL, enqueue=False
+        )
+        services.snapshot_collect(snapshot_id=snapshot.pk)
+        services.snapshot_analyze(snapshot=Snapshot.objects.get(pk=snapshot.pk))
+    return cluster
+
+
+def test_the_admin_sets_the_label_and_the_mapping(live_server, browser, personas, own_demo):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    problems = listen(page)
+    log_in(page, live_server, "admin", PASSWORD)
+    page.goto(f"{live_server.url}/admin/auditor/cluster/{own_demo.pk}/change/")
+    assert page.input_value("#id_team_label") == "team"
+    # Only the mapping assigns teams: no label.
+    page.fill("#id_team_label", "")
+    page.fill("#id_team_mapping", "payments=finance\nbatch=finance\nshop-db=storage")
+    page.locator(".field-team_mapping").scroll_into_view_if_needed()
+    screenshot(page, "teams-admin-mapping", full_page=False)
+    page.click("input[name=_save]")
+    page.wait_for_url("**/admin/auditor/cluster/")
+    page.goto(f"{live_server.url}/clusters/teamdemo/teams/")
+    teams = page.eval_on_selector_all(
+        "table.teams tbody tr[data-team]", "(rows) => rows.map((r) => r.dataset.team)"
+    )
+    assert teams == ["finance", "storage", "-"]
+    assert "batch, payments" in page.inner_text("table.teams tbody tr.team-members >> nth=0")
+    explained = "(3 namespaces mapped in the admin), else to the value of its team label (none is set"
+    assert explained in page.inner_text("main")
+    screenshot(page, "teams-admin-mapping-result")
+    page.goto(f"{live_server.url}/clusters/teamdemo/namespaces/shop-db/")
+    assert "Team storage (mapped in the admin)" in page.inner_text(".namespace-team")
+    assert problems == []
+    context.close()
