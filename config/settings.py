@@ -201,17 +201,17 @@ SNAPSHOT_REQUEUE_AFTER = env_int("SNAPSHOT_REQUEUE_AFTER", 60)
 # Retention: a snapshot identical to the one before it (same content hash) is deleted once
 # it is this many days old; the first, the newest and every changed one stay. 0 keeps all.
 SNAPSHOT_KEEP_UNCHANGED_DAYS = env_int("SNAPSHOT_KEEP_UNCHANGED_DAYS", 7)
-# --- Observed flows ------------------------------------------------------------------
-# The largest flow file the Flows page accepts: it is imported within the request
-# (about 30 MiB/s, docs/benchmarks.md), so bigger ones go through `manage.py import_flows`.
-# Uploads over 2.5 MB stream to a temporary file, never memory.
-FLOWS_UPLOAD_MAX_BYTES = env_int("FLOWS_UPLOAD_MAX_BYTES", 256 * 2**20)
 # --- What-if ------------------------------------------------------------------------
 # A Run on a snapshot with more pods than this is computed by a worker, with progress on
 # the page; smaller ones answer inline (docs/benchmarks.md, "What-if Run at 50k pods").
 WHATIF_INLINE_MAX_PODS = env_int("WHATIF_INLINE_MAX_PODS", 10_000)
 # A running what-if whose heartbeat is older than this is taken as dead (worker lost).
 WHATIF_STALE_AFTER = env_int("WHATIF_STALE_AFTER", 60)
+# --- Observed flows ------------------------------------------------------------------
+# The largest flow file the Flows page accepts: it is imported within the request
+# (about 30 MiB/s, docs/benchmarks.md), so bigger ones go through `manage.py import_flows`.
+# Uploads over 2.5 MB stream to a temporary file, never memory.
+FLOWS_UPLOAD_MAX_BYTES = env_int("FLOWS_UPLOAD_MAX_BYTES", 256 * 2**20)
 # How the live collector talks to API servers (see netpol.collect.live).
 LIVE_COLLECTOR_OPTIONS = {
     "page_size": env_int("KUBE_PAGE_SIZE", 500),
