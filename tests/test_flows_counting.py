@@ -96,6 +96,16 @@ def test_hubble_values_the_counter_must_not_reuse(tmp_path):
     assert counts.first_time == "2025-06-01T10:00:01.000001Z"
 
 
+def test_the_unrolled_cut_cuts_as_the_generic_one():
+    lines = [_hubble(i, dport=80 + i, sport=1000 + i) for i in range(5)]
+    lines += [_hubble(7, when='"10:00\\u005a"'), _hubble(8, when='"unclosed'), _hubble(9)[:-40]]
+    for line in (line.encode() for line in lines):
+        fast = counting_module._cut_hubble(line, b'"source_port":', b'"destination_port":')
+        slow = counting_module._cut(line, counting_module._PROTO_CUTS)
+        assert fast is None or (fast[0], list(fast[1])) == slow
+    assert counting_module._cut_hubble(lines[0].encode(), b'"source_port":', b'"destination_port":')
+
+
 def test_hubble_camel_case(tmp_path):
     line = json.loads((FLOWS / "hubble-camel.json").read_text().splitlines()[0])
     lines = []
