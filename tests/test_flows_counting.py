@@ -124,7 +124,7 @@ def test_batches_and_a_full_cache_give_the_same_counts(tmp_path, monkeypatch):
     lines = [_hubble(i, dport=1000 + i % 40, src=f"web-{i % 5}") for i in range(400)]
     path = tmp_path / "h.json"
     path.write_text("\n".join(lines) + "\n")
-    monkeypatch.setattr(counting_module, "CACHE_BYTES", 2000)
+    monkeypatch.setattr(counting_module, "CACHE_KEYS", 3)
     _, _, batches = assert_same(path, limit=7)
     assert batches > 400 // 40
 

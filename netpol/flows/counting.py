@@ -19,8 +19,10 @@ changes from one line to the next is the time, an id and the ports.
 3. Flows are tallied by (kind, port) in a dict of ints, and turned into ``Observed``
    flows per distinct tally when a batch is handed over.
 
-Memory: the cache holds each distinct key once, up to ``CACHE_BYTES`` of keys, and is
-emptied (after handing over the tally) when full; the tally holds at most ``limit``
+Memory: the cache holds each distinct key once (a Hubble key by its 128-bit digest, so
+two keys would share an answer with odds of about n²/2¹²⁹, 10⁻²⁷ for a million keys), up
+to ``CACHE_KEYS`` Hubble keys or ``CACHE_BYTES`` of CSV keys, and is emptied (after
+handing over the tally) when full; the tally holds at most ``limit``
 distinct flows before it is handed over. Calico files and CSV files that need the
 ``csv`` module's full syntax (quotes, a carriage return inside a line, a NUL, columns
 with the time elsewhere) are read by ``read_flows`` and counted as they come.
@@ -57,7 +59,8 @@ from .formats import (
     read_flows,
 )
 
-CACHE_BYTES = 256 * 2**20  # bytes of distinct keys kept (step 2); emptied when full
+CACHE_KEYS = 1_000_000  # distinct Hubble keys kept (step 2), ~150 bytes each; then emptied
+CACHE_BYTES = 64 * 2**20  # bytes of distinct CSV keys kept; then emptied
 LIMIT = 500_000  # distinct flows tallied before a batch is handed over
 _CHUNK = 10_000
 
@@ -268,13 +271,12 @@ def _learn(raw: bytes, values: list[bytes], cuts):
 
 
 def _hubble_counted(f, path: Path, counts: Counts, progress, limit: int):
-    cache: dict[bytes, object] = {}  # key -> skip reason, (kind, port cut, time cut), False
+    cache: dict[int, object] = {}  # key digest -> skip reason, (kind, port cut, time cut), False
     kinds: list[Observed] = []  # the flows of cached keys, port 0 (the line gives it)
     kind_of: dict[Observed, int] = {}
     tally: dict[int, int] = {}  # kind << 16 | port -> flows
     loose: Counter = Counter()  # flows of lines decoded in full
     skipped: dict[str, int] = {}
-    cached_bytes = 0
     first = last = None
     cuts = _PROTO_CUTS
     sport, dport = cuts[2][0], cuts[3][0]
@@ -300,15 +302,17 @@ def _hubble_counted(f, path: Path, counts: Counts, progress, limit: int):
         entry = _UNCACHED
         if cut is not None:
             key, values = cut
-            entry = cache.get(key)
+            # The key's 128-bit digest stands for it: two keyed hashes (SipHash) of
+            # different inputs; a key is ~1 KB, its digest 44 bytes.
+            digest = (hash(key) << 64) ^ hash(key + b"\n")
+            entry = cache.get(digest)
             if entry is None:
-                if cached_bytes > CACHE_BYTES:
+                if len(cache) >= CACHE_KEYS:
                     # The tally names kinds by number: hand it over before they go.
                     yield batch()
                     kinds.clear()
                     kind_of.clear()
                     cache.clear()
-                    cached_bytes = 0
                 entry = _learn(raw, values, cuts)
                 if type(entry) is tuple:
                     flow = entry[0]._replace(port=0)
@@ -317,8 +321,7 @@ def _hubble_counted(f, path: Path, counts: Counts, progress, limit: int):
                         k = kind_of[flow] = len(kinds)
                         kinds.append(flow)
                     entry = (k, entry[1], entry[2])
-                cache[key] = entry
-                cached_bytes += len(key)
+                cache[digest] = entry
         if type(entry) is tuple:
             k, port_cut, time_cut = entry
             port = int(values[port_cut])
