@@ -102,6 +102,11 @@ def test_demo_teams_filter_every_view(live_server, browser, personas, demo_snaps
     page.click(".teambar a.team-clear")
     page.wait_for_url("**/clusters/demo/?")
     assert len(table_namespaces(page)) == 8 and not page.locator(".team-figures").count()
+    # The overview: the team's figures under each cluster's.
+    page.goto(f"{live_server.url}/?team=shop")
+    assert "Team shop in demo: 3 namespaces" in page.inner_text(".cluster-card .team-line")
+    nav_fits(page)
+    screenshot(page, f"teams-demo-overview-{width}")
     assert problems == []
     context.close()
 

@@ -269,3 +269,22 @@ def test_the_namespace_page_names_its_team_and_the_reports_list_filters(
         in body
     )
     assert len(client.get(url("reports")).context["schedules"]) == 2
+
+
+def test_the_overview_adds_a_teams_figures_to_each_card(client_as, demo_snapshot):
+    client = client_as("viewer")
+    whole = client.get(reverse("webui:home"))
+    assert ("shop", "team shop") in whole.context["team_choices"] and (
+        "-",
+        "no team",
+    ) in whole.context["team_choices"]
+    assert "team-line" not in whole.content.decode()
+    response = client.get(reverse("webui:home") + "?team=shop")
+    [row] = response.context["rows"]
+    open_shop = Finding.objects.filter(snapshot=demo_snapshot, namespace__in=SHOP).count()
+    assert row["team"]["namespaces"] == 3 and row["team"]["findings"] == open_shop
+    body = response.content.decode()
+    assert "<strong>Team shop</strong> in demo: 3 namespaces" in body
+    assert f'href="{url("graph", team="shop")}"' in body
+    missing = client.get(reverse("webui:home") + "?team=nobody").content.decode()
+    assert "No namespace of team nobody in this cluster" in missing

@@ -11,8 +11,18 @@ from django.views.decorators.http import require_POST
 from auditor import history, services
 from auditor.access import require_role
 from auditor.models import Analysis, Cluster, Snapshot
-from auditor.selectors import active_snapshot, latest_snapshot
+from auditor.selectors import (
+    SnapshotChoiceError,
+    active_snapshot,
+    analysis_of,
+    latest_snapshot,
+    namespace_teams,
+    pick_team,
+    stored_report,
+    team_figures,
+)
 from netpol.findings.stored import CLUSTER_COUNTS_PATH, CoverageCounts
+from netpol.teams import NO_TEAM, describe
 
 from ..charts import trend
 from .common import get_cluster
@@ -72,12 +82,29 @@ def _trend(cluster: Cluster) -> dict:
     ])
 
 
+def _team_of(cluster: Cluster, current, team: str) -> dict | None:
+    """The card's line for ``?team=``: the team's figures in this cluster, or that it has
+    no namespace of that team (teams are per cluster: each cluster assigns its own)."""
+    if not team or current is None:
+        return None
+    try:
+        choice = pick_team(cluster, current, team)
+    except SnapshotChoiceError:
+        return {"missing": True, "label": describe(team)}
+    report = stored_report(analysis_of(current))
+    return {"label": choice.label, "team": choice.team, **team_figures(current, report, choice.namespaces)}
+
+
 @require_role("viewer")
 def home(request):
     rows = []
+    team = request.GET.get("team", "").strip()[:100]
+    teams: set[str] = set()
     for cluster in Cluster.objects.all():
         current = latest_snapshot(cluster)
         summary = _summaries([current])[0] if current else None
+        if current is not None:
+            teams.update(t for t in namespace_teams(current, cluster.team_rule()).values())
         rows.append({
             "cluster": cluster,
             "current": current,
@@ -86,8 +113,13 @@ def home(request):
             "active": active_snapshot(cluster),
             "last": cluster.snapshots.first(),
             "trend": _trend(cluster),
+            "team": _team_of(cluster, current, team),
         })
-    return render(request, "webui/home.html", {"rows": rows})
+    choices = sorted(t for t in teams if t) + ([NO_TEAM] if "" in teams else [])
+    return render(request, "webui/home.html", {
+        "rows": rows, "team_choices": [(t, describe(t)) for t in choices], "team_name": team,
+        "team_label": describe(team) if team else "",
+    })
 
 
 @require_POST
