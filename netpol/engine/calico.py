@@ -422,6 +422,10 @@ class CalicoTiers:
         self.own = {d: [[] for _ in range(n_classes)] for d in ("ingress", "egress")}
         self.towards: list[list[int]] = [[] for _ in range(n_classes)]
         self.partial = 0
+        self.runs: dict = {}  # _merged's answers while an evaluation walks; emptied after
+        self.everywhere: list[int] = []  # egress rules whose remote end is every class
+        self._all = ev.all
+        self._everywhere_named: bool | None = None
         self._np_rules: dict[int, list] = {}
         for compiled in ev.rules:
             self._np_rules.setdefault(compiled.policy.id, []).append(compiled)
@@ -475,8 +479,11 @@ class CalicoTiers:
         for c in _positions(rule.local):
             self.own[rule.direction][c].append(rule.id)
         if rule.direction == "egress" and rule.local:
-            for c in _positions(rule.classes):
-                self.towards[c].append(rule.id)
+            if rule.classes == self._all:
+                self.everywhere.append(rule.id)  # towards every class: kept once
+            else:
+                for c in _positions(rule.classes):
+                    self.towards[c].append(rule.id)
 
     def _add_calico(self, ev, policy: CalicoPolicy) -> None:
         subject = self._subject(ev, policy)
@@ -549,7 +556,11 @@ class CalicoTiers:
         return (tuple(self.own["ingress"][c]), applied, tuple(self.towards[c]))
 
     def uses_names(self, key) -> bool:
-        return any(self.rules[r].fixed_ports is None for r in key[0] + key[2])
+        if self._everywhere_named is None:
+            self._everywhere_named = any(self.rules[r].fixed_ports is None for r in self.everywhere)
+        return self._everywhere_named or any(
+            self.rules[r].fixed_ports is None for r in (*key[0], *key[2])
+        )
 
     def segments(self, ev, key, named_ports, entry_type) -> list:
         """The allowed entries of a destination group: per port segment, the ingress walk
@@ -559,8 +570,8 @@ class CalicoTiers:
         from .ports import ALL_PORTS, PortSet
 
         own, applied, towards = key
-        ins = [(self.rules[r], self.rules[r].ports_for(named_ports)) for r in own]
-        outs = [(self.rules[r], self.rules[r].ports_for(named_ports)) for r in towards]
+        ins = self._merged(own, named_ports)
+        outs = self._merged(towards, named_ports, self.everywhere)
         points = set(ALL_PORTS.boundaries())
         for _, ports in ins + outs:
             points.update(ports.boundaries())
@@ -612,6 +623,19 @@ class CalicoTiers:
                 merged.setdefault((classes, acc_ip), []).append((a, b))
         return [entry_type(PortSet(r), c, i) for (c, i), r in merged.items()]
 
+    def _merged(self, ids: tuple, named_ports: frozenset, more: list[int] = ()) -> list:
+        """``_merged`` once per rule list (and named ports, when a rule names one):
+        destination groups share their lists of rules. ``more``: rules to walk too, in
+        rule order (the rules towards every class)."""
+        cache = self.runs
+        uses_names = any(self.rules[r].fixed_ports is None for r in (*ids, *more))
+        key = (ids, bool(more), named_ports if uses_names else None)
+        runs = cache.get(key)
+        if runs is None:
+            ordered = sorted((*ids, *more)) if more else ids
+            runs = cache[key] = _merged(self.rules, ordered, named_ports)
+        return runs
+
     def egress_key(self, c: int) -> tuple:
         applied = tuple(t for t in self.order if self.applies["egress"][t] >> c & 1)
         return (tuple(self.own["egress"][c]), applied)
@@ -621,7 +645,7 @@ class CalicoTiers:
         from .ports import ALL_PORTS, PortSet
 
         own, applied = key
-        rules = [(self.rules[r], self.rules[r].ports_for(frozenset())) for r in own]
+        rules = self._merged(own, frozenset())
         points = set(ALL_PORTS.boundaries())
         for _, ports in rules:
             points.update(ports.boundaries())
@@ -660,6 +684,37 @@ class CalicoTiers:
             ):
                 return r
         return None
+
+
+@dataclass(slots=True)
+class _Run:
+    """Adjacent rules of one tier with one action and the same ports: walking them one
+    by one or at once gives the same answer, so they are walked at once."""
+
+    tier: str
+    action: str
+    local: int
+    classes: int
+    ips: IPSet
+
+
+def _merged(rules, ids, named_ports) -> list[tuple[_Run, object]]:
+    out: list[tuple[_Run, object]] = []
+    for rid in ids:
+        r = rules[rid]
+        if r.action == "Log":
+            continue  # Log decides nothing
+        ports = r.ports_for(named_ports)
+        if out:
+            last, last_ports = out[-1]
+            if last.tier == r.tier and last.action == r.action and last_ports == ports:
+                last.local |= r.local
+                last.classes |= r.classes
+                if r.ips and r.ips != last.ips:
+                    last.ips = last.ips | r.ips
+                continue
+        out.append((_Run(r.tier, r.action, r.local, r.classes, r.ips), ports))
+    return out
 
 
 def _positions(bits: int) -> list[int]:

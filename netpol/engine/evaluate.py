@@ -294,13 +294,15 @@ class Evaluation:
                 key = calico.key_of(cls.id)
                 named = cls.named_ports if calico.uses_names(key) else None
                 by_key.setdefault((key, named), []).append(cls.id)
-            return [
+            result = [
                 DestinationGroup(
                     members,
                     calico.segments(self, key, self.classes[members[0]].named_ports, Entry),
                 )
                 for (key, _), members in by_key.items()
             ]
+            calico.runs = {}
+            return result
         # Egress rules deduplicated by (destination classes, ports): each keeps the OR of
         # the sources whose policies hold it, then is handed to each destination it reaches.
         out_rules: dict[tuple, list] = {}
@@ -372,7 +374,9 @@ class Evaluation:
             by_key: dict[tuple, list[int]] = {}
             for cls in self.classes:
                 by_key.setdefault(calico.egress_key(cls.id), []).append(cls.id)
-            return [EgressGroup(m, calico.egress_segments(k)) for k, m in by_key.items()]
+            groups = [EgressGroup(m, calico.egress_segments(k)) for k, m in by_key.items()]
+            calico.runs = {}
+            return groups
         groups: dict[tuple | None, list[int]] = {}
         cilium = getattr(self, "cilium", None)
         for cls in self.classes:
