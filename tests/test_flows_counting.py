@@ -79,6 +79,8 @@ def test_hubble_values_the_counter_must_not_reuse(tmp_path):
         _hubble(6, dport='"80"'),  # a string: malformed
         _hubble(7, when='"2025-06-01T10:00:07\\u005a"'),  # an escape in the time
         _hubble(8, when="12"),  # a time that is no string
+        _hubble(15, when='"2025-06-01T10:00:15\tZ"'),  # a control character: not JSON
+        _hubble(16, when='"2025-06-01T10:00:16Z\xff"'),  # not UTF-8: not JSON
         _hubble(9, extra=',"destination_port":1'),  # a second port, not the one read
         _hubble(10, extra=',"Type":"L7"'),  # duplicate key: the last one wins
         _hubble(11),
@@ -90,9 +92,9 @@ def test_hubble_values_the_counter_must_not_reuse(tmp_path):
         _hubble(14, dport=65535, sport=65535),
     ]
     path = tmp_path / "h.json"
-    path.write_text("\n".join(lines * 3) + "\n")
+    path.write_bytes(("\n".join(lines * 3) + "\n").encode("latin-1"))
     full, counts, _ = assert_same(path)
-    assert counts.malformed == 3 * 6 and counts.lines == 3 * len(lines)
+    assert counts.malformed == 3 * 8 and counts.lines == 3 * len(lines)
     assert counts.first_time == "2025-06-01T10:00:01.000001Z"
 
 

@@ -64,7 +64,9 @@ CACHE_BYTES = 64 * 2**20  # bytes of distinct CSV keys kept; then emptied
 LIMIT = 500_000  # distinct flows tallied before a batch is handed over
 _CHUNK = 10_000
 
-_STRING = re.compile(rb'[^"\\]*"')  # a JSON string's rest without escapes
+# A JSON string's rest in printable ASCII, no escape: a value any JSON reader reads as is
+# (a control character or invalid UTF-8 in a cut value would hide a malformed line).
+_STRING = re.compile(rb'[ !#-\[\]-~]*"')
 _NUMBER = re.compile(rb"[1-9][0-9]{0,6}(?=[,}])")  # a plain positive JSON integer
 # (marker, is a string): the fields cut out of a Hubble line, in the order Hubble
 # writes them (proto field order); the last ``time`` is the response's, after the flow.
@@ -167,21 +169,29 @@ def _cut_hubble(raw: bytes, sport: bytes, dport: bytes):
     """``_cut`` unrolled for a line with all five cuts in Hubble's order (the usual
     case): the same key and values, or None (then ``_cut`` decides)."""
     find = raw.find
+    string = _STRING.match
+    number = _NUMBER.match
     i = find(b'"time":"')
     if i < 0:
         return None
     a = i + 8
-    b = find(b'"', a)
+    m = string(raw, a)
+    if m is None:
+        return None
+    b = m.end() - 1
     i = find(b'"uuid":"', b)
-    if b < 0 or i < 0 or find(b"\\", a, b) >= 0:
+    if i < 0:
         return None
     c = i + 8
-    d = find(b'"', c)
+    m = string(raw, c)
+    if m is None:
+        return None
+    d = m.end() - 1
     i = find(sport, d)
-    if d < 0 or i < 0 or find(b"\\", c, d) >= 0:
+    if i < 0:
         return None
     e = i + len(sport)
-    m = _NUMBER.match(raw, e)
+    m = number(raw, e)
     if m is None:
         return None
     f = m.end()
@@ -189,7 +199,7 @@ def _cut_hubble(raw: bytes, sport: bytes, dport: bytes):
     if i < 0:
         return None
     g = i + len(dport)
-    m = _NUMBER.match(raw, g)
+    m = number(raw, g)
     if m is None:
         return None
     h = m.end()
@@ -197,9 +207,10 @@ def _cut_hubble(raw: bytes, sport: bytes, dport: bytes):
     if i < 0:
         return None
     k = i + 8
-    n = find(b'"', k)
-    if n < 0 or find(b"\\", k, n) >= 0:
+    m = string(raw, k)
+    if m is None:
         return None
+    n = m.end() - 1
     return (
         raw[:a] + raw[b:c] + raw[d:e] + raw[f:g] + raw[h:k] + raw[n:],
         (raw[a:b], raw[c:d], raw[e:f], raw[g:h], raw[k:n]),
