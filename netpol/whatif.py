@@ -202,6 +202,7 @@ def changed_model(
             errors=model.errors,
             declared_cidrs=base.declared,
             cluster_policies=base.cluster_policies,  # the tiers around the changed ones
+            cilium_policies=base.cilium_policies,
         )
     changes = Changes(
         added=sorted(pasted_keys - existing),
