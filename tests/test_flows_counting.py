@@ -129,6 +129,13 @@ def test_batches_and_a_full_cache_give_the_same_counts(tmp_path, monkeypatch):
     monkeypatch.setattr(counting_module, "CACHE_KEYS", 3)
     _, _, batches = assert_same(path, limit=7)
     assert batches > 400 // 40
+    csv_path = tmp_path / "f.csv"
+    csv_path.write_text(
+        "".join(_csv(i) + f",{i % 13}\n" for i in range(200)).replace(",TCP,", ",UDP,")
+    )
+    monkeypatch.setattr(counting_module, "CACHE_BYTES", 300)
+    _, _, batches = assert_same(csv_path, limit=5)
+    assert batches > 200 // 26
 
 
 def _csv(i):

@@ -380,11 +380,20 @@ def _csv_counted(f, path: Path, counts: Counts, progress, limit: int):
     module could read otherwise than a split on commas (a quote, a carriage return inside
     it, a NUL), or a header putting the time elsewhere, hands the rest of the file over to
     the full reader."""
-    cache: dict[bytes, tuple] = {}
-    tally: Counter = Counter()
+    cache: dict[bytes, tuple] = {}  # the line after the time -> ("flow", kind) or a skip, bad
+    kinds: list[Observed] = []
+    tally: dict[int, int] = {}  # kind -> flows (an int key: no tuple hashed per line)
     skipped: dict[str, int] = {}
     first = last = None
     layout = _CSV_DEFAULT
+
+    def batch() -> Counter:
+        out: Counter = Counter()
+        for k, n in tally.items():
+            out[kinds[k]] += n
+        tally.clear()
+        return out
+
     number = 0
     handover = None  # the lines for the full reader to read first
     cached_bytes = 0
@@ -412,29 +421,32 @@ def _csv_counted(f, path: Path, counts: Counts, progress, limit: int):
                     number += 1
                     break
                 continue
+            if cached_bytes > CACHE_BYTES:
+                yield batch()  # before the kinds it names go
+                kinds.clear()
+                cache.clear()
+                cached_bytes = 0
             try:
-                entry = ("flow", _csv_row(row, *layout))
+                entry = ("flow", len(kinds))
+                kinds.append(_csv_row(row, *layout))
             except _Skip as skip:
                 entry = ("skip", skip.args[0])
             except (ValueError, IndexError) as exc:
                 entry = ("bad", _why(exc))
             if comma >= 0:
-                if cached_bytes > CACHE_BYTES:
-                    cache.clear()
-                    cached_bytes = 0
                 cache[raw[comma:]] = entry
                 cached_bytes += len(raw) - comma
         kind = entry[0]
         if kind == "flow":
-            tally[entry[1]] += 1
+            k = entry[1]
+            tally[k] = tally.get(k, 0) + 1
             if when:
                 if first is None or when < first:
                     first = when
                 if last is None or when > last:
                     last = when
             if len(tally) >= limit:
-                yield tally
-                tally = Counter()
+                yield batch()
         elif kind == "skip":
             skipped[entry[1]] = skipped.get(entry[1], 0) + 1
         else:
@@ -442,7 +454,7 @@ def _csv_counted(f, path: Path, counts: Counts, progress, limit: int):
     for reason, n in skipped.items():
         counts.skipped[reason] = counts.skipped.get(reason, 0) + n
     _window(counts, first, last)
-    yield tally
+    yield batch()
     if handover is None:
         counts.lines += number
         return
