@@ -206,6 +206,7 @@ class Snapshot(models.Model):
     policy_count = models.PositiveIntegerField(default=0)
     node_count = models.PositiveIntegerField(default=0)
     service_count = models.PositiveIntegerField(default=0)
+    cluster_policy_count = models.PositiveIntegerField(default=0)  # the three kinds together
     # sha256 of the stored records and the declared CIDRs (auditor.history): equal hashes,
     # equal analyses. Empty for snapshots stored before it existed.
     content_hash = models.CharField(max_length=64, blank=True, db_index=True)
@@ -281,6 +282,22 @@ class NetworkPolicy(SnapshotObject):
     class Meta:
         verbose_name_plural = "network policies"
         constraints = [models.UniqueConstraint(fields=["snapshot", "namespace", "name"], name="unique_policy")]
+
+
+class ClusterPolicy(SnapshotObject):
+    """A ClusterNetworkPolicy, AdminNetworkPolicy or BaselineAdminNetworkPolicy."""
+
+    kind = models.CharField(max_length=40)
+    name = models.CharField(max_length=253)
+    spec = models.JSONField(default=dict)  # verbatim
+
+    class Meta:
+        verbose_name_plural = "cluster policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["snapshot", "kind", "name"], name="unique_cluster_policy"
+            )
+        ]
 
 
 class Node(SnapshotObject):

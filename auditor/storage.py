@@ -31,15 +31,19 @@ from netpol.cache import LRU
 from netpol.collect.kinds import KIND_TABLE
 from netpol.engine import ClusterModel, model_from_bytes, model_to_bytes
 
-from .models import Namespace, NetworkPolicy, Node, Pod, Service, Snapshot
+from .models import ClusterPolicy, Namespace, NetworkPolicy, Node, Pod, Service, Snapshot
 
-# The row model of each kind a snapshot stores.
+# The row model of each kind a snapshot stores; a model with a ``kind`` column holds
+# several kinds.
 MODEL_FOR_KIND = {
     "Namespace": Namespace,
     "Node": Node,
     "Pod": Pod,
     "NetworkPolicy": NetworkPolicy,
     "Service": Service,
+    "ClusterNetworkPolicy": ClusterPolicy,
+    "AdminNetworkPolicy": ClusterPolicy,
+    "BaselineAdminNetworkPolicy": ClusterPolicy,
 }
 assert set(MODEL_FOR_KIND) == set(KIND_TABLE), "every collected kind needs a row model"
 WRITE_BATCH = 2000
@@ -59,7 +63,11 @@ def write_records(snapshot: Snapshot, records_by_kind: dict[str, dict]) -> dict[
             for r in bucket.values()
         ]
         model.objects.bulk_create(rows, batch_size=WRITE_BATCH)
-    return {KIND_TABLE[kind].count_field: len(bucket) for kind, bucket in records_by_kind.items()}
+    counts: dict[str, int] = {}
+    for kind, bucket in records_by_kind.items():  # kinds may share a count
+        field = KIND_TABLE[kind].count_field
+        counts[field] = counts.get(field, 0) + len(bucket)
+    return counts
 
 
 def snapshot_objects(snapshot: Snapshot) -> dict[str, list[dict]]:
@@ -67,24 +75,21 @@ def snapshot_objects(snapshot: Snapshot) -> dict[str, list[dict]]:
     result = {}
     for kind, info in KIND_TABLE.items():
         names = [f.name for f in fields(info.record)]
-        rows = (
-            MODEL_FOR_KIND[kind]
-            .objects.filter(snapshot=snapshot)
-            .order_by("pk")
-            .values_list(*names)
-        )
+        rows = MODEL_FOR_KIND[kind].objects.filter(snapshot=snapshot)
+        if "kind" in names:
+            rows = rows.filter(kind=kind)
+        rows = rows.order_by("pk").values_list(*names)
         result[kind] = [info.record(*row).to_api() for row in rows.iterator(chunk_size=5000)]
     return result
 
 
 def build_model(snapshot: Snapshot) -> ClusterModel:
     """The engine's model of a stored snapshot."""
-    objects = snapshot_objects(snapshot)
+    arguments: dict[str, list[dict]] = {}
+    for kind, objects in snapshot_objects(snapshot).items():  # kinds may share an argument
+        arguments.setdefault(KIND_TABLE[kind].argument, []).extend(objects)
     declared = snapshot.cluster.declared_cidrs
-    return ClusterModel.from_objects(
-        **{info.argument: objects[kind] for kind, info in KIND_TABLE.items()},
-        declared_cidrs=declared,
-    )
+    return ClusterModel.from_objects(**arguments, declared_cidrs=declared)
 
 
 # Pages of one review keep asking about the same snapshot or two.

@@ -107,6 +107,7 @@ class FakeKube:
         self._expire_once: set[str] = set()
         self._expire_always: set[str] = set()
         self._retry_after: dict[str, str] = {}  # kind -> Retry-After header of its failures
+        self._hidden_groups: set[str] = set()
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -182,6 +183,25 @@ class FakeKube:
         with self._lock:
             self._objects[kind] = objects
             self._version[kind] = next(self._versions)
+
+    def hide_group(self, group: str) -> None:
+        """Serve the cluster as one without this API group (absent from /apis, 404)."""
+        with self._lock:
+            self._hidden_groups.add(group)
+
+    def _discovery(self) -> dict:
+        """The APIGroupList of ``/apis``: every non-core group served, less the hidden ones."""
+        versions: dict[str, set[str]] = {}
+        for _path, _plural, group, api_version in ENDPOINTS.values():
+            if group and group not in self._hidden_groups:
+                versions.setdefault(group, set()).add(api_version)
+        groups = []
+        for group, group_versions in sorted(versions.items()):
+            listed = [
+                {"groupVersion": v, "version": v.split("/")[1]} for v in sorted(group_versions)
+            ]
+            groups.append({"name": group, "versions": listed, "preferredVersion": listed[0]})
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
     def forbid(self, kind: str, user: str = "system:serviceaccount:x:y") -> None:
         """Answer every list of ``kind`` with 403, as RBAC does."""
@@ -320,7 +340,12 @@ class _Handler(BaseHTTPRequestHandler):
                 {"major": "1", "minor": "30", "gitVersion": GIT_VERSION, "platform": "linux/amd64"},
             )
             return
+        if parts.path in ("/apis", "/apis/"):
+            self._send(200, kube._discovery())
+            return
         kind = KIND_BY_PATH.get(parts.path)
+        if kind is not None and ENDPOINTS[kind][2] in kube._hidden_groups:
+            kind = None  # as a cluster without that API
         if kind is None:
             message = "the server could not find the requested resource"
             self._send(404, status_body(404, "NotFound", message))

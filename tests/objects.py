@@ -92,3 +92,20 @@ def small_cluster(pods: int = 6) -> dict[str, list[dict]]:
         ],
         "Service": [],
     }
+
+
+def cluster_policy(kind: str, name: str) -> dict:
+    """A ClusterNetworkPolicy, AdminNetworkPolicy or BaselineAdminNetworkPolicy that
+    selects every namespace and says nothing: enough to be listed and stored."""
+    version = "v1alpha2" if kind == "ClusterNetworkPolicy" else "v1alpha1"
+    spec: dict = {"subject": {"namespaces": {}}, "ingress": []}
+    if kind == "ClusterNetworkPolicy":
+        spec["tier"] = "Admin"
+    if kind != "BaselineAdminNetworkPolicy":
+        spec["priority"] = 10
+    return {
+        "apiVersion": f"policy.networking.k8s.io/{version}",
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": spec,
+    }

@@ -17,6 +17,7 @@ from netpol.collect.base import CollectionError, redact_urls
 from netpol.collect.kinds import KINDS
 from netpol.collect.live import LiveCollector
 from tests.fakekube import FakeKube, Generated
+from tests.objects import cluster_policy
 
 SECRET = "s3cret-t0ken-do-not-print"
 
@@ -55,6 +56,9 @@ def _objects():
             },
             {"metadata": {"name": "db", "namespace": "shop"}, "spec": {"selector": {"app": "db"}}},
         ],
+        "ClusterNetworkPolicy": [cluster_policy("ClusterNetworkPolicy", "deny-batch")],
+        "AdminNetworkPolicy": [cluster_policy("AdminNetworkPolicy", "admin")],
+        "BaselineAdminNetworkPolicy": [cluster_policy("BaselineAdminNetworkPolicy", "default")],
     }
 
 
@@ -132,6 +136,51 @@ def test_yields_raw_api_objects_in_kind_order(kube, kubeconfig):
     assert kinds_in_order == list(KINDS)
     pod = next(obj for kind, obj in pairs if kind == "Pod")
     assert pod == _pod(0)  # camelCase JSON, untouched
+    policy = next(obj for kind, obj in pairs if kind == "ClusterNetworkPolicy")
+    assert policy == cluster_policy("ClusterNetworkPolicy", "deny-batch")
+
+
+# -- the cluster-wide policies: listed when discovery offers their group ------------------
+
+
+def test_cluster_policies_listed_as_discovery_offers_them(kube, kubeconfig):
+    collector = LiveCollector.from_kubeconfig(kubeconfig, page_size=2)
+
+    kept = collect(collector)
+
+    assert kept["ClusterNetworkPolicy"] == ["deny-batch"]
+    assert kept["AdminNetworkPolicy"] == ["admin"]
+    assert kept["BaselineAdminNetworkPolicy"] == ["default"]
+    assert collector.warnings == []
+    assert len(requests_to(kube, "/apis/")) == 1  # the Python client asks for "/apis/"
+    cnp = "/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies"
+    assert [q["limit"] for q in requests_to(kube, cnp)] == ["2"]
+
+
+def test_cluster_without_the_policy_group_is_normal(kube, kubeconfig):
+    kube.hide_group("policy.networking.k8s.io")
+    collector = LiveCollector.from_kubeconfig(kubeconfig)
+
+    kept = collect(collector)
+
+    assert kept["ClusterNetworkPolicy"] == kept["AdminNetworkPolicy"] == []
+    assert kept["Pod"] == [f"pod-{i}" for i in range(7)]
+    assert collector.warnings == []  # no such API: nothing to say
+    assert not any("policy.networking.k8s.io" in path for _, path, _ in kube.requests)
+
+
+def test_forbidden_cluster_policy_kind_is_a_warning_naming_kind_and_group(kube, kubeconfig):
+    kube.forbid("AdminNetworkPolicy")
+    collector = LiveCollector.from_kubeconfig(kubeconfig)
+
+    kept = collect(collector)
+
+    assert kept["AdminNetworkPolicy"] == []
+    assert kept["ClusterNetworkPolicy"] == ["deny-batch"]  # the others still listed
+    assert kept["BaselineAdminNetworkPolicy"] == ["default"]
+    [warning] = collector.warnings
+    assert warning.startswith("skipped AdminNetworkPolicy (policy.networking.k8s.io): forbidden")
+    assert 'grant "list" on "adminnetworkpolicies"' in warning
 
 
 def test_token_mode(kube):

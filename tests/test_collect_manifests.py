@@ -644,6 +644,9 @@ def test_the_demo_cluster_loads_cleanly_and_every_object_normalises():
         "Pod": 60,
         "NetworkPolicy": 22,
         "Service": 16,
+        "ClusterNetworkPolicy": 0,
+        "AdminNetworkPolicy": 0,
+        "BaselineAdminNetworkPolicy": 0,
     }
     records = {kind: [normalize(kind, obj) for obj in objects[kind]] for kind in KINDS}
     assert sorted(ns.name for ns in records["Namespace"]) == [
@@ -964,6 +967,9 @@ def test_a_large_kubectl_list_takes_the_fast_reader_and_reads_as_before(tmp_path
         "Pod": 300,
         "NetworkPolicy": 60,
         "Service": 0,
+        "ClusterNetworkPolicy": 0,
+        "AdminNetworkPolicy": 0,
+        "BaselineAdminNetworkPolicy": 0,
     }
     monkeypatch.setattr(manifests, "_libfyaml", lambda: None)
     again, again_warnings = collect(path)

@@ -2,19 +2,20 @@
 
 import logging
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from auditor import services
-from auditor.models import Cluster, NetworkPolicy, Pod, Snapshot
+from auditor.models import Cluster, ClusterPolicy, NetworkPolicy, Pod, Snapshot
 from auditor.selectors import latest_snapshot
-from auditor.storage import snapshot_objects
+from auditor.storage import build_model, snapshot_objects
 from netpol.collect.base import CollectionError
 
 from .fakekube import FakeKube
-from .objects import namespace, small_cluster
+from .objects import cluster_policy, namespace, small_cluster
 
 pytestmark = pytest.mark.django_db
 
@@ -300,3 +301,55 @@ def test_bad_addresses_are_named_with_their_field(kind, obj, message):
     with pytest.raises(CollectionError) as caught:
         normalize(kind, obj)
     assert str(caught.value) == message
+
+
+# -- the cluster-wide policies (issue 13) ----------------------------------------------------
+
+TIERS = Path(__file__).parent / "fixtures" / "cli" / "tiers.yaml"
+
+
+def test_cluster_policies_are_stored_and_decide_in_the_stored_model():
+    snapshot = collect(manifest_cluster(TIERS))
+    assert snapshot.status == Snapshot.Status.COMPLETE and snapshot.warnings == []
+    assert snapshot.cluster_policy_count == 3
+    assert snapshot.object_counts()["cluster_policies"] == 3
+    rows = {(r.kind, r.name) for r in ClusterPolicy.objects.filter(snapshot=snapshot)}
+    assert rows == {
+        ("ClusterNetworkPolicy", "isolate-batch"),
+        ("AdminNetworkPolicy", "allow-monitoring"),
+        ("BaselineAdminNetworkPolicy", "default"),
+    }
+    objects = snapshot_objects(snapshot)
+    [cnp] = objects["ClusterNetworkPolicy"]
+    assert cnp["apiVersion"] == "policy.networking.k8s.io/v1alpha2"
+    assert cnp["spec"]["tier"] == "Admin" and cnp["spec"]["priority"] == 50
+    [banp] = objects["BaselineAdminNetworkPolicy"]
+    assert banp["apiVersion"] == "policy.networking.k8s.io/v1alpha1"
+
+    model = build_model(snapshot)
+    # The AdminNetworkPolicy opens 9100 through shop's NetworkPolicy; the
+    # ClusterNetworkPolicy keeps batch from sending anywhere.
+    assert model.reach("monitoring/prom-0", "shop/web-0", 9100).allowed
+    assert not model.reach("batch/job-0", "shop/db-0", 5432).allowed
+    assert model.reach("shop/web-0", "shop/db-0", 5432).allowed
+
+
+def test_live_cluster_policies_are_stored_when_the_server_offers_them(tmp_path, fast_live):
+    objects = small_cluster()
+    objects["BaselineAdminNetworkPolicy"] = [
+        cluster_policy("BaselineAdminNetworkPolicy", "default")
+    ]
+    with FakeKube(objects) as kube:
+        snapshot = collect(kubeconfig_cluster(kube, tmp_path))
+    assert snapshot.status == Snapshot.Status.COMPLETE and snapshot.warnings == []
+    assert snapshot.cluster_policy_count == 1
+    [row] = ClusterPolicy.objects.filter(snapshot=snapshot)
+    assert (row.kind, row.name) == ("BaselineAdminNetworkPolicy", "default")
+
+
+def test_a_cluster_without_the_policy_api_snapshots_without_warning(tmp_path, fast_live):
+    with FakeKube(small_cluster()) as kube:
+        kube.hide_group("policy.networking.k8s.io")
+        snapshot = collect(kubeconfig_cluster(kube, tmp_path))
+    assert snapshot.status == Snapshot.Status.COMPLETE and snapshot.warnings == []
+    assert snapshot.cluster_policy_count == 0

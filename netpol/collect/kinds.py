@@ -30,6 +30,9 @@ class Kind:
     group: str  # "" is the core group
     version: str
     optional: bool  # a snapshot can do without it: absence or a 403 is a warning
+    # Listed only when the server's discovery (/apis) offers its group and version: a
+    # cluster without that API is normal, not a warning.
+    discovered: bool = False
 
     @property
     def api_version(self) -> str:
@@ -52,26 +55,28 @@ KIND_TABLE: dict[str, Kind] = {
         Kind("NetworkPolicy", NetworkPolicyRecord, "policies", "policy_count", "networkpolicies",
              "networking.k8s.io", "v1", False),
         Kind("Service", ServiceRecord, "services", "service_count", "services", "", "v1", True),
+        # The cluster-wide policies of the policy.networking.k8s.io group (the engine's
+        # tiers.py): three kinds, one ``from_objects`` argument and one snapshot count.
+        Kind("ClusterNetworkPolicy", ClusterPolicyRecord, "cluster_policies",
+             "cluster_policy_count", "clusternetworkpolicies", "policy.networking.k8s.io",
+             "v1alpha2", True, True),
+        Kind("AdminNetworkPolicy", ClusterPolicyRecord, "cluster_policies",
+             "cluster_policy_count", "adminnetworkpolicies", "policy.networking.k8s.io",
+             "v1alpha1", True, True),
+        Kind("BaselineAdminNetworkPolicy", ClusterPolicyRecord, "cluster_policies",
+             "cluster_policy_count", "baselineadminnetworkpolicies",
+             "policy.networking.k8s.io", "v1alpha1", True, True),
     )
 }
 KINDS = tuple(KIND_TABLE)
 
-# The policy kinds beyond NetworkPolicy: the cluster-wide ones of the
-# policy.networking.k8s.io group (the engine's tiers.py), given to
-# ``ClusterModel.from_objects(cluster_policies=...)``, and Cilium's (cilium.py), given to
-# ``cilium_policies``. The
-# manifests collector reads them when asked (``netaudit``); snapshots do not store them
-# yet, so a snapshot's collector still skips them with a warning (issue 13).
+# Cilium's policies (the engine's cilium.py), given to
+# ``ClusterModel.from_objects(cilium_policies=...)``: the manifests collector reads them
+# when asked (``netaudit``); snapshots do not store them yet, so a snapshot's collector
+# skips them with a warning.
 CLUSTER_POLICY_TABLE: dict[str, Kind] = {
     k.kind: k
     for k in (
-        Kind("ClusterNetworkPolicy", ClusterPolicyRecord, "cluster_policies", "",
-             "clusternetworkpolicies", "policy.networking.k8s.io", "v1alpha2", True),
-        Kind("AdminNetworkPolicy", ClusterPolicyRecord, "cluster_policies", "",
-             "adminnetworkpolicies", "policy.networking.k8s.io", "v1alpha1", True),
-        Kind("BaselineAdminNetworkPolicy", ClusterPolicyRecord, "cluster_policies", "",
-             "baselineadminnetworkpolicies", "policy.networking.k8s.io", "v1alpha1", True),
-        # Cilium's policies (the engine's cilium.py), read the same way.
         Kind("CiliumNetworkPolicy", CiliumPolicyRecord, "cilium_policies", "",
              "ciliumnetworkpolicies", "cilium.io", "v2", True),
         Kind("CiliumClusterwideNetworkPolicy", CiliumPolicyRecord, "cilium_policies", "",

@@ -32,11 +32,19 @@ from urllib.parse import urlsplit
 import urllib3
 import yaml
 from kubernetes import config as kube_config
-from kubernetes.client import ApiClient, Configuration, CoreV1Api, NetworkingV1Api, VersionApi
+from kubernetes.client import (
+    ApiClient,
+    ApisApi,
+    Configuration,
+    CoreV1Api,
+    CustomObjectsApi,
+    NetworkingV1Api,
+    VersionApi,
+)
 from kubernetes.client.exceptions import ApiException
 
 from .base import CollectionError, redact_urls
-from .kinds import KINDS, OPTIONAL_KINDS
+from .kinds import KIND_TABLE, KINDS, OPTIONAL_KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +60,7 @@ class _Resource:
     path: str  # of the all-namespaces list, for error messages
     api: type
     method: str
+    args: tuple = ()  # before the paging arguments: a custom resource's group, version, plural
 
 
 _RESOURCES = {
@@ -78,6 +87,23 @@ _RESOURCES = {
         ),
     )
 }
+# The kinds of API groups a cluster may not have, listed as custom objects.
+_RESOURCES.update(
+    (
+        info.kind,
+        _Resource(
+            info.kind,
+            info.plural,
+            info.group,
+            info.path,
+            CustomObjectsApi,
+            "list_cluster_custom_object",
+            (info.group, info.version, info.plural),
+        ),
+    )
+    for info in KIND_TABLE.values()
+    if info.discovered
+)
 assert set(_RESOURCES) == set(KINDS)
 
 
@@ -188,7 +214,11 @@ class LiveCollector:
         try:
             with ApiClient(self._load_configuration()) as api_client:
                 self.server_version = self._read_version(api_client)
+                offered = self._offered_versions(api_client)
                 for kind in KINDS:
+                    info = KIND_TABLE[kind]
+                    if info.discovered and info.api_version not in offered:
+                        continue  # the cluster has no such API: nothing to list, nothing wrong
                     yield from self._list(api_client, _RESOURCES[kind])
         except CollectionError as exc:
             # The one exit for our errors: hide secrets, and drop the chained client
@@ -211,6 +241,33 @@ class LiveCollector:
             raise self._refused(exc, action="reading the server version", path="/version") from None
         return str(body.get("gitVersion") or "")
 
+    def _offered_versions(self, api_client: ApiClient) -> set[str]:
+        """The ``group/version``s the server's discovery (``/apis``) offers, if a kind needs it."""
+        if not any(info.discovered for info in KIND_TABLE.values()):
+            return set()
+        get_versions = ApisApi(api_client).get_api_versions
+        try:
+            body = self._get(
+                partial(get_versions, _preload_content=False, _request_timeout=self.timeout),
+                action="reading the API groups",
+                path="/apis",
+            )
+        except ApiException as exc:
+            if exc.status in (403, 404):
+                # Without discovery the optional groups are not listed; say so.
+                kinds = ", ".join(k for k, info in KIND_TABLE.items() if info.discovered)
+                self.warnings.append(
+                    f"could not read the API groups (/apis), so {kinds} were not listed: "
+                    f"{_server_message(exc)}"
+                )
+                return set()
+            raise self._refused(exc, action="reading the API groups", path="/apis") from None
+        return {
+            str(version.get("groupVersion") or "")
+            for group in body.get("groups") or ()
+            for version in group.get("versions") or ()
+        }
+
     def _list(
         self, api_client: ApiClient, resource: _Resource
     ) -> Iterator[tuple[str, dict | None]]:
@@ -222,7 +279,7 @@ class LiveCollector:
         3. An optional kind the identity may not list (403) or the server lacks (404)
            is skipped with a warning, after retracting any part already yielded.
         """
-        list_page = getattr(resource.api(api_client), resource.method)
+        list_page = partial(getattr(resource.api(api_client), resource.method), *resource.args)
         action = f"listing {resource.plural}"
         restarts = 0
         continue_token = None
@@ -261,7 +318,10 @@ class LiveCollector:
                     continue
                 refusal = self._refused(exc, action=action, path=resource.path, resource=resource)
                 if exc.status in (403, 404) and resource.kind in OPTIONAL_KINDS:
-                    self.warnings.append(f"skipped {resource.plural}: {refusal}")
+                    what = resource.plural
+                    if KIND_TABLE[resource.kind].discovered:  # name the kind and its group
+                        what = f"{resource.kind} ({resource.group})"
+                    self.warnings.append(f"skipped {what}: {refusal}")
                     if yielded:
                         yield resource.kind, None
                     return

@@ -127,6 +127,9 @@ _KEPT = {
     ("", "Service"),
     ("networking.k8s.io", "NetworkPolicy"),
     ("extensions", "NetworkPolicy"),
+    ("policy.networking.k8s.io", "ClusterNetworkPolicy"),
+    ("policy.networking.k8s.io", "AdminNetworkPolicy"),
+    ("policy.networking.k8s.io", "BaselineAdminNetworkPolicy"),
 }
 _WORKLOADS = {
     ("apps", "Deployment"),
@@ -161,7 +164,7 @@ class ManifestCollector:
         cluster_policies: bool = False,
     ):
         self.paths = [Path(p) for p in paths]
-        # Also read ClusterNetworkPolicy/AdminNetworkPolicy/BaselineAdminNetworkPolicy.
+        # Also read Cilium's policies, which snapshots do not store yet.
         self.kinds = KINDS + (tuple(CLUSTER_POLICY_TABLE) if cluster_policies else ())
         self.kept = _KEPT | (
             {(k.group, k.kind) for k in CLUSTER_POLICY_TABLE.values()} if cluster_policies else set()
