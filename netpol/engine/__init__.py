@@ -50,10 +50,18 @@ from .model import (
 from .ports import ALL_PORTS, NO_PORTS, PROTOCOLS, PortSet
 from .ranges import DeclaredCidrs, infer_pod_cidrs
 from .selectors import LabelIndex, Selector
-from .tiers import CLUSTER_POLICY_KINDS, ClusterPolicy, parse_cluster_policy
+from .tiers import (
+    BASELINE_TIER,
+    CLUSTER_POLICY_KINDS,
+    PASS_ACTION,
+    ClusterPolicy,
+    parse_cluster_policy,
+)
 from .workloads import controlling_workload, owning_workload
 
 __all__ = [
+    "BASELINE_TIER",
+    "PASS_ACTION",
     "ACTIVE",
     "ALL_IPS",
     "ALL_PORTS",

@@ -34,6 +34,8 @@ BASELINE = "Baseline"
 ACCEPT = "Accept"
 DENY = "Deny"
 PASS = "Pass"
+# The names the front door gives them.
+BASELINE_TIER, PASS_ACTION = BASELINE, PASS
 
 # kind -> (short name used in keys, apiVersion it is read from)
 CLUSTER_POLICY_KINDS = {

@@ -342,6 +342,29 @@ _RULES = [
         "Check that the cluster's network plugin enforces NetworkPolicy.",
     ),
     Rule(
+        "NP040",
+        "Cluster policies at one priority select the same pods",
+        "medium",
+        "mistake",
+        "Two ClusterNetworkPolicies (or AdminNetworkPolicies) of one tier have the same "
+        "priority and select a same pod for a same direction. The API leaves their order "
+        "undefined: which one decides may differ between implementations and versions (the "
+        "audit evaluates them by name).",
+        "Give each policy its own priority, in the order you mean them to apply.",
+    ),
+    Rule(
+        "NP041",
+        "Admin tier Pass with nothing below to decide",
+        "medium",
+        "mistake",
+        "An Admin-tier rule passes traffic to the NetworkPolicy and Baseline tiers, but no "
+        "NetworkPolicy isolates the pods it is about for that direction and no Baseline rule "
+        "is about them: nothing decides, so the traffic is allowed. A Pass usually means "
+        "that namespace owners or a baseline should decide.",
+        "Add the NetworkPolicy (or Baseline rule) that should decide for these pods, or "
+        "replace the Pass with the Accept or Deny you mean.",
+    ),
+    Rule(
         "NP050",
         "The internet reaches a crown jewel in a few connections",
         "high",

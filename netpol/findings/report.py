@@ -17,7 +17,7 @@ from netpol.engine import ClusterModel, gc_paused
 from netpol.paths import DEFAULT_CROWN_JEWELS
 
 from . import cni as cni_module
-from . import compliance, coverage, exposure, headline, jewels, mistakes, permissive, score
+from . import compliance, coverage, exposure, headline, jewels, mistakes, permissive, score, tiers
 from .catalogue import SEVERITIES, SEVERITY_RANK
 from .facts import Facts
 from .finding import Finding
@@ -69,6 +69,7 @@ def audit(model: ClusterModel, *, crown_jewels: str | None = DEFAULT_CROWN_JEWEL
     found += mistakes.findings(facts)
     found += cni_module.findings(detected)
     found += jewels.findings(model, crown_jewels)
+    found += tiers.findings(facts)
     if detected["warning"]:
         for f in found:
             f.warnings.append(detected["warning"])
