@@ -53,6 +53,7 @@ from .selectors import LabelIndex, Selector
 from .tiers import (
     BASELINE_TIER,
     CLUSTER_POLICY_KINDS,
+    DENY_ACTION,
     PASS_ACTION,
     ClusterPolicy,
     parse_cluster_policy,
@@ -61,6 +62,7 @@ from .workloads import controlling_workload, owning_workload
 
 __all__ = [
     "BASELINE_TIER",
+    "DENY_ACTION",
     "PASS_ACTION",
     "ACTIVE",
     "ALL_IPS",

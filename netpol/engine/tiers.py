@@ -35,7 +35,7 @@ ACCEPT = "Accept"
 DENY = "Deny"
 PASS = "Pass"
 # The names the front door gives them.
-BASELINE_TIER, PASS_ACTION = BASELINE, PASS
+BASELINE_TIER, DENY_ACTION, PASS_ACTION = BASELINE, DENY, PASS
 
 # kind -> (short name used in keys, apiVersion it is read from)
 CLUSTER_POLICY_KINDS = {

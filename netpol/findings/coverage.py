@@ -132,9 +132,11 @@ def compute(facts: Facts) -> Coverage:
             nc.default_deny_egress.append(policy.name)
     # Per workload: [running pods, all isolated for ingress, all isolated for egress].
     workloads: dict[tuple[str, str], list] = {}
+    # A Deny of a cluster-wide policy about a pod covers it as a NetworkPolicy would.
+    restricted = facts.tier_restricted
     for cls in ev.classes:
-        ing = ev.is_isolated(cls.id, INGRESS)
-        egr = ev.is_isolated(cls.id, EGRESS)
+        ing = ev.is_isolated(cls.id, INGRESS) or bool(restricted[INGRESS] >> cls.id & 1)
+        egr = ev.is_isolated(cls.id, EGRESS) or bool(restricted[EGRESS] >> cls.id & 1)
         nc = namespaces[cls.namespace]
         counts = nc.counts
         for pod in cls.pods:
@@ -178,7 +180,7 @@ def findings(facts: Facts, coverage: Coverage) -> list[Finding]:
         running = nc.counts.pods
         if not running:
             continue
-        if not nc.policies:
+        if not nc.policies and len(_pods(nc.open_ingress)) == len(_pods(nc.open_egress)) == running:
             out.append(_no_policy(facts, nc))
             continue  # NP003 stands for the per-workload and default-deny findings
         for direction, opened, rule_id, deny_rule, deny, isolated, left_open in (
@@ -210,7 +212,7 @@ def findings(facts: Facts, coverage: Coverage) -> list[Finding]:
                     _open_workloads(facts, coverage, rule_id, direction, nc, opened, outside_ip)
                 )
                 continue
-            if deny:
+            if deny or not nc.policies:  # no policy: cluster-wide Denies cover the pods
                 continue
             out.append(
                 make(
@@ -233,6 +235,10 @@ def findings(facts: Facts, coverage: Coverage) -> list[Finding]:
                 )
             )
     return out
+
+
+def _pods(opened: dict) -> list:
+    return [p for pods in opened.values() for p in pods]
 
 
 def _no_policy(facts: Facts, nc: NamespaceCoverage) -> Finding:

@@ -12,6 +12,7 @@ from functools import cached_property
 from netpol.engine import (
     ALL_IPS,
     ALL_PORTS,
+    DENY_ACTION,
     EGRESS,
     INGRESS,
     ClusterModel,
@@ -79,6 +80,21 @@ class Facts:
         self._class_workloads: dict[int, list[str]] = {}
         self._selected_refs: dict[int, list[str]] = {}
         self.cache: dict[str, dict] = {}  # per-check memo tables
+
+    @cached_property
+    def tier_restricted(self) -> dict[str, int]:
+        """Per direction, the classes a cluster-wide policy (Admin or Baseline tier)
+        isolates: a Deny rule about them whose peers hold every pod, on every port. Like a
+        NetworkPolicy default deny, what its tier allows before it stays allowed."""
+        out = {INGRESS: 0, EGRESS: 0}
+        tiers, every = self.ev.tiers, self.ev.all
+        if tiers is None:
+            return out
+        for rule in tiers.rules:
+            r = rule.rule
+            if r.action == DENY_ACTION and r.ports is None and rule.classes & every == every:
+                out[rule.direction] |= rule.subject
+        return out
 
     # -- classes and pods --------------------------------------------------------------
 

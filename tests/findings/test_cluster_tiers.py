@@ -129,3 +129,57 @@ def test_a_pass_that_a_networkpolicy_or_a_baseline_decides_is_no_np041():
         [cnp("delegate", "Admin", 10, "batch", ingress=PASS_ALL_INGRESS)],
     )
     assert of(isolated, "NP041") == []
+
+
+# -- coverage: a cluster-wide default deny covers pods as a NetworkPolicy would ----------
+
+BASELINE_DENY_ALL = cnp(
+    "batch-default-deny",
+    "Baseline",
+    10,
+    "batch",
+    ingress=[{"name": "deny-in", "action": "Deny", "from": [{"namespaces": {}}]}],
+    egress=[{"name": "deny-out", "action": "Deny", "to": [{"namespaces": {}}]}],
+)
+
+
+def test_a_cluster_wide_default_deny_is_not_wide_open():
+    objects = [*SECURE, namespace("batch"), JOB]
+    bare = audit_with(objects, [])
+    assert [f.namespace for f in of(bare, "NP003")] == ["batch"]
+    report = audit_with(objects, [BASELINE_DENY_ALL])
+    batch = report.coverage.namespaces["batch"].counts
+    assert (batch.pods, batch.ingress_pods, batch.egress_pods) == (1, 1, 1)
+    assert [f for f in report.findings if f.namespace == "batch"] == []
+    assert report.coverage.cluster.ingress_pods == bare.coverage.cluster.ingress_pods + 1
+
+
+def test_a_cluster_wide_deny_of_one_direction_leaves_the_other_open():
+    objects = [*SECURE, namespace("batch"), JOB]
+    egress_only = cnp(
+        "batch-no-egress", "Admin", 10, "batch", egress=BASELINE_DENY_ALL["spec"]["egress"]
+    )
+    report = audit_with(objects, [egress_only])
+    batch = [f.rule for f in report.findings if f.namespace == "batch"]
+    assert batch == ["NP001"]  # ingress still open; not NP003, egress is covered
+    [np001] = [f for f in report.findings if f.namespace == "batch"]
+    assert np001.workloads == ["Pod/batch/job-0"]
+
+
+def test_a_narrow_cluster_wide_deny_does_not_cover():
+    objects = [*SECURE, namespace("batch"), JOB]
+    narrow = cnp(
+        "batch-not-to-shop",
+        "Admin",
+        10,
+        "batch",
+        egress=[
+            {
+                "name": "no-shop",
+                "action": "Deny",
+                "to": [{"namespaces": {"matchLabels": {NS_NAME: "shop"}}}],
+            }
+        ],
+    )
+    report = audit_with(objects, [narrow])
+    assert [f.namespace for f in of(report, "NP003")] == ["batch"]
