@@ -6,7 +6,9 @@ A ``LiveCollector`` connects one of three ways:
     LiveCollector.from_token("https://10.0.0.1:6443", token, ca_file="/etc/ca.crt")
     LiveCollector.from_in_cluster()   # the pod's service account
 
-``fetch()`` lists every kind in ``KINDS`` page by page and yields each raw object.
+``fetch()`` lists every kind in ``KINDS`` page by page and yields each raw object; the
+kinds of API groups a cluster may lack (``Kind.discovered``: the cluster-wide policies)
+only when the server's discovery (``/apis``) offers their group and version.
 Pages are requested with ``_preload_content=False`` and decoded with ``json.loads``:
 the client's model classes are slow and would hold the cluster in memory twice, once
 as models and once as the dicts we keep. Only one page of raw JSON exists at a time.
