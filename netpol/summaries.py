@@ -795,6 +795,11 @@ def explain(model: ClusterModel, question: dict) -> dict:
                     {"namespace": k.split("/", 1)[0], "policy": k.split("/", 1)[1]}
                     for k in d.isolating_policies
                 ],
+                # With cluster-wide (or Calico) tiers: which tier decided, and each tier's
+                # say in order, naming the kind (cnp/, anp/, banp/) and rule.
+                "decided_by": d.decided_by,
+                "tiers": list(d.tiers),
+                "depends_on": list(d.depends_on),
             }
         )
     return {

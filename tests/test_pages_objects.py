@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -585,3 +587,22 @@ def test_pages_at_5000_pods(client_as, db, tmp_path, capsys):
         assert response.status_code == 200
     with capsys.disabled():
         print(f"\nobject pages at {len(model.pods)} pods, server time in ms: {timings}")
+
+
+# --- Cluster-wide policies (issue 13) -----------------------------------------------------------
+
+
+def test_explain_names_the_cluster_policy_kind_and_tier_that_decided(client_as, db, tmp_path):
+    shutil.copy(Path(__file__).parent / "fixtures" / "cli" / "tiers.yaml", tmp_path)
+    _snapshot(tmp_path, "tiers")
+    query = {"from": "batch/job-0", "to": "shop/db-0", "port": "5432"}
+    page = client_as("viewer").get(reach_url(cluster="tiers"), query).content.decode()
+    # Egress at the batch pod: the ClusterNetworkPolicy's Admin-tier Deny decided.
+    assert "Decided by the Admin tier:" in page
+    assert "Admin tier: cnp/isolate-batch rule `deny-all` Deny at priority 50" in page
+    assert "NetworkPolicy tier not reached" in page
+    # Ingress at shop's database: the Admin tier said nothing, the NetworkPolicy decided.
+    assert "Decided by the NetworkPolicy tier:" in page
+    query = {"from": "monitoring/prom-0", "to": "shop/web-0", "port": "9100"}
+    page = client_as("viewer").get(reach_url(cluster="tiers"), query).content.decode()
+    assert "anp/allow-monitoring rule `scrape` Accept at priority 10" in page
