@@ -105,7 +105,7 @@ def test_demo_cluster_through_the_worker_yields_its_pinned_findings(start_celery
     assert stored == EXPECTED
     analysis = Analysis.objects.get(snapshot=snapshot)
     assert analysis.score == 45
-    assert analysis.report["score"]["namespaces"]["shop-db"] == 100
+    assert analysis.report["score"]["namespaces"]["shop-db"] == 80  # NP050: postgres, two connections from the internet
     assert analysis.report["score"]["namespaces"]["batch"] == 0
 
 

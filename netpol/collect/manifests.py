@@ -595,6 +595,10 @@ _DOCUMENT_BLOCK_SCALAR = re.compile(rb"\n(?:--- +)?[|>]")  # and at the start: \
 _SCALAR_UNDER_KEY = re.compile(
     rb":(?: *| +#[^\r\n]*)\r?\n( *)(?!- |-\r?\n)[^ \r\n#](?:[^\r\n:]|:(?=[^ \r\n]))*(?<!:)\r?\n"
 )
+# An empty sequence item ("-" alone on its line) and, on the next line, a scalar (no item,
+# no key, no comment) at an indent not past the dash: PyYAML refuses it, libfyaml takes
+# it as the item.
+_EMPTY_ITEM = re.compile(rb"(?m)^( *)- *\r?\n( *)((?!-|#)[^ \r\n][^\r\n]*)")
 _ANCHOR_NAME = re.compile(rb"[0-9A-Za-z_-]+\Z")  # what PyYAML takes as a name
 _NODE_PROPERTIES = (re.compile(rb"&[^ \n\r]*"), re.compile(rb"\*[^ \n\r]*"))  # anchors, aliases
 
@@ -673,6 +677,12 @@ def _unsure(text: str, max_alias_nodes: int) -> str | None:
             key = key[2:].lstrip(b" ")
         if len(match.group(1)) <= match.start() - line_start - len(key):
             return "a scalar at its key's indent"  # PyYAML refuses it, libfyaml does not
+    if b"-" in raw:
+        for match in _EMPTY_ITEM.finditer(raw):
+            line = match.group(3).rstrip()
+            key = line[:1] not in b"'\"" and (b": " in line or line.endswith(b":"))
+            if len(match.group(2)) <= len(match.group(1)) and not key:
+                return "an empty item and a scalar not past its dash"
     for key in (b":", b"?"):  # ": x" (an empty key) or "? x" (an explicit one)
         if key in shapes and (
             b" " + key + b" " in shapes
