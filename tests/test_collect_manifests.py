@@ -644,7 +644,7 @@ def test_the_demo_cluster_loads_cleanly_and_every_object_normalises():
         "Pod": 60,
         "NetworkPolicy": 22,
         "Service": 16,
-        "ClusterNetworkPolicy": 0,
+        "ClusterNetworkPolicy": 1,
         "AdminNetworkPolicy": 0,
         "BaselineAdminNetworkPolicy": 0,
     }

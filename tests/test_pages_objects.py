@@ -606,3 +606,11 @@ def test_explain_names_the_cluster_policy_kind_and_tier_that_decided(client_as, 
     query = {"from": "monitoring/prom-0", "to": "shop/web-0", "port": "9100"}
     page = client_as("viewer").get(reach_url(cluster="tiers"), query).content.decode()
     assert "anp/allow-monitoring rule `scrape` Accept at priority 10" in page
+
+
+def test_demo_explain_names_the_cluster_network_policy_guard_rail(client_as, demo_snapshot):
+    query = {"from": "batch/Deployment/queue-worker", "to": "shop-db/postgres-0", "port": "5432"}
+    page = client_as("viewer").get(reach_url(), query).content.decode()
+    assert "Decided by the Admin tier:" in page
+    assert "cnp/batch-workers-not-to-shop-db rule `no-shop-db` Deny at priority 20" in page
+    assert demo_snapshot.cluster_policy_count == 1

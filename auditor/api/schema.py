@@ -291,7 +291,13 @@ SCHEMAS = {
             "allowed_by": {"type": "array", "items": _ref("RuleMatch")},
             "isolating_policies": {"type": "array", "items": STRING},
             "reason": STRING,
-        }
+            # With cluster-wide (or Calico) tiers: each tier's say in order, and which decided.
+            "tiers": {"type": "array", "items": STRING},
+            "decided_by": STRING,
+            "depends_on": {"type": "array", "items": STRING},
+            "denied_by": STRING,
+        },
+        optional=("tiers", "decided_by", "depends_on", "denied_by"),
     ),
     "Verdict": _object(
         {
