@@ -12,8 +12,9 @@ worker's ``analyze_snapshot`` task does:
 2. *model*: ``ClusterModel.from_objects``;
 3. *audit*: ``netpol.findings.audit`` (coverage, every rule, CNI, score, compliance,
    with the engine's evaluation, allowed set and exposure they need);
-4. *store*: ``report.to_dict()`` (*to_dict*), the findings' ``bulk_create`` (*insert*)
-   and the Analysis row, in one transaction.
+4. *store*: the model stored for the pages (``storage.save_model``, *save_model*),
+   ``report.to_dict()`` (*to_dict*), the findings' ``bulk_create`` (*insert*) and the
+   Analysis row, in one transaction.
 
 Before every run a separate process deletes the snapshot's Analysis and findings, so
 each run analyses from scratch. Peak RSS is the measured process's ``ru_maxrss``:
@@ -59,7 +60,7 @@ SQLITE_PATH = VAR_DIR / "bench-analysis.sqlite3"
 SIZES = {"50k": (50_000, 2_000, 10_000), "5k": (5_000, 200, 1_000)}
 TARGET_SECONDS = 20.0
 TARGET_SIZE = SIZES["50k"]
-PHASES = ("read", "model", "audit", "store", "to_dict", "insert")
+PHASES = ("read", "model", "audit", "store", "save_model", "to_dict", "insert")
 
 
 def _cluster_name(pods: int) -> str:
@@ -103,7 +104,9 @@ def load(args) -> None:
     )
     started = time.perf_counter()
     snapshot = load_snapshot(cluster, objects)
-    harness.emit({"loaded": True, "snapshot": snapshot.pk, "seconds": time.perf_counter() - started})
+    harness.emit(
+        {"loaded": True, "snapshot": snapshot.pk, "seconds": time.perf_counter() - started}
+    )
 
 
 def prepare(args) -> None:
@@ -145,6 +148,7 @@ def measure(args) -> None:
     storage.snapshot_objects = timed("read", storage.snapshot_objects)
     storage.build_model = timed("read+model", storage.build_model)
     services.audit = timed("audit", services.audit)
+    storage.save_model = timed("save_model", storage.save_model)
     AuditReport.to_dict = timed("to_dict", AuditReport.to_dict)
     Finding.objects.bulk_create = timed("insert", Finding.objects.bulk_create)
 
@@ -184,7 +188,8 @@ def _run_child(step: str, env: dict[str, str], args, *extra: str) -> dict:
 def _line(run: dict) -> str:
     return (
         f"{run['seconds']:.2f} s (read {run['read']:.2f}, model {run['model']:.2f}, "
-        f"audit {run['audit']:.2f}, store {run['store']:.2f} = to_dict {run['to_dict']:.2f} "
+        f"audit {run['audit']:.2f}, store {run['store']:.2f} = model saved "
+        f"{run.get('save_model', 0):.2f} + to_dict {run['to_dict']:.2f} "
         f"+ insert {run['insert']:.2f} + rest), peak RSS {run['peak_rss_mb']:.0f} MiB "
         f"(baseline {run['baseline_rss_mb']:.0f}, after read {run['peak_after_read_mb']:.0f}, "
         f"after model {run['peak_after_read+model_mb']:.0f}, after audit "
