@@ -234,7 +234,7 @@ def orchestrate(args) -> int:
     print()
     print(f"median (min-max) of {args.runs} run(s); phases are medians")
     header = f"{'size':<5} {'database':<18} {'seconds':<20} {'peak RSS MiB':<16}"
-    print(header + "".join(f"{p:>9}" for p in PHASES) + f"{'findings':>10}")
+    print(header + "".join(f"{p:>11}" for p in PHASES) + f"{'findings':>10}")
     missed = False
     for entry in results:
         runs = entry["runs"]
@@ -244,7 +244,7 @@ def orchestrate(args) -> int:
             f"{entry['size']:<5} {runs[0]['db_version']:<18} "
             f"{seconds[0]:6.2f} ({seconds[1]:.2f}-{seconds[2]:.2f}){'':<3}"
             f"{rss[0]:5.0f} ({rss[1]:.0f}-{rss[2]:.0f}){'':<3}"
-            + "".join(f"{statistics.median(r[p] for r in runs):9.2f}" for p in PHASES)
+            + "".join(f"{statistics.median(r[p] for r in runs):11.2f}" for p in PHASES)
             + f"{runs[0]['findings']:>10,}"
         )
         if entry["database"] == "postgres" and SIZES[entry["size"]] == TARGET_SIZE:
