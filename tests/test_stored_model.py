@@ -178,7 +178,7 @@ def test_a_stored_model_answers_exactly_as_the_fresh_one(make):
 
 
 def test_a_model_stored_before_its_evaluation_evaluates_after_loading():
-    fresh = load_paths([DEMO])
+    fresh = _generated()  # built, nothing asked yet (load_paths asks about the tiers)
     loaded = model_from_bytes(model_to_bytes(fresh))
     assert "evaluation" not in loaded.__dict__
     assert _answers(loaded, seed=2) == _answers(fresh, seed=2)
