@@ -598,7 +598,7 @@ _SCALAR_UNDER_KEY = re.compile(
 # An empty sequence item ("-" alone on its line) and, on the next line, a scalar (no item,
 # no key, no comment) at an indent not past the dash: PyYAML refuses it, libfyaml takes
 # it as the item.
-_EMPTY_ITEM = re.compile(rb"(?m)^( *)- *\r?\n( *)((?!-|#)[^ \r\n][^\r\n]*)")
+_EMPTY_ITEM = re.compile(rb"(?m)^( *)- *\r?\n( *)((?!-(?: |\r?$)|#)[^ \r\n][^\r\n]*)")
 _ANCHOR_NAME = re.compile(rb"[0-9A-Za-z_-]+\Z")  # what PyYAML takes as a name
 _NODE_PROPERTIES = (re.compile(rb"&[^ \n\r]*"), re.compile(rb"\*[^ \n\r]*"))  # anchors, aliases
 
