@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from netpol.engine import ClusterModel, PolicyError
 from netpol.engine import reference as ref
 from netpol.engine.calico import parse_calico_policy, parse_tier
-from netpol.engine.ipsets import ip_to_int
-from netpol.engine.model import ACTIVE
+from tests.engine.agreement import address_traffic_agrees, pod_pairs_agree
 from tests.engine.test_properties import CIDRS, NAMESPACES, PROBE_IPS, clusters
 
 SELECTORS = st.sampled_from(
@@ -132,35 +131,9 @@ def expected(model, src, dst, port, protocol):
 
 @given(mixed())
 def test_allowed_set_and_reach_match_reference(model):
-    pods = [p for p in model.pods if p.state == ACTIVE]
-    allowed = model.allowed_connections()
-    for src in pods:
-        for dst in pods:
-            if src is dst:
-                continue
-            for protocol, port in probes(model):
-                want = expected(model, src, dst, port, protocol)
-                got = allowed.allows(src.key, dst.key, port, protocol)
-                assert got == want, (src.key, dst.key, protocol, port)
-                assert model.reach(src.key, dst.key, port, protocol).allowed == want
+    pod_pairs_agree(model, probes(model), lambda *ask: expected(model, *ask))
 
 
 @given(mixed())
 def test_address_traffic_matches_reference(model):
-    ev = model.evaluation
-    allowed = model.allowed_connections()
-    egress = {c: g for g in ev.egress_ips() for c in g.classes}
-    for pod in (p for p in model.pods if p.state == ACTIVE):
-        c = ev.class_of[pod.key]
-        entries = allowed.groups[allowed.group_of[c]].entries
-        for text in PROBE_IPS:
-            address = ip_to_int(text)
-            for protocol, port in probes(model):
-                got_in = any(e.ports.has(port, protocol) and address in e.ips for e in entries)
-                want_in = expected(model, address, pod, port, protocol)
-                assert got_in == want_in, ("ingress", pod.key, text, protocol, port)
-                got_out = any(
-                    ports.has(port, protocol) and address in ips for ports, ips in egress[c].entries
-                )
-                want_out = expected(model, pod, address, port, protocol)
-                assert got_out == want_out, ("egress", pod.key, text, protocol, port)
+    address_traffic_agrees(model, PROBE_IPS, probes(model), lambda *ask: expected(model, *ask))

@@ -14,6 +14,7 @@ from netpol.engine import reference as ref
 from netpol.engine.ipsets import ip_to_int
 from netpol.engine.model import ACTIVE, parse_node
 from netpol.engine.tiers import parse_cluster_policy
+from tests.engine.agreement import pod_pairs_agree
 from tests.engine.test_properties import CIDRS, LABELS, NS_LABELS, PROBE_IPS, clusters, selector
 
 NODES = [
@@ -159,21 +160,7 @@ def expected(model, src, dst, port, protocol):
 
 @given(mixed())
 def test_allowed_set_and_reach_match_reference(model):
-    pods = [p for p in model.pods if p.state == ACTIVE]
-    allowed = model.allowed_connections()
-    for src in pods:
-        for dst in pods:
-            if src is dst:
-                continue
-            for protocol, port in probes(model):
-                want = expected(model, src, dst, port, protocol)
-                assert allowed.allows(src.key, dst.key, port, protocol) == want, (
-                    src.key,
-                    dst.key,
-                    protocol,
-                    port,
-                )
-                assert model.reach(src.key, dst.key, port, protocol).allowed == want
+    pod_pairs_agree(model, probes(model), lambda *ask: expected(model, *ask))
 
 
 @given(mixed())
