@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from netpol.bits import bit_positions
 
-from .ipsets import ALL_IPS, NO_IPS, IPSet
+from .ipsets import ALL_IPS, NO_IPS, IPSet, peers_union
 from .model import NAMESPACE_NAME_LABEL, InputError, _metadata
 from .ports import ALL_PORTS, NO_PORTS, PROTOCOLS, PortSet, PortSpec
 from .selectors import EVERYTHING, NOTHING, Selector, parse_selector
@@ -575,12 +575,7 @@ class Cilium:
                 peer_ips.append(NO_IPS)
         if rule.peers is None:
             peer_classes, peer_ips = [ev.all], [ALL_IPS]
-        classes = 0
-        for c in peer_classes:
-            classes |= c
-        ips = NO_IPS
-        for i in set(peer_ips):
-            ips = ips | i
+        classes, ips = peers_union(peer_classes, peer_ips)
         named = bool(rule.ports) and any(s.named for s in rule.ports)
         compiled = CompiledCiliumRule(
             id=len(self.rules),

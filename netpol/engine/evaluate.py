@@ -28,7 +28,7 @@ from netpol.bits import bit_positions
 from .calico import CalicoPolicy, CalicoTier, CalicoTiers, entity_sets
 from .cilium import Cilium, CiliumPolicy, subtract, subtract_ips
 from .classes import build_classes
-from .ipsets import ALL_IPS, NO_IPS, IPSet
+from .ipsets import ALL_IPS, NO_IPS, IPSet, peers_union
 from .model import Namespace, Pod, Policy, Rule
 from .ports import ALL_PORTS, NO_PORTS, PortSet, PortSpec
 from .selectors import LabelIndex, bits_from_positions
@@ -244,12 +244,7 @@ class Evaluation:
                 peer.ip_block if peer.ip_block is not None and peer.valid else NO_IPS
                 for peer in rule.peers
             )
-        classes = 0
-        for c in peer_classes:
-            classes |= c
-        ips = NO_IPS
-        for i in set(peer_ips):
-            ips = ips | i
+        classes, ips = peers_union(peer_classes, peer_ips)
         compiled = CompiledRule(
             id=len(self.rules),
             policy=policy,

@@ -230,3 +230,15 @@ _CIDR_SETS = LRU(65536)
 def cidr_set(cidr: str) -> IPSet:
     """``IPSet.from_cidr``, kept for text seen before (node podCIDRs, pasted CIDRs)."""
     return _CIDR_SETS.get(cidr, lambda: IPSet.from_cidr(cidr))
+
+
+def peers_union(peer_classes, peer_ips) -> tuple[int, IPSet]:
+    """What a rule's peers match together: the OR of their class bitsets and the union of
+    their address sets (each distinct set once)."""
+    classes = 0
+    for c in peer_classes:
+        classes |= c
+    ips = NO_IPS
+    for i in set(peer_ips):
+        ips = ips | i
+    return classes, ips

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from netpol.bits import bit_positions
 
-from .ipsets import ALL_IPS, NO_IPS, IPSet, ip_to_int
+from .ipsets import ALL_IPS, NO_IPS, IPSet, ip_to_int, peers_union
 from .model import InputError, _metadata
 from .ports import ALL_PORTS, NO_PORTS, PROTOCOLS, PortSet, PortSpec
 from .selectors import Selector, parse_selector
@@ -510,12 +510,7 @@ class Tiers:
             else:  # domainNames: nothing the engine can resolve
                 peer_classes.append(0)
                 peer_ips.append(NO_IPS)
-        classes = 0
-        for c in peer_classes:
-            classes |= c
-        ips = NO_IPS
-        for i in set(peer_ips):
-            ips = ips | i
+        classes, ips = peers_union(peer_classes, peer_ips)
         named = bool(rule.ports) and any(s.named for s in rule.ports)
         compiled = CompiledTierRule(
             id=len(self.rules),
