@@ -47,6 +47,7 @@ from netpol.engine import (
     parse_policy,
 )
 
+from .cache import LRU
 from .findings.finding import workload_ref
 
 
@@ -320,12 +321,28 @@ def _exposed(old_model: ClusterModel, new_model: ClusterModel) -> list[dict]:
 
 @dataclass(frozen=True)
 class Connections:
-    """What one model allows, per workload (``ns/Kind/name``): ``pairs`` maps (source,
-    destination) to the ports allowed; ``addresses`` maps a destination to the
-    (source addresses, ports) it admits from outside any pod."""
+    """What a model allows, per workload (``ns/Kind/name``): ``pairs`` maps (source,
+    destination) to the ports allowed; ``addresses`` maps a destination to the (CIDR,
+    ports) it admits from outside any pod. Ports stay as the engine describes them
+    ("TCP/80"), so that equal entries, nearly all of them, compare as tuples and only
+    the differing ones are parsed into sets."""
 
-    pairs: dict[tuple[str, str], PortSet]
-    addresses: dict[str, list[tuple[IPSet, PortSet]]]
+    pairs: dict[tuple[str, str], tuple[str, ...]]
+    addresses: dict[str, tuple[tuple[str, tuple[str, ...]], ...]]
+
+    @classmethod
+    def of_edges(cls, edges: Iterable[dict], keep=None) -> Connections:
+        """From the engine's workload edges; ``keep(edge)`` False leaves a pair out."""
+        pairs = {}
+        addresses: dict[str, list] = {}
+        for edge in edges:
+            ports = tuple(edge["ports"])
+            if edge["from"].startswith("ipBlock:"):
+                cidr = edge["from"].removeprefix("ipBlock:")
+                addresses.setdefault(edge["to"], []).append((cidr, ports))
+            elif keep is None or keep(edge):
+                pairs[edge["from"], edge["to"]] = ports
+        return cls(pairs, {dst: tuple(entries) for dst, entries in addresses.items()})
 
 
 def connections_of(model: ClusterModel) -> Connections:
@@ -335,35 +352,45 @@ def connections_of(model: ClusterModel) -> Connections:
     for cls in model.evaluation.classes:
         for pod in cls.pods:
             pods[pod.workload_key] = pods.get(pod.workload_key, 0) + 1
-    pairs: dict[tuple[str, str], PortSet] = {}
-    addresses: dict[str, list[tuple[IPSet, PortSet]]] = {}
-    for edge in model.allowed_connections().edges("workload"):
-        ports = PortSet.parse(edge["ports"])
-        if edge["from"].startswith("ipBlock:"):
-            cidr = cidr_set(edge["from"].removeprefix("ipBlock:"))
-            addresses.setdefault(edge["to"], []).append((cidr, ports))
-        elif edge["from"] != edge["to"] or pods[edge["to"]] > 1:
-            pairs[edge["from"], edge["to"]] = ports
-    return Connections(pairs, addresses)
+    return Connections.of_edges(
+        model.allowed_connections().edges("workload"),
+        keep=lambda edge: edge["from"] != edge["to"] or pods[edge["to"]] > 1,
+    )
 
 
 def connection_changes(old: Connections, new: Connections) -> tuple[list[dict], list[dict]]:
     """``(opened, closed)``: what ``new`` allows that ``old`` did not, and the reverse.
     Each entry is ``{"from", "to", "protocol", "port", "end_port"}``: ``from`` a workload
     or ``ipBlock:CIDR``, ``port`` None for every port of the protocol, ``end_port`` the
-    end of a range or None. Ports compare as sets and addresses address by address, so
-    the same access written another way is no change."""
-    opened = _pair_changes(old.pairs, new.pairs) + _address_changes(old.addresses, new.addresses)
-    closed = _pair_changes(new.pairs, old.pairs) + _address_changes(new.addresses, old.addresses)
+    end of a range or None."""
+    opened, closed = changed_pairs(old, new)
     return _entries(opened), _entries(closed)
+
+
+def changed_pairs(old: Connections, new: Connections) -> tuple[list, list]:
+    """``(gained, lost)`` as (source, destination, ports) triples: the ports ``new``
+    allows that ``old`` did not, and the reverse. Ports compare as sets and addresses
+    address by address, so the same access written another way is no change."""
+    gained = _pair_changes(old.pairs, new.pairs) + _address_changes(old.addresses, new.addresses)
+    lost = _pair_changes(new.pairs, old.pairs) + _address_changes(new.addresses, old.addresses)
+    return gained, lost
+
+
+_PORT_SETS = LRU(4096)
+
+
+def _port_set(described: tuple[str, ...]) -> PortSet:
+    return _PORT_SETS.get(described, lambda: PortSet.parse(described))
 
 
 def _pair_changes(old: dict, new: dict) -> list[tuple[str, str, PortSet]]:
     """Workload pairs, with the ports ``new`` allows and ``old`` did not."""
     out = []
     for (src, dst), ports in new.items():
-        before = old.get((src, dst))
-        more = ports if before is None else ports - before
+        before = old.get((src, dst), ())
+        if ports == before:
+            continue
+        more = _port_set(ports) - _port_set(before)
         if more:
             out.append((src, dst, more))
     return out
@@ -377,10 +404,11 @@ def _address_changes(old: dict, new: dict) -> list[tuple[str, str, PortSet]]:
     3. Pieces with the same extra ports are merged back into the fewest CIDRs.
     """
     out = []
-    for dst, entries in new.items():
-        before = old.get(dst, [])
-        if entries == before:
+    for dst, described in new.items():
+        if described == old.get(dst):
             continue
+        entries = [(cidr_set(c), _port_set(p)) for c, p in described]
+        before = [(cidr_set(c), _port_set(p)) for c, p in old.get(dst, ())]
         points = sorted({b for ips, _ in entries + before for b in ips.boundaries()})
         extra: dict[PortSet, list[tuple[int, int]]] = {}
         for lo, hi in zip(points, points[1:], strict=False):

@@ -34,21 +34,17 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from netpol.cache import LRU
 from netpol.collect.base import CollectionError
 from netpol.collect.manifests import DEFAULT_MAX_ALIAS_NODES, unpack, yaml_documents
 from netpol.collect.normalize import normalize
-from netpol.diff import finding_changes
+from netpol.diff import Connections, changed_pairs, finding_changes
 from netpol.engine import (
     ACTIVE,
     ALL_PORTS,
-    NO_PORTS,
     ClusterModel,
     InputError,
-    IPSet,
     PortSet,
     changed_edges,
-    cidr_set,
     parse_policy,
 )
 from netpol.findings import audit
@@ -222,34 +218,10 @@ def _key(obj: dict) -> str:
 # --- 3. Comparing ---------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Edges:
-    """Allowed connections into some destination workloads, as the comparison reads them."""
-
-    # Ports as the engine describes them ("TCP/80"), so that equal entries, nearly all
-    # of them, compare as tuples and only the differing ones are parsed into sets.
-    pairs: dict[tuple[str, str], tuple[str, ...]]  # (source, destination workload) -> ports
-    addresses: dict[str, tuple[tuple[str, tuple[str, ...]], ...]]  # destination -> (cidr, ports)
-
-
 def base_report(model: ClusterModel):
     """The audit of a snapshot's model, built once per model and kept as long as it is
     (``storage.engine_model`` keeps the same object per snapshot)."""
     return model.derived("whatif.report", lambda: audit(model))
-
-
-def _edges(edges: list[dict]) -> _Edges:
-    pairs = {}
-    addresses: dict[str, list] = {}
-    for edge in edges:
-        ports = tuple(edge["ports"])
-        if edge["from"].startswith("ipBlock:"):
-            cidr = edge["from"].removeprefix("ipBlock:")
-            addresses.setdefault(edge["to"], []).append((cidr, ports))
-        else:
-            pairs[edge["from"], edge["to"]] = ports
-    by_destination = {dst: tuple(entries) for dst, entries in addresses.items()}
-    return _Edges(pairs, by_destination)
 
 
 def compare(
@@ -280,7 +252,9 @@ def compare(
     else:
         before_edges = base.allowed_connections().edges("workload")
         after_edges = model.allowed_connections().edges("workload")
-    connections = _connections(_edges(before_edges), _edges(after_edges))
+    connections = _connections(
+        Connections.of_edges(before_edges), Connections.of_edges(after_edges)
+    )
     step("auditing the snapshot")
     before = base_report(base)
     step("auditing the changed cluster")
@@ -526,62 +500,21 @@ def _severity_counts(findings: list[dict]) -> list[tuple[str, int]]:
     return [(s, counts[s]) for s in SEVERITIES if counts[s]]
 
 
-def _connections(old: _Edges, new: _Edges) -> dict:
-    gained = _pair_changes(old.pairs, new.pairs) + _address_changes(old.addresses, new.addresses)
-    lost = _pair_changes(new.pairs, old.pairs) + _address_changes(new.addresses, old.addresses)
+def _connections(old: Connections, new: Connections) -> dict:
+    gained, lost = (
+        [_row(_source(src), dst, ports) for src, dst, ports in rows]
+        for rows in changed_pairs(old, new)
+    )
     order = lambda row: (row["to"]["key"], row["from"]["key"])  # noqa: E731
     gained.sort(key=order)
     lost.sort(key=order)
     return {"gained": gained, "lost": lost, "by_namespace": _by_namespace(gained, lost)}
 
 
-def _pair_changes(old: dict, new: dict) -> list[dict]:
-    """Workload pairs, with the ports ``new`` allows and ``old`` did not."""
-    rows = []
-    for (src, dst), ports in new.items():
-        before = old.get((src, dst), ())
-        if ports == before:
-            continue
-        more = _port_set(ports) - _port_set(before)
-        if more:
-            rows.append(_row(_workload(src), dst, more))
-    return rows
-
-
-def _address_changes(old: dict, new: dict) -> list[dict]:
-    """Per destination, the (address, port) pairs ``new`` lets in and ``old`` did not.
-
-    1. Cut the address line at every CIDR boundary of both sides for this destination.
-    2. On each piece, the ports each side allows are the union over its CIDRs covering it.
-    3. Pieces with the same extra ports are merged back into the fewest CIDRs.
-    """
-    rows = []
-    for dst, described in new.items():
-        if described == old.get(dst):
-            continue
-        entries = [(cidr_set(c), _port_set(p)) for c, p in described]
-        before = [(cidr_set(c), _port_set(p)) for c, p in old.get(dst, ())]
-        points = sorted({b for ips, _ in entries + before for b in ips.boundaries()})
-        extra: dict[PortSet, list[tuple[int, int]]] = {}
-        for lo, hi in zip(points, points[1:], strict=False):
-            now = _ports_at(entries, lo)
-            if not now:
-                continue
-            more = now - _ports_at(before, lo)
-            if more:
-                extra.setdefault(more, []).append((lo, hi))
-        for ports, ranges in extra.items():
-            for cidr in IPSet(ranges).to_cidrs():
-                rows.append(_row({"key": f"ipBlock:{cidr}", "cidr": cidr}, dst, ports))
-    return rows
-
-
-def _ports_at(entries: list[tuple[IPSet, PortSet]], address: int) -> PortSet:
-    out = NO_PORTS
-    for ips, ports in entries:
-        if address in ips:
-            out = out | ports
-    return out
+def _source(key: str) -> dict:
+    if key.startswith("ipBlock:"):
+        return {"key": key, "cidr": key.removeprefix("ipBlock:")}
+    return _workload(key)
 
 
 def _row(source: dict, destination: str, ports: PortSet) -> dict:
@@ -606,23 +539,3 @@ def _by_namespace(gained: list[dict], lost: list[dict]) -> list[dict]:
         {"from": s, "to": d, "gained": g, "lost": lo}
         for (s, d), (g, lo) in sorted(counts.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
     ]
-
-
-_PORT_SETS = LRU(4096)
-
-
-def _port_set(described: tuple[str, ...]) -> PortSet:
-    """The inverse of ``PortSet.describe()``: "TCP/80", "TCP/8000-8080", "UDP/*"."""
-    return _PORT_SETS.get(described, lambda: _parse_port_set(described))
-
-
-def _parse_port_set(described: tuple[str, ...]) -> PortSet:
-    out = NO_PORTS
-    for text in described:
-        protocol, _, ports = text.partition("/")
-        if ports == "*":
-            out = out | PortSet.of(protocol)
-        else:
-            lo, _, hi = ports.partition("-")
-            out = out | PortSet.of(protocol, int(lo), int(hi or lo))
-    return out
