@@ -2,7 +2,8 @@
 
 An import streams the file through ``netpol.flows.read_flows`` (one record at a time,
 whatever its size) and keeps only its distinct conversations: both ends as the file gives
-them, port, protocol, the flow's own verdict, and how many flows. They are written to a
+them, port, protocol, the flow's own verdict, how many flows, and the first and last
+time each was seen (RFC 3339 UTC, when the file gives times). They are written to a
 gzipped JSON-lines file under ``VAR_DIR/flows`` and described by a ``FlowImport`` row. The
 ends are matched to pods only when a page replays them (``flows_replay``), so the same
 import is judged against whichever snapshot or what-if the page shows.
@@ -29,8 +30,11 @@ from netpol.flows import (
     Observed,
     Resolver,
     detect,
+    instant,
     read_flows,
     replay_counted,
+    time_text,
+    widen,
     would_deny,
 )
 
@@ -59,7 +63,8 @@ def flows_import(
     total)`` is told the bytes read now and then."""
     path = Path(path)
     name = name or path.name
-    fmt, counts, distinct = count_conversations(path, name, progress)
+    times: dict = {}
+    fmt, counts, distinct = count_conversations(path, name, progress, times=times)
     if not distinct:
         reasons = ", ".join(f"{n:,} {why}" for why, n in sorted(counts.skipped.items()))
         raise FlowImportError(
@@ -67,7 +72,7 @@ def flows_import(
             + (f" ({reasons})" if reasons else "")
         )
     stored = f"{cluster.pk}-{uuid.uuid4().hex}.jsonl.gz"
-    write_conversations(flows_dir() / stored, distinct)
+    write_conversations(flows_dir() / stored, distinct, times)
     flow_import = FlowImport(
         cluster=cluster,
         name=name[:255],
@@ -126,16 +131,19 @@ def flows_import_delete(*, flow_import: FlowImport) -> None:
     flow_import.delete()
 
 
-def count_conversations(path: Path, name: str, progress=None) -> tuple[str, Counts, Counter]:
+def count_conversations(
+    path: Path, name: str, progress=None, times: dict | None = None
+) -> tuple[str, Counts, Counter]:
     """The file's format, what reading it found, and its distinct conversations
-    (``Observed`` → flows), read one record at a time."""
+    (``Observed`` → flows), read one record at a time; ``times``: a dict for each
+    conversation's first and last time (``read_flows``)."""
     counts = Counts()
     distinct: Counter = Counter()
     try:
         fmt = detect(path)
         total = path.stat().st_size
         report = None if progress is None else lambda done: progress(done, total)
-        flows = read_flows(path, counts, fmt, report)
+        flows = read_flows(path, counts, fmt, report, times=times)
         # Counted in chunks: Counter.update runs in C, the chunk bounds the memory.
         while chunk := list(islice(flows, _CHUNK)):
             distinct.update(chunk)
@@ -150,28 +158,36 @@ def count_conversations(path: Path, name: str, progress=None) -> tuple[str, Coun
     return fmt, counts, distinct
 
 
-def write_conversations(target: Path, distinct: Counter) -> None:
+def write_conversations(target: Path, distinct: Counter, times: dict | None = None) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
+    times = times or {}
     with gzip.open(partial, "wb", compresslevel=5) as f:
-        for (src, dst, port, protocol, verdict), n in distinct.items():
-            f.write(orjson.dumps([list(src), list(dst), port, protocol, verdict, n]) + b"\n")
+        for observed, n in distinct.items():
+            src, dst, port, protocol, verdict = observed
+            row = [list(src), list(dst), port, protocol, verdict, n]
+            span = times.get(observed)
+            if span is not None:
+                row += [time_text(span[0]), time_text(span[1])]
+            f.write(orjson.dumps(row) + b"\n")
     partial.replace(target)  # a reader never sees half a file
 
 
-def stored_conversations(flow_import: FlowImport):
-    """The ``(Observed, flows)`` pairs an import stored."""
-    return read_conversations(flows_dir() / flow_import.stored)
+def stored_conversations(flow_import: FlowImport, times: dict | None = None):
+    """The ``(Observed, flows)`` pairs an import stored; ``times`` (a dict) is given each
+    pair's first and last time as it is read."""
+    return read_conversations(flows_dir() / flow_import.stored, times)
 
 
-def read_conversations(path: Path):
+def read_conversations(path: Path, times: dict | None = None):
     with gzip.open(path, "rb") as f:
         for line in f:
-            src, dst, port, protocol, verdict, n = orjson.loads(line)
-            yield (
-                Observed(_end(src), _end(dst), port, protocol, verdict),
-                n,
-            )
+            src, dst, port, protocol, verdict, n, *span = orjson.loads(line)
+            observed = Observed(_end(src), _end(dst), port, protocol, verdict)
+            if times is not None and span:  # imports stored before times have none
+                for when in span:
+                    widen(times, observed, instant(when.encode()))
+            yield observed, n
 
 
 def _end(fields: list) -> End:
@@ -191,9 +207,10 @@ def flows_replay(
         return None
 
     def build() -> dict:
-        pairs = chain.from_iterable(stored_conversations(i) for i in imports)
+        times: dict = {}
+        pairs = chain.from_iterable(stored_conversations(i, times) for i in imports)
         files = [{"path": i.name, "format": i.format} for i in imports]
-        return replay_counted(model, pairs, files=files).to_dict()
+        return replay_counted(model, pairs, files=files, times=times).to_dict()
 
     result = model.derived(("auditor.flows", tuple(i.stored for i in imports)), build)
     if changed is not None:

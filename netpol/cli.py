@@ -329,11 +329,25 @@ def cmd_flows(args: argparse.Namespace) -> int:
     changed, change = None, None
     if args.change:
         changed, change = _changed(model, args.change)
+    if args.since is not None and args.window is not None:
+        raise InputError("--since and --window: give one or the other")
+    window = _flows_window(args.window) if args.window is not None else None
     progress = _flows_progress() if sys.stderr.isatty() else None
     try:
-        result = replay(model, args.flows, changed=changed, change=change, progress=progress)
+        result = replay(
+            model,
+            args.flows,
+            changed=changed,
+            change=change,
+            progress=progress,
+            since=args.since,
+            window=window,
+        )
     except FlowFileError as exc:
-        raise InputError(f"--flows {exc}") from None
+        where = "--since" if str(exc).startswith("since ") else "--flows"
+        if args.window is not None and "window" in str(exc):
+            where = "--window"
+        raise InputError(f"{where} {exc}") from None
     finally:
         if progress is not None:
             print(file=sys.stderr)
@@ -374,6 +388,21 @@ def _changed(model: ClusterModel, path: str):
         if error.policy in set(changes.added) | set(changes.replaced):
             _warn(f"--change: {error}")
     return changed, {"path": path, "added": changes.added, "replaced": changes.replaced}
+
+
+_WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _flows_window(text: str) -> float:
+    """``--window`` (``90m``, ``24h``, ``30d``, ``2w``) in seconds."""
+    from .engine import InputError
+
+    number, unit = text.strip()[:-1], text.strip()[-1:]
+    if unit not in _WINDOW_UNITS or not number.isdigit() or int(number) <= 0:
+        raise InputError(
+            f"--window {text!r}: expected a positive number of s, m, h, d or w (like 30d)"
+        )
+    return int(number) * _WINDOW_UNITS[unit]
 
 
 def _flows_progress():
@@ -447,7 +476,9 @@ def _flows_text(d: dict, limit: int = 20) -> str:
         ),
     )
     section(
-        "Unused rules (no observed flow used them; most opening first)",
+        f"Unused rules (no flow seen since {d['unused_since']} used them; most opening first)"
+        if d.get("unused_since")
+        else "Unused rules (no observed flow used them; most opening first)",
         d["unused_rules"],
         lambda r: (
             f"{r['policy']} {r['rule']}: {r['pods']} pod(s) x "
@@ -1023,6 +1054,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CHANGE_DIR",
         help="NetworkPolicies to apply (same namespace/name replaces): lists the flows "
         "allowed now that they would deny",
+    )
+    flows_parser.add_argument(
+        "--since",
+        metavar="TIME",
+        help="unused rules: those no flow seen at or after TIME (RFC 3339) used",
+    )
+    flows_parser.add_argument(
+        "--window",
+        metavar="DURATION",
+        help="unused rules: those no flow seen in the last DURATION of the flows "
+        "(30d, 24h, 90m; counted back from the last time seen) used",
     )
 
     paths_parser = _add_command(

@@ -9,8 +9,18 @@ Pure Python, no Django. ``formats`` reads the files (one record a line, streamed
 """
 
 from .counting import count_flows
-from .formats import FORMATS, Counts, End, FlowFileError, Observed, detect, read_flows
-from .judge import Replay, Resolver, replay, replay_counted, unused_rules, would_deny
+from .formats import (
+    FORMATS,
+    Counts,
+    End,
+    FlowFileError,
+    Observed,
+    detect,
+    instant,
+    read_flows,
+    widen,
+)
+from .judge import Replay, Resolver, replay, replay_counted, time_text, unused_rules, would_deny
 
 __all__ = [
     "FORMATS",
@@ -22,9 +32,12 @@ __all__ = [
     "Resolver",
     "count_flows",
     "detect",
+    "instant",
     "read_flows",
     "replay",
     "replay_counted",
+    "time_text",
     "unused_rules",
+    "widen",
     "would_deny",
 ]

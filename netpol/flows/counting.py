@@ -18,6 +18,10 @@ changes from one line to the next is the time, an id and the ports.
    whose answer depends on more) is decoded in full every time.
 3. Flows are tallied by (kind, port) in a dict of ints, and turned into ``Observed``
    flows per distinct tally when a batch is handed over.
+4. With ``times`` (a dict), each flow's first and last time (``formats.instant``: UTC,
+   nine fraction digits, so they compare as instants) are kept per tally too, and added
+   to ``times`` (``Observed`` -> ``[first, last]``) before each batch is handed over; the
+   caller may empty it between batches (memory then stays bounded by ``limit``).
 
 Memory: the cache holds each distinct key once (a Hubble key by its 128-bit digest, so
 two keys would share an answer with odds of about n²/2¹²⁹, 10⁻²⁷ for a million keys), up
@@ -54,9 +58,12 @@ from .formats import (
     _is_header,
     _open,
     _Skip,
+    _time_bytes,
     _why,
     detect,
+    instant,
     read_flows,
+    widen,
 )
 
 CACHE_KEYS = 1_000_000  # distinct Hubble keys kept (step 2), ~150 bytes each; then emptied
@@ -88,10 +95,15 @@ _UNCACHED = False
 
 
 def count_flows(
-    path: str | Path, counts: Counts, fmt: str | None = None, progress=None, limit: int = LIMIT
+    path: str | Path,
+    counts: Counts,
+    fmt: str | None = None,
+    progress=None,
+    limit: int = LIMIT,
+    times: dict | None = None,
 ):
     """Yield ``Counter``s of the flows of one file (module docstring); ``progress(bytes)``
-    as for ``read_flows``."""
+    as for ``read_flows``; ``times``: a dict for each flow's first and last time (step 4)."""
     path = Path(path)
     fmt = fmt or detect(path)
     before = counts.malformed
@@ -99,9 +111,9 @@ def count_flows(
     try:
         with _open(path) as f:
             if fmt == HUBBLE:
-                batches = _hubble_counted(f, path, counts, progress, limit)
+                batches = _hubble_counted(f, path, counts, progress, limit, times)
             elif fmt == CSV:
-                batches = _csv_counted(f, path, counts, progress, limit)
+                batches = _csv_counted(f, path, counts, progress, limit, times)
             else:
                 batches = None
             if batches is not None:
@@ -114,7 +126,7 @@ def count_flows(
         raise FlowFileError(f"{path}: not a readable gzip file ({exc})") from None
     if batches is None:  # Calico: the reader's records, counted in C a chunk at a time
         batch: Counter = Counter()
-        flows = read_flows(path, counts, fmt, progress)
+        flows = read_flows(path, counts, fmt, progress, times=times)
         while chunk := list(islice(flows, _CHUNK)):
             batch.update(chunk)
             if len(batch) >= limit:
@@ -281,12 +293,14 @@ def _learn(raw: bytes, values: list[bytes], cuts):
     return (flow, port_cut, time_cut)
 
 
-def _hubble_counted(f, path: Path, counts: Counts, progress, limit: int):
+def _hubble_counted(f, path: Path, counts: Counts, progress, limit: int, times=None):
     cache: dict[int, object] = {}  # key digest -> skip reason, (kind, port cut, time cut), False
     kinds: list[Observed] = []  # the flows of cached keys, port 0 (the line gives it)
     kind_of: dict[Observed, int] = {}
     tally: dict[int, int] = {}  # kind << 16 | port -> flows
     loose: Counter = Counter()  # flows of lines decoded in full
+    spans: dict[int, list[bytes]] = {}  # as tally: [first, last] time (with ``times``)
+    timed = times is not None
     skipped: dict[str, int] = {}
     first = last = None
     cuts = _PROTO_CUTS
@@ -297,8 +311,13 @@ def _hubble_counted(f, path: Path, counts: Counts, progress, limit: int):
         out = Counter(loose)
         for k, n in tally.items():
             out[kinds[k >> 16]._replace(port=k & 0xFFFF)] += n
+        for k, (early, late) in spans.items():
+            flow = kinds[k >> 16]._replace(port=k & 0xFFFF)
+            widen(times, flow, early)
+            widen(times, flow, late)
         tally.clear()
         loose.clear()
+        spans.clear()
         return out
 
     for number, raw in enumerate(f, start=1):  # noqa: B007 (read after the loop)
@@ -345,6 +364,8 @@ def _hubble_counted(f, path: Path, counts: Counts, progress, limit: int):
                         first = when
                     if last is None or when > last:
                         last = when
+                    if timed:
+                        widen(spans, t, instant(when))
                 if len(tally) >= limit:
                     yield batch()
                 continue
@@ -365,6 +386,8 @@ def _hubble_counted(f, path: Path, counts: Counts, progress, limit: int):
                 counts.bad(f"{path}:{number}", _why(exc))
                 continue
             loose[real[1]] += 1
+            if timed and (at := _time_bytes(real[2])) is not None:
+                widen(times, real[1], at)
     counts.lines += number
     for reason, n in skipped.items():
         counts.skipped[reason] = counts.skipped.get(reason, 0) + n
@@ -375,7 +398,7 @@ def _hubble_counted(f, path: Path, counts: Counts, progress, limit: int):
 # --- CSV ---------------------------------------------------------------------------------
 
 
-def _csv_counted(f, path: Path, counts: Counts, progress, limit: int):
+def _csv_counted(f, path: Path, counts: Counts, progress, limit: int, times=None):
     """CSV with the time first: the key is the line after the time. A line that the csv
     module could read otherwise than a split on commas (a quote, a carriage return inside
     it, a NUL), or a header putting the time elsewhere, hands the rest of the file over to
@@ -383,6 +406,8 @@ def _csv_counted(f, path: Path, counts: Counts, progress, limit: int):
     cache: dict[bytes, tuple] = {}  # the line after the time -> ("flow", kind) or a skip, bad
     kinds: list[Observed] = []
     tally: dict[int, int] = {}  # kind -> flows (an int key: no tuple hashed per line)
+    spans: dict[int, list[bytes]] = {}  # kind -> [first, last] time (with ``times``)
+    timed = times is not None
     skipped: dict[str, int] = {}
     first = last = None
     layout = _CSV_DEFAULT
@@ -391,7 +416,11 @@ def _csv_counted(f, path: Path, counts: Counts, progress, limit: int):
         out: Counter = Counter()
         for k, n in tally.items():
             out[kinds[k]] += n
+        for k, (early, late) in spans.items():
+            widen(times, kinds[k], early)
+            widen(times, kinds[k], late)
         tally.clear()
+        spans.clear()
         return out
 
     number = 0
@@ -445,6 +474,8 @@ def _csv_counted(f, path: Path, counts: Counts, progress, limit: int):
                     first = when
                 if last is None or when > last:
                     last = when
+                if timed:
+                    widen(spans, k, instant(when))
             if len(tally) >= limit:
                 yield batch()
         elif kind == "skip":
@@ -464,7 +495,14 @@ def _csv_counted(f, path: Path, counts: Counts, progress, limit: int):
     # Split as the text wrapper splits (a lone carriage return ends a line too).
     lines = chain(io.StringIO(b"".join(handover).decode("utf-8", "replace"), newline=""), text)
     flows = _csv(
-        f, path, counts, progress, rows=csv.reader(lines), number=number - 1, layout=layout
+        f,
+        path,
+        counts,
+        progress,
+        rows=csv.reader(lines),
+        number=number - 1,
+        layout=layout,
+        times=times,
     )
     tally = Counter()
     while chunk := list(islice(flows, _CHUNK)):

@@ -32,6 +32,12 @@ The formats, as their own documentation describes them:
 A file's format is its name's (``.csv``) or its first record's: a JSON object with
 ``flow``, ``source`` or ``IP`` is Hubble's, with ``Key``, ``source_namespace`` or
 ``dest_port`` Calico's. Files ending in ``.gz`` are read through gzip.
+
+Times: ``instant`` turns an RFC 3339 time into one UTC form with nine fraction digits,
+so times compare as the instants do whatever digits or offset the file wrote
+(``...:05Z`` and ``...:05.5Z`` do not sort as strings); text that is no RFC 3339 time is
+kept and compared as written. With ``times`` (a dict), ``read_flows`` keeps there each
+flow's first and last time (``Observed`` -> ``[first, last]``, ``instant`` bytes).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -142,6 +149,52 @@ class Counts:
             self.last_time = when
 
 
+_RFC3339 = re.compile(
+    rb"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d:\d\d)(?:\.(\d{1,9})\d*)?([Zz]|[+-]\d\d:\d\d)"
+)
+_PADS = {n: b"0" * (30 - n) + b"Z" for n in range(21, 30)}
+
+
+def instant(when: bytes) -> bytes:
+    """An RFC 3339 time as ``YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`` (UTC, nine fraction digits),
+    which sorts as the instants do; other text as given."""
+    n = len(when)
+    if when[-1:] == b"Z" and n > 20 and when[19] == 46 and when[10] == 84:  # the usual case
+        if n == 30:
+            return when
+        if n < 30:
+            return when[:-1] + _PADS[n]
+    m = _RFC3339.fullmatch(when)
+    if m is None:
+        return when
+    date, clock, fraction, zone = m.groups()
+    if zone not in (b"Z", b"z"):
+        from datetime import UTC, datetime
+
+        utc = datetime.fromisoformat(f"{date.decode()}T{clock.decode()}{zone.decode()}")
+        date, clock = utc.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S").encode().split()
+    return date + b"T" + clock + b"." + (fraction or b"").ljust(9, b"0") + b"Z"
+
+
+def widen(times: dict, key, when: bytes) -> None:
+    """Keep ``when`` (an ``instant``) in ``times[key]``, ``[first, last]``."""
+    span = times.get(key)
+    if span is None:
+        times[key] = [when, when]
+    elif when < span[0]:
+        span[0] = when
+    elif when > span[1]:
+        span[1] = when
+
+
+def _time_bytes(when) -> bytes | None:
+    if isinstance(when, str) and when:
+        return instant(when.encode())
+    if isinstance(when, int) and not isinstance(when, bool):
+        return instant(str(when).encode())
+    return None
+
+
 def _open(path: Path):
     if path.suffix == ".gz":
         return gzip.open(path, "rb")
@@ -189,9 +242,10 @@ def json_format(obj, path) -> str:
     )
 
 
-def read_flows(path: str | Path, counts: Counts, fmt: str | None = None, progress=None):
+def read_flows(path: str | Path, counts: Counts, fmt: str | None = None, progress=None, times=None):
     """Yield the ``Observed`` flows of one file (module docstring); ``progress(bytes)``
-    is called now and then with the bytes read so far."""
+    is called now and then with the bytes read so far; ``times``: a dict to keep each
+    flow's first and last time in."""
     path = Path(path)
     fmt = fmt or detect(path)
     reader = {HUBBLE: _hubble, CALICO: _calico, CSV: _csv}[fmt]
@@ -199,7 +253,7 @@ def read_flows(path: str | Path, counts: Counts, fmt: str | None = None, progres
     found = 0
     try:
         with _open(path) as f:
-            for flow in reader(f, path, counts, progress):
+            for flow in reader(f, path, counts, progress, times=times):
                 found += 1
                 yield flow
     except OSError as exc:
@@ -227,7 +281,7 @@ class _Skip(Exception):  # noqa: N818 (a record to count, not an error)
     """A record that is no flow worth replaying; the reason is what ``Counts`` shows."""
 
 
-def _hubble(f, path: Path, counts: Counts, progress):
+def _hubble(f, path: Path, counts: Counts, progress, times=None):
     loads = orjson.loads
     number = 0
     for number, raw in enumerate(f, start=1):  # noqa: B007 (read after the loop)
@@ -244,6 +298,8 @@ def _hubble(f, path: Path, counts: Counts, progress):
         except (ValueError, TypeError, AttributeError) as exc:
             counts.bad(f"{path}:{number}", _why(exc))
             continue
+        if times is not None and (at := _time_bytes(when)) is not None:
+            widen(times, flow, at)
         yield flow
     counts.lines += number
 
@@ -345,7 +401,7 @@ _CALICO_TYPES = {
 }
 
 
-def _calico(f, path: Path, counts: Counts, progress):
+def _calico(f, path: Path, counts: Counts, progress, times=None):
     loads = orjson.loads
     number = 0
     for number, raw in enumerate(f, start=1):  # noqa: B007
@@ -369,11 +425,15 @@ def _calico(f, path: Path, counts: Counts, progress):
             verdict = _VERDICTS.get(str(action).upper()) if action is not None else None
             src = _calico_end(key, flow, "source_")
             dst = _calico_end(key, flow, "dest_")
-            counts.seen_at(_epoch(flow.get("start_time")))
+            when = _epoch(flow.get("start_time"))
+            counts.seen_at(when)
         except (ValueError, TypeError, AttributeError) as exc:
             counts.bad(f"{path}:{number}", _why(exc))
             continue
-        yield Observed(src, dst, port, protocol, verdict)
+        observed = Observed(src, dst, port, protocol, verdict)
+        if times is not None and (at := _time_bytes(when)) is not None:
+            widen(times, observed, at)
+        yield observed
     counts.lines += number
 
 
@@ -421,7 +481,9 @@ def _label_list(labels) -> tuple[str, ...]:
 # --- CSV ------------------------------------------------------------------------------
 
 
-def _csv(f, path: Path, counts: Counts, progress, rows=None, number: int = 0, layout=None):
+def _csv(
+    f, path: Path, counts: Counts, progress, rows=None, number: int = 0, layout=None, times=None
+):
     """``rows``, ``number``, ``layout``: the rows left, the rows already read and the
     columns, when the fast counter (``counting.py``) hands a file over."""
     import io
@@ -441,13 +503,16 @@ def _csv(f, path: Path, counts: Counts, progress, rows=None, number: int = 0, la
             continue
         try:
             flow = _csv_row(row, columns, src_ip, width)
-            counts.seen_at(row[columns["time"]])
+            when = row[columns["time"]]
+            counts.seen_at(when)
         except _Skip as skip:
             counts.skip(skip.args[0])
             continue
         except (ValueError, IndexError) as exc:
             counts.bad(f"{path}:{number}", _why(exc))
             continue
+        if times is not None and (at := _time_bytes(when)) is not None:
+            widen(times, flow, at)
         yield flow
     counts.lines += number
 

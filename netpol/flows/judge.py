@@ -21,7 +21,11 @@ How, in bounded memory whatever the files' size:
    the rules that decide it. With a change, the same flows are judged on the changed model:
    allowed now and denied after are "would-deny".
 4. Rules of the model that allow something but no allowed flow used are the unused
-   allowances, ranked by what they open (selected pods × peer pods × ports).
+   allowances, ranked by what they open (selected pods × peer pods × ports). Each entry
+   keeps the first and last time its flows were seen (``first_seen``, ``last_seen``, RFC
+   3339 UTC); with ``since`` (a time) or ``window`` (seconds before the last time seen),
+   only flows last seen at or after that time make a rule used. A conversation whose
+   flows carry no time counts as used: nothing says it was older.
 5. The verdict the flow carries (Hubble's, Calico's action, the CSV's column) is compared
    with the engine's; the differences are listed as disagreements.
 """
@@ -36,7 +40,7 @@ from typing import NamedTuple
 from netpol.engine import ACTIVE, ClusterModel, InputError, IPSet, cidr_set, ip_to_int
 
 from .counting import count_flows
-from .formats import ALLOWED, DENIED, Counts, End, detect
+from .formats import _RFC3339, ALLOWED, DENIED, Counts, End, FlowFileError, detect, instant, widen
 
 RAW_LIMIT = 500_000  # distinct raw flows kept before they are matched and folded
 MAX_UNMATCHED = 100  # unmatched ends listed (all are counted)
@@ -240,6 +244,7 @@ class Replay:
     unmatched_ends_total: int
     change: dict | None = None
     distinct: dict = field(default_factory=dict)
+    unused_since: str | None = None  # with a window: the time rules' use is counted from
 
     def to_dict(self) -> dict:
         out = {
@@ -258,9 +263,41 @@ class Replay:
             "files": self.files,
             "window": {"first": self.counts.first_time, "last": self.counts.last_time},
         }
+        if self.unused_since is not None:
+            out["unused_since"] = self.unused_since
         if self.change is not None:
             out["change"] = self.change
         return out
+
+
+def time_text(when: bytes | None) -> str | None:
+    """An ``instant`` as RFC 3339 text, the fraction without its trailing zeros."""
+    if when is None:
+        return None
+    text = when.decode("utf-8", "replace")
+    if len(text) == 30 and text[19] == "." and text[-1] == "Z":
+        fraction = text[20:29].rstrip("0")
+        return text[:19] + ("." + fraction if fraction else "") + "Z"
+    return text
+
+
+def since_instant(since: str) -> bytes:
+    """``--since`` as an ``instant``; FlowFileError naming it when it is no RFC 3339 time."""
+    if not _RFC3339.fullmatch(since.strip().encode()):
+        raise FlowFileError(f"since {since!r} is not an RFC 3339 time (like 2025-06-01T10:00:00Z)")
+    return instant(since.strip().encode())
+
+
+def _earlier(when: bytes, seconds: float) -> bytes:
+    from datetime import UTC, datetime, timedelta
+
+    text = when.decode()
+    if not (len(text) == 30 and text[-1] == "Z"):
+        raise FlowFileError(f"a window needs RFC 3339 times in the flows; the last one is {text!r}")
+    at = datetime.fromisoformat(text[:26] + "+00:00") - timedelta(seconds=seconds)
+    return (
+        at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f").encode() + text[26:29].encode() + b"Z"
+    )
 
 
 def _rules_json(rules) -> list[dict]:
@@ -280,10 +317,14 @@ def replay(
     changed: ClusterModel | None = None,
     change: dict | None = None,
     progress=None,
+    since: str | None = None,
+    window: float | None = None,
 ) -> Replay:
     """Replay the flows of ``paths`` against ``model`` (module docstring); ``changed``:
     the model after a change, for would-deny; ``progress(done_bytes, total_bytes)`` is
-    called as the files are read."""
+    called as the files are read; ``since`` (RFC 3339) or ``window`` (seconds before the
+    last time seen): the unused rules are those no flow seen since then used."""
+    start = since_instant(since) if since is not None else None
     paths = [Path(p) for p in paths]
     formats = [detect(p) for p in paths]
     sizes = [p.stat().st_size for p in paths]
@@ -292,12 +333,15 @@ def replay(
     resolver = Resolver(model)
     # (source, destination, port, protocol) -> {observed verdict: flows}
     table: dict[tuple[str, str, int, str], Counter] = {}
+    spans: dict[tuple[str, str, int, str], list[bytes]] = {}  # the same keys: [first, last]
+    times: dict = {}  # the batch's Observed -> [first, last]
     unmatched_ends: Counter = Counter()
     tally = {"matched": 0, "unmatched": 0}
 
     def fold(raw: Counter) -> None:
         resolve = resolver.resolve
-        for (src, dst, port, protocol, verdict), n in raw.items():
+        for observed, n in raw.items():
+            src, dst, port, protocol, verdict = observed
             a, why_a = resolve(src)
             b, why_b = resolve(dst)
             if a is None or b is None:
@@ -312,6 +356,11 @@ def replay(
             if seen is None:
                 seen = table[a, b, port, protocol] = Counter()
             seen[verdict] += n
+            span = times.get(observed)
+            if span is not None:
+                widen(spans, (a, b, port, protocol), span[0])
+                widen(spans, (a, b, port, protocol), span[1])
+        times.clear()
 
     done = 0
     for path, fmt, size in zip(paths, formats, sizes, strict=True):
@@ -322,24 +371,57 @@ def replay(
             def report(at, base=base):
                 progress(base + at, total)
 
-        for batch in count_flows(path, counts, fmt, report, limit=RAW_LIMIT):
+        for batch in count_flows(path, counts, fmt, report, limit=RAW_LIMIT, times=times):
             fold(batch)
         done += size
         if progress is not None:
             progress(done, total)
 
-    return _judge_all(model, changed, change, paths, formats, counts, table, unmatched_ends, tally)
+    return _judge_all(
+        model,
+        changed,
+        change,
+        paths,
+        formats,
+        counts,
+        table,
+        unmatched_ends,
+        tally,
+        spans=spans,
+        start=start,
+        window=window,
+    )
 
 
-def _judge_all(model, changed, change, paths, formats, counts, table, unmatched_ends, tally):
+def _judge_all(
+    model,
+    changed,
+    change,
+    paths,
+    formats,
+    counts,
+    table,
+    unmatched_ends,
+    tally,
+    spans=None,
+    start: bytes | None = None,
+    window: float | None = None,
+):
+    spans = spans or {}
+    if window is not None and start is None:
+        if not spans:
+            raise FlowFileError("a window needs times in the flows, and no flow has one")
+        start = _earlier(max(span[1] for span in spans.values()), window)
     judge = Judge(model)
     after = Judge(changed) if changed is not None else None
     allowed, denied, outside, would_deny, disagreements = [], [], [], [], []
     used: set[tuple[str, str, int]] = set()
     workload_of = {p.key: p.workload_key for p in model.pods}
-    for (src, dst, port, protocol), seen in table.items():
+    for key, seen in table.items():
+        src, dst, port, protocol = key
         d = judge.decide(src, dst, port, protocol)
         flows = sum(seen.values())
+        span = spans.get(key)
         entry = {
             "from": src,
             "to": dst,
@@ -350,14 +432,17 @@ def _judge_all(model, changed, change, paths, formats, counts, table, unmatched_
             "reason": d.reason,
             "from_workload": workload_of.get(src),
             "to_workload": workload_of.get(dst),
+            "first_seen": time_text(span[0]) if span else None,
+            "last_seen": time_text(span[1]) if span else None,
         }
         observed = {k: v for k, v in seen.items() if k is not None}
         if observed:
             entry["observed"] = dict(sorted(observed.items()))
         if d.outcome == ALLOWED:
             allowed.append(entry)
-            for direction, policy, rule in d.rules:
-                used.add((policy, direction, rule))
+            if start is None or span is None or span[1] >= start:
+                for direction, policy, rule in d.rules:
+                    used.add((policy, direction, rule))
             if after is not None:
                 later = after.decide(src, dst, port, protocol)
                 if later.outcome == DENIED:
@@ -399,6 +484,7 @@ def _judge_all(model, changed, change, paths, formats, counts, table, unmatched_
         unmatched_ends_total=len(ends),
         change=change,
         distinct={"pairs": len(table), "decisions": len(judge._cache)},
+        unused_since=time_text(start),
     )
 
 
@@ -473,16 +559,23 @@ def replay_counted(
     files: list[dict] = (),
     changed: ClusterModel | None = None,
     change: dict | None = None,
+    times: dict | None = None,
+    since: str | None = None,
+    window: float | None = None,
 ) -> Replay:
     """``replay`` for flows already read and counted: ``counted`` yields ``(Observed,
     flows)`` pairs, as an import stores them, so a page replays distinct conversations
     instead of re-reading files. ``files`` (``{"path", "format"}``) and ``counts`` only
-    describe where the flows came from."""
+    describe where the flows came from; ``times``: ``Observed`` -> ``(first, last)``
+    (``instant`` bytes or RFC 3339 text), as ``count_flows`` keeps them."""
+    start = since_instant(since) if since is not None else None
+    spans: dict[tuple[str, str, int, str], list[bytes]] = {}
     resolver = Resolver(model)
     table: dict[tuple[str, str, int, str], Counter] = {}
     unmatched_ends: Counter = Counter()
     tally = {"matched": 0, "unmatched": 0}
-    for (src, dst, port, protocol, verdict), n in counted:
+    for observed, n in counted:
+        src, dst, port, protocol, verdict = observed
         a, why_a = resolver.resolve(src)
         b, why_b = resolver.resolve(dst)
         if a is None or b is None:
@@ -494,8 +587,25 @@ def replay_counted(
             continue
         tally["matched"] += n
         table.setdefault((a, b, port, protocol), Counter())[verdict] += n
+        span = times.get(observed) if times else None
+        if span is not None:
+            for when in span:
+                if isinstance(when, str):
+                    when = instant(when.encode())
+                widen(spans, (a, b, port, protocol), when)
     result = _judge_all(
-        model, changed, change, [], [], counts or Counts(), table, unmatched_ends, tally
+        model,
+        changed,
+        change,
+        [],
+        [],
+        counts or Counts(),
+        table,
+        unmatched_ends,
+        tally,
+        spans=spans,
+        start=start,
+        window=window,
     )
     result.files = list(files)
     return result
