@@ -207,6 +207,11 @@ class Snapshot(models.Model):
     node_count = models.PositiveIntegerField(default=0)
     service_count = models.PositiveIntegerField(default=0)
     cluster_policy_count = models.PositiveIntegerField(default=0)  # the three kinds together
+    cilium_policy_count = models.PositiveIntegerField(default=0)  # namespaced and clusterwide
+    # Calico's policies, tiers and network sets; its Staged* policies apart (never enforced).
+    calico_policy_count = models.PositiveIntegerField(default=0)
+    staged_policy_count = models.PositiveIntegerField(default=0)
+    service_account_count = models.PositiveIntegerField(default=0)
     # sha256 of the stored records and the declared CIDRs (auditor.history): equal hashes,
     # equal analyses. Empty for snapshots stored before it existed.
     content_hash = models.CharField(max_length=64, blank=True, db_index=True)
@@ -234,6 +239,16 @@ class Snapshot(models.Model):
     def object_counts(self) -> dict[str, int]:
         """Objects collected, by kind, named as ``KIND_TABLE`` names them (``pods``, ``policies``...)."""
         return {info.argument: getattr(self, info.count_field) for info in KIND_TABLE.values()}
+
+    def other_policy_counts(self) -> list[tuple[str, int]]:
+        """The policy objects besides NetworkPolicies, by family, those the snapshot has."""
+        families = (
+            ("cluster-wide", self.cluster_policy_count),
+            ("Cilium", self.cilium_policy_count),
+            ("Calico", self.calico_policy_count),  # policies, tiers and network sets
+            ("Calico staged", self.staged_policy_count),
+        )
+        return [(family, count) for family, count in families if count]
 
     @property
     def duration(self):
@@ -269,6 +284,7 @@ class Pod(SnapshotObject):
     workload_name = models.CharField(max_length=253, blank=True)
     container_ports = models.JSONField(default=list)  # [{"name", "port", "protocol"}]
     from_template = models.BooleanField(default=False)
+    service_account = models.CharField(max_length=253, blank=True)  # spec.serviceAccountName
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["snapshot", "namespace", "name"], name="unique_pod")]
@@ -296,6 +312,43 @@ class ClusterPolicy(SnapshotObject):
         constraints = [
             models.UniqueConstraint(
                 fields=["snapshot", "kind", "name"], name="unique_cluster_policy"
+            )
+        ]
+
+
+class CniObject(SnapshotObject):
+    """A Cilium or Calico object: Cilium's two policy kinds; Calico's policies, tiers,
+    network sets and staged policies (either Calico group). ``kind`` with ``api_version``
+    tells Calico's NetworkPolicy from others; Cilium rows leave ``api_version`` and
+    ``labels`` empty (Cilium's kinds are unique and need neither)."""
+
+    kind = models.CharField(max_length=40)
+    api_version = models.CharField(max_length=60, blank=True)
+    namespace = models.CharField(max_length=253, blank=True)  # "" for cluster-wide kinds
+    name = models.CharField(max_length=253)
+    labels = models.JSONField(default=dict)
+    spec = models.JSONField(null=True, blank=True)  # verbatim
+    specs = models.JSONField(null=True, blank=True)  # Cilium's list form, verbatim
+
+    class Meta:
+        verbose_name = "CNI object"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["snapshot", "kind", "api_version", "namespace", "name"],
+                name="unique_cni_object",
+            )
+        ]
+
+
+class ServiceAccount(SnapshotObject):
+    namespace = models.CharField(max_length=253)
+    name = models.CharField(max_length=253)
+    labels = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["snapshot", "namespace", "name"], name="unique_service_account"
             )
         ]
 

@@ -29,23 +29,46 @@ from django.conf import settings
 
 from netpol.cache import LRU
 from netpol.collect.kinds import KIND_TABLE
+from netpol.collect.normalize import (
+    CalicoRecord,
+    CiliumPolicyRecord,
+    ClusterPolicyRecord,
+    NamespaceRecord,
+    NetworkPolicyRecord,
+    NodeRecord,
+    PodRecord,
+    ServiceAccountRecord,
+    ServiceRecord,
+)
 from netpol.engine import ClusterModel, model_from_bytes, model_to_bytes
 
-from .models import ClusterPolicy, Namespace, NetworkPolicy, Node, Pod, Service, Snapshot
+from .models import (
+    ClusterPolicy,
+    CniObject,
+    Namespace,
+    NetworkPolicy,
+    Node,
+    Pod,
+    Service,
+    ServiceAccount,
+    Snapshot,
+)
 
-# The row model of each kind a snapshot stores; a model with a ``kind`` column holds
-# several kinds.
-MODEL_FOR_KIND = {
-    "Namespace": Namespace,
-    "Node": Node,
-    "Pod": Pod,
-    "NetworkPolicy": NetworkPolicy,
-    "Service": Service,
-    "ClusterNetworkPolicy": ClusterPolicy,
-    "AdminNetworkPolicy": ClusterPolicy,
-    "BaselineAdminNetworkPolicy": ClusterPolicy,
+# The row model of each kind a snapshot stores (by ``KIND_TABLE`` key); a model with a
+# ``kind`` column holds several kinds, and one with an ``api_version`` column too tells
+# kinds of one name apart by group.
+_ROW_MODELS = {
+    NamespaceRecord: Namespace,
+    NodeRecord: Node,
+    PodRecord: Pod,
+    NetworkPolicyRecord: NetworkPolicy,
+    ServiceRecord: Service,
+    ClusterPolicyRecord: ClusterPolicy,
+    CiliumPolicyRecord: CniObject,
+    CalicoRecord: CniObject,
+    ServiceAccountRecord: ServiceAccount,
 }
-assert set(MODEL_FOR_KIND) == set(KIND_TABLE), "every collected kind needs a row model"
+MODEL_FOR_KIND = {key: _ROW_MODELS[info.record] for key, info in KIND_TABLE.items()}
 WRITE_BATCH = 2000
 MODELS_KEPT_PER_CLUSTER = 2
 _MAGIC = b"netpol-model 2\n"  # the stored form's version: 2 is ``model_to_bytes``
@@ -77,7 +100,9 @@ def snapshot_objects(snapshot: Snapshot) -> dict[str, list[dict]]:
         names = [f.name for f in fields(info.record)]
         rows = MODEL_FOR_KIND[kind].objects.filter(snapshot=snapshot)
         if "kind" in names:
-            rows = rows.filter(kind=kind)
+            rows = rows.filter(kind=info.kind)
+        if "api_version" in names:
+            rows = rows.filter(api_version__in=info.api_versions)
         rows = rows.order_by("pk").values_list(*names)
         result[kind] = [info.record(*row).to_api() for row in rows.iterator(chunk_size=5000)]
     return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from .collect.kinds import CLUSTER_POLICY_TABLE, KIND_TABLE
+from .collect.kinds import KIND_TABLE
 from .collect.manifests import ManifestCollector
 from .engine import ClusterModel
 
@@ -33,7 +33,7 @@ def load_objects(
     is a warning, not an error: the engine gives it the narrowest meaning. A duplicate
     object replaces the earlier one.
     """
-    table = {**KIND_TABLE, **CLUSTER_POLICY_TABLE}
+    table = KIND_TABLE
     found: dict[str, dict[tuple[str, str], dict]] = {kind: {} for kind in table}
     duplicates: dict[str, int] = {}
     for kind, obj in objects:
@@ -46,7 +46,7 @@ def load_objects(
     for kind, count in duplicates.items():
         warn(f"{count} duplicate {kind} object{'s' if count > 1 else ''}: the last of each is used")
     arguments: dict[str, list[dict]] = {}
-    for kind, objs in found.items():  # the cluster policy kinds share one argument
+    for kind, objs in found.items():  # kinds may share an argument
         arguments.setdefault(table[kind].argument, []).extend(objs.values())
     model = ClusterModel.from_objects(**arguments, declared_cidrs=declared_cidrs)
     for error in model.errors + model.tier_warnings:
@@ -63,7 +63,7 @@ def load_paths(
     Raises ``CollectionError`` (a bad file: the message names the file, the document and
     the field) or ``InputError`` (an object the engine cannot read).
     """
-    collector = ManifestCollector(paths, cluster_policies=True)
+    collector = ManifestCollector(paths)
     objects = list(collector.fetch())
     for message in collector.warnings:
         warn(message)

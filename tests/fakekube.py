@@ -33,11 +33,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
-from netpol.collect.kinds import KIND_TABLE
+from netpol.collect.kinds import CALICO_API_VERSIONS, KIND_TABLE
 
-# kind -> (URL path of its all-namespaces list, resource name, API group, List apiVersion)
+# kind (KIND_TABLE key) -> (URL path of its all-namespaces list, resource name, API group,
+# List apiVersion), where served by default (Calico's kinds: see ``calico``).
 ENDPOINTS = {k: (info.path, info.plural, info.group, info.api_version) for k, info in KIND_TABLE.items()}
-KIND_BY_PATH = {path: kind for kind, (path, *_) in ENDPOINTS.items()}
+# Calico's CRDs (crd.projectcalico.org/v1) are what a cluster with Calico serves; its
+# aggregated API server adds projectcalico.org/v3 with the same objects.
+CALICO_CRDS = ("crd.projectcalico.org/v1",)
 
 GIT_VERSION = "v1.30.2"
 
@@ -86,11 +89,30 @@ class FakeKube:
     """
 
     def __init__(
-        self, objects: dict[str, Sequence[dict]] | None = None, token: str | None = "test-token"
+        self,
+        objects: dict[str, Sequence[dict]] | None = None,
+        token: str | None = "test-token",
+        *,
+        calico: Sequence[str] = CALICO_CRDS,
     ):
+        """``calico``: the group/versions serving Calico's kinds (of
+        ``kinds.CALICO_API_VERSIONS``), each with the same objects; () serves none."""
         unknown = set(objects or ()) - set(ENDPOINTS)
         if unknown:
             raise ValueError(f"FakeKube serves {sorted(ENDPOINTS)}, not {sorted(unknown)}")
+        if not set(calico) <= set(CALICO_API_VERSIONS):
+            raise ValueError(f"calico: {sorted(calico)} not in {CALICO_API_VERSIONS}")
+        # URL path -> (kind, API group, List apiVersion), every one served.
+        self._served: dict[str, tuple[str, str, str]] = {}
+        for kind, info in KIND_TABLE.items():
+            versions = (
+                [tuple(v.split("/")) for v in calico]
+                if set(info.api_versions) == set(CALICO_API_VERSIONS)
+                else [(info.group, info.version)]
+            )
+            for group, version in versions:
+                api_version = f"{group}/{version}" if group else version
+                self._served[info.path_in(group, version)] = (kind, group, api_version)
         self.token = token
         self._lock = threading.Lock()
         self._objects: dict[str, Sequence[dict]] = {kind: [] for kind in ENDPOINTS}
@@ -192,7 +214,7 @@ class FakeKube:
     def _discovery(self) -> dict:
         """The APIGroupList of ``/apis``: every non-core group served, less the hidden ones."""
         versions: dict[str, set[str]] = {}
-        for _path, _plural, group, api_version in ENDPOINTS.values():
+        for _kind, group, api_version in self._served.values():
             if group and group not in self._hidden_groups:
                 versions.setdefault(group, set()).add(api_version)
         groups = []
@@ -252,8 +274,9 @@ class FakeKube:
                     del faults[kind]
             return fault[0]
 
-    def _list_page(self, kind: str, query: dict[str, str]) -> tuple[int, dict]:
-        path, resource, group, api_version = ENDPOINTS[kind]
+    def _list_page(self, path: str, query: dict[str, str]) -> tuple[int, dict]:
+        kind, group, api_version = self._served[path]
+        resource = KIND_TABLE[kind].plural
         with self._lock:
             objects = self._objects[kind]
             version = self._version[kind]
@@ -307,8 +330,10 @@ class FakeKube:
             metadata["continue"] = base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
             metadata["remainingItemCount"] = total - stop
         items = objects[start:stop]
+        if api_version in CALICO_API_VERSIONS:  # one set of objects, seen through each group
+            items = [{**obj, "apiVersion": api_version} for obj in items]
         return 200, {
-            "kind": f"{kind}List",
+            "kind": f"{KIND_TABLE[kind].kind}List",
             "apiVersion": api_version,
             "metadata": metadata,
             "items": items,
@@ -343,8 +368,9 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path in ("/apis", "/apis/"):
             self._send(200, kube._discovery())
             return
-        kind = KIND_BY_PATH.get(parts.path)
-        if kind is not None and ENDPOINTS[kind][2] in kube._hidden_groups:
+        served = kube._served.get(parts.path)
+        kind = served[0] if served is not None else None
+        if served is not None and served[1] in kube._hidden_groups:
             kind = None  # as a cluster without that API
         if kind is None:
             message = "the server could not find the requested resource"
@@ -358,7 +384,7 @@ class _Handler(BaseHTTPRequestHandler):
         if drop == "silent":
             self._drop()
             return
-        status, body = kube._list_page(kind, query)
+        status, body = kube._list_page(parts.path, query)
         retry_after = body.pop("_retry_after", None)
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
         self._send(status, body, cut_short=drop == "mid-body", headers=headers)

@@ -109,3 +109,33 @@ def cluster_policy(kind: str, name: str) -> dict:
         "metadata": {"name": name},
         "spec": spec,
     }
+
+
+def cilium_policy(name: str, namespace: str = "") -> dict:
+    """A CiliumNetworkPolicy (in ``namespace``) or, without one, a
+    CiliumClusterwideNetworkPolicy that selects every endpoint and allows nothing in."""
+    metadata = {"name": name, **({"namespace": namespace} if namespace else {})}
+    return {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumNetworkPolicy" if namespace else "CiliumClusterwideNetworkPolicy",
+        "metadata": metadata,
+        "spec": {"endpointSelector": {}, "ingress": [{}]},
+    }
+
+
+def calico_object(
+    kind: str,
+    name: str,
+    namespace: str = "",
+    spec: dict | None = None,
+    api_version: str = "crd.projectcalico.org/v1",
+    **labels: str,
+) -> dict:
+    """A Calico object of ``kind`` (NetworkPolicy, GlobalNetworkPolicy, Tier, NetworkSet,
+    ...), as the CRDs serve it unless ``api_version`` says otherwise."""
+    metadata: dict = {"name": name}
+    if namespace:
+        metadata["namespace"] = namespace
+    if labels:
+        metadata["labels"] = labels
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": spec or {}}

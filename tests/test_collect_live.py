@@ -14,10 +14,10 @@ from kubernetes import client as kube_client
 from kubernetes.config import incluster_config
 
 from netpol.collect.base import CollectionError, redact_urls
-from netpol.collect.kinds import KINDS
+from netpol.collect.kinds import KIND_TABLE, KINDS
 from netpol.collect.live import LiveCollector
 from tests.fakekube import FakeKube, Generated
-from tests.objects import cluster_policy
+from tests.objects import calico_object, cilium_policy, cluster_policy
 
 SECRET = "s3cret-t0ken-do-not-print"
 
@@ -59,6 +59,38 @@ def _objects():
         "ClusterNetworkPolicy": [cluster_policy("ClusterNetworkPolicy", "deny-batch")],
         "AdminNetworkPolicy": [cluster_policy("AdminNetworkPolicy", "admin")],
         "BaselineAdminNetworkPolicy": [cluster_policy("BaselineAdminNetworkPolicy", "default")],
+        "CiliumNetworkPolicy": [cilium_policy("deny-in", "shop")],
+        "CiliumClusterwideNetworkPolicy": [cilium_policy("deny-all")],
+        **_calico_objects(),
+        "ServiceAccount": [{"metadata": {"name": "web", "namespace": "shop"}}],
+    }
+
+
+def _calico_objects():
+    """One object of each Calico kind, keyed as KIND_TABLE keys them."""
+    return {
+        "projectcalico.org/Tier": [calico_object("Tier", "security", spec={"order": 100})],
+        "projectcalico.org/NetworkPolicy": [
+            calico_object("NetworkPolicy", "default.allow-dns", "shop", {"selector": "all()"})
+        ],
+        "projectcalico.org/GlobalNetworkPolicy": [
+            calico_object("GlobalNetworkPolicy", "security.block", spec={"tier": "security"})
+        ],
+        "projectcalico.org/NetworkSet": [
+            calico_object("NetworkSet", "partners", "shop", {"nets": ["192.0.2.0/24"]}, role="x")
+        ],
+        "projectcalico.org/GlobalNetworkSet": [
+            calico_object("GlobalNetworkSet", "blocked", spec={"nets": ["198.51.100.0/24"]})
+        ],
+        "projectcalico.org/StagedNetworkPolicy": [
+            calico_object("StagedNetworkPolicy", "default.try", "shop", {"selector": "all()"})
+        ],
+        "projectcalico.org/StagedGlobalNetworkPolicy": [
+            calico_object("StagedGlobalNetworkPolicy", "default.try-all")
+        ],
+        "projectcalico.org/StagedKubernetesNetworkPolicy": [
+            calico_object("StagedKubernetesNetworkPolicy", "try-k8s", "shop", {"podSelector": {}})
+        ],
     }
 
 
@@ -183,6 +215,106 @@ def test_forbidden_cluster_policy_kind_is_a_warning_naming_kind_and_group(kube, 
     assert 'grant "list" on "adminnetworkpolicies"' in warning
 
 
+# -- Cilium and Calico: listed when discovery offers their groups ------------------------
+
+CALICO_CRD_NP = "/apis/crd.projectcalico.org/v1/networkpolicies"
+CALICO_V3_NP = "/apis/projectcalico.org/v3/networkpolicies"
+
+
+def test_cilium_calico_and_service_accounts_listed_from_the_crds_page_by_page(tmp_path):
+    objects = _objects()
+    objects["projectcalico.org/NetworkPolicy"] = [
+        calico_object("NetworkPolicy", f"default.p{i}", "shop", {"selector": "all()"})
+        for i in range(5)
+    ]
+    with FakeKube(objects, token=None) as kube:
+        collector = LiveCollector.from_kubeconfig(
+            kube.write_kubeconfig(tmp_path / "k"), page_size=2
+        )
+        pairs = list(collector.fetch())
+
+    kept = {}
+    for kind, obj in pairs:
+        kept.setdefault(kind, []).append(obj)
+    assert [o["metadata"]["name"] for o in kept["projectcalico.org/NetworkPolicy"]] == [
+        f"default.p{i}" for i in range(5)
+    ]
+    assert {o["apiVersion"] for o in kept["projectcalico.org/NetworkPolicy"]} == {
+        "crd.projectcalico.org/v1"
+    }
+    for key, expected in _calico_objects().items():
+        if key != "projectcalico.org/NetworkPolicy":
+            assert [o["metadata"]["name"] for o in kept[key]] == [
+                o["metadata"]["name"] for o in expected
+            ]
+    assert [o["metadata"]["name"] for o in kept["CiliumNetworkPolicy"]] == ["deny-in"]
+    assert [o["metadata"]["name"] for o in kept["CiliumClusterwideNetworkPolicy"]] == ["deny-all"]
+    assert [o["metadata"]["name"] for o in kept["ServiceAccount"]] == ["web"]
+    assert collector.warnings == []
+    assert [q["limit"] for q in requests_to(kube, CALICO_CRD_NP)] == ["2", "2", "2"]
+    assert not requests_to(kube, CALICO_V3_NP)
+
+
+def test_calico_v3_is_preferred_when_its_api_server_is_offered_and_never_both(tmp_path):
+    with FakeKube(
+        _objects(), token=None, calico=("projectcalico.org/v3", "crd.projectcalico.org/v1")
+    ) as kube:
+        pairs = list(LiveCollector.from_kubeconfig(kube.write_kubeconfig(tmp_path / "k")).fetch())
+
+    calico = [obj for kind, obj in pairs if kind.startswith("projectcalico.org/")]
+    assert len(calico) == sum(len(v) for v in _calico_objects().values())
+    assert {obj["apiVersion"] for obj in calico} == {"projectcalico.org/v3"}
+    assert requests_to(kube, CALICO_V3_NP)
+    assert not any("crd.projectcalico.org" in path for _, path, _ in kube.requests)
+
+
+def test_cluster_without_cilium_or_calico_is_normal_and_lists_no_service_accounts(tmp_path):
+    with FakeKube(_objects(), token=None, calico=()) as kube:
+        kube.hide_group("cilium.io")
+        collector = LiveCollector.from_kubeconfig(kube.write_kubeconfig(tmp_path / "k"))
+        kept = collect(collector)
+
+    assert kept["CiliumNetworkPolicy"] == kept["projectcalico.org/NetworkPolicy"] == []
+    assert kept["ServiceAccount"] == []  # only Calico's serviceAccountSelector needs them
+    assert kept["Pod"] == [f"pod-{i}" for i in range(7)]
+    assert collector.warnings == []
+    paths = [path for _, path, _ in kube.requests]
+    assert not any("cilium" in p or "calico" in p or "serviceaccounts" in p for p in paths)
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("projectcalico.org/NetworkPolicy", "skipped NetworkPolicy (crd.projectcalico.org): "),
+        ("CiliumNetworkPolicy", "skipped CiliumNetworkPolicy (cilium.io): "),
+        ("ServiceAccount", "skipped ServiceAccount (core): "),
+    ],
+)
+def test_forbidden_cilium_or_calico_kind_is_a_warning_naming_kind_and_group(
+    kube, kubeconfig, key, expected
+):
+    kube.forbid(key)
+    collector = LiveCollector.from_kubeconfig(kubeconfig)
+
+    kept = collect(collector)
+
+    assert kept[key] == []
+    assert kept["projectcalico.org/GlobalNetworkPolicy"] == ["security.block"]  # others listed
+    assert kept["CiliumClusterwideNetworkPolicy"] == ["deny-all"]
+    [warning] = collector.warnings
+    assert warning.startswith(expected + "forbidden")
+    assert f'grant "list" on "{KIND_TABLE[key].plural}"' in warning
+
+
+def test_a_calico_list_whose_connection_keeps_dropping_fails_the_collection(kube, kubeconfig):
+    kube.drop_connection("projectcalico.org/GlobalNetworkPolicy", times=100)
+
+    error = fail_with(LiveCollector.from_kubeconfig(kubeconfig, **FAST))
+
+    assert "listing globalnetworkpolicies" in str(error)
+    assert "the connection broke" in str(error)
+
+
 def test_token_mode(kube):
     collector = LiveCollector.from_token(kube.url, SECRET, page_size=3)
 
@@ -247,7 +379,7 @@ def test_a_list_that_always_expires_is_read_unpaged_after_the_restarts(kube, kub
 
     pods = [obj for kind, obj in collector.fetch() if kind == "Pod"]
 
-    after_last_restart = pods[len(pods) - pods[::-1].index(None):]
+    after_last_restart = pods[len(pods) - pods[::-1].index(None) :]
     assert [p["metadata"]["name"] for p in after_last_restart] == [f"pod-{i}" for i in range(7)]
     assert pods.count(None) == 3
     queries = requests_to(kube, "/api/v1/pods")

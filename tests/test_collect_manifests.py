@@ -180,11 +180,14 @@ def test_other_kinds_are_counted_in_one_warning_each_and_other_api_groups_are_no
                     NAMESPACE,
                     *(config_map.format(i=i) for i in range(3)),
                     "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: shop}\n",
-                    # Calico's own policy and a Knative Service share names with ours.
+                    # Calico's own policy and a Knative Service share names with ours:
+                    # Calico's is read as Calico's, the Knative one is skipped.
                     "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\n"
                     "metadata: {name: calico, namespace: shop}\n",
                     "apiVersion: serving.knative.dev/v1\nkind: Service\n"
                     "metadata: {name: knative, namespace: shop}\n",
+                    "apiVersion: example.com/v1\nkind: NetworkPolicy\n"
+                    "metadata: {name: other, namespace: shop}\n",
                 ]
             )
         },
@@ -192,11 +195,12 @@ def test_other_kinds_are_counted_in_one_warning_each_and_other_api_groups_are_no
     objects, warnings = collect(tmp_path)
     assert names(objects, "Namespace") == ["shop"]
     assert not objects["NetworkPolicy"] and not objects["Service"]
+    assert names(objects, "projectcalico.org/NetworkPolicy") == ["calico"]
     assert warnings == [
         "skipped 3 ConfigMap documents",
         "skipped 1 Secret document",
-        "skipped 1 NetworkPolicy (projectcalico.org) document",
         "skipped 1 Service (serving.knative.dev) document",
+        "skipped 1 NetworkPolicy (example.com) document",
     ]
 
 
@@ -638,15 +642,13 @@ def test_nothing_is_yielded_before_a_bad_file_fails_the_run(tmp_path):
 def test_the_demo_cluster_loads_cleanly_and_every_object_normalises():
     objects, warnings = collect(DEMO)
     assert warnings == []
-    assert {kind: len(objects[kind]) for kind in KINDS} == {
+    assert {kind: len(objects[kind]) for kind in KINDS if objects[kind]} == {
         "Namespace": 8,
         "Node": 3,
         "Pod": 60,
         "NetworkPolicy": 22,
         "Service": 16,
         "ClusterNetworkPolicy": 1,
-        "AdminNetworkPolicy": 0,
-        "BaselineAdminNetworkPolicy": 0,
     }
     records = {kind: [normalize(kind, obj) for obj in objects[kind]] for kind in KINDS}
     assert sorted(ns.name for ns in records["Namespace"]) == [
@@ -716,7 +718,9 @@ def test_the_cli_exits_2_on_a_named_pipe_instead_of_hanging(tmp_path):
     os.mkfifo(tmp_path / "stuck.yaml")
     result = subprocess.run(
         [sys.executable, "-m", "netpol.cli", "audit", str(tmp_path)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "stuck.yaml: not a regular file (a named pipe)" in result.stderr
@@ -735,13 +739,29 @@ status: {{podIP: 10.0.0.5}}
 @pytest.mark.parametrize(
     "name, value, expected",
     [
-        ("p" * 300, "ok", "Pod metadata.name: '" + "p" * 60 + "... (300 characters)' is longer than 253 characters"),
+        (
+            "p" * 300,
+            "ok",
+            "Pod metadata.name: '"
+            + "p" * 60
+            + "... (300 characters)' is longer than 253 characters",
+        ),
         ("web/0", "ok", "Pod metadata.name: 'web/0' is not a valid name"),
-        ("web-0", "v" * 2_000_000, "Pod web-0: metadata.labels: label 'note' has a value of 2,000,000 characters (at most 63)"),
-        ("web-0", "\"evil\u202eexe\"", "Pod web-0: metadata.labels: label 'note' has the value 'evil\\u202eexe', which is not valid"),
+        (
+            "web-0",
+            "v" * 2_000_000,
+            "Pod web-0: metadata.labels: label 'note' has a value of 2,000,000 characters (at most 63)",
+        ),
+        (
+            "web-0",
+            '"evil\u202eexe"',
+            "Pod web-0: metadata.labels: label 'note' has the value 'evil\\u202eexe', which is not valid",
+        ),
     ],
 )
-def test_names_and_labels_the_api_server_would_refuse_are_errors_naming_file_and_field(tmp_path, name, value, expected):
+def test_names_and_labels_the_api_server_would_refuse_are_errors_naming_file_and_field(
+    tmp_path, name, value, expected
+):
     write(tmp_path, {"pods.yaml": POD_TEMPLATE.format(name=name, value=value)})
     message = failure(tmp_path, max_file_bytes=4_000_000)
     assert message.startswith(f"{tmp_path / 'pods.yaml'}, document 1 (Pod): ")
@@ -749,10 +769,13 @@ def test_names_and_labels_the_api_server_would_refuse_are_errors_naming_file_and
 
 
 def test_a_kustomization_without_metadata_is_skipped_like_any_other_kind(tmp_path):
-    write(tmp_path, {
-        "kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [ns.yaml]\n",
-        "ns.yaml": NAMESPACE,
-    })
+    write(
+        tmp_path,
+        {
+            "kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [ns.yaml]\n",
+            "ns.yaml": NAMESPACE,
+        },
+    )
     objects, warnings = collect(tmp_path)
     assert [ns["metadata"]["name"] for ns in objects["Namespace"]] == ["shop"]
     assert warnings == ["skipped 1 Kustomization document"]
@@ -901,8 +924,11 @@ def test_what_the_readers_may_read_differently_takes_the_guarded_reader(snippet,
         pytest.param("a: 1\n...\nb: 2\n", "document 2: invalid YAML at line 3", id="bare-document"),
         pytest.param("a: &x 1\nb: &x 2\n", "duplicate anchor", id="anchor-twice"),
         pytest.param("a: 1\n---\nb: *x\n", "found undefined alias", id="undefined-alias"),
-        pytest.param("apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n namespace: shop\n",
-                     "line 5, column 2", id="indentation"),
+        pytest.param(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n namespace: shop\n",
+            "line 5, column 2",
+            id="indentation",
+        ),
     ],
 )
 def test_errors_in_large_yaml_name_the_file_the_document_and_the_line(tmp_path, snippet, fragment):
@@ -961,15 +987,10 @@ def test_a_large_kubectl_list_takes_the_fast_reader_and_reads_as_before(tmp_path
     monkeypatch.setattr(manifests, "_fast_documents", spy(manifests._fast_documents, calls))
     objects, warnings = collect(path)
     assert calls and calls[0] is not None  # the fast reader answered
-    assert {kind: len(objects[kind]) for kind in KINDS} == {
+    assert {kind: len(objects[kind]) for kind in KINDS if objects[kind]} == {
         "Namespace": 10,
-        "Node": 0,
         "Pod": 300,
         "NetworkPolicy": 60,
-        "Service": 0,
-        "ClusterNetworkPolicy": 0,
-        "AdminNetworkPolicy": 0,
-        "BaselineAdminNetworkPolicy": 0,
     }
     monkeypatch.setattr(manifests, "_libfyaml", lambda: None)
     again, again_warnings = collect(path)
@@ -1004,10 +1025,14 @@ def test_garbage_collection_is_paused_only_while_reading(tmp_path, monkeypatch):
 
 
 def test_a_yaml_file_holding_json_takes_the_json_parser(tmp_path, monkeypatch):
-    listing = {"apiVersion": "v1", "kind": "List", "items": [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "shop"}},
-    ]}
+    listing = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "shop"}},
+        ],
+    }
     write(tmp_path, {"cluster.yaml": "\n  " + json.dumps(listing, indent=4)})
     monkeypatch.setattr(manifests, "yaml_documents", None)  # not called
     objects, _ = collect(tmp_path)
@@ -1017,8 +1042,13 @@ def test_a_yaml_file_holding_json_takes_the_json_parser(tmp_path, monkeypatch):
 
 
 def test_flow_yaml_that_starts_like_json_is_read_as_yaml(tmp_path):
-    write(tmp_path, {"ns.yaml": "{apiVersion: v1, kind: Namespace, metadata: {name: shop}}\n"
-                                "---\n" + POD.format(name="web")})
+    write(
+        tmp_path,
+        {
+            "ns.yaml": "{apiVersion: v1, kind: Namespace, metadata: {name: shop}}\n"
+            "---\n" + POD.format(name="web")
+        },
+    )
     objects, _ = collect(tmp_path)
     assert names(objects, "Namespace") == ["shop"] and names(objects, "Pod") == ["web"]
 
@@ -1055,11 +1085,61 @@ def test_the_command_line_imports_no_reader_celery_or_django_to_start():
 # --- Parity, on random documents --------------------------------------------------------
 
 TOKENS = [
-    "yes", "No", "ON", "off", "y", "~", "null", "true", "010", "0o17", "089", "1_000", "0x1F",
-    "1:20", "1e3", "1.0e+3", ".5", "-.5", ".inf", "68795e63", "06714938", "2024-06-01",
-    "12345678901234567890", "1.0e+309", "10.0.0.0/8", "fd00::1", "a:b", "http://x", "=", "<<",
-    "-", "?", ":", "#", "&a", "*a", "!x", "|", ">", "'", '"', "{", "}", "[", "]", ",", "...",
-    "\t", "é", "😀", "\\x41", "'it''s'", "@", "`", "%",
+    "yes",
+    "No",
+    "ON",
+    "off",
+    "y",
+    "~",
+    "null",
+    "true",
+    "010",
+    "0o17",
+    "089",
+    "1_000",
+    "0x1F",
+    "1:20",
+    "1e3",
+    "1.0e+3",
+    ".5",
+    "-.5",
+    ".inf",
+    "68795e63",
+    "06714938",
+    "2024-06-01",
+    "12345678901234567890",
+    "1.0e+309",
+    "10.0.0.0/8",
+    "fd00::1",
+    "a:b",
+    "http://x",
+    "=",
+    "<<",
+    "-",
+    "?",
+    ":",
+    "#",
+    "&a",
+    "*a",
+    "!x",
+    "|",
+    ">",
+    "'",
+    '"',
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    "...",
+    "\t",
+    "é",
+    "😀",
+    "\\x41",
+    "'it''s'",
+    "@",
+    "`",
+    "%",
 ]
 scalars = st.one_of(
     st.sampled_from(TOKENS),
@@ -1113,3 +1193,94 @@ def test_a_float_with_a_leading_zero_reads_as_pyyaml_reads_it(tmp_path):
     assert len(text) >= FAST_READER_MIN_CHARS
     assert yaml_documents(text, tmp_path / "x.yaml", 100_000) == [pyyaml.safe_load(text)]
     assert pyyaml.safe_load(text)["items"][0]["v"] == -67149380.0
+
+
+# --- Calico and Cilium (issue 13) -------------------------------------------------------
+
+CALICO_FIXTURE = Path(__file__).parent / "fixtures" / "cli" / "calico.yaml"
+
+
+def test_calico_kinds_are_read_from_both_groups_under_one_kind_each(tmp_path):
+    objects, warnings = collect(CALICO_FIXTURE)
+    assert warnings == []
+    assert names(objects, "NetworkPolicy") == ["web-from-monitoring"]  # Kubernetes' own
+    calico = {
+        o["metadata"]["name"]: o["apiVersion"] for o in objects["projectcalico.org/NetworkPolicy"]
+    }
+    assert calico == {
+        "allow-web-to-db": "projectcalico.org/v3",
+        "default.prom-egress": "crd.projectcalico.org/v1",
+    }
+    assert names(objects, "projectcalico.org/Tier") == ["security"]
+    assert names(objects, "projectcalico.org/GlobalNetworkPolicy") == ["security.deny-batch-to-db"]
+    assert names(objects, "projectcalico.org/GlobalNetworkSet") == ["blocked"]
+    assert names(objects, "projectcalico.org/StagedGlobalNetworkPolicy") == [
+        "default.deny-everything"
+    ]
+    assert names(objects, "ServiceAccount") == ["web"]
+    records = {k: [normalize(k, o) for o in objs] for k, objs in objects.items()}
+    [web] = [p for p in records["Pod"] if p.name == "web-0"]
+    assert web.service_account == "web" and web.to_api()["spec"]["serviceAccountName"] == "web"
+    [network_set] = records["projectcalico.org/GlobalNetworkSet"]
+    assert (network_set.namespace, network_set.labels) == ("", {"threat": "yes"})
+    assert network_set.to_api()["spec"] == {"nets": ["198.51.100.0/24"]}
+
+
+def test_a_namespaced_calico_object_needs_its_namespace_declared_or_it_is_added(tmp_path):
+    write(
+        tmp_path,
+        {
+            "sets.yaml": "apiVersion: projectcalico.org/v3\nkind: NetworkSet\n"
+            "metadata: {name: partners, namespace: shop}\nspec: {nets: [192.0.2.0/24]}\n"
+        },
+    )
+    objects, warnings = collect(tmp_path)
+    assert names(objects, "projectcalico.org/NetworkSet") == ["partners"]
+    assert names(objects, "Namespace") == ["shop"]
+    assert warnings == [
+        "namespace shop used but not declared; added with only the kubernetes.io/metadata.name label"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (
+            "apiVersion: crd.projectcalico.org/v1\nkind: GlobalNetworkPolicy\n"
+            "metadata: {name: Bad_Name}\nspec: {}\n",
+            "GlobalNetworkPolicy metadata.name: ",
+        ),
+        (
+            "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\n"
+            "metadata: {name: p, namespace: shop}\nspec: [1]\n",
+            "NetworkPolicy shop/p: spec is not a mapping",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\n"
+            "spec: {serviceAccountName: 7}\n",
+            "Pod shop/p: spec.serviceAccountName is not a string",
+        ),
+    ],
+)
+def test_a_bad_calico_object_is_named_with_file_document_and_field(tmp_path, document, message):
+    write(tmp_path, {"bad.yaml": document})
+    got = failure(tmp_path)
+    assert "bad.yaml, document 1" in got and message in got, got
+
+
+def test_the_loaded_model_keeps_staged_policies_network_sets_and_service_accounts():
+    from netpol.load import load_paths
+
+    warnings = []
+    model = load_paths([CALICO_FIXTURE], warn=warnings.append)
+    assert warnings == []
+    assert [p["metadata"]["name"] for p in model.staged_policies] == ["default.deny-everything"]
+    assert [s["metadata"]["name"] for s in model.calico_network_sets] == ["blocked"]
+    assert [
+        (a["metadata"]["namespace"], a["metadata"]["name"]) for a in model.service_accounts
+    ] == [("shop", "web")]
+    assert {p.key for p in model.calico_policies} == {
+        "calico/shop/allow-web-to-db",
+        "calico/monitoring/prom-egress",
+        "gnp/deny-batch-to-db",
+    }

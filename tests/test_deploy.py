@@ -46,8 +46,9 @@ def test_rbac_grants_read_only_access_to_what_snapshots_list():
     [role] = [doc for doc in docs if doc["kind"] == "ClusterRole"]
     granted = {(group, resource): set(rule["verbs"]) for rule in role["rules"]
                for group in rule["apiGroups"] for resource in rule["resources"]}
-    for info in KIND_TABLE.values():  # every kind a snapshot lists
-        assert granted[(info.group, info.plural)] == {"get", "list", "watch"}
+    for info in KIND_TABLE.values():  # every kind a snapshot lists, in each group serving it
+        for group, _version in info.versions:
+            assert granted[(group, info.plural)] == {"get", "list", "watch"}
     assert all(verbs <= {"get", "list", "watch"} for verbs in granted.values())
     [binding] = [doc for doc in docs if doc["kind"] == "ClusterRoleBinding"]
     assert binding["roleRef"]["name"] == role["metadata"]["name"]

@@ -9,13 +9,13 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from auditor import services
-from auditor.models import Cluster, ClusterPolicy, NetworkPolicy, Pod, Snapshot
+from auditor.models import Cluster, ClusterPolicy, CniObject, NetworkPolicy, Pod, Snapshot
 from auditor.selectors import latest_snapshot
 from auditor.storage import build_model, snapshot_objects
 from netpol.collect.base import CollectionError
 
 from .fakekube import FakeKube
-from .objects import cluster_policy, namespace, small_cluster
+from .objects import calico_object, cilium_policy, cluster_policy, namespace, small_cluster
 
 pytestmark = pytest.mark.django_db
 
@@ -353,3 +353,94 @@ def test_a_cluster_without_the_policy_api_snapshots_without_warning(tmp_path, fa
         snapshot = collect(kubeconfig_cluster(kube, tmp_path))
     assert snapshot.status == Snapshot.Status.COMPLETE and snapshot.warnings == []
     assert snapshot.cluster_policy_count == 0
+
+
+# -- Cilium and Calico (issue 13) ------------------------------------------------------------
+
+CILIUM = Path(__file__).parent / "fixtures" / "cli" / "cilium.yaml"
+CALICO = Path(__file__).parent / "fixtures" / "cli" / "calico.yaml"
+
+
+@pytest.mark.parametrize("fixture", [CILIUM, CALICO], ids=["cilium", "calico"])
+def test_stored_cilium_and_calico_give_the_answers_of_the_manifests(fixture):
+    from netpol.load import load_paths
+
+    snapshot = collect(manifest_cluster(fixture))
+    assert snapshot.status == Snapshot.Status.COMPLETE and snapshot.warnings == []
+    stored, direct = build_model(snapshot), load_paths([fixture])
+    for port in (None, 80, 443, 5432, 8080, 9100):
+        assert stored.matrix(port) == direct.matrix(port), port
+    for src, dst, port in [
+        ("shop/web-0", "shop/db-0", 5432),
+        ("batch/job-0", "shop/db-0", 5432),
+        ("monitoring/prom-0", "shop/web-0", 8080),
+        ("batch/job-0", "8.8.8.8", 443),
+    ]:
+        assert stored.reach(src, dst, port).to_dict() == direct.reach(src, dst, port).to_dict()
+    assert [e.to_dict() for e in stored.errors] == [e.to_dict() for e in direct.errors]
+
+
+def test_calico_objects_are_stored_with_their_group_and_counted():
+    snapshot = collect(manifest_cluster(CALICO))
+    assert (
+        snapshot.calico_policy_count,
+        snapshot.staged_policy_count,
+        snapshot.service_account_count,
+        snapshot.cilium_policy_count,
+    ) == (5, 1, 1, 0)
+    assert snapshot.object_counts()["calico_policies"] == 5
+    assert snapshot.other_policy_counts() == [("Calico", 5), ("Calico staged", 1)]
+    rows = {
+        (r.kind, r.api_version, r.namespace, r.name)
+        for r in CniObject.objects.filter(snapshot=snapshot)
+    }
+    assert rows == {
+        ("Tier", "crd.projectcalico.org/v1", "", "security"),
+        ("GlobalNetworkPolicy", "crd.projectcalico.org/v1", "", "security.deny-batch-to-db"),
+        ("NetworkPolicy", "projectcalico.org/v3", "shop", "allow-web-to-db"),
+        ("NetworkPolicy", "crd.projectcalico.org/v1", "monitoring", "default.prom-egress"),
+        ("GlobalNetworkSet", "crd.projectcalico.org/v1", "", "blocked"),
+        ("StagedGlobalNetworkPolicy", "projectcalico.org/v3", "", "default.deny-everything"),
+    }
+    assert Pod.objects.get(snapshot=snapshot, name="web-0").service_account == "web"
+    objects = snapshot_objects(snapshot)
+    assert [o["metadata"]["name"] for o in objects["NetworkPolicy"]] == ["web-from-monitoring"]
+    model = build_model(snapshot)
+    assert [p["metadata"]["name"] for p in model.staged_policies] == ["default.deny-everything"]
+    assert [s["metadata"]["labels"] for s in model.calico_network_sets] == [{"threat": "yes"}]
+    assert [a["metadata"]["name"] for a in model.service_accounts] == ["web"]
+
+
+def test_cilium_policies_are_stored_and_counted():
+    snapshot = collect(manifest_cluster(CILIUM))
+    assert snapshot.cilium_policy_count == 4
+    assert snapshot.other_policy_counts() == [("Cilium", 4)]
+    rows = {(r.kind, r.namespace, r.name) for r in CniObject.objects.filter(snapshot=snapshot)}
+    assert ("CiliumClusterwideNetworkPolicy", "", "no-batch-to-db") in rows
+    assert ("CiliumNetworkPolicy", "batch", "lockdown") in rows
+
+
+def test_live_calico_and_cilium_are_stored_from_the_v3_api_when_offered(tmp_path, fast_live):
+    objects = small_cluster()
+    objects["CiliumNetworkPolicy"] = [cilium_policy("deny-in", "shop")]
+    objects["projectcalico.org/GlobalNetworkPolicy"] = [
+        calico_object("GlobalNetworkPolicy", "default.allow-all", spec={"selector": "all()"})
+    ]
+    objects["ServiceAccount"] = [{"metadata": {"name": "web", "namespace": "shop"}}]
+    with FakeKube(objects, calico=("projectcalico.org/v3", "crd.projectcalico.org/v1")) as kube:
+        snapshot = collect(kubeconfig_cluster(kube, tmp_path))
+    assert snapshot.status == Snapshot.Status.COMPLETE and snapshot.warnings == []
+    assert (snapshot.cilium_policy_count, snapshot.calico_policy_count) == (1, 1)
+    assert snapshot.service_account_count == 1
+    row = CniObject.objects.get(snapshot=snapshot, kind="GlobalNetworkPolicy")
+    assert (row.api_version, row.name) == ("projectcalico.org/v3", "default.allow-all")
+
+
+def test_a_forbidden_calico_kind_is_a_snapshot_warning(tmp_path, fast_live):
+    objects = small_cluster()
+    with FakeKube(objects) as kube:
+        kube.forbid("projectcalico.org/Tier")
+        snapshot = collect(kubeconfig_cluster(kube, tmp_path))
+    assert snapshot.status == Snapshot.Status.COMPLETE
+    [warning] = snapshot.warnings
+    assert warning.startswith("skipped Tier (crd.projectcalico.org): forbidden")

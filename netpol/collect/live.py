@@ -7,8 +7,11 @@ A ``LiveCollector`` connects one of three ways:
     LiveCollector.from_in_cluster()   # the pod's service account
 
 ``fetch()`` lists every kind in ``KINDS`` page by page and yields each raw object; the
-kinds of API groups a cluster may lack (``Kind.discovered``: the cluster-wide policies)
-only when the server's discovery (``/apis``) offers their group and version.
+kinds of API groups a cluster may lack (``Kind.discovered``: the cluster-wide policies,
+Cilium's and Calico's) only when the server's discovery (``/apis``) offers their group
+and version: Calico's from ``projectcalico.org/v3`` when offered, else from
+``crd.projectcalico.org/v1``, and ServiceAccounts only when a Calico group is offered
+(its ``serviceAccountSelector`` needs them).
 Pages are requested with ``_preload_content=False`` and decoded with ``json.loads``:
 the client's model classes are slow and would hold the cluster in memory twice, once
 as models and once as the dicts we keep. Only one page of raw JSON exists at a time.
@@ -65,48 +68,34 @@ class _Resource:
     args: tuple = ()  # before the paging arguments: a custom resource's group, version, plural
 
 
-_RESOURCES = {
-    r.kind: r
-    for r in (
-        _Resource("Namespace", "namespaces", "", "/api/v1/namespaces", CoreV1Api, "list_namespace"),
-        _Resource("Node", "nodes", "", "/api/v1/nodes", CoreV1Api, "list_node"),
-        _Resource("Pod", "pods", "", "/api/v1/pods", CoreV1Api, "list_pod_for_all_namespaces"),
-        _Resource(
-            "NetworkPolicy",
-            "networkpolicies",
-            "networking.k8s.io",
-            "/apis/networking.k8s.io/v1/networkpolicies",
-            NetworkingV1Api,
-            "list_network_policy_for_all_namespaces",
-        ),
-        _Resource(
-            "Service",
-            "services",
-            "",
-            "/api/v1/services",
-            CoreV1Api,
-            "list_service_for_all_namespaces",
-        ),
-    )
+# The kinds the typed clients list; every other kind is a custom object.
+_TYPED = {
+    "Namespace": (CoreV1Api, "list_namespace"),
+    "Node": (CoreV1Api, "list_node"),
+    "Pod": (CoreV1Api, "list_pod_for_all_namespaces"),
+    "NetworkPolicy": (NetworkingV1Api, "list_network_policy_for_all_namespaces"),
+    "Service": (CoreV1Api, "list_service_for_all_namespaces"),
+    "ServiceAccount": (CoreV1Api, "list_service_account_for_all_namespaces"),
 }
-# The kinds of API groups a cluster may not have, listed as custom objects.
-_RESOURCES.update(
-    (
-        info.kind,
-        _Resource(
-            info.kind,
-            info.plural,
-            info.group,
-            info.path,
-            CustomObjectsApi,
-            "list_cluster_custom_object",
-            (info.group, info.version, info.plural),
-        ),
+assert all(KIND_TABLE[k].group in ("", "networking.k8s.io") for k in _TYPED)
+
+
+def _resource(key: str, group: str, version: str) -> _Resource:
+    """How to list the kind ``key`` in one of the (group, version)s serving it."""
+    info = KIND_TABLE[key]
+    path = info.path_in(group, version)
+    if key in _TYPED:
+        api, method = _TYPED[key]
+        return _Resource(key, info.plural, group, path, api, method)
+    return _Resource(
+        key,
+        info.plural,
+        group,
+        path,
+        CustomObjectsApi,
+        "list_cluster_custom_object",
+        (group, version, info.plural),
     )
-    for info in KIND_TABLE.values()
-    if info.discovered
-)
-assert set(_RESOURCES) == set(KINDS)
 
 
 class LiveCollector:
@@ -218,10 +207,10 @@ class LiveCollector:
                 self.server_version = self._read_version(api_client)
                 offered = self._offered_versions(api_client)
                 for kind in KINDS:
-                    info = KIND_TABLE[kind]
-                    if info.discovered and info.api_version not in offered:
+                    served = KIND_TABLE[kind].served_from(offered)
+                    if served is None:
                         continue  # the cluster has no such API: nothing to list, nothing wrong
-                    yield from self._list(api_client, _RESOURCES[kind])
+                    yield from self._list(api_client, _resource(kind, *served))
         except CollectionError as exc:
             # The one exit for our errors: hide secrets, and drop the chained client
             # exception, whose text nobody has checked for them.
@@ -321,8 +310,9 @@ class LiveCollector:
                 refusal = self._refused(exc, action=action, path=resource.path, resource=resource)
                 if exc.status in (403, 404) and resource.kind in OPTIONAL_KINDS:
                     what = resource.plural
-                    if KIND_TABLE[resource.kind].discovered:  # name the kind and its group
-                        what = f"{resource.kind} ({resource.group})"
+                    info = KIND_TABLE[resource.kind]
+                    if info.discovered:  # name the kind and its group
+                        what = f"{info.kind} ({resource.group or 'core'})"
                     self.warnings.append(f"skipped {what}: {refusal}")
                     if yielded:
                         yield resource.kind, None

@@ -37,9 +37,12 @@ Namespaces
     A namespace that objects use but no document declares is added with that label
     alone, and a warning lists it.
 
-Other kinds (ConfigMap, Secret, Ingress, custom resources, ...) are skipped with one
-warning per kind. Kinds are told apart by API group as well as name: a Calico
-``projectcalico.org/v3`` NetworkPolicy or a Knative Service is not the core object.
+The kinds of ``kinds.KIND_TABLE`` are read: the Kubernetes ones, the cluster-wide
+policies, Cilium's policies and Calico's objects (``projectcalico.org/v3`` or
+``crd.projectcalico.org/v1``). Other kinds (ConfigMap, Secret, Ingress, other custom
+resources, ...) are skipped with one warning per kind. Kinds are told apart by API
+group as well as name: a Calico NetworkPolicy is read as Calico's, and a Knative
+Service is not the core object.
 Duplicate objects are passed on as found; the snapshot keeps the last of each.
 
 Reading
@@ -81,7 +84,7 @@ from yaml.reader import Reader, ReaderError
 from yaml.resolver import Resolver
 
 from .base import CollectionError
-from .kinds import CLUSTER_POLICY_TABLE, KINDS
+from .kinds import KIND_TABLE, KINDS, kind_key
 from .normalize import FROM_TEMPLATE_ANNOTATION, normalize
 
 try:
@@ -118,19 +121,6 @@ MAX_TEMPLATE_PODS = 20_000
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 
-# (API group, kind) of the objects we keep; "" is the core group. "extensions" is the
-# pre-1.16 home of NetworkPolicy, Deployment, DaemonSet and ReplicaSet.
-_KEPT = {
-    ("", "Namespace"),
-    ("", "Node"),
-    ("", "Pod"),
-    ("", "Service"),
-    ("networking.k8s.io", "NetworkPolicy"),
-    ("extensions", "NetworkPolicy"),
-    ("policy.networking.k8s.io", "ClusterNetworkPolicy"),
-    ("policy.networking.k8s.io", "AdminNetworkPolicy"),
-    ("policy.networking.k8s.io", "BaselineAdminNetworkPolicy"),
-}
 _WORKLOADS = {
     ("apps", "Deployment"),
     ("apps", "StatefulSet"),
@@ -142,10 +132,25 @@ _WORKLOADS = {
     ("batch", "Job"),
     ("batch", "CronJob"),
 }
-_KNOWN_KINDS = {kind for _, kind in _KEPT | _WORKLOADS}
+_KNOWN_KINDS = {info.kind for info in KIND_TABLE.values()} | {kind for _, kind in _WORKLOADS}
 # API groups of build configuration that GitOps trees hold beside the objects.
 _BUILD_CONFIG_GROUPS = frozenset({"kustomize.config.k8s.io"})
-_NAMESPACED = ("Pod", "NetworkPolicy", "Service")
+# The kinds whose namespace must exist (Calico's namespaced kinds and Cilium's too).
+_NAMESPACED = tuple(
+    key
+    for key, info in KIND_TABLE.items()
+    if info.kind
+    in {
+        "Pod",
+        "NetworkPolicy",
+        "Service",
+        "ServiceAccount",
+        "CiliumNetworkPolicy",
+        "NetworkSet",
+        "StagedNetworkPolicy",
+        "StagedKubernetesNetworkPolicy",
+    }
+)
 
 
 class ManifestCollector:
@@ -161,14 +166,9 @@ class ManifestCollector:
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
         max_alias_nodes: int = DEFAULT_MAX_ALIAS_NODES,
-        cluster_policies: bool = False,
     ):
         self.paths = [Path(p) for p in paths]
-        # Also read Cilium's policies, which snapshots do not store yet.
-        self.kinds = KINDS + (tuple(CLUSTER_POLICY_TABLE) if cluster_policies else ())
-        self.kept = _KEPT | (
-            {(k.group, k.kind) for k in CLUSTER_POLICY_TABLE.values()} if cluster_policies else set()
-        )
+        self.kinds = KINDS
         self.max_file_bytes = max_file_bytes
         self.max_json_bytes = max_json_bytes
         self.max_alias_nodes = max_alias_nodes
@@ -194,9 +194,11 @@ class ManifestCollector:
         files = _manifest_files(self.paths)
         for path in files:
             for where, group, kind, obj in self._objects_in(path):
-                if (group, kind) in self.kept:
-                    _check(kind, obj, where)
-                    objects[kind].append(obj)
+                # Told apart by group as well as kind: Calico's NetworkPolicy is not the
+                # Kubernetes one ("extensions" is NetworkPolicy's pre-1.16 home).
+                if key := kind_key(group, kind):
+                    _check(key, obj, where)
+                    objects[key].append(obj)
                 elif (group, kind) in _WORKLOADS:
                     workloads.append((where, kind, obj))
                 else:

@@ -39,6 +39,7 @@ class PodRecord:
     # [{"name": "http", "port": 8080, "protocol": "TCP"}]; unnamed ports have name "".
     container_ports: list[dict] = field(default_factory=list)
     from_template: bool = False
+    service_account: str = ""  # spec.serviceAccountName: Calico's serviceAccountSelector
 
     def to_api(self) -> dict:
         metadata = {"name": self.name, "namespace": self.namespace, "labels": dict(self.labels)}
@@ -62,6 +63,7 @@ class PodRecord:
             "kind": "Pod",
             "metadata": metadata,
             "spec": {
+                **({"serviceAccountName": self.service_account} if self.service_account else {}),
                 "nodeName": self.node_name,
                 "hostNetwork": self.host_network,
                 "containers": [{"name": "c", "ports": ports}],
@@ -174,6 +176,50 @@ class CiliumPolicyRecord:
         return out
 
 
+@dataclass(slots=True)
+class CalicoRecord:
+    """A Calico object: a (Global)NetworkPolicy, Tier, (Global)NetworkSet or a Staged*
+    policy, as ``projectcalico.org/v3`` or ``crd.projectcalico.org/v1`` served it."""
+
+    kind: str
+    api_version: str  # as found: the engine reads a v1 name's tier prefix
+    namespace: str  # "" for the cluster-wide kinds
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)  # network sets are selected by them
+    spec: dict = field(default_factory=dict)  # verbatim, as the API or file gave it
+
+    def to_api(self) -> dict:
+        metadata: dict = {"name": self.name}
+        if self.namespace:
+            metadata["namespace"] = self.namespace
+        if self.labels:
+            metadata["labels"] = dict(self.labels)
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "metadata": metadata,
+            "spec": self.spec,
+        }
+
+
+@dataclass(slots=True)
+class ServiceAccountRecord:
+    namespace: str
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def to_api(self) -> dict:
+        return {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {
+                "name": self.name,
+                "namespace": self.namespace,
+                "labels": dict(self.labels),
+            },
+        }
+
+
 Record = (
     NamespaceRecord
     | PodRecord
@@ -182,7 +228,21 @@ Record = (
     | ServiceRecord
     | ClusterPolicyRecord
     | CiliumPolicyRecord
+    | CalicoRecord
+    | ServiceAccountRecord
 )
+
+CALICO_API_VERSIONS = ("projectcalico.org/v3", "crd.projectcalico.org/v1")
+# Calico's kinds that live in a namespace; the others are cluster-wide.
+CALICO_NAMESPACED = frozenset(
+    {"NetworkPolicy", "NetworkSet", "StagedNetworkPolicy", "StagedKubernetesNetworkPolicy"}
+)
+CALICO_KINDS = CALICO_NAMESPACED | {
+    "GlobalNetworkPolicy",
+    "GlobalNetworkSet",
+    "Tier",
+    "StagedGlobalNetworkPolicy",
+}
 
 
 def _meta(obj: dict, kind: str, *, namespaced: bool) -> tuple[str, str, dict]:
@@ -281,6 +341,7 @@ def _normalize(kind: str, obj: dict) -> Record:
             container_ports=_container_ports(spec),
             from_template=(metadata.get("annotations") or {}).get(FROM_TEMPLATE_ANNOTATION)
             == "true",
+            service_account=_service_account(spec, f"Pod {namespace}/{name}"),
         )
     if kind == "NetworkPolicy":
         name, namespace, _ = _meta(obj, kind, namespaced=True)
@@ -338,4 +399,42 @@ def _normalize(kind: str, obj: dict) -> Record:
         if specs is not None and not isinstance(specs, list):
             raise CollectionError(f"{kind} {name}: specs is not a list")
         return CiliumPolicyRecord(kind, namespace if namespaced else "", name, spec, specs)
+    if kind == "ServiceAccount":
+        name, namespace, labels = _meta(obj, kind, namespaced=True)
+        return ServiceAccountRecord(namespace=namespace, name=name, labels=labels)
+    calico_kind = kind.removeprefix("projectcalico.org/")
+    if calico_kind in CALICO_KINDS and calico_kind != kind:
+        return _calico(calico_kind, obj)
     raise CollectionError(f"unsupported kind {kind!r}")
+
+
+def _calico(kind: str, obj: dict) -> CalicoRecord:
+    namespaced = kind in CALICO_NAMESPACED
+    name, namespace, labels = _meta(obj, kind, namespaced=namespaced)
+    shown = f"{kind} {namespace}/{name}" if namespaced else f"{kind} {name}"
+    api_version = obj.get("apiVersion") or CALICO_API_VERSIONS[0]
+    if api_version not in CALICO_API_VERSIONS:
+        raise CollectionError(
+            f"{shown}: apiVersion {api_version!r} is not Calico's "
+            f"({' or '.join(CALICO_API_VERSIONS)})"
+        )
+    if not isinstance(obj.get("spec", {}), dict):
+        raise CollectionError(f"{shown}: spec is not a mapping")
+    return CalicoRecord(
+        kind=kind,
+        api_version=api_version,
+        namespace=namespace if namespaced else "",
+        name=name,
+        labels=labels,
+        spec=obj.get("spec") or {},
+    )
+
+
+def _service_account(spec: dict, shown: str) -> str:
+    """``spec.serviceAccountName`` (or the deprecated ``serviceAccount``), checked."""
+    name = spec.get("serviceAccountName") or spec.get("serviceAccount") or ""
+    if not isinstance(name, str):
+        raise CollectionError(f"{shown}: spec.serviceAccountName is not a string")
+    if name and (problem := name_problem(name, "subdomain")):
+        raise CollectionError(f"{shown}: spec.serviceAccountName: {problem}")
+    return name

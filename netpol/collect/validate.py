@@ -35,6 +35,15 @@ NAME_RULE = {
     "BaselineAdminNetworkPolicy": "subdomain",
     "CiliumNetworkPolicy": "subdomain",
     "CiliumClusterwideNetworkPolicy": "subdomain",
+    "ServiceAccount": "subdomain",
+    # Calico's kinds (either group); a NetworkPolicy's rule is the one above.
+    "GlobalNetworkPolicy": "subdomain",
+    "Tier": "subdomain",
+    "NetworkSet": "subdomain",
+    "GlobalNetworkSet": "subdomain",
+    "StagedNetworkPolicy": "subdomain",
+    "StagedGlobalNetworkPolicy": "subdomain",
+    "StagedKubernetesNetworkPolicy": "subdomain",
 }
 
 

@@ -120,6 +120,9 @@ class ClusterModel:
         cilium_policies: list[CiliumPolicy] = (),
         calico_policies: list[CalicoPolicy] = (),
         calico_tiers: list[CalicoTier] = (),
+        calico_network_sets: list[dict] = (),
+        service_accounts: list[dict] = (),
+        staged_policies: list[dict] = (),
     ):
         self.namespaces = {ns.name: ns for ns in namespaces}
         # Pods and policies may name namespaces absent from the input; the API server
@@ -141,6 +144,12 @@ class ClusterModel:
         # Calico's tiers, the NetworkPolicies in the default one (calico.py).
         self.calico_policies = list(calico_policies)
         self.calico_tiers = list(calico_tiers)
+        # As given (API-shaped dicts): Calico's NetworkSets and GlobalNetworkSets and the
+        # ServiceAccounts (name, namespace, labels) that calico.py reads for selectors;
+        # Calico's Staged* policies, what-if input that is never enforced.
+        self.calico_network_sets = list(calico_network_sets)
+        self.service_accounts = list(service_accounts)
+        self.staged_policies = list(staged_policies)
         self.errors = list(errors)
         self.declared = DeclaredCidrs.of(declared_cidrs)
         self.declared_cidrs = self.declared.all()
@@ -160,6 +169,8 @@ class ClusterModel:
         cluster_policies=(),
         cilium_policies=(),
         calico_policies=(),
+        service_accounts=(),
+        staged_policies=(),
     ) -> ClusterModel:
         """Build from raw API-shaped dicts (or collection records with ``to_api()``).
 
@@ -177,7 +188,17 @@ class ClusterModel:
         (``cilium.py``), evaluated with the NetworkPolicies.
 
         ``calico_policies``: Calico NetworkPolicies, GlobalNetworkPolicies and Tiers
-        (``calico.py``); the NetworkPolicies then sit in Calico's default tier.
+        (``calico.py``); the NetworkPolicies then sit in Calico's default tier. Calico's
+        NetworkSets and GlobalNetworkSets may come with them (told apart by ``kind``);
+        they are kept on the model as ``calico_network_sets`` for calico.py, whose
+        selectors match their labels.
+
+        ``service_accounts``: ServiceAccount objects (name, namespace, labels), kept as
+        ``service_accounts``; calico.py reads them for ``serviceAccountSelector``.
+
+        ``staged_policies``: Calico's StagedNetworkPolicies, StagedGlobalNetworkPolicies
+        and StagedKubernetesNetworkPolicies, kept as ``staged_policies`` for what-if and
+        never enforced.
         """
         with gc_paused():
             return cls._from_objects(
@@ -190,6 +211,8 @@ class ClusterModel:
                 cluster_policies,
                 cilium_policies,
                 calico_policies,
+                service_accounts,
+                staged_policies,
             )
 
     @classmethod
@@ -204,6 +227,8 @@ class ClusterModel:
         cluster_policies=(),
         cilium_policies=(),
         calico_policies=(),
+        service_accounts=(),
+        staged_policies=(),
     ):
         parsed_pods = [_parse(parse_pod, o, "Pod") for o in pods]
         _unique((p.key for p in parsed_pods), "Pod")
@@ -235,10 +260,13 @@ class ClusterModel:
             errors.extend(problems)
             parsed_cilium.extend(found)
         _unique((p.key for p in parsed_cilium), "Cilium policy")
-        parsed_calico, calico_tiers = [], []
+        parsed_calico, calico_tiers, network_sets = [], [], []
         for obj in calico_policies:
             obj = obj.to_api() if hasattr(obj, "to_api") else obj
             kind = obj.get("kind", "?") if isinstance(obj, dict) else "?"
+            if kind in ("NetworkSet", "GlobalNetworkSet"):
+                network_sets.append(obj)
+                continue
             if kind == "Tier":
                 tier, problems = _parse(lambda o: parse_tier(o, PolicyError), obj, kind)
                 calico_tiers.append(tier)
@@ -273,6 +301,9 @@ class ClusterModel:
             cilium_policies=parsed_cilium,
             calico_policies=parsed_calico,
             calico_tiers=calico_tiers,
+            calico_network_sets=network_sets,
+            service_accounts=[o.to_api() if hasattr(o, "to_api") else o for o in service_accounts],
+            staged_policies=[o.to_api() if hasattr(o, "to_api") else o for o in staged_policies],
         )
 
     def __getstate__(self) -> dict:
