@@ -33,7 +33,7 @@ from django.db import (
 from django.utils import timezone
 
 from netpol.collect.base import CollectionError, redact_urls
-from netpol.collect.kinds import KINDS
+from netpol.collect.kinds import KIND_TABLE, KINDS
 from netpol.collect.normalize import normalize
 from netpol.collect.validate import as_name
 from netpol.findings import audit
@@ -297,7 +297,8 @@ def _collect_records(collector, heartbeat: _Heartbeat) -> _Records:
         try:
             records.add(kind, normalize(kind, obj))
         except CollectionError as exc:
-            if str(exc).startswith(kind):  # normalize names the object itself
+            # normalize names the object itself, by its kind without the group
+            if str(exc).startswith(KIND_TABLE[kind].kind):
                 raise
             name = (obj.get("metadata") or {}).get("name", "?") if isinstance(obj, dict) else "?"
             raise CollectionError(f"{kind} {as_name(str(name))}: {exc}") from None

@@ -444,3 +444,32 @@ def test_a_forbidden_calico_kind_is_a_snapshot_warning(tmp_path, fast_live):
     assert snapshot.status == Snapshot.Status.COMPLETE
     [warning] = snapshot.warnings
     assert warning.startswith("skipped Tier (crd.projectcalico.org): forbidden")
+
+
+def test_a_malformed_live_calico_object_fails_the_snapshot_and_keeps_the_last_good(
+    tmp_path, fast_live
+):
+    with FakeKube(small_cluster()) as kube:
+        cluster = kubeconfig_cluster(kube, tmp_path)
+        good = collect(cluster)
+        bad = calico_object("NetworkPolicy", "default.p", "shop")
+        bad["spec"] = ["not", "a", "mapping"]
+        kube.set_objects("projectcalico.org/NetworkPolicy", [bad])
+        with pytest.raises(CollectionError):
+            collect(cluster)
+    failed = cluster.snapshots.first()
+    assert failed.status == Snapshot.Status.FAILED
+    assert failed.error == "NetworkPolicy shop/default.p: spec is not a mapping"  # named once
+    assert latest_snapshot(cluster) == good
+
+
+def test_a_calico_list_that_keeps_dropping_keeps_the_last_good_snapshot(tmp_path, fast_live):
+    with FakeKube(small_cluster()) as kube:
+        cluster = kubeconfig_cluster(kube, tmp_path)
+        good = collect(cluster)
+        kube.drop_connection("projectcalico.org/Tier", times=100)
+        with pytest.raises(CollectionError):
+            collect(cluster)
+    failed = cluster.snapshots.first()
+    assert failed.status == Snapshot.Status.FAILED and "listing tiers" in failed.error
+    assert latest_snapshot(cluster) == good
