@@ -23,6 +23,7 @@ import yaml
 from .engine import (
     ACTIVE,
     ALL_PORTS,
+    CLUSTER_POLICY_KINDS,
     EGRESS,
     HOST_NETWORK,
     INGRESS,
@@ -48,6 +49,9 @@ NAMESPACE_CAP = 25  # namespaces listed per peer summary
 WORKLOAD_CAP = 10  # workloads listed per namespace
 POD_CAP = 50  # pods listed on a workload page or for a policy's pods outside traffic
 CIDR_CAP = 12  # CIDRs listed per exposure row
+# Pod classes of each end tried for a listed row's "decided by" example: the rows list
+# allowed connections, so the first pair or two usually is one.
+CLASS_TRIES = 4
 # A port that reads as an ordinary connection when a rule allows a whole protocol.
 ORDINARY_PORT = {"TCP": 443, "UDP": 53, "SCTP": 9899}
 # Input sizes the explain form accepts: far above any Kubernetes name, far below abuse.
@@ -83,12 +87,27 @@ def workload_key(pod: Pod) -> tuple[str, str, str]:
     return pod.namespace, kind, name
 
 
+# The policy kinds beyond NetworkPolicy that have a page of their own.
+OTHER_POLICY_KINDS = frozenset(
+    [*CLUSTER_POLICY_KINDS, "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"]
+)
+
+
 def ref_parts(ref: str) -> dict:
     """A finding's object reference ("Pod/ns/name", "Deployment/ns/name",
-    "NetworkPolicy/ns/name", "Namespace/name") split for a link to its page."""
+    "NetworkPolicy/ns/name", "Namespace/name", "ClusterNetworkPolicy/name") split for a
+    link to its page."""
     kind, _, rest = ref.partition("/")
-    namespace, _, name = rest.partition("/") if kind != "Namespace" else ("", "", rest)
-    return {"ref": ref, "kind": kind, "namespace": namespace, "name": name}
+    cluster_scoped = kind == "Namespace" or kind in OTHER_POLICY_KINDS and "/" not in rest
+    namespace, _, name = ("", "", rest) if cluster_scoped else rest.partition("/")
+    return {
+        "ref": ref,
+        "kind": kind,
+        "namespace": namespace,
+        "name": name,
+        # A policy of another kind: its page is webui:cluster_policy or webui:kind_policy.
+        "other_policy": kind in OTHER_POLICY_KINDS,
+    }
 
 
 # --- Per-model index ------------------------------------------------------------------
@@ -441,16 +460,20 @@ def _traffic(
     if not classes:
         return {}
     first = classes[0]
+    inbound = group_classes(
+        model,
+        model.allowed_connections().sources_of(classes),
+        rows_named=own_named,
+        first_namespace=namespace,
+    )
+    outbound = group_classes(
+        model, model.allowed_connections().destinations_of(classes), first_namespace=namespace
+    )
+    _decided_rows(model, inbound, pods, inbound=True)
+    _decided_rows(model, outbound, pods, inbound=False)
     return {
-        "inbound": group_classes(
-            model,
-            model.allowed_connections().sources_of(classes),
-            rows_named=own_named,
-            first_namespace=namespace,
-        ),
-        "outbound": group_classes(
-            model, model.allowed_connections().destinations_of(classes), first_namespace=namespace
-        ),
+        "inbound": inbound,
+        "outbound": outbound,
         # Address rules differ only between classes with different policies; the first
         # class speaks for the workload, and the page says when its pods differ.
         "addresses_in": address_rules(model, first, INGRESS),
@@ -470,6 +493,7 @@ def pod_summary(model: ClusterModel, key: str) -> dict | None:
         "pod": _pod_info(pod),
         "workload": {"namespace": namespace, "kind": kind, "name": name} if kind != "Pod" else None,
         "isolation": isolation_of(model, pod),
+        "other_policies": other_policies_about(model, [pod]),
         "traffic": _traffic(model, [pod], pod.namespace, pod.named_ports)
         if pod.state == ACTIVE
         else {},
@@ -520,6 +544,7 @@ def workload_summary(model: ClusterModel, namespace: str, kind: str, name: str) 
         "idle": len(idle),
         "idle_reasons": sorted({p.inactive_reason for p in idle}),
         "policies": [_policy_row(by_key[k], counts[k]) for k in sorted(by_key)],
+        "other_policies": other_policies_about(model, active),
         "isolated": isolated,
         "traffic": _traffic(model, active, namespace, named.pop() if len(named) == 1 else None),
         "representative": representative.key,
@@ -541,6 +566,26 @@ def policy_yaml(namespace: str, name: str, spec: dict) -> str:
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+    return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+# The apiVersion each kind's manifest is written with on its page.
+_API_VERSIONS = {
+    **{kind: version for kind, (_, version) in CLUSTER_POLICY_KINDS.items()},
+    "CiliumNetworkPolicy": "cilium.io/v2",
+    "CiliumClusterwideNetworkPolicy": "cilium.io/v2",
+}
+
+
+def manifest_yaml(kind: str, namespace: str, name: str, spec: dict) -> str:
+    """A stored policy of another kind as a manifest: apiVersion, kind, metadata, spec."""
+    metadata = {"name": name, **({"namespace": namespace} if namespace else {})}
+    manifest = {
+        "apiVersion": _API_VERSIONS.get(kind, ""),
+        "kind": kind,
+        "metadata": metadata,
         "spec": spec,
     }
     return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False, allow_unicode=True)
@@ -798,6 +843,7 @@ def explain(model: ClusterModel, question: dict) -> dict:
                 # With cluster-wide (or Calico) tiers: which tier decided, and each tier's
                 # say in order, naming the kind (cnp/, anp/, banp/) and rule.
                 "decided_by": d.decided_by,
+                "decided": side_decision(model, d),
                 "tiers": list(d.tiers),
                 "depends_on": list(d.depends_on),
             }
@@ -817,3 +863,376 @@ def explain(model: ClusterModel, question: dict) -> dict:
         "directions": directions,
         "text": verdict.text(),
     }
+
+
+# --- Which policy kind decided a connection ---------------------------------------------------
+
+# The tiers that decide, as a reader meets them (decided_by -> words); a Calico tier's
+# name follows "Calico tier".
+_TIER_WORDS = {
+    "Admin": "Admin tier",
+    "Baseline": "Baseline tier",
+    "NetworkPolicy": "NetworkPolicy tier",
+    "default": "no tier decides: allowed by default",
+    "profile": "no Calico tier decides: the namespace's profile allows it",
+    "Cilium deny": "Cilium deny",
+}
+
+
+def other_kind_policies(model: ClusterModel) -> dict[str, object]:
+    """The model's policies of the kinds beyond NetworkPolicy (cluster-wide tiers, Cilium,
+    Calico) by the key verdicts name them with ("cnp/x", "cilium/ns/x", "gnp/x")."""
+    return model.derived(
+        "summaries.other_kinds",
+        lambda: {
+            p.key: p
+            for p in (
+                *model.cluster_policies,
+                *getattr(model, "cilium_policies", ()),
+                *getattr(model, "calico_policies", ()),
+            )
+        },
+    )
+
+
+def policy_ref(model: ClusterModel, key: str) -> dict:
+    """A policy key of a verdict as a page links it: ``{"kind", "namespace", "name",
+    "key", "text"}``. Keys of other kinds are looked up in the model (a key alone is
+    ambiguous: "cnp/x" is also a NetworkPolicy x of a namespace cnp), the rest are
+    NetworkPolicies."""
+    other = other_kind_policies(model).get(key)
+    if other is not None:
+        namespace = getattr(other, "namespace", None) or ""
+        name = f"{namespace}/{other.name}" if namespace else other.name
+        kind = other.kind
+        if key.startswith(("calico/", "gnp/")):
+            kind = f"Calico {kind}"
+        return {
+            "kind": kind,
+            "api_kind": other.kind,
+            "namespace": namespace,
+            "name": other.name,
+            "key": key,
+            "text": f"{kind} {name}",
+        }
+    namespace, _, name = key.partition("/")
+    return {
+        "kind": "NetworkPolicy",
+        "api_kind": "NetworkPolicy",
+        "namespace": namespace,
+        "name": name,
+        "key": key,
+        "text": f"NetworkPolicy {key}",
+    }
+
+
+def side_decision(model: ClusterModel, d) -> dict:
+    """One side of a verdict (a ``DirectionVerdict``) as "which kind decided": the tier,
+    the deciding policies (linked by the pages) and the action, in one line of text such
+    as "Admin tier: ClusterNetworkPolicy deny-batch-db, Deny" or "NetworkPolicy
+    shop-db/postgres"."""
+    action = "Accept" if d.allowed else "Deny"
+    tier = d.decided_by
+    if d.denied_by:  # a Cilium deny overrides every tier and every allow
+        key = d.decided_policy or d.denied_by.split(" ", 1)[0]
+        policies = [policy_ref(model, key)]
+        tier = "Cilium deny"
+    elif d.decided_policy:  # a rule of the Admin or Baseline tier, or of a Calico tier
+        policies = [policy_ref(model, d.decided_policy)]
+    elif d.allowed_by:
+        policies = [policy_ref(model, k) for k in dict.fromkeys(m.policy for m in d.allowed_by)]
+    elif not d.allowed and d.isolating_policies:
+        policies = [policy_ref(model, k) for k in d.isolating_policies]
+    else:
+        policies = []
+    names = ", ".join(p["text"] for p in policies)
+    words = _TIER_WORDS.get(tier, tier)
+    if tier == "NetworkPolicy":
+        # NetworkPolicies (and Cilium's, in their tier) decided: they name themselves.
+        if not d.isolated:
+            text = f"no policy isolates {d.pod} for {d.direction}"
+        elif d.allowed:
+            text = names
+        else:
+            text = f"isolated by {names}, no rule allows it"
+    elif policies:
+        text = f"{words}: {names}, {action}"
+    else:
+        text = words if tier in ("default", "profile") else f"{words}: {d.reason}"
+    return {
+        "direction": d.direction,
+        "pod": d.pod,
+        "allowed": d.allowed,
+        "tier": tier,
+        "action": action,
+        "policies": policies,
+        "text": text,
+    }
+
+
+def decision(model: ClusterModel, src, dst, port: int, protocol: str) -> dict:
+    """Which kind (and policy) decided one connection, each side: ``{"allowed", "port",
+    "protocol", "sides": [side_decision...]}`` (egress at the source first)."""
+    verdict = model.reach(src, dst, port, protocol)
+    return {
+        "allowed": verdict.allowed,
+        "outcome": verdict.outcome,
+        "port": port,
+        "protocol": protocol,
+        "reason": verdict.reason,
+        "sides": [side_decision(model, d) for d in (verdict.egress, verdict.ingress) if d],
+    }
+
+
+def _decided_rows(model: ClusterModel, peers: dict, mine: list[Pod], inbound: bool) -> None:
+    """Each listed workload row of a peer summary gets ``decided``: who decided the
+    connection between one of its pods and one of ``mine`` on the row's probe port.
+
+    The row's pods and the page's pods may fall in several classes; the first pair the
+    engine allows is the example (the rows list allowed connections only)."""
+    idx = _index(model)
+    for ns in peers.get("namespaces", ()):
+        for row in ns["workloads"]:
+            if not row.get("probe"):
+                continue
+            protocol, port = row["probe"]
+            theirs = [
+                p
+                for p in idx.pods_of_workload.get((row["namespace"], row["kind"], row["name"]), ())
+                if p.state == ACTIVE
+            ]
+            sources, destinations = (theirs, mine) if inbound else (mine, theirs)
+            row["decided"] = pair_decision(model, sources, destinations, port, protocol)
+
+
+def pair_decision(
+    model: ClusterModel, sources: list[Pod], destinations: list[Pod], port: int, protocol: str
+) -> dict | None:
+    """``decision`` for an example pair of one source and one destination pod (one pod
+    per class, a few classes each way): the first pair the engine allows, else the last
+    tried; None when either side has no running pod. Each pair adds ``src``/``dst``."""
+    found = None
+    for src in _one_per_class(model, sources)[:CLASS_TRIES]:
+        for dst in _one_per_class(model, destinations)[:CLASS_TRIES]:
+            found = {**decision(model, src, dst, port, protocol), "src": src.key, "dst": dst.key}
+            if found["allowed"]:
+                return found
+    return found
+
+
+def _one_per_class(model: ClusterModel, pods: list[Pod]) -> list[Pod]:
+    class_of = model.evaluation.class_of
+    seen: dict[int, Pod] = {}
+    for pod in pods:
+        seen.setdefault(class_of.get(pod.key, -1), pod)
+    return [p for c, p in seen.items() if c >= 0]
+
+
+# --- A policy of another kind: cluster-wide tiers, Cilium ------------------------------------
+
+# What each place in the order of evaluation means for a reader of the policy's page.
+_PLACE_TEXT = {
+    "Admin": "Admin tier: its rules decide before any NetworkPolicy, by priority (lower "
+    "first) then in written order. Accept and Deny are final; Pass hands the connection to "
+    "the NetworkPolicy tier. Namespace owners cannot override it.",
+    "Baseline": "Baseline tier: its rules decide only what no NetworkPolicy isolates "
+    "(and the Admin tier did not decide), by priority then in written order; what no rule "
+    "matches is allowed.",
+    "Cilium": "NetworkPolicy tier, with the NetworkPolicies: its allow rules join theirs "
+    "and a direction with rules puts the pods in default deny; its deny rules override "
+    "every allow of any kind.",
+}
+
+
+def kind_policy_summary(model: ClusterModel, key: str) -> dict | None:
+    """What the page of a policy of another kind shows beyond its YAML: its place in the
+    order of evaluation, its subject (pods, grouped), its rules in order with action,
+    peers (resolved to pods, or as written) and ports, and for each rule an example
+    connection to explain. None when the model has no such policy (or dropped it as
+    invalid: ``errors`` then say why)."""
+    policy = other_kind_policies(model).get(key)
+    ev = model.evaluation
+    errors = [e.to_dict() for e in model.errors if e.policy == key]
+    compiled = None
+    if policy is not None and ev.tiers is not None and policy in ev.tiers.policies:
+        compiled, subject = ev.tiers, ev.tiers.subject[policy.id]
+        place = policy.tier
+    elif policy is not None and getattr(ev, "cilium", None) is not None:
+        if policy in ev.cilium.policies:
+            compiled, subject = ev.cilium, ev.cilium.subject[policy.id]
+            place = "Cilium"
+    if compiled is None:
+        return {"found": policy is not None, "errors": errors, "detailed": False}
+    namespace = getattr(policy, "namespace", None) or ""
+    directions = []
+    for direction in (INGRESS, EGRESS):
+        rows = []
+        for r in compiled.rules:
+            if r.policy is not policy or r.direction != direction:
+                continue
+            rows.append(_kind_rule(model, r, place, subject, namespace))
+        directions.append(
+            {
+                "name": direction,
+                "rules": rows,
+                "peers_key": "from" if direction == INGRESS else "to",
+            }
+        )
+    return {
+        "found": True,
+        "detailed": True,
+        "errors": errors,
+        "ref": policy_ref(model, key),
+        "place": place,
+        "place_text": _PLACE_TEXT[place],
+        "priority": getattr(policy, "priority", None),
+        "subject": group_classes(
+            model, dict.fromkeys(ev.classes_in(subject)), first_namespace=namespace
+        ),
+        "directions": directions,
+        "default_deny": [d for d, on in getattr(policy, "default_deny", {}).items() if on],
+    }
+
+
+def _kind_rule(model: ClusterModel, r, place: str, subject: int, namespace: str) -> dict:
+    """One compiled rule of a tier or Cilium policy, for its page."""
+    ev = model.evaluation
+    rule = r.rule
+    if place == "Cilium":
+        action = "Deny" if rule.deny else "Allow"
+        name = r.policy.rule_path(r.direction, rule)
+        ports = [s.text for s in rule.ports] if rule.ports is not None else None
+        peers_written = rule.peers if rule.peers is not None else ()
+        undecided = list(rule.undecided)
+    else:
+        action, name = rule.action, rule.name or f"#{rule.index}"
+        ports = list(rule.port_texts) if rule.ports is not None else None
+        peers_written, undecided = rule.peers, [f"domainNames {d}" for d in rule.domains]
+    peers = []
+    for j, peer in enumerate(peers_written):
+        bits = r.peer_classes[j]
+        ips = r.peer_ips[j]
+        peers.append(
+            {
+                "index": j,
+                "text": peer.text,
+                "pods": group_classes(
+                    model, dict.fromkeys(ev.classes_in(bits)), first_namespace=namespace
+                )
+                if bits
+                else None,
+                "addresses": ips.to_cidrs()[:CIDR_CAP] if ips else [],
+                "more_addresses": max(0, len(ips.to_cidrs()) - CIDR_CAP) if ips else 0,
+            }
+        )
+    return {
+        "index": rule.index,
+        "name": name,
+        "action": action,
+        "anchor": f"{r.direction}-{rule.index}{'-deny' if action == 'Deny' and place == 'Cilium' else ''}",
+        "peers": peers,
+        "every_peer": place == "Cilium" and rule.peers is None,
+        "ports": ports,
+        "undecided": undecided,
+        "example": _rule_example(model, r, subject),
+    }
+
+
+def _rule_example(model: ClusterModel, r, subject: int) -> dict | None:
+    """One connection the rule is about (a subject pod and a peer pod, on a port the
+    rule names), to open on the explain page: it shows whether this rule decides it."""
+    ev = model.evaluation
+    mine = next(iter(ev.classes_in(subject)), None)
+    theirs = next((c for c in ev.classes_in(r.classes) if c != mine), None)
+    if theirs is None:
+        theirs = next(iter(ev.classes_in(r.classes)), None)
+    if mine is None or theirs is None:
+        return None
+    me, other = ev.classes[mine].pods[0], ev.classes[theirs].pods[0]
+    src, dst = (other, me) if r.direction == INGRESS else (me, other)
+    found = probe(r.ports_for(dst.named_ports), dst.named_ports)
+    if found is None:
+        return None
+    return {"from": src.key, "to": dst.key, "protocol": found[0], "port": found[1]}
+
+
+def other_policies_about(
+    model: ClusterModel, pods: list[Pod] = (), namespace: str | None = None
+) -> list[dict]:
+    """The policies of other kinds (cluster-wide tiers, Cilium) whose subject holds some of
+    ``pods``, or some pod of ``namespace``: ``[{"ref", "place", "priority", "ingress_rules",
+    "egress_rules", "selected"}]`` in order of evaluation (Admin, NetworkPolicy tier,
+    Baseline). ``selected``: how many of those pods (running ones: the subject is
+    evaluated over the running pods' classes)."""
+    ev = model.evaluation
+    counts: dict[int, int] = {}
+    if namespace is not None:
+        for c in ev.classes_in(ev.ns_mask(namespace)):
+            counts[c] = len(ev.classes[c].pods)
+    for pod in pods:
+        c = ev.class_of.get(pod.key)
+        if c is not None:
+            counts[c] = counts.get(c, 0) + 1
+    mask = 0
+    for c in counts:
+        mask |= 1 << c
+    found = []
+    places = {"Admin": 0, "Cilium": 1, "Baseline": 2}
+    tiers, cilium = ev.tiers, getattr(ev, "cilium", None)
+    for compiled in (tiers, cilium):
+        if compiled is None:
+            continue
+        for policy in compiled.policies:
+            hit = compiled.subject[policy.id] & mask
+            if not hit:
+                continue
+            place = "Cilium" if compiled is cilium else policy.tier
+            found.append(
+                {
+                    "ref": policy_ref(model, policy.key),
+                    "place": "NetworkPolicy tier" if place == "Cilium" else f"{place} tier",
+                    "order": (places[place], getattr(policy, "priority", 0), policy.key),
+                    "priority": getattr(policy, "priority", None),
+                    "ingress_rules": len(policy.ingress),
+                    "egress_rules": len(policy.egress),
+                    "selected": sum(counts[c] for c in ev.classes_in(hit)),
+                }
+            )
+    return sorted(found, key=lambda row: row["order"])
+
+
+def flow_decision(model: ClusterModel, src_mask: int, dst_mask: int) -> dict | None:
+    """Who decided one drawn flow between two sets of pod classes (two namespaces, two
+    workloads): an allowed example pair of pods, one of each set, on a port of the flow,
+    with ``decision``'s answer and ``src``/``dst``. None when no listed pair is allowed.
+
+    Only a few destination classes are tried (the first of each set), so a graph of many
+    flows stays fast; the example is one connection, and the pages say so."""
+    ev = model.evaluation
+    allowed = model.allowed_connections()
+    for d in ev.classes_in(dst_mask)[:CLASS_TRIES]:
+        sources = allowed.sources_of([d])
+        for s in ev.classes_in(src_mask):
+            ports = sources.get(s)
+            if not ports:
+                continue
+            src, dst = ev.classes[s].pods[0], ev.classes[d].pods[0]
+            if src is dst:
+                continue
+            found = probe(ports, dst.named_ports)
+            if found is None:
+                continue
+            return {**decision(model, src, dst, found[1], found[0]), "src": src.key, "dst": dst.key}
+    return None
+
+
+def namespace_classes(model: ClusterModel, namespace: str) -> int:
+    """The class set of a namespace's running pods."""
+    return model.evaluation.ns_mask(namespace)
+
+
+def workload_classes(model: ClusterModel, namespace: str, kind: str, name: str) -> int:
+    """The class set of a workload's running pods."""
+    ev = model.evaluation
+    _, pods = find_workload(model, namespace, kind, name)
+    return ev.class_set([ev.class_of[p.key] for p in pods if p.key in ev.class_of])

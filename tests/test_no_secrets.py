@@ -33,6 +33,7 @@ from auditor.api.tokens import api_token_create
 from auditor.masked import mask_api_url, mask_webhook_url
 from auditor.models import (
     Cluster,
+    ClusterPolicy,
     Delivery,
     NetworkPolicy,
     Pod,
@@ -216,6 +217,10 @@ def url_sets(clusters, schedule, report, waiver, tokens) -> dict[str, list[str]]
         for policy in NetworkPolicy.objects.filter(snapshot=current)[:3]:
             add("webui:policy", **n, namespace=policy.namespace, policy=policy.name)
             add("webui:namespace", **n, namespace=policy.namespace)
+            # Snapshots store no namespaced policy of another kind yet: its not-found page.
+            add("webui:kind_policy", **n, kind="CiliumNetworkPolicy", namespace=policy.namespace, policy=policy.name)
+        for policy in ClusterPolicy.objects.filter(snapshot=current)[:3]:
+            add("webui:cluster_policy", **n, kind=policy.kind, policy=policy.name)
     n = {"name": schedule.cluster.name}
     add("webui:report", **n, pk=report.pk)
     add("api:report", **n, pk=report.pk)

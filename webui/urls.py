@@ -22,6 +22,10 @@ urlpatterns = [
     path("clusters/<slug:name>/pods/<str:namespace>/<str:pod>/", objects.pod_detail, name="pod"),
     path("clusters/<slug:name>/workloads/<str:namespace>/<str:kind>/<str:workload>/", objects.workload_detail, name="workload"),
     path("clusters/<slug:name>/policies/<str:namespace>/<str:policy>/", objects.policy_detail, name="policy"),
+    # Policies of the other kinds (ClusterNetworkPolicy, AdminNetworkPolicy, Cilium...), by
+    # their API kind: cluster-scoped, and namespaced.
+    path("clusters/<slug:name>/cluster-policies/<str:kind>/<str:policy>/", objects.kind_policy_detail, name="cluster_policy"),
+    path("clusters/<slug:name>/kind-policies/<str:kind>/<str:namespace>/<str:policy>/", objects.kind_policy_detail, name="kind_policy"),
     path("clusters/<slug:name>/reach/", objects.explain_connection, name="reach"),
     # Graphs: the page, and the Cytoscape elements it loads.
     path("clusters/<slug:name>/graph/", graph.graph_page, name="graph"),

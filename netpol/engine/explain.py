@@ -81,6 +81,9 @@ class DirectionVerdict:
     depends_on: list[str] = field(default_factory=list)
     # A Cilium deny rule that matched: it overrides every allow (cilium.py).
     denied_by: str = ""
+    # The key of the policy whose rule decided in a tier other than NetworkPolicy's
+    # ("cnp/x", "gnp/x", "cilium/ns/x"), so pages can link it without parsing ``tiers``.
+    decided_policy: str = ""
 
     def to_dict(self) -> dict:
         out = {
@@ -304,6 +307,7 @@ def _tiered(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: int
     named = dst_pod.named_ports if dst_pod is not None else frozenset()
     steps: list[str] = []
     depends: list[str] = []
+    deciders: dict[str, str] = {}  # tier -> the key of the policy whose rule decided
 
     def decide(tier: str):
         match, domains = ev.tiers.first_match(
@@ -318,6 +322,7 @@ def _tiered(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: int
             steps.append(f"{tier} tier: no rule about {pod.key} matches")
             return None
         r, j = match
+        deciders[tier] = r.policy.key
         steps.append(
             f"{tier} tier: {r.policy.key} rule {r.rule.label} {r.rule.action} at priority "
             f"{r.policy.priority} (peer {r.rule.peers[j].text})"
@@ -329,6 +334,7 @@ def _tiered(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: int
             steps.append(f"Cilium deny: {np.denied_by}")
             allowed, tier, reason = False, "Cilium deny", f"denied by {np.denied_by}"
         np.allowed, np.decided_by, np.reason = allowed, tier, reason
+        np.decided_policy = deciders.get(tier, "")
         np.tiers = steps
         np.depends_on = np.depends_on + (depends if not allowed else [])
         if tier != "NetworkPolicy":
@@ -384,6 +390,7 @@ def _calico(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: int
             continue
         result.allowed, result.decided_by = r.action == "Allow", f"Calico tier {tier}"
         result.reason = r.label
+        result.decided_policy = r.policy.key
         if r.action == "Allow":
             result.allowed_by.append(RuleMatch(r.policy.key, r.index, None, None))
         return result

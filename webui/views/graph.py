@@ -23,6 +23,7 @@ from auditor.selectors import (
 )
 from auditor.storage import engine_model
 from netpol import graph
+from netpol import summaries as objects
 from netpol.findings.stored import StoredReport
 
 from .common import get_cluster, snapshot_for, team_for
@@ -133,6 +134,7 @@ def graph_elements(request, name):
         report = StoredReport.from_dict(Analysis.objects.get(snapshot=snapshot).report) if analysed else None
         data = _with_links(graph.build_graph(model, report, filters), cluster, snapshot, pinned)
         _with_rules(data, model, cluster, snapshot, pinned)
+        _with_decisions(data, model, cluster, snapshot, pinned)
         return json.dumps({**data, "snapshot": snapshot.pk, "analysed": analysed}).encode()
 
     # Kept as bytes: a few hundred kB each, where the dicts would take several MB. The
@@ -231,6 +233,71 @@ def _with_rules(data: dict, model, cluster, snapshot, pinned: bool) -> None:
             d["facts"].append(["Open pods", f"{rules['ingress_open']} pod(s) of {target} are not isolated for ingress: they need no rule"])
         if rules["egress_open"]:
             d["facts"].append(["Open senders", f"{rules['egress_open']} pod(s) of {source} are not isolated for egress: they need no rule"])
+
+
+def _classes_of_node(model, node_id: str) -> int | None:
+    """The pod classes a drawn namespace ("ns:x") or workload ("wl:ns/Kind/name", or
+    "wl:ns/pod" for a pod without owner) stands for; None for anything else."""
+    kind, _, key = node_id.partition(":")
+    if kind == "ns":
+        return objects.namespace_classes(model, key)
+    if kind == "wl":
+        parts = key.split("/")
+        if len(parts) == 2:
+            parts = [parts[0], "Pod", parts[1]]
+        return objects.workload_classes(model, *parts) if len(parts) == 3 else None
+    return None
+
+
+def _with_decisions(data: dict, model, cluster, snapshot, pinned: bool) -> None:
+    """Each flow between pods says which kind and policy decided an example connection
+    of it (egress at the source, ingress at the destination), and links those policies."""
+    keep = f"snapshot={snapshot.pk}" if pinned else ""
+    reach_url = reverse("webui:reach", args=[cluster.name])
+    for edge in data["elements"]["edges"]:
+        d = edge["data"]
+        src, dst = _classes_of_node(model, d["source"]), _classes_of_node(model, d["target"])
+        if not src or not dst:
+            continue
+        found = objects.flow_decision(model, src, dst)
+        if found is None:
+            continue
+        where = f"{found['src']} → {found['dst']} {found['protocol']}/{found['port']}"
+        d.setdefault("facts", []).append(["Example", where])
+        for side in found["sides"]:
+            d["facts"].append([f"Decided by ({side['direction']})", side["text"]])
+            for p in side["policies"]:
+                d.setdefault("links", []).append(
+                    {
+                        "text": f"{side['direction'].capitalize()}: {p['text']}",
+                        "url": _policy_url(cluster, p, keep),
+                    }
+                )
+        params = {
+            "from": found["src"],
+            "to": found["dst"],
+            "port": found["port"],
+            "protocol": found["protocol"],
+        }
+        d.setdefault("links", []).append(
+            {
+                "text": f"Explain {where}",
+                "url": reach_url + "?" + urlencode(params) + (f"&{keep}" if keep else ""),
+            }
+        )
+
+
+def _policy_url(cluster, p: dict, keep: str) -> str:
+    """The page of a policy of any kind (``netpol.summaries.policy_ref``)."""
+    if p["kind"] == "NetworkPolicy":
+        url = reverse("webui:policy", args=[cluster.name, p["namespace"], p["name"]])
+    elif p["namespace"]:
+        url = reverse(
+            "webui:kind_policy", args=[cluster.name, p["api_kind"], p["namespace"], p["name"]]
+        )
+    else:
+        url = reverse("webui:cluster_policy", args=[cluster.name, p["api_kind"], p["name"]])
+    return url + (f"?{keep}" if keep else "")
 
 
 def _with_links(data: dict, cluster, snapshot, pinned_snapshot: bool) -> dict:

@@ -14,6 +14,7 @@ from auditor.models import NetworkPolicy, Pod
 from auditor.selectors import analysis_of, findings_of, stored_report
 from auditor.storage import engine_model
 from netpol import graph
+from netpol import summaries as objects
 
 from .common import get_cluster, render_problem, snapshot_for
 
@@ -113,6 +114,7 @@ def namespace_page(request, name, namespace):
             "analysis": analysis,
             "coverage": coverage,
             "policies": policies,
+            "other_policies": objects.other_policies_about(model, namespace=namespace),
             "workloads": list(rows.values())[:WORKLOADS_SHOWN],
             "workload_count": len(rows),
             "findings": {

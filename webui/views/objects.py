@@ -16,11 +16,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from auditor.access import require_role
-from auditor.models import NetworkPolicy
+from auditor.models import ClusterPolicy, NetworkPolicy
 from auditor.selectors import findings_of
 from auditor.storage import engine_model
 from netpol import summaries as objects
-from netpol.engine import PROTOCOLS, InputError
+from netpol.engine import CLUSTER_POLICY_KINDS, PROTOCOLS, InputError
 
 from .common import get_cluster, render_problem, snapshot_for
 from .paths import blast_of
@@ -160,6 +160,53 @@ def policy_detail(request, name, namespace, policy):
             "highlight": highlight if RULE_ANCHOR.match(highlight) else "",
             "highlight_peer": _index_param(request, "peer"),
             "highlight_port": _index_param(request, "port"),
+        },
+    )
+
+
+@require_role("viewer")
+def kind_policy_detail(request, name, kind, policy, namespace=""):
+    """A policy of another kind than NetworkPolicy (a ClusterNetworkPolicy, an Admin or
+    Baseline AdminNetworkPolicy, a Cilium policy): where it sits in the order of
+    evaluation, what it selects, its rules in order, and its YAML."""
+    cluster = get_cluster(name)
+    snapshot, empty = snapshot_for(request, cluster)
+    if empty:
+        return empty
+    model = engine_model(snapshot)
+    found = next(
+        (
+            p
+            for key, p in objects.other_kind_policies(model).items()
+            if p.kind == kind
+            and p.name == policy
+            and (getattr(p, "namespace", None) or "") == namespace
+        ),
+        None,
+    )
+    stored = ClusterPolicy.objects.filter(snapshot=snapshot, kind=kind, name=policy).first()
+    where = f"{namespace}/{policy}" if namespace else policy
+    if found is None and stored is None:
+        return render_problem(
+            request, cluster, f"Snapshot #{snapshot.pk} has no {kind} {where}.", status=404
+        )
+    if found is not None:
+        key = found.key
+    else:  # stored, but the engine dropped it as invalid: its errors say why
+        key = f"{CLUSTER_POLICY_KINDS[kind][0]}/{policy}" if kind in CLUSTER_POLICY_KINDS else ""
+    summary = objects.kind_policy_summary(model, key)
+    return render(
+        request,
+        "webui/kind_policy.html",
+        {
+            **_context(request, cluster, snapshot),
+            **summary,
+            "kind": kind,
+            "name": policy,
+            "namespace": namespace,
+            "where": where,
+            "yaml": objects.manifest_yaml(kind, namespace, policy, stored.spec) if stored else "",
+            "findings": _findings(snapshot, namespace, [f"{kind}/{where}"]),
         },
     )
 

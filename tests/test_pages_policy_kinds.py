@@ -1,0 +1,164 @@
+"""Pages of policies of other kinds (ClusterNetworkPolicy, AdminNetworkPolicy,
+BaselineAdminNetworkPolicy) and "which kind decided" on the object, namespace, graph and
+explain pages (issue 13).
+
+The cluster is tests/fixtures/cli/tiers.yaml, whose header says what each policy does;
+the semantics behind each expectation are the API's (docs/semantics-clusternetworkpolicy.md):
+the Admin tier decides before NetworkPolicies, the Baseline tier only what none isolated.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from auditor.models import Finding
+
+from .test_pages_objects import _snapshot
+
+TIERS = Path(__file__).parent / "fixtures" / "cli" / "tiers.yaml"
+
+
+@pytest.fixture
+def tiers(db, tmp_path):
+    shutil.copy(TIERS, tmp_path)
+    return _snapshot(tmp_path, "tiers")
+
+
+def cluster_policy_url(kind, name, cluster="tiers"):
+    return reverse("webui:cluster_policy", args=[cluster, kind, name])
+
+
+def test_a_cluster_network_policy_page_says_tier_priority_subject_rules_and_yaml(client_as, tiers):
+    page = client_as("viewer").get(cluster_policy_url("ClusterNetworkPolicy", "isolate-batch"))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "<h1>ClusterNetworkPolicy isolate-batch</h1>" in text
+    assert "Admin tier</span>" in text and "priority 50" in text
+    # Its subject is batch's pods, linked to their pages.
+    assert 'id="subject"' in text and reverse("webui:pod", args=["tiers", "batch", "job-0"]) in text
+    # Its one egress rule: Deny to every namespace's pods, in order, with an example.
+    assert "<code>deny-all</code>" in text and 'badge-red">Deny<' in text
+    assert "namespaces (all)" in text
+    assert "explain batch/job-0 →" in text
+    # The YAML as stored.
+    assert (
+        "kind: ClusterNetworkPolicy" in text
+        and "apiVersion: policy.networking.k8s.io/v1alpha2" in text
+    )
+
+
+def test_v1alpha1_kinds_have_their_page_with_their_tier(client_as, tiers):
+    client = client_as("viewer")
+    anp = client.get(cluster_policy_url("AdminNetworkPolicy", "allow-monitoring")).content.decode()
+    assert "Admin tier</span>" in anp and "priority 10" in anp
+    assert 'badge-green">Allow<' in anp or 'badge-green">Accept<' in anp
+    assert "TCP/9100" in anp
+    banp = client.get(cluster_policy_url("BaselineAdminNetworkPolicy", "default")).content.decode()
+    assert "Baseline tier</span>" in banp and "no priority: after every Baseline" in banp
+    assert "<code>same-namespace-only</code>" in banp
+
+
+def test_an_unknown_cluster_policy_is_a_404_naming_it(client_as, tiers):
+    page = client_as("viewer").get(cluster_policy_url("ClusterNetworkPolicy", "nope"))
+    assert page.status_code == 404
+    assert "has no ClusterNetworkPolicy nope" in page.content.decode()
+
+
+def test_pod_lists_say_which_kind_decided_each_connection(client_as, tiers):
+    page = client_as("viewer").get(reverse("webui:pod", args=["tiers", "shop", "web-0"]))
+    text = page.content.decode()
+    inbound = text[text.index('id="inbound"') : text.index('id="outbound"')]
+    anp = cluster_policy_url("AdminNetworkPolicy", "allow-monitoring")
+    # monitoring reaches shop on 9100 only because the Admin tier accepts it, before
+    # shop's NetworkPolicy (which admits only shop on 5432) is asked.
+    assert f'<a href="{anp}">AdminNetworkPolicy allow-monitoring</a>, Accept' in inbound
+    # shop's own pods are admitted by the NetworkPolicy, named as such.
+    policy = reverse("webui:policy", args=["tiers", "shop", "default-deny"])
+    assert f'<a href="{policy}">NetworkPolicy shop/default-deny</a>' in inbound
+    # The cluster-wide policies whose subject holds the pod are listed with their tier.
+    assert 'id="other-policies"' in text
+    assert anp in text and cluster_policy_url("BaselineAdminNetworkPolicy", "default") in text
+
+
+def test_workload_of_batch_names_the_admin_tier_deny_on_its_outgoing_side(client_as, tiers):
+    # batch may send to no pod (an Admin-tier Deny of every namespace): its outbound list
+    # is empty, and the pod page lists the policy that decides it.
+    text = (
+        client_as("viewer")
+        .get(reverse("webui:pod", args=["tiers", "batch", "job-0"]))
+        .content.decode()
+    )
+    outbound = text[text.index('id="outbound"') :]
+    assert "It can open a connection to no pod." in outbound
+    assert cluster_policy_url("ClusterNetworkPolicy", "isolate-batch") in text
+
+
+def test_namespace_page_lists_the_cluster_wide_policies_about_its_pods(client_as, tiers):
+    text = (
+        client_as("viewer")
+        .get(reverse("webui:namespace", args=["tiers", "batch"]))
+        .content.decode()
+    )
+    assert "No NetworkPolicy in this namespace; the policies below decide for its pods." in text
+    assert cluster_policy_url("ClusterNetworkPolicy", "isolate-batch") in text
+    assert "Admin tier</span>" in text
+
+
+def test_explain_links_the_deciding_cluster_policy(client_as, tiers):
+    query = {"from": "batch/job-0", "to": "shop/db-0", "port": "5432"}
+    text = client_as("viewer").get(reverse("webui:reach", args=["tiers"]), query).content.decode()
+    url = cluster_policy_url("ClusterNetworkPolicy", "isolate-batch")
+    assert (
+        f'Decided by the Admin tier: <span class="decided"><a href="{url}">ClusterNetworkPolicy isolate-batch</a>, Deny'
+        in text
+    )
+
+
+def test_graph_edges_name_the_kind_that_decided_an_example_connection(client_as, tiers):
+    data = client_as("viewer").get(reverse("webui:graph_elements", args=["tiers"])).json()
+    edges = {
+        (e["data"]["source"], e["data"]["target"]): e["data"] for e in data["elements"]["edges"]
+    }
+    edge = edges["ns:monitoring", "ns:shop"]
+    facts = dict(map(tuple, edge["facts"]))
+    assert (
+        facts["Example"].startswith("monitoring/prom-0 → shop/") and "TCP/9100" in facts["Example"]
+    )
+    assert (
+        facts["Decided by (ingress)"] == "Admin tier: AdminNetworkPolicy allow-monitoring, Accept"
+    )
+    assert facts["Decided by (egress)"] == "no tier decides: allowed by default"
+    links = {link["text"]: link["url"] for link in edge["links"]}
+    assert links["Ingress: AdminNetworkPolicy allow-monitoring"] == cluster_policy_url(
+        "AdminNetworkPolicy", "allow-monitoring"
+    )
+
+
+def test_a_finding_naming_cluster_policies_links_their_pages(client_as, db, tmp_path):
+    # A second Admin policy at isolate-batch's priority over the same pods and direction:
+    # their order is undefined, and NP040 names both.
+    second = """
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: batch-to-shop}
+spec:
+  tier: Admin
+  priority: 50
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: batch}}}
+  egress:
+  - name: shop
+    action: Accept
+    to: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: shop}}}]
+"""
+    (tmp_path / "cluster.yaml").write_text(TIERS.read_text() + second)
+    snapshot = _snapshot(tmp_path, "overlap")
+    finding = Finding.objects.get(snapshot=snapshot, rule="NP040")
+    url = reverse("webui:finding", args=["overlap", finding.pk])
+    text = client_as("viewer").get(url).content.decode()
+    for name in ("isolate-batch", "batch-to-shop"):
+        assert cluster_policy_url("ClusterNetworkPolicy", name, cluster="overlap") in text
