@@ -473,3 +473,15 @@ def test_a_calico_list_that_keeps_dropping_keeps_the_last_good_snapshot(tmp_path
     failed = cluster.snapshots.first()
     assert failed.status == Snapshot.Status.FAILED and "listing tiers" in failed.error
     assert latest_snapshot(cluster) == good
+
+
+def test_the_snapshots_page_counts_the_cilium_and_calico_objects(client_as):
+    from django.urls import reverse
+
+    calico = collect(manifest_cluster(CALICO, name="calico"))
+    cilium = collect(manifest_cluster(CILIUM, name="cilium"))
+    viewer = client_as("viewer")
+    html = viewer.get(reverse("webui:cluster_snapshots", args=[calico.cluster.name])).content
+    assert b">+5 Calico</small>" in html and b">+1 Calico staged</small>" in html
+    html = viewer.get(reverse("webui:cluster_snapshots", args=[cilium.cluster.name])).content
+    assert b">+4 Cilium</small>" in html and b"Calico" not in html
