@@ -485,3 +485,20 @@ def test_the_snapshots_page_counts_the_cilium_and_calico_objects(client_as):
     assert b">+5 Calico</small>" in html and b">+1 Calico staged</small>" in html
     html = viewer.get(reverse("webui:cluster_snapshots", args=[cilium.cluster.name])).content
     assert b">+4 Cilium</small>" in html and b"Calico" not in html
+
+
+def test_the_stored_model_of_a_calico_snapshot_keeps_what_the_engine_does_not_enforce(
+    settings, tmp_path
+):
+    from auditor.storage import load_model, save_model
+
+    settings.VAR_DIR = tmp_path
+    snapshot = collect(manifest_cluster(CALICO))
+    built = build_model(snapshot)
+    assert save_model(snapshot, built) is not None
+    loaded = load_model(snapshot)
+    assert loaded is not None and loaded is not built
+    assert loaded.staged_policies == built.staged_policies != []
+    assert loaded.service_accounts == built.service_accounts != []
+    assert loaded.calico_network_sets == built.calico_network_sets != []
+    assert loaded.matrix(5432) == built.matrix(5432)

@@ -30,8 +30,9 @@ class CollectionError(Exception):
 class Collector(Protocol):
     """A collection backend.
 
-    ``fetch()`` yields ``(kind, obj)`` with ``kind`` in ``KINDS`` and ``obj`` the raw
-    API object as JSON-decoded dict. It raises ``CollectionError`` with a message that
+    ``fetch()`` yields ``(kind, obj)`` with ``kind`` in ``KINDS`` (the kinds table's key:
+    the kind, or ``projectcalico.org/<Kind>`` for Calico's) and ``obj`` the raw API
+    object as JSON-decoded dict. It raises ``CollectionError`` with a message that
     names the file/document or the API verb/resource at fault. After ``fetch()`` is
     exhausted, ``server_version`` and ``warnings`` describe the run.
 

@@ -295,7 +295,8 @@ def _container_ports(spec: dict) -> list[dict]:
 
 
 def normalize(kind: str, obj: dict) -> Record:
-    """One raw API object to its record; raises CollectionError on a malformed object."""
+    """One raw API object of ``kind`` (a ``KIND_TABLE`` key) to its record; raises
+    CollectionError on a malformed object."""
     if not isinstance(obj, dict):
         raise CollectionError(f"{kind} is not a mapping")
     try:
