@@ -579,15 +579,17 @@ _API_VERSIONS = {
 }
 
 
-def manifest_yaml(kind: str, namespace: str, name: str, spec: dict) -> str:
-    """A stored policy of another kind as a manifest: apiVersion, kind, metadata, spec."""
+def manifest_yaml(
+    kind: str, namespace: str, name: str, spec: dict | None, specs: list | None = None
+) -> str:
+    """A stored policy of another kind as a manifest: apiVersion, kind, metadata, then
+    ``spec`` and (Cilium's list form) ``specs`` as stored."""
     metadata = {"name": name, **({"namespace": namespace} if namespace else {})}
-    manifest = {
-        "apiVersion": _API_VERSIONS.get(kind, ""),
-        "kind": kind,
-        "metadata": metadata,
-        "spec": spec,
-    }
+    manifest = {"apiVersion": _API_VERSIONS.get(kind, ""), "kind": kind, "metadata": metadata}
+    if spec is not None:
+        manifest["spec"] = spec
+    if specs is not None:
+        manifest["specs"] = specs
     return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
@@ -797,7 +799,9 @@ def parse_question(model: ClusterModel, src: str, dst: str, port: str, protocol:
     }
 
 
-def _rule_match(idx: _Index, direction: str, match) -> dict:
+def _rule_match(model: ClusterModel, idx: _Index, direction: str, match) -> dict:
+    if match.policy not in idx.policies:
+        return _other_rule_match(model, direction, match)
     policy = idx.policies[match.policy]
     rule = (policy.ingress if direction == INGRESS else policy.egress)[match.rule]
     peer = rule.peers[match.peer] if match.peer is not None and rule.peers else None
@@ -818,6 +822,43 @@ def _rule_match(idx: _Index, direction: str, match) -> dict:
     }
 
 
+def _other_rule_match(model: ClusterModel, direction: str, match) -> dict:
+    """An allowing rule of a Cilium or Calico policy (the NetworkPolicy tier's other
+    kinds): the policy linked by kind, the rule's path and its matching peer as written."""
+    ref = policy_ref(model, match.policy)
+    policy = other_kind_policies(model).get(match.policy)
+    rules = getattr(policy, direction, ()) if policy is not None else ()
+    rule = next(
+        (
+            r
+            for r in rules
+            if getattr(r, "index", None) == match.rule and not getattr(r, "deny", False)
+        ),
+        None,
+    )
+    path = (
+        policy.rule_path(direction, rule)
+        if rule is not None and hasattr(policy, "rule_path")
+        else f"spec.{direction}[{match.rule}]"
+    )
+    peers = getattr(rule, "peers", None)
+    peer_text = "every peer (the rule lists none)"
+    if peers and match.peer is not None and match.peer < len(peers):
+        peer_text = getattr(peers[match.peer], "text", "") or peer_text
+    return {
+        "other": ref,
+        "namespace": ref["namespace"],
+        "policy": ref["name"],
+        "direction": direction,
+        "rule": match.rule,
+        "path": path,
+        "peer": match.peer,
+        "port": match.port,
+        "peer_text": peer_text,
+        "port_text": "see the rule's ports on the policy's page",
+    }
+
+
 def explain(model: ClusterModel, question: dict) -> dict:
     """The engine's verdict for a parsed question, with each deciding rule spelled out."""
     idx = _index(model)
@@ -835,11 +876,9 @@ def explain(model: ClusterModel, question: dict) -> dict:
                 "isolated": d.isolated,
                 "allowed": d.allowed,
                 "reason": d.reason,
-                "allowed_by": [_rule_match(idx, d.direction, m) for m in d.allowed_by],
-                "isolating": [
-                    {"namespace": k.split("/", 1)[0], "policy": k.split("/", 1)[1]}
-                    for k in d.isolating_policies
-                ],
+                "allowed_by": [_rule_match(model, idx, d.direction, m) for m in d.allowed_by],
+                # Policies of any kind (NetworkPolicy, Cilium), as policy_ref gives them.
+                "isolating": [policy_ref(model, k) for k in d.isolating_policies],
                 # With cluster-wide (or Calico) tiers: which tier decided, and each tier's
                 # say in order, naming the kind (cnp/, anp/, banp/) and rule.
                 "decided_by": d.decided_by,

@@ -162,3 +162,62 @@ spec:
     text = client_as("viewer").get(url).content.decode()
     for name in ("isolate-batch", "batch-to-shop"):
         assert cluster_policy_url("ClusterNetworkPolicy", name, cluster="overlap") in text
+
+
+# --- The Cilium demo cluster (auditor/demo_cluster_cilium) ---------------------------------
+
+CILIUM_DEMO = Path(__file__).resolve().parent.parent / "auditor" / "demo_cluster_cilium"
+
+
+@pytest.fixture
+def cilium_demo(db):
+    return _snapshot(CILIUM_DEMO, "demo-cilium")
+
+
+def kind_policy_url(kind, namespace, name, cluster="demo-cilium"):
+    return reverse("webui:kind_policy", args=[cluster, kind, namespace, name])
+
+
+def test_cilium_demo_explain_names_the_ingress_deny_that_overrides_the_allow(
+    client_as, cilium_demo
+):
+    # Cilium: "deny policies take precedence over allow policies": sandbox is inside the
+    # cluster entity web/api allows, and its ingressDeny refuses it.
+    query = {"from": "sandbox/Deployment/scratch", "to": "web/Deployment/api", "port": "8080"}
+    text = (
+        client_as("viewer")
+        .get(reverse("webui:reach", args=["demo-cilium"]), query)
+        .content.decode()
+    )
+    assert "DENIED" in text
+    assert "denied by cilium/web/api spec.ingressDeny[0]" in text
+    url = kind_policy_url("CiliumNetworkPolicy", "web", "api")
+    assert f'<a href="{url}">CiliumNetworkPolicy web/api</a>' in text
+
+
+def test_cilium_demo_workload_lists_name_the_cilium_policy_that_decided(client_as, cilium_demo):
+    url = reverse("webui:workload", args=["demo-cilium", "ledger", "StatefulSet", "ledger-db"])
+    text = client_as("viewer").get(url).content.decode()
+    inbound = text[text.index('id="inbound"') : text.index('id="outbound"')]
+    # Only web's API reaches the database (its replicas reach each other: loopback is a
+    # pod's own), and the CiliumNetworkPolicy that isolates ledger is what admits it.
+    assert (
+        ">api</a>" in inbound and ">frontend</a>" not in inbound and ">scratch</a>" not in inbound
+    )
+    policy = kind_policy_url("CiliumNetworkPolicy", "ledger", "isolate-ledger")
+    assert f'<a href="{policy}">CiliumNetworkPolicy ledger/isolate-ledger</a>' in inbound
+    assert policy in text[: text.index('id="inbound"')]  # listed with the policies about it
+
+
+def test_cilium_policy_page_lists_allow_and_deny_rules_with_their_yaml(client_as, cilium_demo):
+    page = client_as("viewer").get(kind_policy_url("CiliumNetworkPolicy", "web", "api"))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "<h1>CiliumNetworkPolicy web/api</h1>" in text
+    assert "NetworkPolicy tier</span>" in text and "default deny: ingress" in text
+    assert "<code>spec.ingress[0]</code>" in text and "<code>spec.ingressDeny[0]</code>" in text
+    assert 'badge-green">Allow<' in text and 'badge-red">Deny<' in text
+    assert (
+        reverse("webui:workload", args=["demo-cilium", "sandbox", "Deployment", "scratch"]) in text
+    )
+    assert "apiVersion: cilium.io/v2" in text and "ingressDeny:" in text

@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from auditor.access import require_role
-from auditor.models import ClusterPolicy, NetworkPolicy
+from auditor.models import ClusterPolicy, CniObject, NetworkPolicy
 from auditor.selectors import findings_of
 from auditor.storage import engine_model
 from netpol import summaries as objects
@@ -184,7 +184,7 @@ def kind_policy_detail(request, name, kind, policy, namespace=""):
         ),
         None,
     )
-    stored = ClusterPolicy.objects.filter(snapshot=snapshot, kind=kind, name=policy).first()
+    stored = _stored_policy(snapshot, kind, namespace, policy)
     where = f"{namespace}/{policy}" if namespace else policy
     if found is None and stored is None:
         return render_problem(
@@ -205,10 +205,24 @@ def kind_policy_detail(request, name, kind, policy, namespace=""):
             "name": policy,
             "namespace": namespace,
             "where": where,
-            "yaml": objects.manifest_yaml(kind, namespace, policy, stored.spec) if stored else "",
+            "yaml": objects.manifest_yaml(
+                kind, namespace, stored.name, stored.spec, getattr(stored, "specs", None)
+            )
+            if stored
+            else "",
             "findings": _findings(snapshot, namespace, [f"{kind}/{where}"]),
         },
     )
+
+
+def _stored_policy(snapshot, kind: str, namespace: str, policy: str):
+    """The stored row of a policy of another kind: a ClusterPolicy row, or a CniObject
+    row for Cilium's kinds (whose ``specs`` entries the engine names ``NAME#i``)."""
+    if kind in CLUSTER_POLICY_KINDS:
+        return ClusterPolicy.objects.filter(snapshot=snapshot, kind=kind, name=policy).first()
+    return CniObject.objects.filter(
+        snapshot=snapshot, kind=kind, namespace=namespace, name=policy.split("#", 1)[0]
+    ).first()
 
 
 def _index_param(request, key: str) -> int | None:

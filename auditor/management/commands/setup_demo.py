@@ -14,7 +14,7 @@ DEMO_FLOWS = Path(__file__).resolve().parents[2] / "demo_cluster" / "flows" / "h
 
 
 class Command(BaseCommand):
-    help = "Create the admin user (password from ADMIN_PASSWORD or generated) and register the demo cluster."
+    help = "Create the admin user (password from ADMIN_PASSWORD or generated) and register the demo clusters."
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default=env_str("ADMIN_USERNAME", "admin"))
@@ -36,6 +36,19 @@ class Command(BaseCommand):
         verb = "registered" if created else "already registered"
         self.stdout.write(f"demo cluster {verb}: snapshots every {cluster.snapshot_interval} s")
         self._flows(cluster)
+        # A second, smaller cluster run by Cilium: its CiliumNetworkPolicies are enforced
+        # there, where the Calico-run demo would only show them.
+        cilium, created = Cluster.objects.get_or_create(
+            name="demo-cilium",
+            defaults={
+                "description": "Bundled demo cluster run by Cilium (manifests)",
+                "source": Cluster.Source.MANIFESTS,
+                "manifest_path": "auditor/demo_cluster_cilium",
+                "snapshot_interval": interval,
+            },
+        )
+        verb = "registered" if created else "already registered"
+        self.stdout.write(f"demo-cilium cluster {verb}: snapshots every {cilium.snapshot_interval} s")
 
     def _flows(self, cluster) -> None:
         """The demo's observed flows, so the Flows and what-if pages replay something."""
