@@ -989,7 +989,7 @@ def side_decision(model: ClusterModel, d) -> dict:
     if tier == "NetworkPolicy":
         # NetworkPolicies (and Cilium's, in their tier) decided: they name themselves.
         if not d.isolated:
-            text = f"no policy isolates {d.pod} for {d.direction}"
+            text = "not isolated: no policy restricts it"
         elif d.allowed:
             text = names
         else:

@@ -57,6 +57,6 @@ def test_search_a_workload_and_explain_a_connection(live_server, page, personas,
     page.click("form.reach-form button[type=submit]")
     page.wait_for_selector("#verdict")
     verdict = page.inner_text("#verdict")
-    assert "DENIED" in verdict and "Isolated by payments/payments-api" in verdict
+    assert "DENIED" in verdict and "Isolated by NetworkPolicy payments/payments-api" in verdict
     screenshot(page, "objects-reach-denied")
     assert problems == []
