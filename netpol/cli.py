@@ -362,6 +362,51 @@ def cmd_flows(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_suggest(args: argparse.Namespace) -> int:
+    """Least-privilege NetworkPolicies from observed flows, verified before they are shown
+    (``netpol/suggest.py``)."""
+    from .engine import InputError
+    from .flows import FlowFileError, replay
+    from .suggest import SuggestionError, suggest
+
+    model = _load(args.paths, args)
+    try:
+        replayed = replay(model, args.flows)
+    except FlowFileError as exc:
+        raise InputError(f"--flows {exc}") from None
+    except OSError as exc:
+        raise InputError(f"--flows {exc.filename}: {exc.strerror}") from None
+    for example in replayed.counts.examples:
+        _warn(f"malformed flow, skipped: {example}")
+    try:
+        result = suggest(
+            model, replayed.to_dict(), namespace=args.namespace, workload=args.workload
+        )
+    except InputError as exc:
+        option = "--workload" if args.workload is not None else "--namespace"
+        raise InputError(f"{option} {exc}") from None
+    except SuggestionError as exc:
+        print(f"{PROG}: error: nothing shown, {exc} (a bug: please report it)", file=sys.stderr)
+        for row in exc.denied[:20]:
+            print(
+                f"  {row['from']} -> {row['to']} {row['protocol']}/{row['port']}: {row['reason']}",
+                file=sys.stderr,
+            )
+        return 3
+    for skipped in result.skipped:
+        _warn(f"{skipped['workload']} skipped: {skipped['reason']}")
+    if not result.policies:
+        _warn(f"no observed traffic for {result.scope['text']}: nothing to suggest")
+        if args.format == "json":
+            _print_json(result.to_dict())
+        return 1
+    if args.format == "json":
+        _print_json(result.to_dict())
+    else:
+        sys.stdout.write(result.yaml())
+    return 0
+
+
 def _changed(model: ClusterModel, path: str):
     """The model with the NetworkPolicies under ``path`` applied as ``kubectl apply``
     would (same namespace/name replaces), and what changed."""
@@ -1065,6 +1110,41 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DURATION",
         help="unused rules: those no flow seen in the last DURATION of the flows "
         "(30d, 24h, 90m; counted back from the last time seen) used",
+    )
+
+    suggest_parser = _add_command(
+        subparsers,
+        "suggest",
+        cmd_suggest,
+        parents=[_paths_and_format(("yaml", "json")), ranges],
+        help="least-privilege NetworkPolicies from observed flows, verified",
+        description=(
+            "Suggest one NetworkPolicy per workload the observed flows name (or of\n"
+            "--namespace, or --workload): default deny both ways plus an allow for each\n"
+            "observed peer (by its workload's labels; other namespaces also by\n"
+            "kubernetes.io/metadata.name; addresses as ipBlock /32), ports by name where\n"
+            "the pods name them, and egress to the cluster DNS (UDP and TCP 53). The\n"
+            "engine replays every observed conversation against the cluster with the\n"
+            "suggestion applied before anything is shown.\n\n"
+            "yaml (default): kubectl-applicable, a comment header with the verification.\n"
+            'json: {"policies": [...], "verified": {"conversations", "flows", "denied"},\n'
+            '"closes": [...], "skipped": [...], ...}; see docs/cli.md.\n\n'
+            "Exit status: 0 with a suggestion; 1 when the flows show no traffic in scope;\n"
+            "2 on bad input; 3 when the verification fails (nothing shown)."
+        ),
+    )
+    suggest_parser.set_defaults(format="yaml")
+    suggest_parser.add_argument(
+        "--flows",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="a flow file (repeatable; Hubble, Calico or CSV, as for 'flows')",
+    )
+    scope = suggest_parser.add_mutually_exclusive_group()
+    scope.add_argument("--namespace", metavar="NS", help="only the workloads of this namespace")
+    scope.add_argument(
+        "--workload", metavar="NS/KIND/NAME", help="only this workload, e.g. shop/Deployment/web"
     )
 
     paths_parser = _add_command(
