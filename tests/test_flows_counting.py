@@ -98,6 +98,21 @@ def test_hubble_values_the_counter_must_not_reuse(tmp_path):
     assert counts.first_time == "2025-06-01T10:00:01.000001Z"
 
 
+def test_a_port_read_elsewhere_that_looks_like_a_sentinel(tmp_path):
+    # The decoder reads the last duplicate l4.TCP.destination_port (10000, 10001), not
+    # the one cut (8080 + i): only the probe is decoded, so its sentinels must be
+    # numbers and strings found nowhere else in the line, or these lines would be
+    # counted on port 8080 + i.
+    lines = [
+        _hubble(i, dport=f'{8080 + i % 2},"destination_port":{10000 + i % 2}') for i in range(40)
+    ]
+    lines += [_hubble(i, when='"~2~"', extra=',"time":"~4~"') for i in range(40, 50)]
+    path = tmp_path / "h.json"
+    path.write_text("\n".join(lines) + "\n")
+    full, _, _ = assert_same(path)
+    assert {f.port for f in full} == {10000, 10001, 8080}
+
+
 def test_the_unrolled_cut_cuts_as_the_generic_one():
     lines = [_hubble(i, dport=80 + i, sport=1000 + i) for i in range(5)]
     lines += [_hubble(7, when='"10:00\\u005a"'), _hubble(8, when='"unclosed'), _hubble(9)[:-40]]

@@ -9,13 +9,14 @@ changes from one line to the next is the time, an id and the ports.
 1. Each line is cut into a key, the line without the values of a few known fields
    (Hubble: ``time``, ``uuid``, ``source_port``, ``destination_port``; CSV: the time,
    its first column), found with ``bytes.find``.
-2. A key seen for the first time is decoded by the full reader twice: the line itself,
-   and a probe, the same key with a sentinel in each cut. The key is cached only when
-   both agree and the probe shows where the flow's port and time come from (the port is
-   the sentinel of the ``destination_port`` cut, the time that of a ``time`` cut); then
-   every line of that key is that flow with its own port and time, or the same skip.
-   Anything else (a malformed line, a value that is no plain string or number, a key
-   whose answer depends on more) is decoded in full every time.
+2. A key seen for the first time is decoded by the full reader once, as a probe: the
+   same key with a sentinel in each cut, each sentinel found nowhere else in the line.
+   The key is cached when the probe is a skip, or a flow whose port is the sentinel of
+   one cut (``destination_port``) and whose time is that of another (``time``): the
+   decoder read nothing else of the cut values, so every line of that key, the first
+   included, is that flow with its own port (checked in 1-65535) and time, or the same
+   skip. Anything else (a malformed probe, a value that is no plain string or number, a
+   key whose answer depends on more) is decoded in full every time.
 3. Flows are tallied by (kind, port) in a dict of ints, and turned into ``Observed``
    flows per distinct tally when a batch is handed over.
 4. With ``times`` (a dict), each flow's first and last time (``formats.instant``: UTC,
@@ -230,8 +231,9 @@ def _cut_hubble(raw: bytes, sport: bytes, dport: bytes):
 
 
 def _probe(raw: bytes, cuts) -> tuple[bytes, list]:
-    """The line with a sentinel in each cut (``~k~`` in a string, a port number no cut
-    holds in a number), and the sentinels as the decoder returns them."""
+    """The line with a sentinel in each cut, and the sentinels as the decoder returns
+    them: ``~k~`` in a string, a port number in a number, each found nowhere else in the
+    line, so a sentinel in the decoder's answer can only come from its cut."""
     parts, kinds, pos = [], [], 0
     for marker, string in cuts:
         i = raw.find(marker, pos)
@@ -241,11 +243,18 @@ def _probe(raw: bytes, cuts) -> tuple[bytes, list]:
         m = (_STRING if string else _NUMBER).match(raw, start)
         end = m.end() - 1 if string else m.end()
         parts.append(raw[pos:start])
-        kinds.append((string, raw[start:end]))
+        kinds.append(string)
         pos = end
-    taken = {int(v) for string, v in kinds if not string}
-    spare = (n for n in range(2, 65536) if n not in taken)
-    sentinels = [f"~{k}~" if string else next(spare) for k, (string, _) in enumerate(kinds)]
+    spare = (n for n in range(10_000, 65_536) if str(n).encode() not in raw)
+    sentinels = []
+    for k, string in enumerate(kinds):
+        if string:
+            tildes = "~"
+            while f"{tildes}{k}{tildes}".encode() in raw:
+                tildes += "~"
+            sentinels.append(f"{tildes}{k}{tildes}")
+        else:
+            sentinels.append(next(spare))
     out = []
     for part, sentinel in zip(parts, sentinels, strict=True):
         out += (part, str(sentinel).encode())
@@ -265,29 +274,26 @@ def _decode(raw: bytes):
     return ("flow", flow, when)
 
 
-def _learn(raw: bytes, values: list[bytes], cuts):
+def _learn(raw: bytes, cuts):
     """What to cache for the key of ``raw`` (step 2): a skip reason, (flow, port cut,
-    time cut or -1), or ``_UNCACHED``."""
-    real = _decode(raw)
-    if real[0] == "bad":
-        return _UNCACHED
+    time cut or -1), or ``_UNCACHED``. Only the probe is decoded: its answer holds the
+    sentinels of the port and time cuts (and no other), so the decoder read nothing else
+    of the cut values, and every line of the key, this one included, is the probe's
+    answer with its own port and time (the port still checked per line, in 1-65535)."""
     probe, sentinels = _probe(raw, cuts)
     seen = _decode(probe)
-    if real[0] == "skip":
-        return real[1] if seen == real else _UNCACHED
+    if seen[0] == "skip":
+        return seen[1]
     if seen[0] != "flow":
         return _UNCACHED
-    flow, when = real[1], real[2]
-    other, other_when = seen[1], seen[2]
-    if other.port not in sentinels or other._replace(port=flow.port) != flow:
+    flow, when = seen[1], seen[2]
+    if flow.port not in sentinels:
         return _UNCACHED
-    port_cut = sentinels.index(other.port)
-    if int(values[port_cut]) != flow.port:
-        return _UNCACHED
-    if other_when is None and when is None:
+    port_cut = sentinels.index(flow.port)
+    if when is None:
         time_cut = -1
-    elif other_when in sentinels and values[sentinels.index(other_when)].decode() == when:
-        time_cut = sentinels.index(other_when)
+    elif when in sentinels:
+        time_cut = sentinels.index(when)
     else:
         return _UNCACHED
     return (flow, port_cut, time_cut)
@@ -343,7 +349,7 @@ def _hubble_counted(f, path: Path, counts: Counts, progress, limit: int, times=N
                     kinds.clear()
                     kind_of.clear()
                     cache.clear()
-                entry = _learn(raw, values, cuts)
+                entry = _learn(raw, cuts)
                 if type(entry) is tuple:
                     flow = entry[0]._replace(port=0)
                     k = kind_of.get(flow)

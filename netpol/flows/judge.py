@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from netpol.engine import ACTIVE, ClusterModel, InputError, IPSet, cidr_set, ip_to_int
+from netpol.engine import ACTIVE, ClusterModel, InputError, IPSet, cidr_set, gc_paused, ip_to_int
 
 from .counting import count_flows
 from .formats import _RFC3339, ALLOWED, DENIED, Counts, End, FlowFileError, detect, instant, widen
@@ -310,6 +310,9 @@ def _rules_json(rules) -> list[dict]:
 # --- 1. streaming, and the whole replay -------------------------------------------------
 
 
+# The replay allocates millions of short-lived tuples and no reference cycles; next to a
+# 50,000-pod model the collector's full passes over the model cost more than the replay.
+@gc_paused()
 def replay(
     model: ClusterModel,
     paths,
@@ -551,6 +554,7 @@ def unused_rules(model: ClusterModel, used: set[tuple[str, str, str]]) -> list[d
 # --- replaying flows already counted (a stored import) ---------------------------------
 
 
+@gc_paused()
 def replay_counted(
     model: ClusterModel,
     counted,
