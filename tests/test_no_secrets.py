@@ -193,7 +193,7 @@ def url_sets(clusters, schedule, report, waiver, tokens) -> dict[str, list[str]]
             "webui:findings", "webui:waivers", "webui:diff", "webui:reach", "webui:graph",
             "webui:graph_elements", "webui:whatif", "webui:reports", "webui:report_schedule_new",
             "api:cluster", "api:snapshots", "api:findings", "api:finding_groups", "api:reach", "api:reports", "api:teams",
-            "webui:findings_waive", "webui:attack_paths", "webui:teams", "webui:flows",
+            "webui:findings_waive", "webui:attack_paths", "webui:teams", "webui:flows", "webui:flows_suggest",
         ):
             add(name, **n)
         for snapshot in cluster.snapshots.all():

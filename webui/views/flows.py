@@ -19,6 +19,8 @@ from auditor.flows import FlowImportError, flows_import_delete, flows_import_upl
 from auditor.models import FlowImport
 from auditor.storage import engine_model
 from netpol import whatif
+from netpol.engine import InputError
+from netpol.suggest import SuggestionError, suggest
 
 from .common import get_cluster, snapshot_for
 
@@ -48,6 +50,7 @@ def flows_page(request, name):
     }
     if result is not None:
         context["replay"] = shown_replay(result, cluster, keep)
+        context["suggest_namespaces"] = suggest_namespaces(result)
     return render(request, "webui/flows.html", context)
 
 
@@ -172,3 +175,67 @@ def whatif_flows(cluster, snapshot, text: str, remove) -> dict | None:
     changed, _changes = whatif.changed_model(base, add=pasted, remove=set(remove))
     result = flows_replay(cluster=cluster, model=base, changed=changed)
     return None if result is None else shown_replay(result, cluster, "")
+
+
+# --- least-privilege suggestions from the imported flows (netpol/suggest.py) ------------
+
+SHOWN_CLOSED = 50  # connections the suggestion closes, listed on the page
+
+
+@require_http_methods(["GET"])
+@require_role("viewer")
+def suggest_page(request, name):
+    """Suggested policies for a namespace or a workload (``?namespace=`` or ``?workload=
+    ns/Kind/name``) from the imported flows, verified by the engine before they are shown,
+    with a button that runs them as a what-if."""
+    cluster = get_cluster(name)
+    snapshot, empty = snapshot_for(request, cluster)
+    if empty:
+        return empty
+    model = engine_model(snapshot)
+    namespace = request.GET.get("namespace", "").strip()
+    workload = request.GET.get("workload", "").strip()
+    context = {
+        "cluster": cluster,
+        "snapshot": snapshot,
+        "pinned": bool(request.GET.get("snapshot")),
+        "namespace": namespace,
+        "workload": workload,
+        "can_try": has_role(request.user, "auditor"),
+    }
+    status = 200
+    result = flows_replay(cluster=cluster, model=model)
+    if result is None:
+        context["no_flows"] = True
+    else:
+        context["suggest_namespaces"] = suggest_namespaces(result)
+    if result is not None and (namespace or workload):
+        try:
+            if namespace and workload:
+                raise InputError("choose a namespace or a workload, not both")
+            found = suggest(model, result, namespace=namespace or None, workload=workload or None)
+        except InputError as exc:
+            context["problem"] = str(exc)
+            status = 400
+        except SuggestionError as exc:
+            # Never show an unverified suggestion.
+            context["problem"] = f"No suggestion shown: {exc}. This is a bug; please report it."
+            status = 500
+        else:
+            context["suggestion"] = {
+                **found.to_dict(),
+                "summary": found.summary(),
+                "yaml": found.yaml(),
+                "closes": found.closes[:SHOWN_CLOSED],
+            }
+    return render(request, "webui/flows_suggest.html", context, status=status)
+
+
+def suggest_namespaces(result: dict) -> list[str]:
+    """The namespaces of the workloads the replayed flows name, for the suggestion form."""
+    found = set()
+    for entry in result["allowed"] + result["denied"]:
+        for key in (entry.get("from_workload"), entry.get("to_workload")):
+            if key:
+                found.add(key.split("/", 1)[0])
+    return sorted(found)
