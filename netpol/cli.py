@@ -1127,8 +1127,8 @@ def build_parser() -> argparse.ArgumentParser:
             "engine replays every observed conversation against the cluster with the\n"
             "suggestion applied before anything is shown.\n\n"
             "yaml (default): kubectl-applicable, a comment header with the verification.\n"
-            'json: {"policies": [...], "verified": {"conversations", "flows", "denied"},\n'
-            '"closes": [...], "skipped": [...], ...}; see docs/cli.md.\n\n'
+            'json: {"policies": [...], "verified": {"conversations", "flows", "denied",\n'
+            '"opened"}, "closes": [...], "skipped": [...], ...}; see docs/cli.md.\n\n'
             "Exit status: 0 with a suggestion; 1 when the flows show no traffic in scope;\n"
             "2 on bad input; 3 when the verification fails (nothing shown)."
         ),

@@ -27,7 +27,9 @@ How:
 3. Verification: the model with the suggested policies (``ClusterModel.with_policies``
    through ``whatif.changed_model``) judges every conversation of the basis again. One
    allowed today and denied after is a wrong suggestion: ``SuggestionError``, nothing is
-   shown. The result says how many conversations (and flows) were verified, which
+   shown. The result says how many conversations (and flows) were verified (``opened``:
+   how many of them the snapshot's policies deny today though the flows saw them
+   allowed, a sign the snapshot and the cluster differ), which
    observed ones stay denied by policies outside the suggestion, and which workload
    connections the suggestion closes (the engine's diff, ``changed_edges``).
 
@@ -153,8 +155,10 @@ class _Workloads:
     def __init__(self, model: ClusterModel):
         self.model = model
         self.pods: dict[str, list] = {}
+        self.in_namespace: dict[str, list] = {}
         for pod in model.pods:
             self.pods.setdefault(pod.workload_key, []).append(pod)
+            self.in_namespace.setdefault(pod.namespace, []).append(pod)
         self._labels: dict[str, dict[str, str]] = {}
         self._selectors: dict[str, dict[str, str]] = {}
 
@@ -175,7 +179,7 @@ class _Workloads:
         if found is None:
             labels = self.labels(key)
             namespace = key.split("/", 1)[0]
-            pods = [p for p in self.model.pods if p.namespace == namespace]
+            pods = self.in_namespace.get(namespace, [])
 
             def chosen(subset: dict) -> frozenset:
                 return frozenset(
@@ -199,10 +203,8 @@ class _Workloads:
         return sorted(
             {
                 p.workload_key
-                for p in self.model.pods
-                if p.namespace == namespace
-                and p.workload_key != key
-                and all(p.labels.get(k) == v for k, v in labels.items())
+                for p in self.in_namespace.get(namespace, [])
+                if p.workload_key != key and all(p.labels.get(k) == v for k, v in labels.items())
             }
         )
 
@@ -426,10 +428,11 @@ def _verified(
     model, workloads, policies, conversations, scope, skipped, notes, in_scope, workload_of
 ):
     if not policies:
-        return Suggestion(scope, [], skipped, _figures([], []), [], [], 0, notes)
+        return Suggestion(scope, [], skipped, _figures([], [], 0), [], [], 0, notes)
     changed, _ = changed_model(model, add=policies, remove=set())
     before, after = Judge(model), Judge(changed)
     verified, denied, still_denied = [], [], []
+    opened = 0  # observed as allowed, denied by the snapshot's policies, allowed after
     for c in conversations:
         if not (in_scope(workload_of.get(c["from"])) or in_scope(workload_of.get(c["to"]))):
             continue
@@ -441,6 +444,8 @@ def _verified(
             (denied if now.outcome == ALLOWED else still_denied).append(row)
         else:
             verified.append(c)
+            if now.outcome == DENIED:
+                opened += 1
     if denied:
         raise SuggestionError(denied)
     old, new = changed_edges(model, changed, "workload")
@@ -459,7 +464,7 @@ def _verified(
         scope,
         policies,
         skipped,
-        _figures(verified, denied),
+        _figures(verified, denied, opened),
         still_denied,
         closes[:SHOWN_CLOSED],
         len(closes),
@@ -467,9 +472,10 @@ def _verified(
     )
 
 
-def _figures(verified: list[dict], denied: list[dict]) -> dict:
+def _figures(verified: list[dict], denied: list[dict], opened: int) -> dict:
     return {
         "conversations": len(verified),
         "flows": sum(c["flows"] for c in verified),
         "denied": len(denied),
+        "opened": opened,
     }

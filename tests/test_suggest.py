@@ -131,7 +131,7 @@ def test_a_conversation_only_seen_refused_is_not_allowed(model, replayed):
 def test_verification_figures_and_what_it_closes(model, replayed):
     result = suggest(model, replayed, namespace="shop")
     # Every line touches shop; one is only seen DROPPED: 11 (DNS included).
-    assert result.verified == {"conversations": 11, "flows": 11, "denied": 0}
+    assert result.verified == {"conversations": 11, "flows": 11, "denied": 0, "opened": 0}
     assert result.summary().startswith(
         "verified against 11 observed conversations (11 flows), 0 denied"
     )
@@ -328,7 +328,7 @@ def test_cli_json_contract(netaudit):  # noqa: F811
         "notes",
     }
     assert d["scope"] == {"workload": "shop/Deployment/api", "text": "workload shop/Deployment/api"}
-    assert d["verified"] == {"conversations": 6, "flows": 6, "denied": 0}
+    assert d["verified"] == {"conversations": 6, "flows": 6, "denied": 0, "opened": 0}
     assert [p["metadata"]["name"] for p in d["policies"]] == ["least-privilege-deployment-api"]
     for c in d["closes"]:
         assert set(c) == {"from", "to", "ports"}
@@ -358,3 +358,24 @@ def test_cli_a_failed_verification_shows_nothing(netaudit, monkeypatch):  # noqa
     run = netaudit("suggest", CLUSTER, "--flows", CSV, "--namespace", "shop")
     assert run.code == 3 and run.out == ""
     assert "nothing shown, the suggestion would deny" in run.err
+
+
+def test_flows_the_snapshot_denies_but_the_cni_forwarded_are_counted_as_opened(tmp_path):
+    # The snapshot has a default deny in shop the flows contradict (FORWARDED): an older
+    # snapshot, or a policy not applied yet. The suggestion allows what was observed and
+    # says how many of those the snapshot denies today.
+    (tmp_path / "cluster.yaml").write_text((CLUSTER / "cluster.yaml").read_text())
+    (tmp_path / "deny.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        "metadata: {name: default-deny, namespace: shop}\n"
+        "spec: {podSelector: {}, policyTypes: [Ingress]}\n"
+    )
+    model = load_paths([tmp_path])
+    result = suggest(model, replay(model, [CSV]).to_dict(), workload="shop/Deployment/api")
+    # Into api: web-a, web-b, worker (denied today); out of api: db is denied too
+    # (ingress of db), the address and DNS are not.
+    assert result.verified == {"conversations": 5, "flows": 5, "denied": 0, "opened": 3}
+    # api -> db stays denied by db's side (the default deny), outside the suggestion.
+    assert [(c["from"], c["to"]) for c in result.still_denied] == [
+        ("shop/api-6c9a1-a", "shop/db-0")
+    ]
