@@ -127,18 +127,21 @@ class Suggestion:
         }
 
     def summary(self) -> str:
+        return "; ".join(self._phrases())
+
+    def _phrases(self) -> tuple[str, str]:
         v = self.verified
-        text = (
+        return (
             f"verified against {v['conversations']:,} observed conversations "
-            f"({v['flows']:,} flows), {v['denied']} denied"
+            f"({v['flows']:,} flows), {v['denied']} denied",
+            f"closes {self.closes_total:,} workload connections no observed flow used",
         )
-        return text + f"; closes {self.closes_total:,} workload connections no observed flow used"
 
     def yaml(self) -> str:
         """The policies as one kubectl-applicable YAML stream, a comment header first."""
         header = [
             f"# Least-privilege NetworkPolicies suggested by netaudit for {self.scope['text']}",
-            f"# from observed flows: {self.summary()}.",
+            *(f"# {phrase[0].upper()}{phrase[1:]}." for phrase in self._phrases()),
         ]
         header += [f"# skipped {s['workload']}: {s['reason']}" for s in self.skipped]
         header += [f"# note: {n}" for n in self.notes]

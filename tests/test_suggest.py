@@ -303,7 +303,10 @@ def test_cli_yaml_is_kubectl_applicable_with_a_header(netaudit):  # noqa: F811
     assert run.code == 0, run.err
     lines = run.out.splitlines()
     assert lines[0] == "# Least-privilege NetworkPolicies suggested by netaudit for namespace shop"
-    assert lines[1].startswith("# from observed flows: verified against 11 observed conversations")
+    assert lines[1] == "# Verified against 11 observed conversations (11 flows), 0 denied."
+    assert lines[2].startswith("# Closes ") and lines[2].endswith(
+        "workload connections no observed flow used."
+    )
     docs = [d for d in yaml.safe_load_all(run.out) if d]
     assert [(d["kind"], d["metadata"]["namespace"]) for d in docs] == [
         ("NetworkPolicy", "shop")
