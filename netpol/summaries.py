@@ -580,12 +580,24 @@ _API_VERSIONS = {
 
 
 def manifest_yaml(
-    kind: str, namespace: str, name: str, spec: dict | None, specs: list | None = None
+    kind: str,
+    namespace: str,
+    name: str,
+    spec: dict | None,
+    specs: list | None = None,
+    api_version: str = "",
 ) -> str:
-    """A stored policy of another kind as a manifest: apiVersion, kind, metadata, then
-    ``spec`` and (Cilium's list form) ``specs`` as stored."""
+    """A stored policy of another kind as a manifest: apiVersion (as stored, else the
+    kind's), kind (Calico's without the page's "Calico" prefix), metadata, then ``spec``
+    and (Cilium's list form) ``specs`` as stored."""
     metadata = {"name": name, **({"namespace": namespace} if namespace else {})}
-    manifest = {"apiVersion": _API_VERSIONS.get(kind, ""), "kind": kind, "metadata": metadata}
+    if api_version.startswith(("projectcalico.org/", "crd.projectcalico.org/")):
+        kind = kind.removeprefix("Calico")
+    manifest = {
+        "apiVersion": api_version or _API_VERSIONS.get(kind, ""),
+        "kind": kind,
+        "metadata": metadata,
+    }
     if spec is not None:
         manifest["spec"] = spec
     if specs is not None:
@@ -943,12 +955,14 @@ def policy_ref(model: ClusterModel, key: str) -> dict:
     if other is not None:
         namespace = getattr(other, "namespace", None) or ""
         name = f"{namespace}/{other.name}" if namespace else other.name
-        kind = other.kind
+        kind = api_kind = other.kind
         if key.startswith(("calico/", "gnp/")):
-            kind = f"Calico {kind}"
+            # Calico's NetworkPolicy shares its kind with Kubernetes': the page's URL
+            # names it CalicoNetworkPolicy (CalicoGlobalNetworkPolicy alike).
+            kind, api_kind = f"Calico {kind}", f"Calico{kind}"
         return {
             "kind": kind,
-            "api_kind": other.kind,
+            "api_kind": api_kind,
             "namespace": namespace,
             "name": other.name,
             "key": key,

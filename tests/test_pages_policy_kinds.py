@@ -221,3 +221,27 @@ def test_cilium_policy_page_lists_allow_and_deny_rules_with_their_yaml(client_as
         reverse("webui:workload", args=["demo-cilium", "sandbox", "Deployment", "scratch"]) in text
     )
     assert "apiVersion: cilium.io/v2" in text and "ingressDeny:" in text
+
+
+# --- Calico (tests/fixtures/cli/calico.yaml) -----------------------------------------------
+
+
+@pytest.fixture
+def calico(db, tmp_path):
+    shutil.copy(TIERS.parent / "calico.yaml", tmp_path)
+    return _snapshot(tmp_path, "calico")
+
+
+def test_calico_explain_links_the_policy_of_the_tier_that_decided(client_as, calico):
+    # Calico: the first matching rule of the first tier that selects the pod decides; the
+    # security tier's GlobalNetworkPolicy denies batch towards db.
+    query = {"from": "batch/job-0", "to": "shop/db-0", "port": "5432"}
+    text = client_as("viewer").get(reverse("webui:reach", args=["calico"]), query).content.decode()
+    assert "DENIED" in text
+    url = cluster_policy_url("CalicoGlobalNetworkPolicy", "deny-batch-to-db", "calico")
+    assert f'<a href="{url}">Calico GlobalNetworkPolicy deny-batch-to-db</a>, Deny' in text
+    page = client_as("viewer").get(url).content.decode()
+    assert "<h1>CalicoGlobalNetworkPolicy deny-batch-to-db</h1>" in page
+    # The YAML as stored: crd.projectcalico.org/v1 names carry their tier.
+    assert "name: security.deny-batch-to-db" in page
+    assert "kind: GlobalNetworkPolicy" in page and "apiVersion: crd.projectcalico.org/v1" in page

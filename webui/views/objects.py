@@ -178,13 +178,11 @@ def kind_policy_detail(request, name, kind, policy, namespace=""):
         (
             p
             for key, p in objects.other_kind_policies(model).items()
-            if p.kind == kind
-            and p.name == policy
-            and (getattr(p, "namespace", None) or "") == namespace
+            if _is_page_of(objects.policy_ref(model, key), kind, namespace, policy)
         ),
         None,
     )
-    stored = _stored_policy(snapshot, kind, namespace, policy)
+    stored = _stored_policy(snapshot, kind, namespace, policy, getattr(found, "tier", ""))
     where = f"{namespace}/{policy}" if namespace else policy
     if found is None and stored is None:
         return render_problem(
@@ -206,7 +204,12 @@ def kind_policy_detail(request, name, kind, policy, namespace=""):
             "namespace": namespace,
             "where": where,
             "yaml": objects.manifest_yaml(
-                kind, namespace, stored.name, stored.spec, getattr(stored, "specs", None)
+                kind,
+                namespace,
+                stored.name,
+                stored.spec,
+                getattr(stored, "specs", None),
+                getattr(stored, "api_version", ""),
             )
             if stored
             else "",
@@ -215,11 +218,29 @@ def kind_policy_detail(request, name, kind, policy, namespace=""):
     )
 
 
-def _stored_policy(snapshot, kind: str, namespace: str, policy: str):
+def _is_page_of(ref: dict, kind: str, namespace: str, policy: str) -> bool:
+    return (ref["api_kind"], ref["namespace"], ref["name"]) == (kind, namespace, policy)
+
+
+def _stored_policy(snapshot, kind: str, namespace: str, policy: str, tier: str = ""):
     """The stored row of a policy of another kind: a ClusterPolicy row, or a CniObject
-    row for Cilium's kinds (whose ``specs`` entries the engine names ``NAME#i``)."""
+    row for Cilium's kinds (whose ``specs`` entries the engine names ``NAME#i``) and
+    Calico's (``CalicoNetworkPolicy`` in the URL is Calico's ``NetworkPolicy``; a
+    crd.projectcalico.org/v1 name carries its tier, "security.x", the engine's is "x")."""
     if kind in CLUSTER_POLICY_KINDS:
         return ClusterPolicy.objects.filter(snapshot=snapshot, kind=kind, name=policy).first()
+    if kind.startswith("Calico"):
+        names = [policy, f"{tier}.{policy}"] if tier else [policy]
+        return (
+            CniObject.objects.filter(
+                snapshot=snapshot,
+                kind=kind.removeprefix("Calico"),
+                namespace=namespace,
+                name__in=names,
+            )
+            .exclude(api_version="")
+            .first()
+        )
     return CniObject.objects.filter(
         snapshot=snapshot, kind=kind, namespace=namespace, name=policy.split("#", 1)[0]
     ).first()
