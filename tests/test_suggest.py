@@ -382,3 +382,34 @@ def test_flows_the_snapshot_denies_but_the_cni_forwarded_are_counted_as_opened(t
     assert [(c["from"], c["to"]) for c in result.still_denied] == [
         ("shop/api-6c9a1-a", "shop/db-0")
     ]
+
+
+def test_node_and_ipv6_addresses_are_ip_blocks(tmp_path):
+    # The kubelet's node address (a probe) and IPv6 peers: ipBlock /32 and /128.
+    (tmp_path / "cluster.yaml").write_text((CLUSTER / "cluster.yaml").read_text())
+    (tmp_path / "node.yaml").write_text(
+        "apiVersion: v1\nkind: Node\nmetadata: {name: node-1}\nspec: {podCIDR: 10.0.0.0/16}\n"
+        "status: {addresses: [{type: InternalIP, address: 192.168.1.5}]}\n"
+    )
+    flows = tmp_path / "flows.csv"
+    flows.write_text(
+        "time,src_ns,src_pod,src_ip,dst_ns,dst_pod,dst_ip,port,protocol,verdict\n"
+        "2025-06-01T10:00:00Z,,,192.168.1.5,shop,api-6c9a1-a,10.0.1.20,9000,TCP,FORWARDED\n"
+        "2025-06-01T10:00:01Z,shop,api-6c9a1-a,10.0.1.20,,,2001:db8::7,443,TCP,FORWARDED\n"
+    )
+    model = load_paths([tmp_path / "cluster.yaml", tmp_path / "node.yaml"])
+    result = suggest(model, replay(model, [flows]).to_dict(), workload="shop/Deployment/api")
+    api = policy(result, "least-privilege-deployment-api")
+    assert api["ingress"] == [
+        {
+            "from": [{"ipBlock": {"cidr": "192.168.1.5/32"}}],
+            "ports": [{"protocol": "TCP", "port": "http"}],
+        }
+    ]
+    assert api["egress"][1:] == [
+        {
+            "to": [{"ipBlock": {"cidr": "2001:db8::7/128"}}],
+            "ports": [{"protocol": "TCP", "port": 443}],
+        }
+    ]
+    assert result.verified["conversations"] == 2 and result.verified["denied"] == 0
