@@ -63,6 +63,13 @@ def test_from_the_admin_tier_deny_to_the_cluster_policy_page(
     other = page.inner_text("table.other-kinds")
     assert "ClusterNetworkPolicy batch-workers-not-to-shop-db" in other and "Admin tier" in other
 
+    # batch has no NetworkPolicy: its namespace page says the cluster-wide policy decides.
+    page.goto(f"{live_server.url}/clusters/demo/namespaces/batch/")
+    policies = page.inner_text("#policies")
+    assert "the policies below decide for its pods" in policies
+    assert "ClusterNetworkPolicy batch-workers-not-to-shop-db" in policies
+    screenshot(page, "kinds-namespace-batch-1024")
+
     # The database's incoming list names the NetworkPolicy that decided each row.
     page.goto(f"{live_server.url}/clusters/demo/workloads/shop-db/StatefulSet/postgres/")
     inbound = page.inner_text("#inbound")
