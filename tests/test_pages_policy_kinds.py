@@ -245,3 +245,17 @@ def test_calico_explain_links_the_policy_of_the_tier_that_decided(client_as, cal
     # The YAML as stored: crd.projectcalico.org/v1 names carry their tier.
     assert "name: security.deny-batch-to-db" in page
     assert "kind: GlobalNetworkPolicy" in page and "apiVersion: crd.projectcalico.org/v1" in page
+
+
+def test_evidence_naming_a_cilium_policy_links_its_page():
+    from webui.templatetags.evidence import evidence_rows
+
+    rows = evidence_rows(
+        {"policy": "cilium/web/api", "direction": "ingress", "rule": 0},
+        cluster="demo-cilium",
+        snapshot_id=3,
+        policy_spec=None,
+    )
+    html = str(rows[0]["html"])
+    assert html.startswith("CiliumNetworkPolicy <a href=")
+    assert kind_policy_url("CiliumNetworkPolicy", "web", "api") + "?snapshot=3" in html

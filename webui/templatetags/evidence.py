@@ -61,7 +61,17 @@ def _text(value) -> str:
     return "" if value is None else str(value)
 
 
+# The engine's key prefix of a namespaced policy of another kind ("cilium/ns/name") -> the
+# kind its page names. A NetworkPolicy's key has two parts, so three parts are another kind.
+_NAMESPACED_KIND_PREFIXES = {"cilium": "CiliumNetworkPolicy", "calico": "CalicoNetworkPolicy"}
+
+
 def _policy_url(cluster: str, snapshot_id: int, key: str, query: dict | None = None) -> str:
+    parts = key.split("/")
+    if len(parts) == 3 and parts[0] in _NAMESPACED_KIND_PREFIXES:
+        kind = _NAMESPACED_KIND_PREFIXES[parts[0]]
+        url = reverse("webui:kind_policy", args=[cluster, kind, parts[1], parts[2]])
+        return f"{url}?{urlencode({'snapshot': snapshot_id})}"
     namespace, _, name = key.partition("/")
     url = reverse("webui:policy", args=[cluster, namespace, name])
     return f"{url}?{urlencode({'snapshot': snapshot_id, **(query or {})})}"
@@ -175,8 +185,10 @@ def evidence_rows(evidence: dict, *, cluster: str, snapshot_id: int, policy_spec
                 query["port"] = ev["port_index"]
         url = _policy_url(cluster, snapshot_id, policy, query)
         note = "" if policy_spec is not None else " (not stored in this snapshot)"
-        rows.append({"label": "Policy", "html": format_html('NetworkPolicy <a href="{}"><code>{}</code></a>{}',
-                                                           url, policy, note), "yaml": None})
+        parts = policy.split("/")
+        kind = _NAMESPACED_KIND_PREFIXES.get(parts[0], "NetworkPolicy") if len(parts) == 3 else "NetworkPolicy"
+        rows.append({"label": "Policy", "html": format_html('{} <a href="{}"><code>{}</code></a>{}',
+                                                           kind, url, policy, note), "yaml": None})
     if direction in ("ingress", "egress") and isinstance(rule_index, int):
         rule = _rule_of(policy_spec, direction, rule_index)
         summary = f" ({_rule_summary(rule, direction)})" if rule is not None else ""
