@@ -159,8 +159,10 @@ class _Workloads:
         self.model = model
         self.pods: dict[str, list] = {}
         self.in_namespace: dict[str, list] = {}
+        self.workload_of: dict[str, str] = {}  # pod key -> workload key
         for pod in model.pods:
-            self.pods.setdefault(pod.workload_key, []).append(pod)
+            key = self.workload_of[pod.key] = pod.workload_key
+            self.pods.setdefault(key, []).append(pod)
             self.in_namespace.setdefault(pod.namespace, []).append(pod)
         self._labels: dict[str, dict[str, str]] = {}
         self._selectors: dict[str, dict[str, str]] = {}
@@ -304,7 +306,7 @@ def suggest(
         raise InputError(f"namespace {namespace!r}: no such namespace in the snapshot")
     conversations, refused = basis(replayed)
     pods = model.pods_by_key
-    workload_of = {key: pod.workload_key for key, pod in pods.items()}
+    workload_of = workloads.workload_of
 
     def in_scope(key: str | None) -> bool:
         if key is None:
@@ -313,7 +315,7 @@ def suggest(
             return key == workload
         return namespace is None or key.split("/", 1)[0] == namespace
 
-    dns_pods = [p for p in model.pods if all(p.labels.get(k) == v for k, v in DNS_LABELS.items())]
+    dns_pods = [p for p in model.pods if p.labels.get("k8s-app") == DNS_LABELS["k8s-app"]]
     dns_namespaces = sorted({p.namespace for p in dns_pods}) or [DNS_NAMESPACE]
     notes = []
     if not dns_pods:
@@ -336,9 +338,12 @@ def suggest(
             wide_peers.add(pod.workload_key)
         return ("pods", pod.namespace, tuple(labels.items()))
 
+    relevant = []  # the conversations with an end in scope: those verified
     for c in conversations:
         src_w, dst_w = workload_of.get(c["from"]), workload_of.get(c["to"])
         protocol, number = c["protocol"], c["port"]
+        if in_scope(dst_w) or in_scope(src_w):
+            relevant.append(c)
         if in_scope(dst_w):
             entry = (protocol, workloads.port(dst_w, protocol, number))
             ingress.setdefault(dst_w, {}).setdefault(peer_of(c["from"]), set()).add(entry)
@@ -379,9 +384,7 @@ def suggest(
     if refused:
         notes.append(f"{refused} conversation(s) the flows only saw refused are not allowed")
     scope = _scope(namespace, workload)
-    return _verified(
-        model, workloads, policies, conversations, scope, skipped, notes, in_scope, workload_of
-    )
+    return _verified(model, workloads, policies, relevant, scope, skipped, notes)
 
 
 def _text(labels: dict) -> str:
@@ -427,9 +430,7 @@ def _for(namespace: str, dns_rule: tuple) -> dict:
     }
 
 
-def _verified(
-    model, workloads, policies, conversations, scope, skipped, notes, in_scope, workload_of
-):
+def _verified(model, workloads, policies, conversations, scope, skipped, notes):
     if not policies:
         return Suggestion(scope, [], skipped, _figures([], [], 0), [], [], 0, notes)
     changed, _ = changed_model(model, add=policies, remove=set())
@@ -437,8 +438,6 @@ def _verified(
     verified, denied, still_denied = [], [], []
     opened = 0  # observed as allowed, denied by the snapshot's policies, allowed after
     for c in conversations:
-        if not (in_scope(workload_of.get(c["from"])) or in_scope(workload_of.get(c["to"]))):
-            continue
         now = before.decide(c["from"], c["to"], c["port"], c["protocol"])
         later = after.decide(c["from"], c["to"], c["port"], c["protocol"])
         if later.outcome == DENIED:
