@@ -8,6 +8,7 @@ import pytest
 
 from .browser import log_in, screenshot
 from .conftest import PASSWORD
+from .test_e2e_graph import READY as GRAPH_READY
 from .test_pages_objects import _snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -100,6 +101,21 @@ def test_cilium_demo_names_the_cilium_policy_that_decided(live_server, page, per
     assert "Overridden allow by CiliumNetworkPolicy web/api" in verdict
     screenshot(page, "kinds-cilium-reach-deny")
 
+    # The namespace graph's edge web -> ledger names the Cilium policy that admits it.
+    page.goto(f"{live_server.url}/clusters/demo-cilium/graph/")
+    page.wait_for_selector(GRAPH_READY)
+    page.evaluate("() => window.netpolGraph.getElementById('ns:web>ns:ledger').emit('tap')")
+    page.wait_for_selector(
+        "#graph-detail-links >> text=Ingress: CiliumNetworkPolicy ledger/isolate-ledger"
+    )
+    facts = page.inner_text("#graph-detail-facts")
+    assert "web/api-" in facts and "ledger/ledger-db-" in facts and "TCP/5432" in facts
+    screenshot(page, "kinds-cilium-graph-edge-1440")
+
+    page.goto(
+        f"{live_server.url}/clusters/demo-cilium/reach/?from=sandbox/Deployment/scratch"
+        "&to=web/Deployment/api&port=8080&protocol=TCP"
+    )
     page.click("#verdict a:has-text('CiliumNetworkPolicy web/api') >> nth=0")
     page.wait_for_selector("h1:has-text('CiliumNetworkPolicy web/api')")
     assert "spec.ingressDeny[0]" in page.inner_text("#ingress")
