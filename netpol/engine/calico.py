@@ -441,6 +441,15 @@ class CalicoTiers:
                 self._add_kubernetes(ev, policy)
         del self._np_rules
 
+    def isolating(self, direction: str) -> int:
+        """The classes some policy of a tier ending in Deny selects for ``direction``:
+        whatever no rule decides for them is denied at that tier's end."""
+        bits = 0
+        for tier, applies in self.applies[direction].items():
+            if self.tiers[tier].default_action == "Deny":
+                bits |= applies
+        return bits
+
     def _subject(self, ev, policy) -> int:
         bits = policy.selector.eval(ev.pod_index)
         if policy.namespace is not None:

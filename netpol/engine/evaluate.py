@@ -185,10 +185,23 @@ class Evaluation:
 
     # -- questions about classes, so nobody outside the engine reads the bitsets --------
 
-    def is_isolated(self, c: int, direction: str) -> bool:
-        """Is class ``c`` isolated for ``direction`` ("ingress"/"egress")?"""
+    def isolated_bits(self, direction: str) -> int:
+        """The classes in default deny for ``direction``: selected by a NetworkPolicy for
+        it, by a Cilium policy with rules in it, or by a policy of a Calico tier that ends
+        in Deny. What a pod may then receive or send is only what some rule allows."""
         bits = self.isolated_ingress if direction == INGRESS else self.isolated_egress
-        return bool(bits >> c & 1)
+        cilium = getattr(self, "cilium", None)
+        if cilium is not None:
+            bits |= cilium.isolated[direction]
+        calico = getattr(self, "calico", None)
+        if calico is not None:
+            bits |= calico.isolating(direction)
+        return bits
+
+    def is_isolated(self, c: int, direction: str) -> bool:
+        """Is class ``c`` isolated for ``direction`` ("ingress"/"egress"), by a policy of
+        any kind (``isolated_bits``)?"""
+        return bool(self.isolated_bits(direction) >> c & 1)
 
     def rules_of(self, c: int, direction: str) -> list[CompiledRule]:
         """The rules that apply to class ``c`` for ``direction``, in policy order."""
@@ -197,9 +210,7 @@ class Evaluation:
 
     def isolated_classes(self, direction: str) -> list[int]:
         """The ids of the classes isolated for ``direction``, ascending."""
-        return bit_positions(
-            self.isolated_ingress if direction == INGRESS else self.isolated_egress
-        )
+        return bit_positions(self.isolated_bits(direction))
 
     def classes_in(self, classes: int) -> list[int]:
         """The ids of a class set (as ``selected``, rules and entries hold them), ascending."""
