@@ -2,8 +2,8 @@
 
 The cluster is ``bench.synthetic.generate_cluster`` (50,000 pods / 2,000 namespaces /
 10,000 policies by default). The flow files are written once into ``var/bench/flows/``
-(not timed), in Hubble's ``hubble observe -o json`` shape and as CSV, from conversations
-a cluster of that shape has: frontends to backends, backends to databases and caches,
+(not timed), in Hubble's ``hubble observe -o json`` and ``-o jsonpb`` shapes, as Goldmane
+flows (Calico) and as CSV, from conversations a cluster of that shape has: frontends to backends, backends to databases and caches,
 every pod to CoreDNS, Prometheus scraping, the ingress controller to frontends, backends
 to outside addresses, and workers trying databases of other namespaces (denied). Each
 flow file line repeats one conversation with its own time and source port; about one
@@ -32,7 +32,7 @@ from bench import harness  # noqa: E402
 
 CACHE = harness.ROOT / "var" / "bench" / "flows"
 TARGET_RATE = 200_000
-FORMATS = {"hubble": ".json", "csv": ".csv"}
+FORMATS = {"hubble": ".json", "jsonpb": ".jsonpb.json", "goldmane": ".goldmane.json", "csv": ".csv"}
 
 
 def conversations(objects: dict, rng: random.Random) -> list[tuple]:
@@ -126,6 +126,65 @@ def hubble_template(src, dst, port: int, protocol: str, reply: bool) -> str:
     return line.replace(key, key.replace("0", "%(sport)d"), 1)
 
 
+_CAMEL = {
+    "source_port": "sourcePort",
+    "destination_port": "destinationPort",
+    "pod_name": "podName",
+    "node_name": "nodeName",
+    "event_type": "eventType",
+    "traffic_direction": "trafficDirection",
+    "trace_observation_point": "traceObservationPoint",
+    "is_reply": "isReply",
+}
+
+
+def jsonpb_template(src, dst, port: int, protocol: str, reply: bool) -> str:
+    """``hubble observe -o jsonpb``: the same response in protobuf's JSON names."""
+    line = hubble_template(src, dst, port, protocol, reply)
+    for proto, camel in _CAMEL.items():
+        line = line.replace(f'"{proto}":', f'"{camel}":')
+    return line
+
+
+def goldmane_template(src, dst, port: int, protocol: str) -> str:
+    """A Goldmane flow (Calico): ends by generated-name prefix and labels, the start time
+    in epoch seconds (%(epoch)d); no source port, so a line per aggregation interval."""
+
+    def end(prefix: str, e) -> dict:
+        if isinstance(e, str):
+            return {f"{prefix}name": "pub", f"{prefix}namespace": "", f"{prefix}type": "Network"}
+        md = e["metadata"]
+        return {
+            f"{prefix}name": md["name"].rsplit("-", 1)[0] + "-*",
+            f"{prefix}namespace": md["namespace"],
+            f"{prefix}type": "WorkloadEndpoint",
+        }
+
+    def labels(e) -> list[str]:
+        return (
+            [] if isinstance(e, str) else [f"{k}={v}" for k, v in e["metadata"]["labels"].items()]
+        )
+
+    key = {
+        **end("source_", src),
+        **end("dest_", dst),
+        "dest_port": port,
+        "proto": protocol.lower(),
+        "reporter": "Src",
+        "action": "Allow",
+    }
+    flow = {
+        "Key": key,
+        "start_time": "EPOCH",
+        "end_time": "EPOCH",
+        "source_labels": labels(src),
+        "dest_labels": labels(dst),
+        "packets_out": 3,
+    }
+    line = json.dumps(flow, separators=(",", ":")).replace("%", "%%")
+    return line.replace('"EPOCH"', "%(epoch)d")
+
+
 def csv_template(src, dst, port: int, protocol: str) -> str:
     def ns_pod(end):
         if isinstance(end, str):
@@ -152,9 +211,13 @@ def write_files(pods, namespaces, policies, seed, flows: int, formats) -> dict[s
         if path.exists():
             continue
         t0 = time.perf_counter()
-        if fmt == "hubble":
-            forward = [hubble_template(*t, reply=False) for t in talks]
-            back = [hubble_template(*t, reply=True) for t in talks]
+        if fmt in ("hubble", "jsonpb"):
+            template = hubble_template if fmt == "hubble" else jsonpb_template
+            forward = [template(*t, reply=False) for t in talks]
+            back = [template(*t, reply=True) for t in talks]
+        elif fmt == "goldmane":
+            forward = [goldmane_template(*t) for t in talks]
+            back = None
         else:
             forward = [csv_template(*t) for t in talks]
             back = None
@@ -164,7 +227,7 @@ def write_files(pods, namespaces, policies, seed, flows: int, formats) -> dict[s
             for i in range(flows):
                 t = rng.randrange(len(talks))
                 when = f"2025-06-01T{(i // 3_600_000) % 24:02d}:{(i // 60_000) % 60:02d}:{(i // 1000) % 60:02d}.{i % 1000:03d}000Z"
-                fill = {"time": when, "sport": 32768 + i % 28000}
+                fill = {"time": when, "sport": 32768 + i % 28000, "epoch": 1748736000 + i // 1000}
                 template = back[t] if back is not None and i % 10 == 9 else forward[t]
                 chunk.append(template % fill)
                 if len(chunk) == 100_000:
@@ -225,7 +288,11 @@ def main(argv: list[str]) -> int:
         return 0
     p = harness.parser(__doc__, runs=3, size_defaults=(50_000, 2_000, 10_000), profile=False)
     p.add_argument("--flows", type=int, default=10_000_000, help="flows per file (default 10M)")
-    p.add_argument("--formats", default="hubble,csv", help="hubble, csv or both (default)")
+    p.add_argument(
+        "--formats",
+        default="hubble,csv",
+        help="of hubble, jsonpb (hubble -o jsonpb), goldmane (Calico), csv (default hubble,csv)",
+    )
     args = harness.check(p, p.parse_args(argv))
     formats = [f for f in args.formats.split(",") if f]
     files = write_files(args.pods, args.namespaces, args.policies, args.seed, args.flows, formats)
