@@ -316,11 +316,12 @@ def _hubble_counted(f, path: Path, counts: Counts, progress, limit: int, times=N
     def batch() -> Counter:
         out = Counter(loose)
         for k, n in tally.items():
-            out[kinds[k >> 16]._replace(port=k & 0xFFFF)] += n
-        for k, (early, late) in spans.items():
             flow = kinds[k >> 16]._replace(port=k & 0xFFFF)
-            widen(times, flow, early)
-            widen(times, flow, late)
+            out[flow] += n
+            span = spans.get(k)
+            if span is not None:  # the same flow object: one Observed a conversation
+                widen(times, flow, span[0])
+                widen(times, flow, span[1])
         tally.clear()
         loose.clear()
         spans.clear()
