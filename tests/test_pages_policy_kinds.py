@@ -81,7 +81,7 @@ def test_pod_lists_say_which_kind_decided_each_connection(client_as, tiers):
     assert f'<a href="{policy}">NetworkPolicy shop/default-deny</a>' in inbound
     # The cluster-wide policies whose subject holds the pod are listed with their tier.
     assert 'id="other-policies"' in text
-    assert "Isolation as NetworkPolicies make it; the policies of other kinds below decide" in text
+    assert "Isolated means in default deny, by a NetworkPolicy, a Cilium policy or a Calico tier" in text
     assert anp in text and cluster_policy_url("BaselineAdminNetworkPolicy", "default") in text
 
 
