@@ -134,6 +134,17 @@ def test_setup_demo_imports_the_demo_flows_once(var_dir, db):
 # --- the Flows page ----------------------------------------------------------------------
 
 
+def test_figures_read_with_thousands_separators(var_dir, client_as, demo_snapshot):
+    header, first = CSV.splitlines()[:2]
+    path = var_dir / "busy.csv"
+    path.write_text("\n".join([header] + [first] * 12_345) + "\n")
+    flows_import(cluster=demo_snapshot.cluster, path=path)
+    body = client_as("viewer").get(flows_url()).content.decode()
+    assert 'data-figure="matched">12,345<' in body
+    assert 'data-figure="allowed">12,345<' in body
+    assert "<td>12,346</td>" in body  # lines read, the header included
+
+
 def test_the_page_shows_the_replay_as_netpol_flows_answers_it(var_dir, client_as, demo_snapshot):
     flows_import(cluster=demo_snapshot.cluster, path=DEMO_FLOWS)
     expected = replay(engine_model(demo_snapshot), [DEMO_FLOWS]).to_dict()

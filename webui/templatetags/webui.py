@@ -13,3 +13,10 @@ def plain(value):
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True)
     return "" if value is None else str(value)
+
+
+@register.filter
+def count(value):
+    """A whole number with thousands separators (1,234,567), as figures at 50k pods need;
+    anything else unchanged."""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
