@@ -189,16 +189,8 @@ def changed_model(
     # A pasted policy the engine could not read at all still replaces its namespace/name.
     model = base.with_policies(add=pasted, remove=pasted_keys | set(remove), errors=errors)
     if not incremental:
-        model = ClusterModel(
-            namespaces=list(base.namespaces.values()),
-            pods=base.pods,
-            nodes=base.nodes,
-            policies=[dataclasses.replace(p) for p in model.policies],
-            services=base.services,
-            errors=model.errors,
-            declared_cidrs=base.declared,
-            cluster_policies=base.cluster_policies,  # the tiers around the changed ones
-            cilium_policies=base.cilium_policies,
+        model = base.copy_with(
+            policies=[dataclasses.replace(p) for p in model.policies], errors=model.errors
         )
     changes = Changes(
         added=sorted(pasted_keys - existing),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -11,6 +13,7 @@ from netpol import whatif
 from netpol.collect.manifests import ManifestCollector
 from netpol.collect.normalize import normalize
 from netpol.engine import ClusterModel
+from netpol.load import load_paths
 
 DENY_BATCH = """\
 apiVersion: networking.k8s.io/v1
@@ -694,3 +697,34 @@ def test_runs_are_for_auditors_and_of_their_own_cluster(client_as, demo_snapshot
     assert other.get(reverse("webui:whatif_run", args=["other", run.pk])).status_code == 404
     assert "data-run-url" not in other.get(f"{url('other')}?run={run.pk}").content.decode()
     assert other.get(f"{url()}?run=nope").status_code == 404
+
+
+def test_a_what_if_on_a_calico_cluster_keeps_every_kind():
+    """The changed cluster is the snapshot's with only the pasted policy changed: Calico's
+    tiers, network sets, ServiceAccounts and staged policies stay, on both paths."""
+    base = load_paths([Path(__file__).parent / "fixtures" / "cli" / "calico.yaml"])
+    # Replace a Kubernetes policy, which sits in Calico's default tier at order 1000:
+    # web admits its own namespace instead of monitoring.
+    spec = "podSelector: {matchLabels: {app: web}}, ingress: [{from: [{podSelector: {}}]}]"
+    add = whatif.read_policies(policy("web-from-monitoring", "shop", spec))[0]
+    for incremental in (True, False):
+        model, _ = whatif.changed_model(base, add=add, remove=set(), incremental=incremental)
+        for kind in (
+            "calico_policies",
+            "calico_tiers",
+            "calico_network_sets",
+            "service_accounts",
+            "staged_policies",
+        ):
+            assert getattr(model, kind) == getattr(base, kind), kind
+        assert model.calico_policies  # the fixture has some: the check is not vacuous
+    fast = whatif.compare(base, add=add)
+    full = whatif.compare(base, add=add, incremental=False)
+    assert fast == full
+    rows = {
+        change: {(r["from"]["key"], r["to"]["key"], tuple(r["ports"])) for r in rows}
+        for change, rows in fast["connections"].items()
+        if change in ("gained", "lost")
+    }
+    assert rows["lost"] == {("monitoring/Pod/prom-0", "shop/Pod/web-0", ("TCP/8080",))}
+    assert ("shop/Pod/db-0", "shop/Pod/web-0", ("all ports",)) in rows["gained"]

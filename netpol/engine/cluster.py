@@ -331,6 +331,26 @@ class ClusterModel:
         with self._derived_lock:
             return self._derived.setdefault(key, value)  # type: ignore[return-value]
 
+    def copy_with(self, *, policies: list[Policy], errors: list[PolicyError]) -> ClusterModel:
+        """A new model of this one's objects, every kind kept, with its NetworkPolicies
+        and their problems replaced (the policies must be copies: a model numbers them)."""
+        return type(self)(
+            namespaces=list(self.namespaces.values()),
+            pods=self.pods,
+            nodes=self.nodes,
+            policies=policies,
+            services=self.services,
+            errors=errors,
+            declared_cidrs=self.declared,
+            cluster_policies=self.cluster_policies,
+            cilium_policies=getattr(self, "cilium_policies", ()),
+            calico_policies=getattr(self, "calico_policies", ()),
+            calico_tiers=getattr(self, "calico_tiers", ()),
+            calico_network_sets=getattr(self, "calico_network_sets", ()),
+            service_accounts=getattr(self, "service_accounts", ()),
+            staged_policies=getattr(self, "staged_policies", ()),
+        )
+
     def with_policies(
         self, *, add: list[Policy] = (), remove=(), errors: list[PolicyError] = ()
     ) -> ClusterModel:

@@ -47,18 +47,9 @@ def with_policies(base, add: list[Policy], remove: set[str], errors: list[Policy
     # A model numbers its policies (policy.id), so the kept ones are copies.
     kept = [_copy(p) for p in base.policies if p.key not in dropped]
     added = [_copy(p) for p in add]
-    model = type(base)(  # a ClusterModel; cluster.py imports this module
-        namespaces=list(base.namespaces.values()),
-        pods=base.pods,
-        nodes=base.nodes,
+    model = base.copy_with(
         policies=kept + added,
-        services=base.services,
         errors=[e for e in base.errors if e.policy not in dropped] + list(errors),
-        declared_cidrs=base.declared,
-        cluster_policies=base.cluster_policies,  # the tiers around the changed ones
-        cilium_policies=getattr(base, "cilium_policies", ()),
-        calico_policies=getattr(base, "calico_policies", ()),
-        calico_tiers=getattr(base, "calico_tiers", ()),
     )
     if _keeps_classes(base, added):
         # Seed the model's cached answers (functools.cached_property keeps them in the
