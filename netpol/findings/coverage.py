@@ -130,6 +130,21 @@ def compute(facts: Facts) -> Coverage:
             nc.default_deny_ingress.append(policy.name)
         if is_default_deny(policy, EGRESS):
             nc.default_deny_egress.append(policy.name)
+    # A namespaced Cilium policy is a policy of the namespace too (its key names its
+    # kind); selecting every pod of it, it is the namespace's default deny for each
+    # direction it has rules in, as an empty podSelector would be.
+    for other in facts.model.cilium_policies:
+        nc = namespaces.get(other.namespace)
+        if nc is None:
+            continue
+        nc.policies.append(other.key)
+        every_pod = other.selector.pods.is_empty and other.selector.namespaces.is_empty
+        for direction, denies in (
+            (INGRESS, nc.default_deny_ingress),
+            (EGRESS, nc.default_deny_egress),
+        ):
+            if every_pod and other.default_deny[direction]:
+                denies.append(other.key)
     # Per workload: [running pods, all isolated for ingress, all isolated for egress].
     workloads: dict[tuple[str, str], list] = {}
     # A Deny of a cluster-wide policy about a pod covers it as a NetworkPolicy would.

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from netpol.findings import audit
 from netpol.findings.finding import fingerprint
+from netpol.load import load_paths
 from tests.findings.helpers import (
     DB,
     SECURE,
@@ -176,3 +180,21 @@ def test_hostnetwork_and_pending_pods_are_left_out_of_ratios():
     assert c["pods"] == 4 and c["no_traffic_pods"] == 1
     assert report.findings == []
     assert WEB and DB  # imported for the fixtures' sake
+
+
+def test_a_namespaced_cilium_policy_is_the_namespaces_policy_and_default_deny():
+    """The Cilium demo: `isolate-ledger` selects every pod of ledger (endpointSelector {})
+    with ingress rules, so ledger has a policy and a default deny for ingress, as an
+    empty podSelector would give; web's policy selects some pods only."""
+    root = Path(__file__).resolve().parents[2] / "auditor" / "demo_cluster_cilium"
+    report = audit(load_paths([root])).to_dict()
+    coverage = report["coverage"]
+    assert coverage["without_policy"] == ["kube-system", "sandbox"]
+    assert "ledger" not in coverage["without_default_deny"]["ingress"]
+    assert "ledger" in coverage["without_default_deny"]["egress"]  # no egress rules
+    assert "web" in coverage["without_default_deny"]["ingress"]
+    ledger = coverage["namespaces"]["ledger"]
+    assert ledger["default_deny"]["ingress"] == ["cilium/ledger/isolate-ledger"]
+    rules = {(f["rule"], f["namespace"]) for f in report["findings"]}
+    assert ("NP004", "ledger") not in rules and ("NP003", "ledger") not in rules
+    assert ("NP002", "ledger") in rules  # its pods may still connect anywhere
