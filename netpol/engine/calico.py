@@ -174,7 +174,7 @@ def parse_calico_policy(obj, error_type):
         return ignored("spec.order", f"{order!r} is not a number")
     for field in ("serviceAccountSelector",):
         if spec.get(field):
-            return ignored(f"spec.{field}", "service accounts are not collected")
+            return ignored(f"spec.{field}", "service-account selectors are not evaluated yet")
     for field in ("doNotTrack", "preDNAT"):
         if spec.get(field):
             return ignored(f"spec.{field}", "applies to host endpoints only")
