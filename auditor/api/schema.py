@@ -448,6 +448,10 @@ NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 # The ``status`` filter of snapshot and report lists: both have these four.
 STATUSES = Snapshot.Status.values
 
+# A team is a label value or a name an admin typed: any text but a NUL byte, which
+# every request refuses (auditor/middleware.py).
+TEAM_NAME = {"type": "string", "maxLength": 100, "pattern": "^[^\\x00]*$"}
+
 PARAMETERS = {
     "name": _parameter(
         "name", "path", {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"}, "The cluster's name."
@@ -479,7 +483,7 @@ PARAMETERS = {
     "team": _parameter(
         "team",
         "query",
-        {"type": "string", "maxLength": 100},
+        TEAM_NAME,
         "Only this team's namespaces (`-`: those with no team; empty: the whole cluster); a team no "
         "namespace has is a 404.",
     ),
@@ -688,7 +692,7 @@ PATHS = {
             _parameter(
                 "team",
                 "query",
-                {"type": "string", "maxLength": 100},
+                TEAM_NAME,
                 "Only reports of schedules that target this team (empty: every report).",
             ),
             _p("page"),
