@@ -24,31 +24,31 @@ class Command(BaseCommand):
 
     def handle(self, *args, username, interval, **options):
         self._admin(username)
-        cluster, created = Cluster.objects.get_or_create(
-            name="demo",
-            defaults={
-                "description": "Bundled demo cluster (manifests)",
-                "source": Cluster.Source.MANIFESTS,
-                "manifest_path": "auditor/demo_cluster",
-                "snapshot_interval": interval,
-            },
-        )
-        verb = "registered" if created else "already registered"
-        self.stdout.write(f"demo cluster {verb}: snapshots every {cluster.snapshot_interval} s")
+        cluster = self._register("demo", "Bundled demo cluster", "auditor/demo_cluster", interval)
         self._flows(cluster)
         # A second, smaller cluster run by Cilium: its CiliumNetworkPolicies are enforced
         # there, where the Calico-run demo would only show them.
-        cilium, created = Cluster.objects.get_or_create(
-            name="demo-cilium",
+        self._register(
+            "demo-cilium",
+            "Bundled demo cluster run by Cilium",
+            "auditor/demo_cluster_cilium",
+            interval,
+        )
+
+    def _register(self, name: str, description: str, path: str, interval: int) -> Cluster:
+        """One bundled cluster read from its manifests; an existing one is left as it is."""
+        cluster, created = Cluster.objects.get_or_create(
+            name=name,
             defaults={
-                "description": "Bundled demo cluster run by Cilium (manifests)",
+                "description": f"{description} (manifests)",
                 "source": Cluster.Source.MANIFESTS,
-                "manifest_path": "auditor/demo_cluster_cilium",
+                "manifest_path": path,
                 "snapshot_interval": interval,
             },
         )
         verb = "registered" if created else "already registered"
-        self.stdout.write(f"demo-cilium cluster {verb}: snapshots every {cilium.snapshot_interval} s")
+        self.stdout.write(f"{name} cluster {verb}: snapshots every {cluster.snapshot_interval} s")
+        return cluster
 
     def _flows(self, cluster) -> None:
         """The demo's observed flows, so the Flows and what-if pages replay something."""
