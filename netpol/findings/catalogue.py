@@ -377,6 +377,62 @@ _RULES = [
         "outside addresses, or narrow the rule that opens a later hop so that only the "
         "workloads that need the crown jewel reach it.",
     ),
+    # --- Mistakes the other policy APIs invite (issue 13; netpol/findings/kinds.py) -------
+    Rule(
+        "NP043",
+        "Cilium rule open to every pod and the whole internet",
+        "high",
+        "permissive",
+        "The rule's peers hold every pod of the cluster, its nodes and every address outside "
+        'it: the entity `all` (Cilium: "the combination of all known clusters as well world '
+        'and whitelists all communication"), or `world` together with `cluster` ("all '
+        'network endpoints inside of the local cluster", host and remote nodes included). '
+        "Written to open the internet, it also opens the pods to every compromised "
+        "neighbour. Rules listing only `toPorts` (every peer by definition) are not reported.",
+        "Keep `world` (or the CIDRs really needed) for the outside, and name in-cluster peers "
+        "with `fromEndpoints`/`toEndpoints`; restrict the ports.",
+    ),
+    Rule(
+        "NP044",
+        "Calico policy without order",
+        "low",
+        "mistake",
+        "Calico: \"If the order is omitted, it may be considered to be 'infinite' - i.e. the "
+        'policy will be applied last" in its tier. The policy shares pods with ordered '
+        "policies of its tier (Kubernetes NetworkPolicies count as order 1000 in `default`), "
+        "so their rules decide first: a Deny written to override them does not.",
+        "Set `spec.order` to where the policy belongs among the others of its tier (lower "
+        "is earlier; below 1000 comes before the Kubernetes NetworkPolicies).",
+    ),
+    Rule(
+        "NP045",
+        "Deny rule shadowed by an earlier allow",
+        "medium",
+        "mistake",
+        "Rules of a Calico tier, and of a ClusterNetworkPolicy tier, are walked in order and "
+        "the first match decides. Every connection this Deny matches, on every pod it is "
+        "about, is matched first by earlier rules of its tier, an Allow (Accept) among "
+        "them: the Deny never applies and traffic it was written to refuse is allowed. "
+        "Computed on what the rules match in this snapshot (pods, addresses, ports), so "
+        "selectors written differently but matching the same pods count.",
+        "Move the Deny before the Allow (a lower Calico `order`, a lower priority, or an "
+        "earlier place in the rule list), or narrow the Allow so it leaves out what the "
+        "Deny is for.",
+    ),
+    Rule(
+        "NP046",
+        "Rules the audit cannot decide",
+        "info",
+        "mistake",
+        "Some rules depend on what a snapshot cannot show: Cilium L7 `rules` and TLS, "
+        "`toFQDNs`, `toServices`, `toGroups`/`fromGroups`; ClusterNetworkPolicy "
+        "`domainNames`; Calico `http` matches, `services` and source ports. The finding "
+        "names each field and what the audit assumed (L7 and HTTP rules allow every "
+        "request at L3/L4; names, services and groups match nothing), so answers about "
+        "these pods may differ from the cluster's.",
+        "Check these rules by hand or with the CNI's own tools (`cilium policy`, Hubble, "
+        "Calico's flow logs); where an L3/L4 rule can say the same, prefer it.",
+    ),
 ]
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES}

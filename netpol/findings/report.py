@@ -18,6 +18,7 @@ from netpol.paths import DEFAULT_CROWN_JEWELS
 
 from . import cni as cni_module
 from . import compliance, coverage, exposure, headline, jewels, mistakes, permissive, score, tiers
+from . import kinds as kind_mistakes
 from .catalogue import SEVERITIES, SEVERITY_RANK
 from .facts import Facts
 from .finding import Finding
@@ -70,6 +71,7 @@ def audit(model: ClusterModel, *, crown_jewels: str | None = DEFAULT_CROWN_JEWEL
     found += cni_module.findings(detected)
     found += jewels.findings(model, crown_jewels)
     found += tiers.findings(facts)
+    found += kind_mistakes.findings(facts)
     if detected["warning"]:
         for f in found:
             f.warnings.append(detected["warning"])
