@@ -88,8 +88,16 @@ def workload_key(pod: Pod) -> tuple[str, str, str]:
 
 
 # The policy kinds beyond NetworkPolicy that have a page of their own.
+# Calico's are named as their pages' URLs name them (its NetworkPolicy shares Kubernetes'
+# kind name).
 OTHER_POLICY_KINDS = frozenset(
-    [*CLUSTER_POLICY_KINDS, "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"]
+    [
+        *CLUSTER_POLICY_KINDS,
+        "CiliumNetworkPolicy",
+        "CiliumClusterwideNetworkPolicy",
+        "CalicoNetworkPolicy",
+        "CalicoGlobalNetworkPolicy",
+    ]
 )
 
 

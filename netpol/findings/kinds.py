@@ -32,6 +32,7 @@ DENY = "Deny"
 LOG = "Log"
 DEFAULT_TIER = "default"  # Calico's tier of the Kubernetes NetworkPolicies (order 1000)
 KUBERNETES_ORDER = 1000.0
+APPLIED_AFTER_SHOWN = 5  # NP044 names the first policies it now follows, in walk order
 WORLD_ENTITIES = ("world", "world-ipv4", "world-ipv6")
 # The Cilium peer fields the engine cannot resolve, and what it assumed of them.
 _UNRESOLVED_PEERS = ("toFQDNs", "toServices", "toGroups", "fromGroups")
@@ -169,6 +170,21 @@ def _calico_orderless(facts: Facts, calico) -> list[Finding]:
         key = (id(r.policy), r.direction)
         about[key] = about.get(key, 0) | r.local
         owners[id(r.policy)] = (r.policy, r.tier)
+    # Per tier and direction: the ordered owners in walk order, and all they are about.
+    ordered: dict[tuple[str, str], list[tuple[float, str, int]]] = {}
+    union: dict[tuple[str, str], int] = {}
+    for key, (owner, tier) in owners.items():
+        order = _owner_order(owner)
+        if math.isinf(order):
+            continue
+        ref = policy_ref(owner)
+        for direction in (INGRESS, EGRESS):
+            bits = about.get((key, direction), 0)
+            if bits:
+                ordered.setdefault((tier, direction), []).append((order, ref, bits))
+                union[tier, direction] = union.get((tier, direction), 0) | bits
+    for entries in ordered.values():
+        entries.sort(key=lambda e: (e[0], e[1]))
     out = []
     for policy in facts.model.calico_policies:
         if not math.isinf(policy.order):
@@ -176,31 +192,33 @@ def _calico_orderless(facts: Facts, calico) -> list[Finding]:
         shared, before = 0, {}
         for direction in policy.types:
             mine = about.get((id(policy), direction), 0)
-            if not mine:
+            common = mine & union.get((policy.tier, direction), 0)
+            if not common:
                 continue
-            for other, tier in owners.values():
-                if other is policy or tier != policy.tier or math.isinf(_owner_order(other)):
-                    continue
-                common = mine & about.get((id(other), direction), 0)
-                if common:
-                    shared |= common
-                    before[policy_ref(other)] = _owner_order(other)
+            shared |= common
+            # The first few it now follows, in walk order, name the finding.
+            for order, ref, bits in ordered[policy.tier, direction]:
+                if len(before) >= APPLIED_AFTER_SHOWN:
+                    break
+                if mine & bits:
+                    before.setdefault(ref, order)
         if not shared:
             continue
         ref = calico_ref(policy)
-        ordered = sorted(before, key=lambda k: (before[k], k))
+        after = sorted(before, key=lambda k: (before[k], k))
         workloads = facts.workload_refs(shared)
-        lowest = before[ordered[0]]
+        lowest = before[after[0]]
         out.append(
             make(
                 "NP044",
                 f"{ref} has no order, so Calico applies it after every ordered policy of "
-                f"tier {policy.tier}: its rules come after those of {short_list(ordered, 3)} "
-                f"for {plural(len(workloads), 'workload')} ({short_list(workloads)}).",
-                [ref, *ordered, *workloads],
+                f"tier {policy.tier}: its rules come after those of {short_list(after, 3)}"
+                f"{' and others' if len(after) >= APPLIED_AFTER_SHOWN else ''} for "
+                f"{plural(len(workloads), 'workload')} ({short_list(workloads)}).",
+                [ref, *after, *workloads],
                 identity={"policy": ref},
                 namespace=policy.namespace or "",
-                evidence={"field": "spec.order", "tier": policy.tier, "applied_after": ordered},
+                evidence={"field": "spec.order", "tier": policy.tier, "applied_after": after},
                 # An order below the first it now follows puts it before all of them.
                 snippet=to_yaml({"spec": {"tier": policy.tier, "order": max(0, int(lowest) - 10)}}),
                 workloads=workloads,
