@@ -40,7 +40,9 @@ from netpol.collect.normalize import (
     ServiceAccountRecord,
     ServiceRecord,
 )
+from netpol.enforcement import AUTO, notes, split
 from netpol.engine import ClusterModel, model_from_bytes, model_to_bytes
+from netpol.load import build
 
 from .models import (
     ClusterPolicy,
@@ -109,12 +111,13 @@ def snapshot_objects(snapshot: Snapshot) -> dict[str, list[dict]]:
 
 
 def build_model(snapshot: Snapshot) -> ClusterModel:
-    """The engine's model of a stored snapshot."""
-    arguments: dict[str, list[dict]] = {}
-    for kind, objects in snapshot_objects(snapshot).items():  # kinds may share an argument
-        arguments.setdefault(KIND_TABLE[kind].argument, []).extend(objects)
-    declared = snapshot.cluster.declared_cidrs
-    return ClusterModel.from_objects(**arguments, declared_cidrs=declared)
+    """The engine's model of a stored snapshot: the kinds the network plugin found among
+    its pods enforces are applied, the others kept on the model as ``unenforced``
+    (``netpol/enforcement.py``)."""
+    applied, unenforced, enforcement = split(snapshot_objects(snapshot), AUTO)
+    for line in notes(enforcement, unenforced, applied):
+        logger.info("snapshot #%s: %s", snapshot.pk, line)
+    return build(applied, unenforced, enforcement, snapshot.cluster.declared_cidrs)
 
 
 # Pages of one review keep asking about the same snapshot or two.
@@ -135,12 +138,15 @@ def engine_model(snapshot: Snapshot) -> ClusterModel:
 
 @cache
 def _engine_code() -> str:
-    """A digest of the engine's source: a model pickled by other code is not loaded."""
+    """A digest of the engine's source and of the table of kinds each plugin enforces: a
+    model pickled by other code, or filtered by another table, is not loaded."""
+    import netpol.enforcement
     import netpol.engine
 
     digest = hashlib.sha256()
     for path in sorted(Path(netpol.engine.__file__).parent.glob("*.py")):
         digest.update(path.read_bytes())
+    digest.update(Path(netpol.enforcement.__file__).read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -39,6 +39,21 @@ PROG = "netaudit"
 # --help imports neither; tests/test_cli.py checks they agree.
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 SEVERITY_CHOICES = ("critical", "high", "medium", "low")
+# netpol.enforcement.CNI_CHOICES, written here for the same reason (tests/test_cli_cni.py).
+CNI_CHOICES = (
+    "auto",
+    "any",
+    "calico",
+    "canal",
+    "cilium",
+    "antrea",
+    "kube-router",
+    "weave",
+    "azure-npm",
+    "gke-network-policy",
+    "flannel",
+    "aws-vpc-cni",
+)
 
 
 def _warn(message: str) -> None:
@@ -55,7 +70,8 @@ def _load(paths: Iterable[str | Path], args: argparse.Namespace | None = None) -
     from .load import load_paths
 
     declared = _declared_cidrs(paths, args)
-    model = load_paths(paths, declared_cidrs=declared, warn=_warn)
+    cni = getattr(args, "cni", None) or "auto"
+    model = load_paths(paths, declared_cidrs=declared, warn=_warn, cni=cni, inform=_inform)
     if model.pod_ranges_source == "inferred":
         _inform(
             f"pod ranges inferred from pod IPs: {', '.join(model.inferred_pod_cidrs)} "
@@ -933,6 +949,20 @@ def _ranges() -> argparse.ArgumentParser:
             metavar="CIDR",
             help=f"a {what} CIDR of the cluster (repeatable)",
         )
+    plugin = ranges.add_argument_group(
+        "network plugin",
+        "Policies of a kind the cluster's network plugin does not enforce are ignored (a "
+        "note on stderr names them; the audit reports them as NP042).",
+    )
+    plugin.add_argument(
+        "--cni",
+        choices=CNI_CHOICES,
+        default="auto",
+        metavar="PLUGIN",
+        help="the network plugin whose policy kinds are applied: auto (default: found "
+        "among the pods; every kind when none is), any (every kind), or one of "
+        + ", ".join(CNI_CHOICES[2:]),
+    )
     return ranges
 
 

@@ -123,6 +123,8 @@ class ClusterModel:
         calico_network_sets: list[dict] = (),
         service_accounts: list[dict] = (),
         staged_policies: list[dict] = (),
+        unenforced: list[dict] = (),
+        enforcement: dict | None = None,
     ):
         self.namespaces = {ns.name: ns for ns in namespaces}
         # Pods and policies may name namespaces absent from the input; the API server
@@ -150,6 +152,11 @@ class ClusterModel:
         self.calico_network_sets = list(calico_network_sets)
         self.service_accounts = list(service_accounts)
         self.staged_policies = list(staged_policies)
+        # Objects of kinds the cluster's network plugin does not enforce (API-shaped, as
+        # given), shown but never evaluated, and what decided it (netpol/enforcement.py;
+        # {} when every kind given is applied).
+        self.unenforced = list(unenforced)
+        self.enforcement = dict(enforcement or {})
         self.errors = list(errors)
         self.declared = DeclaredCidrs.of(declared_cidrs)
         self.declared_cidrs = self.declared.all()
@@ -349,6 +356,8 @@ class ClusterModel:
             calico_network_sets=getattr(self, "calico_network_sets", ()),
             service_accounts=getattr(self, "service_accounts", ()),
             staged_policies=getattr(self, "staged_policies", ()),
+            unenforced=getattr(self, "unenforced", ()),
+            enforcement=getattr(self, "enforcement", None),
         )
 
     def with_policies(

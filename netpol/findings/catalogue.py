@@ -365,6 +365,22 @@ _RULES = [
         "replace the Pass with the Accept or Deny you mean.",
     ),
     Rule(
+        "NP042",
+        "Policies of a kind the network plugin does not enforce",
+        "high",
+        "mistake",
+        "The cluster holds policies of a kind its network plugin does not read (a "
+        "CiliumNetworkPolicy on Calico, a Calico GlobalNetworkPolicy on Cilium, an "
+        "AdminNetworkPolicy on Cilium, any of them on kube-router). The API server accepts "
+        "them, since their CRDs are installed, so they look in force; nothing applies them, "
+        "and the pods their authors meant to isolate stay open. Which plugin enforces which "
+        "kind, with the documentation of each: docs/semantics-enforcement.md.",
+        "Rewrite them as a kind the plugin enforces (a NetworkPolicy is read by every "
+        "plugin that enforces policies), or run the plugin they were written for, then "
+        "delete them so nobody relies on them. If the audit identified the plugin wrongly, "
+        "name it: netaudit --cni PLUGIN (or --cni any to apply every kind).",
+    ),
+    Rule(
         "NP050",
         "The internet reaches a crown jewel in a few connections",
         "high",

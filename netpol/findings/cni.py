@@ -4,50 +4,26 @@ Detected from the pods (and their workloads) in kube-system and in the namespace
 plugins install themselves into, by workload or pod name and by the usual labels. Flannel
 alone does not enforce policies; with Calico beside it (Canal) it does. The AWS VPC CNI
 enforces them only when its network policy agent is enabled, which the pods do not show,
-so alone it leaves the answer unknown.
+so alone it leaves the answer unknown. The table of plugins is ``netpol/enforcement.py``'s.
+
+NP042: policies of a kind the plugin does not enforce (``model.unenforced``), one finding
+per kind, with the pods they would have isolated (or, cluster-wide kinds, decided for).
 """
 
 from __future__ import annotations
 
-from netpol.engine import ClusterModel
-
-from .finding import Finding, make, workload_ref
-
-PLUGIN_NAMESPACES = (
-    "kube-system",
-    "kube-flannel",
-    "calico-system",
-    "tigera-operator",
-    "cilium",
-    "kube-router",
-    "antrea-system",
+from netpol.collect.kinds import KIND_TABLE
+from netpol.enforcement import (
+    CLUSTER_KINDS,
+    PLUGIN_NAMESPACES,
+    PLUGINS,
+    kind_of,
+    plugins_of,
+    titled,
 )
+from netpol.engine import ACTIVE, EGRESS, INGRESS, ClusterModel
 
-# plugin -> (enforces, workload/pod name prefixes, (label key, value) pairs)
-PLUGINS: dict[str, tuple[bool | None, tuple[str, ...], tuple[tuple[str, str], ...]]] = {
-    "calico": (
-        True,
-        ("calico-node", "calico-typha", "calico-kube-controllers"),
-        (("k8s-app", "calico-node"), ("k8s-app", "calico-kube-controllers")),
-    ),
-    "canal": (True, ("canal",), (("k8s-app", "canal"),)),
-    "cilium": (
-        True,
-        ("cilium", "anetd"),
-        (("k8s-app", "cilium"), ("app.kubernetes.io/name", "cilium-agent")),
-    ),
-    "antrea": (True, ("antrea-agent", "antrea-controller"), (("app", "antrea"),)),
-    "kube-router": (True, ("kube-router",), (("k8s-app", "kube-router"),)),
-    "weave": (True, ("weave-net",), (("name", "weave-net"),)),
-    "azure-npm": (True, ("azure-npm",), (("k8s-app", "azure-npm"),)),
-    "gke-network-policy": (True, ("netd",), (("k8s-app", "netd"),)),
-    "flannel": (
-        False,
-        ("kube-flannel", "flannel"),
-        (("app", "flannel"), ("k8s-app", "flannel")),
-    ),
-    "aws-vpc-cni": (None, ("aws-node",), (("k8s-app", "aws-node"),)),
-}
+from .finding import Finding, make, plural, short_list, workload_ref
 
 ENFORCING = "enforcing"
 NOT_ENFORCING = "not enforcing"
@@ -66,11 +42,8 @@ def detect(model: ClusterModel) -> dict:
         if pod.namespace not in PLUGIN_NAMESPACES:
             continue
         workload = pod.workload_id
-        name = workload.partition("/")[2]
-        for plugin, (_, prefixes, labels) in PLUGINS.items():
-            by_name = any(name == p or name.startswith(p + "-") for p in prefixes)
-            if by_name or any(pod.labels.get(k) == v for k, v in labels):
-                evidence.setdefault(plugin, set()).add(workload_ref(pod.namespace, workload))
+        for plugin in plugins_of(pod.namespace, workload.partition("/")[2], pod.labels):
+            evidence.setdefault(plugin, set()).add(workload_ref(pod.namespace, workload))
     found = sorted(evidence)
     enforcing = [p for p in found if PLUGINS[p][0] is True]
     if enforcing:
@@ -89,10 +62,156 @@ def detect(model: ClusterModel) -> dict:
     }
     if status == NOT_ENFORCING:
         out["warning"] = WARNING.format(plugins=", ".join(found))
+    enforcement = getattr(model, "enforcement", None) or {}
+    out["applied"] = {
+        "choice": enforcement.get("choice", "any"),
+        "plugins": enforcement.get("plugins", []),
+        "source": enforcement.get("source", "given"),
+        "assumed": enforcement.get("assumed", {}),
+    }
+    out["unenforced"] = unenforced(model)
     return out
 
 
+# Calico's kinds that select no pod themselves: they matter through Calico's policies.
+_CALICO_SUPPORT = ("projectcalico.org/Tier", "projectcalico.org/NetworkSet")
+_CALICO_SUPPORT += ("projectcalico.org/GlobalNetworkSet",)
+
+
+def _object_ref(obj: dict) -> str:
+    """``Kind/ns/name`` (``Kind/name`` when cluster-scoped); Calico's kinds prefixed
+    ``Calico`` as their pages name them, since Calico's NetworkPolicy shares the name."""
+    metadata = obj.get("metadata") or {}
+    kind = obj.get("kind") or "?"
+    if kind_of(obj).startswith("projectcalico.org/"):
+        kind = "Calico" + kind
+    namespace = metadata.get("namespace") or ""
+    name = metadata.get("name") or "?"
+    return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
+
+
+def unenforced(model: ClusterModel) -> list[dict]:
+    """Per kind of policy the model holds but does not apply (``model.unenforced``): its
+    objects, and the running pods it would have changed. A policy of Cilium or Calico
+    counts the pods it would isolate that nothing isolates now (evaluated with the
+    unenforced kind alone over the cluster's pods); a cluster-wide policy counts the pods
+    its subject holds, whose traffic it would decide."""
+    by_kind: dict[str, list[dict]] = {}
+    for obj in getattr(model, "unenforced", ()) or ():
+        by_kind.setdefault(kind_of(obj), []).append(obj)
+    support = [o for k in _CALICO_SUPPORT for o in by_kind.get(k, ())]
+    out = []
+    for key, objects in sorted(by_kind.items()):
+        if key in _CALICO_SUPPORT:
+            continue  # a Tier or a network set alone filters nothing
+        extra = support if key.startswith("projectcalico.org/") else []
+        pods = _pods_changed(model, key, objects + extra)
+        out.append(
+            {
+                "kind": ("Calico " if key.startswith("projectcalico.org/") else "")
+                + (KIND_TABLE[key].kind if key in KIND_TABLE else key),
+                "key": key,
+                "objects": sorted(_object_ref(o) for o in objects),
+                "with": sorted(_object_ref(o) for o in extra),
+                "pods": [p.key for p in pods],
+                "workloads": sorted({workload_ref(p.namespace, p.workload_id) for p in pods}),
+                "namespaces": sorted({p.namespace for p in pods}),
+                "decides": key in CLUSTER_KINDS,
+            }
+        )
+    return out
+
+
+def _pods_changed(model: ClusterModel, key: str, objects: list[dict]) -> list:
+    argument = KIND_TABLE[key].argument if key in KIND_TABLE else ""
+    if argument not in ("cluster_policies", "cilium_policies", "calico_policies"):
+        return []
+    # The unenforced kind alone, parsed by the engine and evaluated over this cluster's
+    # pods (a throwaway model: nothing of ``model`` is renumbered).
+    parsed = ClusterModel.from_objects(**{argument: objects})
+    alone = ClusterModel(
+        namespaces=list(model.namespaces.values()),
+        pods=model.pods,
+        nodes=model.nodes,
+        policies=[],
+        services=model.services,
+        declared_cidrs=model.declared,
+        cluster_policies=parsed.cluster_policies,
+        cilium_policies=parsed.cilium_policies,
+        calico_policies=parsed.calico_policies,
+        calico_tiers=parsed.calico_tiers,
+        calico_network_sets=parsed.calico_network_sets,
+        service_accounts=getattr(model, "service_accounts", ()),
+    )
+    active = [p for p in model.pods if p.state == ACTIVE]
+    if argument == "cluster_policies":
+        return [
+            p
+            for p in active
+            if any(
+                c.selects(model.namespaces[p.namespace].labels, p.labels)
+                for c in alone.cluster_policies
+            )
+        ]
+    return [
+        p
+        for p in active
+        if any(alone.is_isolated(p, d) and not model.is_isolated(p, d) for d in (INGRESS, EGRESS))
+    ]
+
+
 def findings(cni: dict) -> list[Finding]:
+    return _plugin_findings(cni) + [_np042(cni, kind) for kind in cni.get("unenforced", ())]
+
+
+def _np042(cni: dict, kind: dict) -> Finding:
+    applied = cni["applied"]
+    runs = titled(applied["plugins"]) or "no known plugin"
+    how = (
+        "as found among its pods"
+        if applied["source"] == "detected"
+        else f"as given (--cni {applied['choice']})"
+    )
+    n, pods = len(kind["objects"]), kind["pods"]
+    plural_kind = kind["kind"][:-1] + "ies" if kind["kind"].endswith("Policy") else kind["kind"]
+    what = f"{n} {kind['kind'] if n == 1 else plural_kind}"
+    they = "it" if n == 1 else "they"
+    if kind["decides"]:
+        effect = (
+            f"{they} would decide the traffic of {plural(len(pods), 'pod')} "
+            f"({short_list(kind['namespaces'])})"
+            if pods
+            else f"{'its subject holds' if n == 1 else 'their subjects hold'} no running pod"
+        )
+    else:
+        effect = (
+            f"{they} would isolate {plural(len(pods), 'pod')} that nothing isolates now "
+            f"({short_list(kind['namespaces'])}), open to every connection"
+            if pods
+            else f"{they} would isolate no pod that is open now"
+        )
+    namespaces = {o.split("/")[1] for o in kind["objects"] if o.count("/") == 2}
+    return make(
+        "NP042",
+        f"{what} {'is' if n == 1 else 'are'} not enforced: the cluster runs {runs} ({how}), "
+        f"which does not read {kind['kind']}; {effect}. Objects: {short_list(kind['objects'])}.",
+        kind["objects"] + kind["workloads"],
+        identity={"kind": kind["key"]},
+        namespace=next(iter(namespaces)) if len(namespaces) == 1 else "",
+        evidence={
+            "kind": kind["kind"],
+            "plugins": applied["plugins"],
+            "source": applied["source"],
+            "objects": kind["objects"],
+            "with": kind["with"],
+            "pods": len(pods),
+            "namespaces": kind["namespaces"],
+        },
+        workloads=kind["workloads"],
+    )
+
+
+def _plugin_findings(cni: dict) -> list[Finding]:
     objects = [o for p in cni["plugins"] for o in cni["evidence"][p]]
     if cni["status"] == NOT_ENFORCING:
         return [
