@@ -1,22 +1,25 @@
 """Observed flows per cluster: import a flow file, and replay what was imported.
 
-An import streams the file through ``netpol.flows.read_flows`` (one record at a time,
-whatever its size) and keeps only its distinct conversations: both ends as the file gives
-them, port, protocol, the flow's own verdict, how many flows, and the first and last
-time each was seen (RFC 3339 UTC, when the file gives times). They are written to a
-gzipped JSON-lines file under ``VAR_DIR/flows`` and described by a ``FlowImport`` row. The
-ends are matched to pods only when a page replays them (``flows_replay``), so the same
-import is judged against whichever snapshot or what-if the page shows.
+An import streams the file through ``netpol.flows.count_flows`` (each kind of line
+decoded once, in bounded memory whatever its size) and keeps only its distinct
+conversations: both ends as the file gives them, port, protocol, the flow's own
+verdict, how many flows, and the first and last time each was seen (RFC 3339 UTC, when
+the file gives times). They are written to a gzipped JSON-lines file under
+``VAR_DIR/flows`` and described by a ``FlowImport`` row. The ends are matched to pods
+only when a page replays them (``flows_replay``), so the same import is judged against
+whichever snapshot or what-if the page shows.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import tempfile
 import uuid
 from collections import Counter
-from itertools import chain, islice
+from datetime import datetime
+from itertools import chain
 from pathlib import Path
 
 import orjson
@@ -29,9 +32,9 @@ from netpol.flows import (
     FlowFileError,
     Observed,
     Resolver,
+    count_flows,
     detect,
     instant,
-    read_flows,
     replay_counted,
     time_text,
     widen,
@@ -45,7 +48,6 @@ from .storage import engine_model
 # Distinct conversations one import may hold: beyond this a file is not a sample of
 # traffic a page can replay but a scan; the import stops with a message saying so.
 MAX_CONVERSATIONS = 2_000_000
-_CHUNK = 10_000
 
 
 class FlowImportError(ValueError):
@@ -135,18 +137,18 @@ def count_conversations(
     path: Path, name: str, progress=None, times: dict | None = None
 ) -> tuple[str, Counts, Counter]:
     """The file's format, what reading it found, and its distinct conversations
-    (``Observed`` → flows), read one record at a time; ``times``: a dict for each
-    conversation's first and last time (``read_flows``)."""
+    (``Observed`` → flows), counted by ``count_flows``; ``times``: a dict for each
+    conversation's first and last time."""
     counts = Counts()
     distinct: Counter = Counter()
     try:
         fmt = detect(path)
         total = path.stat().st_size
         report = None if progress is None else lambda done: progress(done, total)
-        flows = read_flows(path, counts, fmt, report, times=times)
-        # Counted in chunks: Counter.update runs in C, the chunk bounds the memory.
-        while chunk := list(islice(flows, _CHUNK)):
-            distinct.update(chunk)
+        # Each kind of line decoded once (netpol.flows.counting): the file's flows come
+        # already counted, a batch at a time, and only the distinct ones are kept.
+        for batch in count_flows(path, counts, fmt, report, times=times):
+            distinct.update(batch)
             if len(distinct) > MAX_CONVERSATIONS:
                 raise FlowImportError(
                     f"{name}: more than {MAX_CONVERSATIONS:,} distinct conversations; "
@@ -195,13 +197,59 @@ def _end(fields: list) -> End:
     return End(namespace, name, ip, tuple(labels), kind)
 
 
+def imports_key(imports: list[FlowImport]) -> str:
+    """What a replay of ``imports`` depends on, in 64 characters (a run is one replay)."""
+    return hashlib.sha256("\n".join(i.stored for i in imports).encode()).hexdigest()
+
+
+def _when(text: str) -> datetime | None:
+    """An import's first or last time as an aware datetime; None when the file gave
+    none, or gave times that are not RFC 3339."""
+    at = instant(text.encode()).decode() if text else ""
+    if len(at) != 30 or at[-1] != "Z":
+        return None
+    return datetime.fromisoformat(at[:26] + "+00:00")
+
+
+def flows_coverage(imports: list[FlowImport]) -> float | None:
+    """Days from the first flow the imports saw to the last (a gap between two files
+    counts as covered); None when no import gives times."""
+    firsts = [t for i in imports if (t := _when(i.first_seen)) is not None]
+    lasts = [t for i in imports if (t := _when(i.last_seen)) is not None]
+    if not firsts or not lasts:
+        return None
+    return max(0.0, (max(lasts) - min(firsts)).total_seconds() / 86400)
+
+
+def unused_window(cluster: Cluster, imports: list[FlowImport] | None = None) -> dict:
+    """The cluster's unused-rule window and whether the imports cover it: ``days`` (0:
+    off), ``covered`` (days, None without times), ``applies`` (the window is on and
+    covered: the unused rules are those no flow used in its last ``days``, and NP048)."""
+    if imports is None:
+        imports = list(cluster.flow_imports.order_by("pk"))
+    days = cluster.unused_rule_window
+    covered = flows_coverage(imports) if imports else None
+    return {
+        "days": days,
+        "covered": covered,
+        "applies": bool(days and covered is not None and covered >= days),
+    }
+
+
 def flows_replay(
-    *, cluster: Cluster, model: ClusterModel, changed: ClusterModel | None = None
+    *,
+    cluster: Cluster,
+    model: ClusterModel,
+    changed: ClusterModel | None = None,
+    window_days: int = 0,
+    progress=None,
 ) -> dict | None:
     """Every import of ``cluster`` replayed on ``model``, as ``Replay.to_dict()``; None
     when nothing was imported. The replay is kept with the model until the imports
     change; with ``changed`` (a what-if), only the flows it allows are judged again for
-    its ``would_deny``."""
+    its ``would_deny``; with ``window_days``, the unused rules are those no flow used in
+    the last that many days of the flows; ``progress(done, total)`` is told the
+    conversations read and matched so far."""
     imports = list(cluster.flow_imports.order_by("pk"))
     if not imports:
         return None
@@ -209,10 +257,84 @@ def flows_replay(
     def build() -> dict:
         times: dict = {}
         pairs = chain.from_iterable(stored_conversations(i, times) for i in imports)
+        if progress is not None:
+            pairs = _told(pairs, sum(i.conversations for i in imports), progress)
         files = [{"path": i.name, "format": i.format} for i in imports]
-        return replay_counted(model, pairs, files=files, times=times).to_dict()
+        window = window_days * 86400 if window_days else None
+        return replay_counted(model, pairs, files=files, times=times, window=window).to_dict()
 
-    result = model.derived(("auditor.flows", tuple(i.stored for i in imports)), build)
+    key = ("auditor.flows", tuple(i.stored for i in imports), window_days)
+    result = model.derived(key, build)
     if changed is not None:
         result = {**result, "would_deny": would_deny(changed, result["allowed"])}
     return result
+
+
+_TELL_EVERY = 20_000  # conversations between two progress reports
+
+
+def _told(pairs, total: int, progress):
+    done = 0
+    progress(0, total)
+    for done, pair in enumerate(pairs, start=1):
+        if done % _TELL_EVERY == 0:
+            progress(done, total)
+        yield pair
+    progress(done, total)
+
+
+def unused_rules_in_window(*, cluster: Cluster, model: ClusterModel) -> list[dict] | None:
+    """The rules no imported flow used in the cluster's unused-rule window (NP048), most
+    opening first; None when the window is off or the imports do not cover it yet."""
+    imports = list(cluster.flow_imports.order_by("pk"))
+    if not imports or not unused_window(cluster, imports)["applies"]:
+        return None
+    try:
+        result = flows_replay(cluster=cluster, model=model, window_days=cluster.unused_rule_window)
+    except FlowFileError:  # imports stored before conversations kept their times
+        return None
+    return None if result is None else result["unused_rules"]
+
+
+SHOWN = 100  # entries of each list a bounded replay keeps; its totals count them all
+
+
+def bounded_replay(result: dict, shown: int = SHOWN) -> dict:
+    """A replay (``Replay.to_dict()``) cut to what a page draws: for each list its first
+    ``shown`` entries, how many there are and their flows; small enough to store with a
+    run whatever the number of conversations."""
+
+    def cut(entries: list[dict]) -> dict:
+        return {
+            "rows": entries[:shown],
+            "total": len(entries),
+            "flows": sum(e.get("flows", 0) for e in entries),
+        }
+
+    return {
+        "matched": result["matched"],
+        "unmatched": result["unmatched"],
+        "allowed": {**cut(result["allowed"]), "rows": []},  # the page lists no allowed flow
+        "denied": cut(result["denied"]),
+        "outside_policy": cut(result["outside_policy"]),
+        "would_deny": cut(result["would_deny"]),
+        "disagreements": cut(result["disagreements"]),
+        "unused_rules": cut(result["unused_rules"]),
+        "unmatched_ends": {
+            "rows": result["unmatched_ends"][:shown],
+            "total": result["unmatched_ends_total"],
+        },
+        "namespaces": replay_namespaces(result),
+        "window": result["window"],
+        "unused_since": result.get("unused_since"),
+    }
+
+
+def replay_namespaces(result: dict) -> list[str]:
+    """The namespaces of the workloads a replay's flows name (the suggestion form's)."""
+    found = set()
+    for entry in result["allowed"] + result["denied"]:
+        for key in (entry.get("from_workload"), entry.get("to_workload")):
+            if key:
+                found.add(key.split("/", 1)[0])
+    return sorted(found)

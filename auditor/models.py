@@ -99,6 +99,12 @@ class Cluster(models.Model):
         help_text="Crown-jewel workloads: labels their pods carry, as k=v,k2=v2 (attack paths lead to them). "
         "Empty: no crown jewels.",
     )
+    # auditor.flows: NP048, a rule no imported flow used in this many days (0: off).
+    unused_rule_window = models.PositiveIntegerField(
+        default=30, verbose_name="Unused-rule window (days)",
+        help_text="A policy rule that no imported flow used in this many days is a finding (NP048), once the "
+        "imported flows cover that many days. 0: no such finding.",
+    )
 
     periodic_task = models.OneToOneField(
         "django_celery_beat.PeriodicTask", null=True, blank=True, editable=False, on_delete=models.SET_NULL
@@ -783,6 +789,49 @@ class WhatIfRun(models.Model):
 
     def __str__(self) -> str:
         return f"what-if #{self.pk} on snapshot #{self.snapshot_id} ({self.status})"
+
+    @property
+    def colour(self) -> str:
+        return STATUS_COLOURS[self.status]
+
+
+class FlowReplayRun(models.Model):
+    """The imported flows of a cluster replayed on a large snapshot by a worker
+    (``auditor.replay``): which imports, how far it got, and the bounded result the Flows
+    page draws (``auditor.flows.bounded_replay``)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        COMPLETE = "complete", "Complete"
+        FAILED = "failed", "Failed"
+
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="flow_replay_runs")
+    # What was replayed (auditor.flows.imports_key): other imports, another run.
+    imports_key = models.CharField(max_length=64)
+    window_days = models.PositiveIntegerField(default=0)  # the unused-rule window applied; 0: none
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    progress = models.CharField(max_length=200, blank=True)  # the step, in words
+    done = models.BigIntegerField(default=0)  # conversations replayed so far
+    total = models.BigIntegerField(default=0)  # conversations to replay
+    result = models.JSONField(null=True, blank=True)  # auditor.flows.bounded_replay(...)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Refreshed while it runs: a running run with an old heartbeat lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"flow replay #{self.pk} on snapshot #{self.snapshot_id} ({self.status})"
+
+    @property
+    def fraction(self) -> float:
+        """How far the replay got, 0 to 1 (the conversations read and matched)."""
+        return min(1.0, self.done / self.total) if self.total else 0.0
 
     @property
     def colour(self) -> str:

@@ -8,5 +8,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("auditor")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-# Each app's ``tasks`` module, and those of the reports and of what-if runs.
-app.autodiscover_tasks(["auditor", "auditor.reports", "auditor.whatif"])
+# Each app's ``tasks`` module, and those of the reports, what-if runs and flow replays.
+app.autodiscover_tasks(["auditor", "auditor.reports", "auditor.whatif", "auditor.replay"])

@@ -212,6 +212,11 @@ WHATIF_STALE_AFTER = env_int("WHATIF_STALE_AFTER", 60)
 # (about 30 MiB/s, docs/benchmarks.md), so bigger ones go through `manage.py import_flows`.
 # Uploads over 2.5 MB stream to a temporary file, never memory.
 FLOWS_UPLOAD_MAX_BYTES = env_int("FLOWS_UPLOAD_MAX_BYTES", 256 * 2**20)
+# The Flows page replays the imported flows inside the request for a snapshot of at most
+# this many pods; a worker replays them for larger ones, with progress on the page.
+FLOWS_INLINE_MAX_PODS = env_int("FLOWS_INLINE_MAX_PODS", 10_000)
+# A running flow replay whose heartbeat is older than this is taken as dead (worker lost).
+FLOWS_REPLAY_STALE_AFTER = env_int("FLOWS_REPLAY_STALE_AFTER", 60)
 # How the live collector talks to API servers (see netpol.collect.live).
 LIVE_COLLECTOR_OPTIONS = {
     "page_size": env_int("KUBE_PAGE_SIZE", 500),

@@ -20,6 +20,7 @@ ALLOWED_CIRCLES = [
     {"auditor.services", "auditor.tasks"},
     {"auditor.reports.services", "auditor.reports.tasks"},
     {"auditor.whatif.services", "auditor.whatif.tasks"},
+    {"auditor.replay.services", "auditor.replay.tasks"},
 ]
 
 

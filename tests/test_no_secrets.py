@@ -35,6 +35,7 @@ from auditor.models import (
     Cluster,
     ClusterPolicy,
     Delivery,
+    FlowReplayRun,
     NetworkPolicy,
     Pod,
     Report,
@@ -214,6 +215,8 @@ def url_sets(clusters, schedule, report, waiver, tokens) -> dict[str, list[str]]
                 add("webui:workload", **n, namespace=pod.namespace, kind=pod.workload_kind, workload=pod.workload_name)
         for run in WhatIfRun.objects.filter(snapshot__cluster=cluster)[:1]:
             add("webui:whatif_run", **n, pk=run.pk)
+        for run in FlowReplayRun.objects.filter(snapshot__cluster=cluster)[:1]:
+            add("webui:flows_run", **n, pk=run.pk)
         for policy in NetworkPolicy.objects.filter(snapshot=current)[:3]:
             add("webui:policy", **n, namespace=policy.namespace, policy=policy.name)
             add("webui:namespace", **n, namespace=policy.namespace)
@@ -369,6 +372,7 @@ def test_no_secret_in_any_page_api_answer_log_line_or_stored_field(
     finding = demo_snapshot.findings.order_by("pk").first()
     # A what-if run that failed, its error shown to whoever polls it.
     WhatIfRun.objects.create(snapshot=demo_snapshot, status="failed", error="The worker stopped.")
+    FlowReplayRun.objects.create(snapshot=demo_snapshot, status="failed", error="The worker stopped.")
     waiver = Waiver.objects.create(
         cluster=demo, fingerprint=finding.fingerprint, rule=finding.rule, summary=finding.title,
         reason="accepted for the sweep", author=personas["auditor"], expires_at=timezone.now() + timedelta(days=3),

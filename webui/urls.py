@@ -65,4 +65,5 @@ from .views import flows  # noqa: E402
 urlpatterns += [
     path("clusters/<slug:name>/flows/", flows.flows_page, name="flows"),
     path("clusters/<slug:name>/flows/suggest/", flows.suggest_page, name="flows_suggest"),
+    path("clusters/<slug:name>/flows/runs/<int:pk>/", flows.flows_run, name="flows_run"),
 ]

@@ -9,14 +9,31 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.timesince import timesince
 from django.views.decorators.http import require_http_methods
 
 from auditor.access import has_role, require_role
-from auditor.flows import FlowImportError, flows_import_delete, flows_import_upload, flows_replay
-from auditor.models import FlowImport
+from auditor.flows import (
+    SHOWN,
+    FlowImportError,
+    bounded_replay,
+    flows_import_delete,
+    flows_import_upload,
+    flows_replay,
+    replay_namespaces,
+    unused_window,
+)
+from auditor.models import FlowImport, FlowReplayRun
+from auditor.replay.services import (
+    flows_replay_run_fail_stale,
+    flows_replay_run_for,
+    flows_replay_run_request,
+    replays_inline,
+)
 from auditor.storage import engine_model
 from netpol import whatif
 from netpol.engine import InputError
@@ -24,12 +41,14 @@ from netpol.suggest import SuggestionError, suggest
 
 from .common import get_cluster, snapshot_for
 
-SHOWN = 100  # rows of each list on the page; the totals count them all
-
 
 @require_http_methods(["GET", "POST"])
 @require_role("viewer")
 def flows_page(request, name):
+    """The imported flows replayed on the snapshot: inside the request for a snapshot of
+    up to ``FLOWS_INLINE_MAX_PODS`` pods, else by a worker (``auditor.replay``), the page
+    showing its progress (``static/js/flows.js`` polls ``flows_run``) until the stored
+    result is there."""
     cluster = get_cluster(name)
     if request.method == "POST":
         return _post(request, cluster)
@@ -38,20 +57,71 @@ def flows_page(request, name):
         return empty
     pinned = bool(request.GET.get("snapshot"))
     keep = str(snapshot.pk) if pinned else ""
-    result = flows_replay(cluster=cluster, model=engine_model(snapshot))
+    imports = list(cluster.flow_imports.select_related("imported_by"))
+    window = unused_window(cluster, imports)
     context = {
         "cluster": cluster,
         "snapshot": snapshot,
         "pinned": pinned,
-        "imports": list(cluster.flow_imports.select_related("imported_by")),
+        "imports": imports,
+        "window": {**window, "covered_days": _days(window["covered"])},
         "max_size": _size(settings.FLOWS_UPLOAD_MAX_BYTES),
         "max_bytes": settings.FLOWS_UPLOAD_MAX_BYTES,
         "can_import": has_role(request.user, "auditor"),
     }
-    if result is not None:
-        context["replay"] = shown_replay(result, cluster, keep)
-        context["suggest_namespaces"] = suggest_namespaces(result)
+    bounded = None
+    if imports and replays_inline(snapshot):
+        result = flows_replay(
+            cluster=cluster,
+            model=engine_model(snapshot),
+            window_days=window["days"] if window["applies"] else 0,
+        )
+        bounded = None if result is None else bounded_replay(result)
+    elif imports:
+        run = flows_replay_run_fail_stale(run=flows_replay_run_for(snapshot=snapshot))
+        context["run"] = run
+        if run.status == FlowReplayRun.Status.COMPLETE:
+            bounded = run.result
+        elif run.status == FlowReplayRun.Status.FAILED:
+            context["problem"] = run.error
+    if bounded is not None:
+        context["replay"] = shown_replay(bounded, cluster, keep)
+        context["suggest_namespaces"] = bounded["namespaces"]
     return render(request, "webui/flows.html", context)
+
+
+def _days(days: float | None) -> str | None:
+    """Days covered, as the window message says them: whole days, a fraction below one."""
+    if days is None:
+        return None
+    return f"{days:,.0f}" if days >= 1 else f"{days:.1f}".rstrip("0").rstrip(".") or "0"
+
+
+@require_role("viewer")
+def flows_run(request, name, pk):
+    """A replay run's state, polled by static/js/flows.js until it is complete or failed."""
+    cluster = get_cluster(name)
+    run = get_object_or_404(FlowReplayRun, pk=pk, snapshot__cluster=cluster)
+    run = flows_replay_run_fail_stale(run=run)
+    return JsonResponse(
+        {
+            "id": run.pk,
+            "status": run.status,
+            "progress": run.progress or "waiting for a worker",
+            "done": run.done,
+            "total": run.total,
+            "percent": round(100 * run.fraction),
+            "error": run.error,
+            "since": timesince(run.started_at or run.created_at),
+            "waited_seconds": int((timezone.now() - run.created_at).total_seconds()),
+        }
+    )
+
+
+def _pk(value: str) -> int:
+    if not value.isdigit():
+        raise Http404("no such flow replay")
+    return int(value)
 
 
 def _post(request, cluster):
@@ -60,6 +130,13 @@ def _post(request, cluster):
             "This needs the auditor role. Ask an admin to add you to the 'auditor' group."
         )
     back = reverse("webui:flows", args=[cluster.name])
+    if "replay" in request.POST:
+        run = get_object_or_404(
+            FlowReplayRun, snapshot__cluster=cluster, pk=_pk(request.POST["replay"])
+        )
+        if run.status == FlowReplayRun.Status.FAILED:
+            flows_replay_run_request(snapshot=run.snapshot)
+        return redirect(f"{back}?snapshot={run.snapshot_id}")
     if "delete" in request.POST:
         pk = request.POST["delete"]
         if not pk.isdigit():
@@ -100,37 +177,35 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-def shown_replay(result: dict, cluster, keep: str) -> dict:
-    """A replay (``Replay.to_dict()``) as the pages draw it: totals, lists cut to
-    ``SHOWN`` rows, each deciding rule linked to its policy."""
+def shown_replay(bounded: dict, cluster, keep: str) -> dict:
+    """A bounded replay (``auditor.flows.bounded_replay``) as the pages draw it: totals,
+    lists of at most ``SHOWN`` rows, each deciding rule linked to its policy."""
 
-    def rows(entries: list[dict]) -> list[dict]:
-        return [{**e, "rules": _rules(e["rule"], cluster, keep)} for e in entries[:SHOWN]]
-
-    def flows(entries: list[dict]) -> int:
-        return sum(e["flows"] for e in entries)
+    def rows(part: dict) -> list[dict]:
+        return [{**e, "rules": _rules(e["rule"], cluster, keep)} for e in part["rows"][:SHOWN]]
 
     unused = [
         {**r, "url": _policy_url(cluster, r["policy"], r["rule"], keep)}
-        for r in result["unused_rules"][:SHOWN]
+        for r in bounded["unused_rules"]["rows"][:SHOWN]
     ]
     return {
-        "matched": result["matched"],
-        "unmatched": result["unmatched"],
-        "allowed": flows(result["allowed"]),
-        "denied": flows(result["denied"]),
-        "outside": flows(result["outside_policy"]),
-        "denied_rows": rows(result["denied"]),
-        "denied_total": len(result["denied"]),
-        "would_deny_rows": rows(result["would_deny"]),
-        "would_deny_total": len(result["would_deny"]),
-        "would_deny_flows": flows(result["would_deny"]),
-        "disagreements": rows(result["disagreements"]),
-        "disagreements_total": len(result["disagreements"]),
+        "matched": bounded["matched"],
+        "unmatched": bounded["unmatched"],
+        "allowed": bounded["allowed"]["flows"],
+        "denied": bounded["denied"]["flows"],
+        "outside": bounded["outside_policy"]["flows"],
+        "denied_rows": rows(bounded["denied"]),
+        "denied_total": bounded["denied"]["total"],
+        "would_deny_rows": rows(bounded["would_deny"]),
+        "would_deny_total": bounded["would_deny"]["total"],
+        "would_deny_flows": bounded["would_deny"]["flows"],
+        "disagreements": rows(bounded["disagreements"]),
+        "disagreements_total": bounded["disagreements"]["total"],
         "unused": unused,
-        "unused_total": len(result["unused_rules"]),
-        "unmatched_ends": result["unmatched_ends"][:SHOWN],
-        "unmatched_ends_total": result["unmatched_ends_total"],
+        "unused_total": bounded["unused_rules"]["total"],
+        "unused_since": bounded.get("unused_since"),
+        "unmatched_ends": bounded["unmatched_ends"]["rows"][:SHOWN],
+        "unmatched_ends_total": bounded["unmatched_ends"]["total"],
     }
 
 
@@ -174,7 +249,7 @@ def whatif_flows(cluster, snapshot, text: str, remove) -> dict | None:
     pasted, _notes = whatif.read_policies(text)
     changed, _changes = whatif.changed_model(base, add=pasted, remove=set(remove))
     result = flows_replay(cluster=cluster, model=base, changed=changed)
-    return None if result is None else shown_replay(result, cluster, "")
+    return None if result is None else shown_replay(bounded_replay(result), cluster, "")
 
 
 # --- least-privilege suggestions from the imported flows (netpol/suggest.py) ------------
@@ -208,7 +283,7 @@ def suggest_page(request, name):
     if result is None:
         context["no_flows"] = True
     else:
-        context["suggest_namespaces"] = suggest_namespaces(result)
+        context["suggest_namespaces"] = replay_namespaces(result)
     if result is not None and (namespace or workload):
         try:
             if namespace and workload:
@@ -229,13 +304,3 @@ def suggest_page(request, name):
                 "closes": found.closes[:SHOWN_CLOSED],
             }
     return render(request, "webui/flows_suggest.html", context, status=status)
-
-
-def suggest_namespaces(result: dict) -> list[str]:
-    """The namespaces of the workloads the replayed flows name, for the suggestion form."""
-    found = set()
-    for entry in result["allowed"] + result["denied"]:
-        for key in (entry.get("from_workload"), entry.get("to_workload")):
-            if key:
-                found.add(key.split("/", 1)[0])
-    return sorted(found)
