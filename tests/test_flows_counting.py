@@ -113,16 +113,6 @@ def test_a_port_read_elsewhere_that_looks_like_a_sentinel(tmp_path):
     assert {f.port for f in full} == {10000, 10001, 8080}
 
 
-def test_the_unrolled_cut_cuts_as_the_generic_one():
-    lines = [_hubble(i, dport=80 + i, sport=1000 + i) for i in range(5)]
-    lines += [_hubble(7, when='"10:00\\u005a"'), _hubble(8, when='"unclosed'), _hubble(9)[:-40]]
-    for line in (line.encode() for line in lines):
-        fast = counting_module._cut_hubble(line, b'"source_port":', b'"destination_port":')
-        slow = counting_module._cut(line, counting_module._PROTO_CUTS)
-        assert fast is None or (fast[0], list(fast[1])) == slow
-    assert counting_module._cut_hubble(lines[0].encode(), b'"source_port":', b'"destination_port":')
-
-
 def test_hubble_camel_case(tmp_path):
     line = json.loads((FLOWS / "hubble-camel.json").read_text().splitlines()[0])
     lines = []

@@ -344,23 +344,31 @@ def _hubble_flow(obj) -> tuple[Observed, str | None]:
         if why is not None and why not in _POLICY_DROPS:
             verdict = DROPPED_OTHER
     ip = flow.get("IP") or {}
-    src = _hubble_end(flow.get("source"), ip.get("source"))
-    dst = _hubble_end(flow.get("destination"), ip.get("destination"))
+    src = _hubble_end(flow.get("source"), _address(ip.get("source"), "source"), "source")
+    dst = _hubble_end(
+        flow.get("destination"), _address(ip.get("destination"), "destination"), "destination"
+    )
     return Observed(src, dst, port, protocol, verdict), flow.get("time")
 
 
-def _hubble_end(end, ip) -> End:
+def _address(ip, side: str) -> str:
+    if ip and not isinstance(ip, str):
+        raise ValueError(f"IP.{side} {ip!r} is not an address")
+    return ip or ""
+
+
+def _hubble_end(end, ip: str, side: str = "source") -> End:
     if not end:
-        return End("", "", ip or "", ())
+        return End("", "", ip, ())
     labels = end.get("labels")
+    if labels and not isinstance(labels, list):
+        raise ValueError(f"{side}.labels is not a list")
     pod_labels, kind = _hubble_labels(tuple(labels)) if labels else ((), "")
-    return End(
-        end.get("namespace") or "",
-        end.get("pod_name") or end.get("podName") or "",
-        ip or "",
-        pod_labels,
-        kind,
-    )
+    namespace = end.get("namespace") or ""
+    name = end.get("pod_name") or end.get("podName") or ""
+    if not isinstance(namespace, str) or not isinstance(name, str):
+        raise ValueError(f"{side}: a namespace or pod name that is not a string")
+    return End(namespace, name, ip, pod_labels, kind)
 
 
 @lru_cache(maxsize=65536)

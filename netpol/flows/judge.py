@@ -32,6 +32,7 @@ How, in bounded memory whatever the files' size:
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,8 +208,23 @@ class Judge:
         )
         found = self._cache.get(key)
         if found is None:
-            found = self._cache[key] = decision(self.model.reach(src, dst, port, protocol))
+            found = decision(self.model.reach(src, dst, port, protocol))
+            self._cache[key] = (found, src, dst)
+            return found
+        found, first_src, first_dst = found
+        if (first_src != src or first_dst != dst) and (
+            first_src in found.reason or first_dst in found.reason
+        ):
+            # The reason names the pods judged first; a flow of other pods of the same
+            # classes gets its own names, whichever flow a file gave first.
+            names = {first_src: src, first_dst: dst}
+            reason = _NAMES.sub(lambda m: names.get(m[0], m[0]), found.reason)
+            found = found._replace(reason=reason)
         return found
+
+
+# The tokens of a reason that can be a pod's key or an address: what ``Judge`` renames.
+_NAMES = re.compile(r"[^\s;,:]+")
 
 
 def decision(verdict) -> Decision:
