@@ -3,11 +3,17 @@
 The cluster is ``bench.synthetic.generate_cluster`` (50,000 pods / 2,000 namespaces /
 10,000 policies by default). The flow files are written once into ``var/bench/flows/``
 (not timed), in Hubble's ``hubble observe -o json`` and ``-o jsonpb`` shapes, as Goldmane
-flows (Calico) and as CSV, from conversations a cluster of that shape has: frontends to backends, backends to databases and caches,
-every pod to CoreDNS, Prometheus scraping, the ingress controller to frontends, backends
-to outside addresses, and workers trying databases of other namespaces (denied). Each
-flow file line repeats one conversation with its own time and source port; about one
-line in ten is a reply, which the reader skips.
+flows (Calico) and as CSV, from conversations a cluster of that shape has: frontends to
+backends, backends to databases and caches, every pod to CoreDNS, Prometheus scraping,
+the ingress controller to frontends, backends to outside addresses (``reserved:world``,
+with the name asked), and workers trying databases of other namespaces (denied). Each
+line repeats one conversation with its own time and source port; about one line in ten
+is a reply, which the reader skips. Hubble lines look like real ones (``.v2`` files):
+pods named with their ReplicaSet's hash and their workload, Cilium's own labels, a
+uuid each, nanosecond times written as Go's RFC3339Nano writes them (trailing zeros
+dropped), the packets of a TCP conversation (SYN, ACK, PSH, FIN: flags, summary and
+observation point differ from line to line), and a quarter of the DNS questions as
+Hubble's L7 DNS events (skipped: not L3/L4).
 
 Each run is a fresh process: build the model (not timed), then ``netpol.flows.replay``
 on one file, timed; it reports flows/s (replayable flows, replies left out, over wall
@@ -32,7 +38,13 @@ from bench import harness  # noqa: E402
 
 CACHE = harness.ROOT / "var" / "bench" / "flows"
 TARGET_RATE = 200_000
-FORMATS = {"hubble": ".json", "jsonpb": ".jsonpb.json", "goldmane": ".goldmane.json", "csv": ".csv"}
+# v2: Hubble lines as real ones vary (packet flags, nanosecond times, ids, DNS as L7).
+FORMATS = {
+    "hubble": ".v2.json",
+    "jsonpb": ".v2.jsonpb.json",
+    "goldmane": ".goldmane.json",
+    "csv": ".csv",
+}
 
 
 def conversations(objects: dict, rng: random.Random) -> list[tuple]:
@@ -75,55 +87,104 @@ def _end(end) -> dict:
         return {"identity": 2, "labels": ["reserved:world"]}
     md = end["metadata"]
     labels = [f"k8s:{k}={v}" for k, v in md["labels"].items()]
-    labels.append(f"k8s:io.kubernetes.pod.namespace={md['namespace']}")
-    return {
+    labels += [
+        "k8s:io.cilium.k8s.policy.cluster=default",
+        f"k8s:io.cilium.k8s.policy.serviceaccount={md['labels'].get('app', 'default')}",
+        f"k8s:io.kubernetes.pod.namespace={md['namespace']}",
+    ]
+    owner = (md.get("ownerReferences") or [{}])[0]
+    out = {
         "ID": 1000 + hash(md["name"]) % 3000,
         "identity": 10000 + hash(md["namespace"]) % 50000,
+        "cluster_name": "default",
         "namespace": md["namespace"],
-        "labels": labels,
+        "labels": sorted(labels),
         "pod_name": md["name"],
     }
+    if owner:  # a ReplicaSet's pods are its Deployment's, as Hubble names the workload
+        kind, name = owner["kind"], owner["name"]
+        if kind == "ReplicaSet":
+            kind, name = "Deployment", name.rsplit("-", 1)[0]
+        out["workloads"] = [{"name": name, "kind": kind}]
+    return out
 
 
 def _ip(end) -> str:
     return end if isinstance(end, str) else end["status"]["podIP"]
 
 
+# What one TCP conversation shows in Hubble, a line each: the handshake, data, the close
+# (flags, summary, observation point); a reply's first line is the SYN-ACK.
+_SHAPES = [
+    {"flags": '{"SYN":true}', "summary": "SYN", "point": "TO_STACK"},
+    {"flags": '{"ACK":true}', "summary": "ACK", "point": "TO_ENDPOINT"},
+    {"flags": '{"PSH":true,"ACK":true}', "summary": "ACK, PSH", "point": "TO_STACK"},
+    {"flags": '{"FIN":true,"ACK":true}', "summary": "ACK, FIN", "point": "TO_ENDPOINT"},
+]
+_REPLY_SHAPES = [{**_SHAPES[0], "flags": '{"SYN":true,"ACK":true}', "summary": "SYN, ACK"}]
+_REPLY_SHAPES += _SHAPES[1:]
+
+
 def hubble_template(src, dst, port: int, protocol: str, reply: bool) -> str:
-    """A line of ``hubble observe -o json`` with %(time)s and %(sport)d left to fill."""
+    """A line of ``hubble observe -o json`` with %(time)s, %(uuid)s, %(sport)d and the
+    packet's %(flags)s, %(summary)s and %(point)s (``_SHAPES``) left to fill."""
     a, b = (dst, src) if reply else (src, dst)
-    ports = {"source_port": 0, "destination_port": 0}
-    ports.update(
-        {"source_port": port, "destination_port": 0}
-        if reply
-        else {"source_port": 0, "destination_port": port}
-    )
-    l4 = {protocol: ports}
+    ports = {"source_port": "SPORT", "destination_port": port}
+    if reply:
+        ports = {"source_port": port, "destination_port": "SPORT"}
     if protocol == "TCP":
-        l4[protocol]["flags"] = {"ACK": True} if reply else {"SYN": True}
+        ports["flags"] = "FLAGS"
+    node = f"node-{hash(_ip(src)) % 1000:04d}"
     flow = {
         "time": "TIME",
-        "uuid": "00000000-0000-4000-8000-000000000000",
+        "uuid": "UUID",
         "verdict": "FORWARDED",
         "ethernet": {"source": "0a:58:0a:f4:00:01", "destination": "0a:58:0a:f4:00:02"},
         "IP": {"source": _ip(a), "destination": _ip(b), "ipVersion": "IPv4"},
-        "l4": l4,
+        "l4": {protocol: ports},
         "source": _end(a),
         "destination": _end(b),
         "Type": "L3_L4",
-        "node_name": "node-0001",
-        "event_type": {"type": 4},
+        "node_name": node,
+        "event_type": {"type": 4, "sub_type": 3},
         "traffic_direction": "INGRESS" if reply else "EGRESS",
-        "trace_observation_point": "TO_ENDPOINT",
+        "trace_observation_point": "POINT",
         "is_reply": reply,
-        "Summary": f"{protocol} Flags: {'ACK' if reply else 'SYN'}",
+        "interface": {"index": 12, "name": "lxc" + format(hash(_ip(a)) % 2**40, "010x")},
+        "Summary": "TCP Flags: SUMMARY" if protocol == "TCP" else protocol,
     }
-    line = json.dumps(
-        {"flow": flow, "node_name": "node-0001", "time": "TIME"}, separators=(",", ":")
-    )
-    line = line.replace("%", "%%").replace('"TIME"', '"%(time)s"')
-    key = '"source_port":0' if not reply else '"destination_port":0'
-    return line.replace(key, key.replace("0", "%(sport)d"), 1)
+    if isinstance(b, str):
+        flow["destination_names"] = ["api.partner.example.com"]
+    line = json.dumps({"flow": flow, "node_name": node, "time": "TIME"}, separators=(",", ":"))
+    line = line.replace("%", "%%")
+    for name, fill in (("TIME", "time"), ("UUID", "uuid"), ("SUMMARY", "summary")):
+        line = line.replace(name, f"%({fill})s")
+    line = line.replace('"POINT"', '"%(point)s"').replace('"FLAGS"', "%(flags)s")
+    return line.replace('"SPORT"', "%(sport)d")
+
+
+def dns_template(src, dst) -> str:
+    """The DNS question of a pod to CoreDNS, as Hubble's L7 event (the reader skips it)."""
+    node = f"node-{hash(_ip(src)) % 1000:04d}"
+    flow = {
+        "time": "TIME",
+        "uuid": "UUID",
+        "verdict": "FORWARDED",
+        "IP": {"source": _ip(src), "destination": _ip(dst), "ipVersion": "IPv4"},
+        "l4": {"UDP": {"source_port": "SPORT", "destination_port": 53}},
+        "source": _end(src),
+        "destination": _end(dst),
+        "Type": "L7",
+        "node_name": node,
+        "l7": {"type": "REQUEST", "dns": {"query": "db.svc.cluster.local.", "qtypes": ["A"]}},
+        "event_type": {"type": 129},
+        "traffic_direction": "EGRESS",
+        "is_reply": False,
+        "Summary": "DNS Query db.svc.cluster.local. A",
+    }
+    line = json.dumps({"flow": flow, "node_name": node, "time": "TIME"}, separators=(",", ":"))
+    line = line.replace("%", "%%").replace('"TIME"', '"%(time)s"').replace('"UUID"', '"%(uuid)s"')
+    return line.replace('"SPORT"', "%(sport)d")
 
 
 _CAMEL = {
@@ -194,6 +255,23 @@ def csv_template(src, dst, port: int, protocol: str) -> str:
     return f"%(time)s,{ns_pod(src)},{ns_pod(dst)},{_ip(dst)},{port},{protocol},FORWARDED"
 
 
+def _time(i: int) -> str:
+    return f"2025-06-01T{(i // 3_600_000) % 24:02d}:{(i // 60_000) % 60:02d}:{(i // 1000) % 60:02d}.{i % 1000:03d}000Z"
+
+
+def _hubble_time(i: int) -> str:
+    """Hubble's time: RFC 3339 with nanoseconds, trailing zeros left out (Go's RFC3339Nano)."""
+    seconds, nanos = divmod(36_000 * 10**9 + i * 1_000_037, 10**9)
+    clock = f"2025-06-01T{seconds // 3600 % 24:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    fraction = f"{nanos:09d}".rstrip("0")
+    return f"{clock}.{fraction}Z" if fraction else f"{clock}Z"
+
+
+def _uuid(i: int) -> str:
+    h = (i * 0x9E3779B97F4A7C15F39CC0605CEDC835 + 0x6A09E667F3BCC908B2FB1366EA957D3E) % 2**128
+    return f"{h >> 96:08x}-{h >> 80 & 0xFFFF:04x}-4{h >> 68 & 0xFFF:03x}-8{h >> 56 & 0xFFF:03x}-{h & 0xFFFFFFFFFFFF:012x}"
+
+
 def write_files(pods, namespaces, policies, seed, flows: int, formats) -> dict[str, Path]:
     from bench.synthetic import generate_cluster
 
@@ -211,10 +289,13 @@ def write_files(pods, namespaces, policies, seed, flows: int, formats) -> dict[s
         if path.exists():
             continue
         t0 = time.perf_counter()
+        dns: dict[int, str] = {}
         if fmt in ("hubble", "jsonpb"):
             template = hubble_template if fmt == "hubble" else jsonpb_template
             forward = [template(*t, reply=False) for t in talks]
             back = [template(*t, reply=True) for t in talks]
+            if fmt == "hubble":
+                dns = {k: dns_template(t[0], t[1]) for k, t in enumerate(talks) if t[2] == 53}
         elif fmt == "goldmane":
             forward = [goldmane_template(*t) for t in talks]
             back = None
@@ -226,9 +307,19 @@ def write_files(pods, namespaces, policies, seed, flows: int, formats) -> dict[s
             chunk = []
             for i in range(flows):
                 t = rng.randrange(len(talks))
-                when = f"2025-06-01T{(i // 3_600_000) % 24:02d}:{(i // 60_000) % 60:02d}:{(i // 1000) % 60:02d}.{i % 1000:03d}000Z"
-                fill = {"time": when, "sport": 32768 + i % 28000, "epoch": 1748736000 + i // 1000}
-                template = back[t] if back is not None and i % 10 == 9 else forward[t]
+                shape = (i // 10) % 4
+                fill = {
+                    "time": _hubble_time(i) if back is not None else _time(i),
+                    "uuid": _uuid(i),
+                    "sport": 32768 + i % 28000,
+                    "epoch": 1748736000 + i // 1000,
+                }
+                if back is not None and i % 10 == 9:
+                    fill.update(_REPLY_SHAPES[shape])
+                    template = back[t]
+                else:
+                    fill.update(_SHAPES[shape])
+                    template = dns.get(t, forward[t]) if shape == 3 else forward[t]
                 chunk.append(template % fill)
                 if len(chunk) == 100_000:
                     f.write("\n".join(chunk) + "\n")
