@@ -40,6 +40,7 @@ from netpol.findings import audit
 
 from . import history, storage
 from .beat import beat_entry_sync
+from .flows import unused_rules_in_window
 from .models import Analysis, Cluster, Finding, Snapshot, Waiver
 from .selectors import latest_snapshot
 
@@ -385,7 +386,14 @@ def snapshot_analyze(*, snapshot: Snapshot) -> Analysis:
         return analysis
     try:
         model = storage.build_model(snapshot)
-        report = audit(model, crown_jewels=snapshot.cluster.crown_jewels)
+        cluster = snapshot.cluster
+        report = audit(
+            model,
+            crown_jewels=cluster.crown_jewels,
+            # NP048 once the imported flows cover the cluster's unused-rule window.
+            unused_rules=unused_rules_in_window(cluster=cluster, model=model),
+            unused_window_days=cluster.unused_rule_window,
+        )
         storage.save_model(snapshot, model)  # the first page after a restart loads it
         data = report.to_dict()
         findings = data.pop("findings")

@@ -37,7 +37,7 @@ def test_leaving_the_token_source_forgets_the_stored_token(admin_client, tmp_pat
     cluster.save()
     url = reverse("admin:auditor_cluster_change", args=[cluster.pk])
     form = {"name": "prod", "source": "manifests", "manifest_path": str(tmp_path), "snapshot_interval": 600,
-            "enabled": "on", "token": "ignored-for-manifests"}
+            "enabled": "on", "token": "ignored-for-manifests", "unused_rule_window": 30}
     assert admin_client.post(url, form).status_code == 302
     assert Cluster.objects.get(pk=cluster.pk).token_encrypted == ""
 

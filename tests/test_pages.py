@@ -271,7 +271,7 @@ def test_admin_answers_and_never_renders_the_token(admin_client, token_cluster):
 def test_admin_sets_a_token_and_keeps_it_when_left_empty(admin_client, token_cluster):
     url = reverse("admin:auditor_cluster_change", args=[token_cluster.pk])
     form = {"name": "prod", "source": "token", "api_url": "https://k8s.example:6443", "snapshot_interval": 600,
-            "enabled": "on", "verify_tls": "on", "token": ""}
+            "enabled": "on", "verify_tls": "on", "token": "", "unused_rule_window": 30}
     assert admin_client.post(url, form).status_code == 302
     assert Cluster.objects.get(pk=token_cluster.pk).get_token() == "super-secret-token"
     assert admin_client.post(url, {**form, "token": "new-token"}).status_code == 302

@@ -381,6 +381,20 @@ _RULES = [
         "name it: netaudit --cni PLUGIN (or --cni any to apply every kind).",
     ),
     Rule(
+        "NP048",
+        "Rule no observed flow used",
+        "low",
+        "permissive",
+        "A NetworkPolicy rule allows traffic that none of the flows observed in the "
+        "cluster's unused-rule window (30 days by default) used: an allowance nobody "
+        "needs, open to whoever takes over a pod it admits. The finding appears once the "
+        "imported flows cover the whole window, and ranks the rule by what it opens "
+        "(selected pods × peer pods × ports).",
+        "Check the rule is not for traffic rarer than the window (a monthly job, a "
+        "failover path); if not, remove it or narrow it to the peers and ports the flows "
+        "show. The Flows page lists the flows that each remaining rule allows.",
+    ),
+    Rule(
         "NP050",
         "The internet reaches a crown jewel in a few connections",
         "high",

@@ -17,7 +17,18 @@ from netpol.engine import ClusterModel, gc_paused
 from netpol.paths import DEFAULT_CROWN_JEWELS
 
 from . import cni as cni_module
-from . import compliance, coverage, exposure, headline, jewels, mistakes, permissive, score, tiers
+from . import (
+    compliance,
+    coverage,
+    exposure,
+    headline,
+    jewels,
+    mistakes,
+    permissive,
+    score,
+    tiers,
+    unused,
+)
 from . import kinds as kind_mistakes
 from .catalogue import SEVERITIES, SEVERITY_RANK
 from .facts import Facts
@@ -57,9 +68,16 @@ class AuditReport:
 
 
 @gc_paused()
-def audit(model: ClusterModel, *, crown_jewels: str | None = DEFAULT_CROWN_JEWELS) -> AuditReport:
+def audit(
+    model: ClusterModel,
+    *,
+    crown_jewels: str | None = DEFAULT_CROWN_JEWELS,
+    unused_rules: list[dict] | None = None,
+    unused_window_days: int = 0,
+) -> AuditReport:
     """``crown_jewels``: labels (``k=v,…``) of the workloads attack paths lead to (NP050);
-    empty or None for none."""
+    empty or None for none. ``unused_rules``: the rules no observed flow used in the last
+    ``unused_window_days`` days (a replay's ``unused_rules``), one NP048 each."""
     facts = Facts(model)
     cov = coverage.compute(facts)
     detected = cni_module.detect(model)
@@ -71,6 +89,7 @@ def audit(model: ClusterModel, *, crown_jewels: str | None = DEFAULT_CROWN_JEWEL
     found += cni_module.findings(detected)
     found += jewels.findings(model, crown_jewels)
     found += tiers.findings(facts)
+    found += unused.findings(facts, unused_rules, unused_window_days)
     found += kind_mistakes.findings(facts)
     if detected["warning"]:
         for f in found:
