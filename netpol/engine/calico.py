@@ -67,7 +67,44 @@ class CalicoEntity:
     namespace_selector: CalicoSelector | None = None
     ports: tuple[PortSpec, ...] | None = None  # destination ports; None: any
     not_ports: tuple[PortSpec, ...] = ()
-    undecided: tuple[str, ...] = ()  # serviceAccounts, services, source ports
+    undecided: tuple[str, ...] = ()  # services, source ports
+    service_accounts: ServiceAccountMatch | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAccountMatch:
+    """``serviceAccounts`` in a rule: pods running as a ServiceAccount named in ``names``
+    (None: any name) whose labels ``selector`` matches (None: any); both given, both."""
+
+    names: frozenset[str] | None = None
+    selector: CalicoSelector | None = None
+
+    def matches(self, name: str, labels: dict[str, str]) -> bool:
+        return (self.names is None or name in self.names) and (
+            self.selector is None or self.selector.matches(labels)
+        )
+
+
+# The label Calico gives every ServiceAccount (and Namespace) with its name, so a
+# selector can name one: ``projectcalico.org/name == 'backup'``.
+CALICO_NAME_LABEL = "projectcalico.org/name"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CalicoNetworkSet:
+    """A NetworkSet (``namespace`` set) or GlobalNetworkSet (``namespace`` None): labels
+    that rule selectors match, standing for the addresses in ``nets``."""
+
+    namespace: str | None
+    name: str
+    labels: dict
+    nets: IPSet
+
+    @property
+    def key(self) -> str:
+        if self.namespace is None:
+            return f"globalnetworkset/{self.name}"
+        return f"networkset/{self.namespace}/{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +131,8 @@ class CalicoPolicy:
     types: tuple[str, ...]
     ingress: tuple[CalicoRule, ...]
     egress: tuple[CalicoRule, ...]
+    # spec.serviceAccountSelector over the labels of the pods' ServiceAccounts; None: all
+    service_account_selector: CalicoSelector | None = None
 
     @property
     def key(self) -> str:
@@ -172,9 +211,12 @@ def parse_calico_policy(obj, error_type):
     order = spec.get("order")
     if order is not None and (isinstance(order, bool) or not isinstance(order, int | float)):
         return ignored("spec.order", f"{order!r} is not a number")
-    for field in ("serviceAccountSelector",):
-        if spec.get(field):
-            return ignored(f"spec.{field}", "service-account selectors are not evaluated yet")
+    account_selector = None
+    if spec.get("serviceAccountSelector"):
+        try:
+            account_selector = parse_calico_selector(spec["serviceAccountSelector"])
+        except CalicoSelectorError as exc:
+            return ignored("spec.serviceAccountSelector", str(exc))
     for field in ("doNotTrack", "preDNAT"):
         if spec.get(field):
             return ignored(f"spec.{field}", "applies to host endpoints only")
@@ -213,6 +255,7 @@ def parse_calico_policy(obj, error_type):
         types=tuple(t.lower() for t in types),
         ingress=rules["ingress"],
         egress=rules["egress"],
+        service_account_selector=account_selector,
     )
     return policy, report()
 
@@ -316,10 +359,91 @@ def _entity(obj, where, is_source, problems) -> CalicoEntity:
                 _port(p, f"{where}.{field}[{j}]", problems) for j, p in enumerate(obj[field])
             )
     if obj.get("serviceAccounts"):
-        undecided.append("serviceAccounts")
+        accounts = _service_accounts(obj["serviceAccounts"], f"{where}.serviceAccounts", problems)
+        if accounts is None:
+            return _MATCH_NOTHING
+        out["service_accounts"] = accounts
     if obj.get("services"):
         undecided.append("services")
     return CalicoEntity(**out, undecided=tuple(undecided))
+
+
+def _service_accounts(obj, where, problems) -> ServiceAccountMatch | None:
+    """A rule's ``serviceAccounts``; None (the entity matches nothing) when unreadable."""
+    if not isinstance(obj, dict):
+        problems.append((where, "must be a mapping of names and selector; matches nothing"))
+        return None
+    names = obj.get("names")
+    if names is not None and (
+        not isinstance(names, list) or not all(isinstance(n, str) for n in names)
+    ):
+        problems.append((f"{where}.names", "must be a list of names; matches nothing"))
+        return None
+    selector = None
+    if obj.get("selector"):
+        try:
+            selector = parse_calico_selector(obj["selector"])
+        except CalicoSelectorError as exc:
+            problems.append((f"{where}.selector", f"{exc}; matches nothing"))
+            return None
+    return ServiceAccountMatch(frozenset(names) if names else None, selector)
+
+
+def parse_network_set(obj, error_type):
+    """A NetworkSet or GlobalNetworkSet: (CalicoNetworkSet, problems). A CIDR that does
+    not parse is left out of the set, and reported."""
+    kind = obj.get("kind") if isinstance(obj, dict) else None
+    if kind not in ("NetworkSet", "GlobalNetworkSet"):
+        raise InputError(f"{kind}: not a Calico network set kind")
+    name, namespace, labels, _ = _metadata(obj, kind, namespaced=kind == "NetworkSet")
+    found = CalicoNetworkSet(namespace if kind == "NetworkSet" else None, name, labels, IPSet())
+    problems = []
+    nets = (obj.get("spec") or {}).get("nets") or []
+    if not isinstance(nets, list):
+        problems.append(error_type(found.key, "spec.nets", "must be a list of CIDRs", kind))
+        nets = []
+    ips = IPSet()
+    for j, cidr in enumerate(nets):
+        try:
+            text = str(cidr)
+            ips = ips | IPSet.from_cidr(
+                text if "/" in text else f"{text}/{128 if ':' in text else 32}"
+            )
+        except ValueError:
+            problems.append(
+                error_type(found.key, f"spec.nets[{j}]", f"{cidr!r} is not a CIDR; left out", kind)
+            )
+    return CalicoNetworkSet(found.namespace, name, labels, ips), problems
+
+
+def service_account_labels(service_accounts) -> dict[tuple[str, str], dict[str, str]]:
+    """{(namespace, name): labels} of ServiceAccount objects (API-shaped dicts), each with
+    Calico's ``projectcalico.org/name`` label set to its name."""
+    out = {}
+    for obj in service_accounts:
+        md = obj.get("metadata") if isinstance(obj, dict) else None
+        if not isinstance(md, dict) or not isinstance(md.get("name"), str):
+            continue
+        labels = md.get("labels") if isinstance(md.get("labels"), dict) else {}
+        key = (md.get("namespace") or "default", md["name"])
+        out[key] = {**{str(k): str(v) for k, v in labels.items()}, CALICO_NAME_LABEL: md["name"]}
+    return out
+
+
+def account_labels(accounts: dict, namespace: str, name: str) -> dict[str, str]:
+    """The labels of a pod's ServiceAccount; one not collected has only its name label."""
+    return accounts.get((namespace, name)) or {CALICO_NAME_LABEL: name}
+
+
+def uses_service_accounts(policies) -> bool:
+    """Does some Calico policy match pods by ServiceAccount (then classes tell them apart)?"""
+    for policy in policies:
+        if getattr(policy, "service_account_selector", None) is not None:
+            return True
+        for rule in policy.ingress + policy.egress:
+            if rule.source.service_accounts or rule.destination.service_accounts:
+                return True
+    return False
 
 
 def _port(value, where, problems) -> PortSpec:
@@ -456,12 +580,48 @@ class CalicoTiers:
             bits &= ev.ns_mask(policy.namespace)
         if policy.namespace_selector is not None:
             bits &= policy.namespace_selector.eval(ev.ns_index)
+        if policy.service_account_selector is not None:
+            bits &= policy.service_account_selector.eval(self._account_index(ev))
+        return bits
+
+    def _account_index(self, ev):
+        """The labels of each class's ServiceAccount (``projectcalico.org/name`` its name),
+        indexed once; the evaluation split the classes by ServiceAccount."""
+        index = getattr(self, "_accounts", None)
+        if index is None:
+            from .selectors import LabelIndex
+
+            if any(c.service_account is None for c in ev.classes):
+                raise ValueError(
+                    "Calico policies match ServiceAccounts but the classes were built without "
+                    "them: build_classes(..., by_service_account=True)"
+                )
+            accounts = getattr(ev, "service_account_labels", None) or {}
+            index = self._accounts = LabelIndex(
+                [account_labels(accounts, c.namespace, c.service_account) for c in ev.classes]
+            )
+        return index
+
+    def _account_bits(self, ev, match: ServiceAccountMatch) -> int:
+        index = self._account_index(ev)
+        bits = index.all
+        if match.names is not None:
+            named = 0
+            for name in match.names:
+                named |= index.pair_bits(CALICO_NAME_LABEL, name)
+            bits &= named
+        if match.selector is not None:
+            bits &= match.selector.eval(index)
         return bits
 
     def _entity(self, ev, entity, policy) -> tuple[int, IPSet]:
+        """The classes and addresses a rule's source or destination matches (docs/
+        semantics-calico.md, "Rule match"): nets, then the selectors within their scope
+        over pods and network sets (a set stands for its nets, pods there included), then
+        the service accounts."""
         from .ipsets import ALL_IPS, NO_IPS
 
-        if "serviceAccounts" in entity.undecided or "services" in entity.undecided:
+        if "services" in entity.undecided:
             return 0, NO_IPS
         classes, ips = ev.all, ALL_IPS
         if entity.nets is not None:
@@ -470,17 +630,44 @@ class CalicoTiers:
         if entity.not_nets is not None:
             classes &= ~ev.block_classes(entity.not_nets)
             ips = ips - entity.not_nets
-        scoped = entity.selector is not None or entity.not_selector is not None
-        if scoped or entity.namespace_selector is not None:
-            ips = NO_IPS
-            if entity.namespace_selector is not None:
-                classes &= entity.namespace_selector.eval(ev.ns_index)
-            elif policy.namespace is not None:
-                classes &= ev.ns_mask(policy.namespace)
+        accounts = entity.service_accounts
+        positive = (
+            entity.selector is not None
+            or entity.namespace_selector is not None
+            or accounts is not None
+            or (policy.namespace is not None and entity.not_selector is not None)
+        )
+        if not positive and entity.not_selector is None:
+            return classes & ev.all, ips
+        if entity.namespace_selector is not None:
+            scope = entity.namespace_selector.eval(ev.ns_index)
+        elif policy.namespace is not None:
+            scope = ev.ns_mask(policy.namespace)
+        else:
+            scope = ev.all
+        sets = [
+            s for s in getattr(ev, "calico_network_sets", ()) if _in_scope(ev, entity, policy, s)
+        ]
+        if positive:
+            matched, matched_ips = scope, NO_IPS
             if entity.selector is not None:
-                classes &= entity.selector.eval(ev.pod_index)
-            if entity.not_selector is not None:
-                classes &= ~entity.not_selector.eval(ev.pod_index)
+                matched &= entity.selector.eval(ev.pod_index)
+            if accounts is not None:
+                matched &= self._account_bits(ev, accounts)
+            else:  # network sets run as no ServiceAccount
+                for found in sets:
+                    if _set_matches(entity.selector, found):
+                        matched |= ev.block_classes(found.nets)
+                        matched_ips = matched_ips | found.nets
+            classes &= matched
+            ips = ips & matched_ips
+        if entity.not_selector is not None:
+            excluded = scope & entity.not_selector.eval(ev.pod_index)
+            for found in sets:
+                if _set_matches(entity.not_selector, found):
+                    excluded |= ev.block_classes(found.nets)
+                    ips = ips - found.nets
+            classes &= ~excluded
         return classes & ev.all, ips
 
     def _add(self, rule: CompiledCalicoRule) -> None:
@@ -724,6 +911,28 @@ def _merged(rules, ids, named_ports) -> list[tuple[_Run, object]]:
                 continue
         out.append((_Run(r.tier, r.action, r.local, r.classes, r.ips), ports))
     return out
+
+
+def _in_scope(ev, entity, policy, network_set: CalicoNetworkSet) -> bool:
+    """Is a network set within a rule selector's scope: the namespaces its
+    ``namespaceSelector`` matches (a GlobalNetworkSet is a global object without namespace
+    labels: ``global()`` matches it), else the policy's namespace for a NetworkPolicy,
+    else (GlobalNetworkPolicy) every set."""
+    if entity.namespace_selector is not None:
+        if network_set.namespace is None:
+            return entity.namespace_selector.matches({}, is_global=True)
+        ns = ev.namespaces.get(network_set.namespace)
+        return entity.namespace_selector.matches(ns.labels if ns else {})
+    if policy.namespace is not None:
+        return network_set.namespace == policy.namespace
+    return True
+
+
+def _set_matches(selector, network_set: CalicoNetworkSet) -> bool:
+    """A selector (None: every set in scope) over a network set's labels."""
+    return selector is None or selector.matches(
+        network_set.labels, is_global=network_set.namespace is None
+    )
 
 
 def _positions(bits: int) -> list[int]:

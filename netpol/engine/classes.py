@@ -1,7 +1,8 @@
 """Pod equivalence classes: pods no policy can tell apart are evaluated once.
 
 Two active pods are equivalent when they share namespace, labels, named container ports
-and the set of policy ipBlocks their IPs fall in. Every selector, peer and named-port
+and the set of policy ipBlocks their IPs fall in, and, only when some Calico policy
+matches service accounts, their ServiceAccount. Every selector, peer and named-port
 resolution then gives the same answer for both, so evaluation works on classes (usually
 one per workload) instead of pods.
 """
@@ -23,6 +24,9 @@ class PodClass:
     named_ports: frozenset[tuple[str, str, int]]
     blocks: int  # bitset of the distinct ipBlock sets the pods' IPs fall in
     pods: list[Pod] = field(default_factory=list)
+    # The pods' ServiceAccount when classes are split by it; None when they are not (no
+    # Calico policy asks, and one class may then hold pods of several).
+    service_account: str | None = None
 
 
 def block_signatures(pods: list[Pod], blocks: list[IPSet]) -> list[int]:
@@ -56,17 +60,22 @@ def block_signatures(pods: list[Pod], blocks: list[IPSet]) -> list[int]:
 
 
 def build_classes(
-    pods: list[Pod], blocks: list[IPSet]
+    pods: list[Pod], blocks: list[IPSet], *, by_service_account: bool = False
 ) -> tuple[list[PodClass], dict[str, tuple[int, int]]]:
     """Classes of the given (active) pods, numbered so each namespace is a contiguous range
-    of ids; returns the classes and {namespace: (first id, end id)}."""
+    of ids; returns the classes and {namespace: (first id, end id)}. ``by_service_account``:
+    pods of different ServiceAccounts are told apart (Calico's service-account matches);
+    off, the class count stays what the other policies need."""
     sigs = block_signatures(pods, blocks)
     by_key: dict[tuple, PodClass] = {}
     for pod, sig in zip(pods, sigs, strict=True):
-        key = (pod.namespace, frozenset(pod.labels.items()), pod.named_ports, sig)
+        account = pod.service_account if by_service_account else None
+        key = (pod.namespace, frozenset(pod.labels.items()), pod.named_ports, sig, account)
         cls = by_key.get(key)
         if cls is None:
-            cls = by_key[key] = PodClass(-1, pod.namespace, pod.labels, pod.named_ports, sig)
+            cls = by_key[key] = PodClass(
+                -1, pod.namespace, pod.labels, pod.named_ports, sig, service_account=account
+            )
         cls.pods.append(pod)
     classes = sorted(by_key.values(), key=lambda c: c.namespace)
     ranges: dict[str, tuple[int, int]] = {}

@@ -27,7 +27,14 @@ from typing import TypeVar
 from netpol.bits import bit_positions
 
 from .allowed import AllowedConnections
-from .calico import CalicoPolicy, CalicoTier, parse_calico_policy, parse_tier
+from .calico import (
+    CalicoPolicy,
+    CalicoTier,
+    parse_calico_policy,
+    parse_network_set,
+    parse_tier,
+    service_account_labels,
+)
 from .cilium import CiliumPolicy, parse_cilium_policy
 from .evaluate import EGRESS, INGRESS, Evaluation
 from .explain import Endpoint, Verdict, reach
@@ -272,6 +279,9 @@ class ClusterModel:
             obj = obj.to_api() if hasattr(obj, "to_api") else obj
             kind = obj.get("kind", "?") if isinstance(obj, dict) else "?"
             if kind in ("NetworkSet", "GlobalNetworkSet"):
+                # Kept as given; parsed here for its problems, and again when evaluated.
+                _, problems = _parse(lambda o: parse_network_set(o, PolicyError), obj, kind)
+                errors.extend(problems)
                 network_sets.append(obj)
                 continue
             if kind == "Tier":
@@ -385,6 +395,13 @@ class ClusterModel:
                 cluster_ips=self._cluster_ips,
                 calico_policies=getattr(self, "calico_policies", ()),
                 calico_tiers=getattr(self, "calico_tiers", ()),
+                calico_network_sets=[
+                    parse_network_set(o, PolicyError)[0]
+                    for o in getattr(self, "calico_network_sets", ())
+                ],
+                service_account_labels=service_account_labels(
+                    getattr(self, "service_accounts", ())
+                ),
             )
 
     def partially_modelled(self) -> dict[str, list[str]]:

@@ -213,6 +213,7 @@ class _Pickler(pickle.Pickler):
             pod.from_template,
             s(pod.workload),
             pod.ip_values,
+            s(pod.service_account),
         )
 
     def _pod_class(self, c: classes.PodClass):
@@ -223,6 +224,7 @@ class _Pickler(pickle.Pickler):
             self._canonical(c.named_ports),
             self._encode(c.blocks),
             c.pods,
+            c.service_account,
         )
 
     def _compiled_rule(self, r: evaluate.CompiledRule):

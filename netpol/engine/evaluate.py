@@ -25,7 +25,14 @@ from dataclasses import dataclass
 
 from netpol.bits import bit_positions
 
-from .calico import CalicoPolicy, CalicoTier, CalicoTiers, entity_sets
+from .calico import (
+    CalicoNetworkSet,
+    CalicoPolicy,
+    CalicoTier,
+    CalicoTiers,
+    entity_sets,
+    uses_service_accounts,
+)
 from .cilium import Cilium, CiliumPolicy, subtract, subtract_ips
 from .classes import build_classes
 from .ipsets import ALL_IPS, NO_IPS, IPSet, peers_union
@@ -104,9 +111,14 @@ class Evaluation:
         cluster_ips: IPSet = NO_IPS,
         calico_policies: list[CalicoPolicy] = (),
         calico_tiers: list[CalicoTier] = (),
+        calico_network_sets: list[CalicoNetworkSet] = (),
+        service_account_labels: dict | None = None,
     ):
         self.policies = policies
         self.namespaces = namespaces
+        # Read by calico.py: what rule selectors match besides pods, and pods' accounts.
+        self.calico_network_sets = list(calico_network_sets) if calico_policies else []
+        self.service_account_labels = service_account_labels or {}
         # 1. Classes; ipBlocks take part in the class key through their distinct sets.
         blocks: dict[IPSet, int] = {}
         for policy in policies:
@@ -124,7 +136,11 @@ class Evaluation:
                 for entity in (calico_rule.source, calico_rule.destination):
                     for ips in entity_sets(entity):
                         blocks.setdefault(ips, len(blocks))
-        self.classes, self.ns_ranges = build_classes(pods, list(blocks))
+        for network_set in self.calico_network_sets:  # a selector matching it: its pods too
+            blocks.setdefault(network_set.nets, len(blocks))
+        self.classes, self.ns_ranges = build_classes(
+            pods, list(blocks), by_service_account=uses_service_accounts(calico_policies)
+        )
         self.class_of: dict[str, int] = {p.key: c.id for c in self.classes for p in c.pods}
         n = len(self.classes)
         self.all = (1 << n) - 1

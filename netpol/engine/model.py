@@ -92,6 +92,8 @@ class Pod:
     from_template: bool = False
     workload: str = ""  # "Deployment/web", or "" when the pod has no owner (workloads.py)
     ip_values: tuple[int, ...] = ()
+    # spec.serviceAccountName; Kubernetes runs a pod without one as "default".
+    service_account: str = "default"
 
     @property
     def key(self) -> str:
@@ -271,6 +273,9 @@ def parse_pod(obj) -> Pod:
             if p.get("name") and isinstance(p.get("containerPort"), int):
                 named.add((p["name"], p.get("protocol") or "TCP", p["containerPort"]))
     annotations = md.get("annotations") or {}
+    service_account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+    if not isinstance(service_account, str):
+        raise InputError(f"Pod {namespace}/{name}: spec.serviceAccountName is not a string")
     return Pod(
         namespace=namespace,
         name=name,
@@ -283,6 +288,7 @@ def parse_pod(obj) -> Pod:
         from_template=annotations.get(FROM_TEMPLATE_ANNOTATION) == "true",
         workload=_workload(md, labels),
         ip_values=values,
+        service_account=service_account,
     )
 
 

@@ -335,9 +335,37 @@ def cilium_ports(cilium) -> list[tuple[str, int]]:
 # -- Calico (calico.py), written from Calico's policy reference ---------------------------
 
 
-def calico_selects(policy, pod: Pod, namespaces: dict[str, Namespace]) -> bool:
+class CalicoObjects:
+    """What Calico's selectors match besides pods, as the reference reads it: the network
+    sets (parsed), and the ServiceAccounts (API-shaped dicts) by namespace and name."""
+
+    def __init__(self, network_sets=(), service_accounts=()):
+        self.network_sets = list(network_sets)
+        self.accounts: dict[tuple[str, str], dict[str, str]] = {}
+        for obj in service_accounts:
+            md = obj["metadata"]
+            self.accounts[(md.get("namespace") or "default", md["name"])] = dict(
+                md.get("labels") or {}
+            )
+
+    def account_labels(self, pod: Pod) -> dict[str, str]:
+        """The labels of the pod's ServiceAccount, and ``projectcalico.org/name``: its name
+        ("Select a specific service account by name using the projectcalico.org/name
+        label"). An account not collected has no other label."""
+        labels = dict(self.accounts.get((pod.namespace, pod.service_account), {}))
+        labels["projectcalico.org/name"] = pod.service_account
+        return labels
+
+
+_NO_OBJECTS = CalicoObjects()
+
+
+def calico_selects(
+    policy, pod: Pod, namespaces: dict[str, Namespace], objects: CalicoObjects = _NO_OBJECTS
+) -> bool:
     """A Calico NetworkPolicy selects pods of its namespace; a GlobalNetworkPolicy pods of
-    the namespaces its ``namespaceSelector`` matches (every namespace without one)."""
+    the namespaces its ``namespaceSelector`` matches (every namespace without one); with a
+    ``serviceAccountSelector``, only pods whose ServiceAccount it matches."""
     ns = namespaces.get(pod.namespace)
     if policy.namespace is not None and pod.namespace != policy.namespace:
         return False
@@ -345,32 +373,86 @@ def calico_selects(policy, pod: Pod, namespaces: dict[str, Namespace]) -> bool:
         ns.labels if ns else {}
     ):
         return False
+    accounts = getattr(policy, "service_account_selector", None)
+    if accounts is not None and not accounts.matches(objects.account_labels(pod)):
+        return False
     return policy.selector.matches(pod.labels)
 
 
-def calico_entity_matches(entity, end: Pod | int, policy, namespaces, named, port, protocol):
+def calico_entity_matches(
+    entity, end: Pod | int, policy, namespaces, named, port, protocol, objects=_NO_OBJECTS
+):
     """Does a rule's source or destination match one end? Every field given must hold.
-    ``named``/``port`` are given for the destination, whose ports the entity may name."""
-    if "serviceAccounts" in entity.undecided or "services" in entity.undecided:
+    ``named``/``port`` are given for the destination, whose ports the entity may name.
+
+    Calico's EntityRule: selectors match endpoints and network sets, a network set
+    standing for its CIDRs ("it includes the CIDRs from any network sets that match the
+    selector"); the ``namespaceSelector`` defines their scope, else the policy's
+    namespace for a NetworkPolicy, else everything for a GlobalNetworkPolicy; a
+    GlobalNetworkSet is in scope of a namespaceSelector only through ``global()``.
+    ``notSelector`` excludes what the selector would match; alone in a
+    GlobalNetworkPolicy it matches "anywhere (including outside the cluster)".
+    ``serviceAccounts`` match endpoints running as one (network sets run as none)."""
+    if "services" in entity.undecided:
         return False  # not collected: the field matches nothing known
     values = [end] if isinstance(end, int) else end.ip_values
     if entity.nets is not None and not any(v in entity.nets for v in values):
         return False
     if entity.not_nets is not None and any(v in entity.not_nets for v in values):
         return False
-    scoped = entity.selector is not None or entity.not_selector is not None
-    if scoped or entity.namespace_selector is not None:
-        if isinstance(end, int):
-            return False  # selectors name endpoints (network sets are not read)
-        ns = namespaces.get(end.namespace)
+
+    def in_scope(namespace, is_global: bool) -> bool:
         if entity.namespace_selector is not None:
-            if not entity.namespace_selector.matches(ns.labels if ns else {}):
-                return False
-        elif policy.namespace is not None and end.namespace != policy.namespace:
-            return False  # a namespaced policy's selector stays in its namespace
-        if entity.selector is not None and not entity.selector.matches(end.labels):
+            ns = None if is_global else namespaces.get(namespace)
+            labels = ns.labels if ns else {}
+            return entity.namespace_selector.matches(labels, is_global=is_global)
+        if policy.namespace is not None:
+            return not is_global and namespace == policy.namespace
+        return True
+
+    def at_a_set_of(selector) -> bool:
+        """Is the end at an address of a network set in scope that ``selector`` (None:
+        any) matches?"""
+        for found in objects.network_sets:
+            is_global = found.namespace is None
+            if not in_scope(found.namespace, is_global):
+                continue
+            if selector is not None and not selector.matches(found.labels, is_global=is_global):
+                continue
+            if any(v in found.nets for v in values):
+                return True
+        return False
+
+    pod = end if isinstance(end, Pod) else None
+    accounts = entity.service_accounts
+    positive = (
+        entity.selector is not None
+        or entity.namespace_selector is not None
+        or accounts is not None
+        or (policy.namespace is not None and entity.not_selector is not None)
+    )
+    if positive:
+        as_pod = (
+            pod is not None
+            and in_scope(pod.namespace, False)
+            and (entity.selector is None or entity.selector.matches(pod.labels))
+        )
+        if as_pod and accounts is not None:
+            labels = objects.account_labels(pod)
+            as_pod = (accounts.names is None or pod.service_account in accounts.names) and (
+                accounts.selector is None or accounts.selector.matches(labels)
+            )
+        as_set = accounts is None and at_a_set_of(entity.selector)
+        if not (as_pod or as_set):
             return False
-        if entity.not_selector is not None and entity.not_selector.matches(end.labels):
+    if entity.not_selector is not None:
+        if (
+            pod is not None
+            and in_scope(pod.namespace, False)
+            and entity.not_selector.matches(pod.labels)
+        ):
+            return False
+        if at_a_set_of(entity.not_selector):
             return False
     if named is not None:
         if entity.ports is not None and not _calico_port(entity.ports, port, protocol, named):
@@ -388,7 +470,9 @@ def _calico_port(specs, port, protocol, named) -> bool:
     return False
 
 
-def calico_rule_matches(rule, policy, src, dst, port, protocol, namespaces) -> bool:
+def calico_rule_matches(
+    rule, policy, src, dst, port, protocol, namespaces, objects=_NO_OBJECTS
+) -> bool:
     if rule.protocol is not None and rule.protocol != protocol:
         return False
     if rule.not_protocol is not None and rule.not_protocol == protocol:
@@ -397,11 +481,15 @@ def calico_rule_matches(rule, policy, src, dst, port, protocol, namespaces) -> b
         return False  # Calico accepts ports only with a protocol that has them
     named = dst.named_ports if isinstance(dst, Pod) else frozenset()
     return calico_entity_matches(
-        rule.source, src, policy, namespaces, None, port, protocol
-    ) and calico_entity_matches(rule.destination, dst, policy, namespaces, named, port, protocol)
+        rule.source, src, policy, namespaces, None, port, protocol, objects
+    ) and calico_entity_matches(
+        rule.destination, dst, policy, namespaces, named, port, protocol, objects
+    )
 
 
-def calico_side(calico, tiers, policies, namespaces, pod, other, port, protocol, direction):
+def calico_side(
+    calico, tiers, policies, namespaces, pod, other, port, protocol, direction, objects=_NO_OBJECTS
+):
     """One side through Calico's tiers (calico.py): first matching rule decides, Pass
     goes to the next tier, a tier that selected the pod ends with its default action,
     and the namespace's profile allows what no tier decided. Kubernetes NetworkPolicies
@@ -412,7 +500,7 @@ def calico_side(calico, tiers, policies, namespaces, pod, other, port, protocol,
     known = {t.name: t for t in tiers}
     by_tier: dict[str, list] = {}
     for policy in calico:
-        if direction in policy.types and calico_selects(policy, pod, namespaces):
+        if direction in policy.types and calico_selects(policy, pod, namespaces, objects):
             by_tier.setdefault(policy.tier, []).append(((policy.order, policy.name), policy))
     affects = "affects_ingress" if direction == "ingress" else "affects_egress"
     for policy in policies:
@@ -437,7 +525,9 @@ def calico_side(calico, tiers, policies, namespaces, pod, other, port, protocol,
                     return True
                 continue
             for rule in getattr(policy, direction):
-                if not calico_rule_matches(rule, policy, src, dst, port, protocol, namespaces):
+                if not calico_rule_matches(
+                    rule, policy, src, dst, port, protocol, namespaces, objects
+                ):
                     continue
                 if rule.action in ("Allow", "Deny"):
                     return rule.action == "Allow"
@@ -452,13 +542,27 @@ def calico_side(calico, tiers, policies, namespaces, pod, other, port, protocol,
 
 
 def calico_connection_allowed(
-    policies, calico, tiers, namespaces, src: Pod | int, dst: Pod | int, port, protocol
+    policies,
+    calico,
+    tiers,
+    namespaces,
+    src: Pod | int,
+    dst: Pod | int,
+    port,
+    protocol,
+    network_sets=(),
+    service_accounts=(),
 ) -> bool:
-    """Egress at the source AND ingress at the destination, each through Calico's tiers."""
+    """Egress at the source AND ingress at the destination, each through Calico's tiers.
+    ``network_sets``: parsed NetworkSets and GlobalNetworkSets; ``service_accounts``: the
+    ServiceAccount objects (API-shaped dicts)."""
     for end in (src, dst):
         if isinstance(end, Pod) and end.state != ACTIVE:
             return False
+    objects = CalicoObjects(network_sets, service_accounts)
     args = (calico, tiers, policies, namespaces)
-    if isinstance(src, Pod) and not calico_side(*args, src, dst, port, protocol, "egress"):
+    if isinstance(src, Pod) and not calico_side(*args, src, dst, port, protocol, "egress", objects):
         return False
-    return not isinstance(dst, Pod) or calico_side(*args, dst, src, port, protocol, "ingress")
+    return not isinstance(dst, Pod) or calico_side(
+        *args, dst, src, port, protocol, "ingress", objects
+    )

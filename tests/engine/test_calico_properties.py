@@ -1,8 +1,9 @@
 """Property tests for Calico's tiers: on random small clusters mixing Kubernetes
 NetworkPolicies with Calico NetworkPolicies, GlobalNetworkPolicies and Tiers (orders,
-Allow/Deny/Pass/Log, default actions, nets, selectors, ports), the class/bitset
-evaluation, ``reach`` and the matrix agree with the plain per-pod reference
-(``reference.calico_connection_allowed``).
+Allow/Deny/Pass/Log, default actions, nets, selectors, ports), NetworkSets and
+GlobalNetworkSets, and pods running as several ServiceAccounts (``serviceAccountSelector``,
+rules' ``serviceAccounts``), the class/bitset evaluation, ``reach`` and the matrix agree
+with the plain per-pod reference (``reference.calico_connection_allowed``).
 """
 
 from __future__ import annotations
@@ -12,15 +13,58 @@ from hypothesis import strategies as st
 
 from netpol.engine import ClusterModel, PolicyError
 from netpol.engine import reference as ref
-from netpol.engine.calico import parse_calico_policy, parse_tier
+from netpol.engine.calico import parse_calico_policy, parse_network_set, parse_tier
 from tests.engine.agreement import address_traffic_agrees, pod_pairs_agree
 from tests.engine.test_properties import CIDRS, NAMESPACES, PROBE_IPS, clusters
 
 SELECTORS = st.sampled_from(
-    ["all()", "app == 'web'", "app != 'db'", "has(tier)", "tier in {'fe', 'x'}", "!has(app)"]
+    [
+        "all()",
+        "app == 'web'",
+        "app != 'db'",
+        "has(tier)",
+        "tier in {'fe', 'x'}",
+        "!has(app)",
+        "role == 'a'",
+        "has(role) || app == 'db'",
+        "global()",
+    ]
 )
-NS_SELECTORS = st.sampled_from(["all()", "env == 'x'", "has(team)", "env != 'y'"])
+NS_SELECTORS = st.sampled_from(
+    ["all()", "env == 'x'", "has(team)", "env != 'y'", "global()", "global() || env == 'x'"]
+)
 TIERS = ["default", "security", "platform"]
+ACCOUNT_NAMES = ["default", "sa1", "sa2"]
+ACCOUNT_SELECTORS = st.sampled_from(
+    ["all()", "team == 'red'", "!has(team)", "projectcalico.org/name == 'sa1'"]
+)
+SET_NETS = ["10.0.0.0/29", "10.0.1.0/24", "8.8.8.0/24", "10.0.0.0/16", "fd00::/120", "bad"]
+
+
+@st.composite
+def accounts(draw):
+    out = {}
+    if draw(st.booleans()):
+        out["names"] = draw(st.lists(st.sampled_from(ACCOUNT_NAMES), min_size=1, max_size=2))
+    if draw(st.booleans()) or not out:
+        out["selector"] = draw(ACCOUNT_SELECTORS)
+    return out
+
+
+@st.composite
+def network_set(draw, i):
+    labels = draw(st.dictionaries(st.sampled_from(["role", "app"]), st.sampled_from(["a", "db"])))
+    nets = draw(st.lists(st.sampled_from(SET_NETS), max_size=2))
+    md = {"name": f"s{i}", "labels": labels}
+    kind = "GlobalNetworkSet"
+    if draw(st.booleans()):
+        kind, md["namespace"] = "NetworkSet", draw(st.sampled_from(NAMESPACES))
+    return {
+        "apiVersion": "projectcalico.org/v3",
+        "kind": kind,
+        "metadata": md,
+        "spec": {"nets": nets},
+    }
 
 
 @st.composite
@@ -35,6 +79,8 @@ def entity(draw, with_ports):
     ):
         if draw(st.integers(0, 3)) == 0:
             out[field] = draw(strategy)
+    if draw(st.integers(0, 4)) == 0:
+        out["serviceAccounts"] = draw(accounts())
     if with_ports and draw(st.booleans()):
         out["ports"] = draw(
             st.lists(st.sampled_from([53, 80, 443, "8000:8100", "http", "dns"]), max_size=2)
@@ -65,6 +111,8 @@ def calico_policy(draw, i):
         spec["order"] = draw(st.sampled_from([10, 500, 1000, 2000]))
     if glob and draw(st.booleans()):
         spec["namespaceSelector"] = draw(NS_SELECTORS)
+    if draw(st.integers(0, 4)) == 0:
+        spec["serviceAccountSelector"] = draw(ACCOUNT_SELECTORS)
     for direction in ("ingress", "egress"):
         if draw(st.booleans()):
             spec[direction] = draw(st.lists(rule(), max_size=3))
@@ -98,6 +146,15 @@ def mixed(draw):
                 },
             }
             tiers.append(parse_tier(obj, PolicyError)[0])
+    network_sets = [draw(network_set(i)) for i in range(draw(st.integers(0, 3)))]
+    for pod in base.pods:
+        pod.service_account = draw(st.sampled_from(ACCOUNT_NAMES))
+    service_accounts = [
+        {"metadata": {"name": name, "namespace": ns, "labels": {"team": team}}}
+        for ns in NAMESPACES
+        for name in ACCOUNT_NAMES
+        if (team := draw(st.sampled_from([None, "red", "blue"]))) is not None
+    ]
     return ClusterModel(
         namespaces=list(base.namespaces.values()),
         pods=base.pods,
@@ -105,6 +162,8 @@ def mixed(draw):
         policies=base.policies,
         calico_policies=policies,
         calico_tiers=tiers,
+        calico_network_sets=network_sets,
+        service_accounts=service_accounts,
     )
 
 
@@ -126,6 +185,8 @@ def expected(model, src, dst, port, protocol):
         dst,
         port,
         protocol,
+        network_sets=[parse_network_set(o, PolicyError)[0] for o in model.calico_network_sets],
+        service_accounts=model.service_accounts,
     )
 
 
