@@ -83,3 +83,34 @@ def test_auditor_imports_flows_and_sees_them_replayed(
     assert fits(page)
     screenshot(page, f"whatif-would-deny-{width}", full_page=False)
     assert not [e for e in errors if "Content Security Policy" in e]
+
+
+def test_a_large_snapshots_replay_shows_its_progress_then_its_result(
+    live_server, page, personas, demo_snapshot, settings, start_celery
+):
+    """Above FLOWS_INLINE_MAX_PODS a worker replays the flows: the page says it waits,
+    then draws the replay without a reload by hand (as the what-if page does for a Run)."""
+    from auditor.flows import flows_import, flows_import_delete
+
+    settings.FLOWS_INLINE_MAX_PODS = 0
+    # The worker reads the stored conversations under the default VAR_DIR (one of its own
+    # would give it another secret key); removed at the end.
+    flow_import = flows_import(cluster=demo_snapshot.cluster, path=DEMO_FLOWS)
+    try:
+        log_in(page, live_server, "viewer", PASSWORD)
+        page.goto(f"{live_server.url}/clusters/demo/flows/")
+        progress = page.locator("#replay-progress [data-run-url]")
+        progress.wait_for()
+        assert "pending" in progress.inner_text()  # no worker yet: queued
+        assert "0 of 7 conversations" in progress.inner_text()
+        assert page.locator("#replay-progress progress").count() == 1
+        screenshot(page, "flows-replay-progress")
+
+        start_celery("worker")
+        page.wait_for_selector("#flow-figures", timeout=60_000)
+        assert page.inner_text("[data-figure=matched]") == "21"
+        assert "shop-frontend/admin-ui-allow-all" in page.inner_text("#unused-rules")
+        assert page.locator("[data-run-url]").count() == 0
+        screenshot(page, "flows-replay-from-worker")
+    finally:
+        flows_import_delete(flow_import=flow_import)
