@@ -50,6 +50,11 @@ def test_below_the_threshold_the_page_replays_at_once_without_a_run(
     body = client_as("viewer").get(flows_url()).content.decode()
     assert 'data-figure="matched">21<' in body
     assert "data-run-url" not in body and 'id="replay-progress"' not in body
+    # The demo's flows span six minutes of one day.
+    assert (
+        "Flows cover less than a day of the 30-day window: unused-rule findings start when "
+        "they cover it." in body
+    )
     assert not FlowReplayRun.objects.exists()
 
 

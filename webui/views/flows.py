@@ -91,10 +91,12 @@ def flows_page(request, name):
 
 
 def _days(days: float | None) -> str | None:
-    """Days covered, as the window message says them: whole days, a fraction below one."""
+    """Days covered, as the window message says them: "40 days", "1 day", "less than a day"."""
     if days is None:
         return None
-    return f"{days:,.0f}" if days >= 1 else f"{days:.1f}".rstrip("0").rstrip(".") or "0"
+    if days < 1:
+        return "less than a day"
+    return "1 day" if int(days) == 1 else f"{int(days):,} days"
 
 
 @require_role("viewer")
