@@ -102,15 +102,61 @@ def test_matrix_includes_the_calico_policies(netaudit):
     }
 
 
-def test_a_directory_with_calico_and_cilium_reads_both(netaudit, tmp_path):
+@pytest.fixture
+def every_kind(tmp_path):
+    """calico.yaml with ClusterNetworkPolicies and a Cilium policy beside it."""
     shutil.copy(CALICO, tmp_path / "calico.yaml")
-    cilium = (FIXTURES / "cilium.yaml").read_text()
-    (tmp_path / "cilium.yaml").write_text(cilium[cilium.index("apiVersion: cilium.io/v2") :])
+    shutil.copy(FIXTURES / "every-kind-extra.yaml", tmp_path / "extra.yaml")
+    return tmp_path
 
-    run = netaudit("reach", tmp_path, "--from", "shop/web-0", "--to", "shop/db-0", "--port", 5432)
 
-    assert run.code == 0, run.out + run.err
-    # Every document is read: nothing skipped; the engine says what it does with the mix.
-    assert "skipped" not in run.err
-    assert "Cilium policies are not evaluated beside Calico policies" in run.err
-    assert "calico/shop/allow-web-to-db" in run.out
+@pytest.mark.parametrize(
+    ("src", "dst", "port", "code", "decided"),
+    [
+        # The Admin tier accepts both sides before Calico's default tier refuses them.
+        ("monitoring/prom-0", "shop/db-0", 5432, 0, "cnp/monitoring-scrapes-db rule `to-db`"),
+        # Nothing else isolates monitoring: the Admin tier's Deny is the only say.
+        ("batch/job-0", "monitoring/prom-0", 9090, 1, "cnp/monitoring-refuses-batch"),
+        # The Kubernetes NetworkPolicy allows it in the default tier; the Cilium deny wins.
+        ("monitoring/prom-0", "shop/web-0", 8080, 1, "cilium/shop/web-refuses-monitoring"),
+        # Unchanged by the new policies: Calico's answers stand.
+        ("shop/web-0", "shop/db-0", 5432, 0, "calico/shop/allow-web-to-db"),
+        ("batch/job-0", "shop/db-0", 5432, 1, "Calico tier security: gnp/deny-batch-to-db"),
+    ],
+)
+def test_reach_with_every_kind_together(netaudit, every_kind, src, dst, port, code, decided):
+    run = netaudit("reach", every_kind, "--from", src, "--to", dst, "--port", port)
+
+    assert run.code == code, run.out + run.err
+    assert "skipped" not in run.err and "ignored" not in run.err
+    assert decided in run.out
+
+
+def test_reach_explains_the_whole_chain(netaudit, every_kind):
+    run = netaudit(
+        "reach", every_kind, "--from", "monitoring/prom-0", "--to", "shop/db-0", "--port", 5432
+    )
+
+    assert run.code == 0
+    ingress = run.out[run.out.index("ingress at shop/db-0") :].splitlines()
+    # Calico's security tier (order 100) passes, then the Admin tier (1000) decides before
+    # Calico's default tier, where the NetworkPolicies are.
+    assert [line.strip() for line in ingress[1:4]] == [
+        "Calico tier security: gnp/deny-batch-to-db ingress[1] Pass",
+        "Admin tier: cnp/monitoring-scrapes-db rule `from-monitoring` Accept at priority 10",
+        "not reached: Calico tier default",
+    ]
+
+
+def test_matrix_with_every_kind_together(netaudit, every_kind):
+    run = netaudit("matrix", every_kind, "--port", 5432, "--format", "json")
+
+    assert run.code == 0, run.err
+    got = run.json()
+    pods, matrix = got["pods"], got["matrix"]
+    allowed = {(pods[i], pods[j]) for i, row in enumerate(matrix) for j, ok in enumerate(row) if ok}
+    into_db = {src for src, dst in allowed if dst == "shop/db-0" and src != dst}
+    # web by Calico's NetworkPolicy, prom by the Admin tier; batch refused by Calico's
+    # security tier.
+    assert into_db == {"shop/web-0", "monitoring/prom-0"}
+    assert ("batch/job-0", "monitoring/prom-0") not in allowed

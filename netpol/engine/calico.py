@@ -482,14 +482,16 @@ class CompiledCalicoRule:
     local: int
     classes: int
     ips: IPSet
-    rule: CalicoRule | None  # None for a Kubernetes rule
-    np_ports: object = None  # the Kubernetes rule's CompiledRule, for its ports
+    rule: CalicoRule | None  # None for a rule of another kind
+    np_ports: object = None  # that rule compiled by its own kind, for its ports
     fixed_ports: object = None
+    text: str = ""  # how a rule of another kind names itself
 
     @property
     def label(self) -> str:
-        kind = "Kubernetes NetworkPolicy " if self.rule is None else ""
-        return f"{kind}{self.policy.key} {self.direction}[{self.index}] {self.action}"
+        if self.text:
+            return self.text
+        return f"{self.policy.key} {self.direction}[{self.index}] {self.action}"
 
     def ports_for(self, named_ports: frozenset):
         if self.fixed_ports is not None:
@@ -524,9 +526,22 @@ def rule_ports(rule: CalicoRule, named_ports: frozenset):
     return out & ALL_PORTS
 
 
+# Where the other kinds sit in Calico's walk: the cluster-wide tiers are Calico's own
+# tiers for them (Pass at their end), the NetworkPolicy tier is Calico's ``default``.
+CLUSTER_TIERS = {"Admin": "adminnetworkpolicy", "Baseline": "baselineadminnetworkpolicy"}
+CLUSTER_ACTIONS = {"Accept": "Allow", "Deny": "Deny", "Pass": "Pass"}
+
+
 class CalicoTiers:
     """Calico's tiers compiled over an evaluation's classes, the Kubernetes
     NetworkPolicies among them (``default`` tier, order 1000).
+
+    With other kinds beside Calico (docs/semantics-calico.md, "Every kind together"):
+    ClusterNetworkPolicies (and v1alpha1 ANP/BANP) are the policies of Calico's
+    ``adminnetworkpolicy`` and ``baselineadminnetworkpolicy`` tiers by priority, their
+    Accept read as Allow; Cilium policies are Allow-only policies of the ``default`` tier
+    beside the NetworkPolicies (their deny rules are subtracted from the answer by the
+    evaluation, as without Calico).
 
     ``order``: the tiers in walk order. ``own[direction][class]``: the rule ids about the
     class (its subject and local entity hold it) in walk order, with ``applies``: per
@@ -534,36 +549,64 @@ class CalicoTiers:
     end). ``towards[class]``: the egress rule ids whose remote entity holds the class.
     """
 
-    def __init__(self, ev, policies: list[CalicoPolicy], tiers: list[CalicoTier]):
+    def __init__(
+        self,
+        ev,
+        policies: list[CalicoPolicy],
+        tiers: list[CalicoTier],
+        cluster_tiers=None,
+        cilium=None,
+    ):
         known = {t.name: t for t in tiers}
         names = {p.tier for p in policies} | {DEFAULT_TIER}
         self.tiers = {n: known.get(n) or CalicoTier(n, TIER_ORDERS.get(n, LAST)) for n in names}
+        # tier name -> the cluster-wide tier it holds ("Admin", "Baseline")
+        self.cluster_tier: dict[str, str] = {}
+        for place in {p.tier for p in (cluster_tiers.policies if cluster_tiers else ())}:
+            name = CLUSTER_TIERS[place]
+            self.cluster_tier[name] = place
+            self.tiers[name] = known.get(name) or CalicoTier(name, TIER_ORDERS[name], "Pass")
         self.order = sorted(self.tiers, key=lambda n: (self.tiers[n].order, n))
         self.rank = {n: i for i, n in enumerate(self.order)}
         n_classes = len(ev.classes)
         self.rules: list[CompiledCalicoRule] = []
         self.applies = {d: {t: 0 for t in self.order} for d in ("ingress", "egress")}
         self.own = {d: [[] for _ in range(n_classes)] for d in ("ingress", "egress")}
+        # towards[class] and everywhere hold ids of ``shared``: the egress rules as the
+        # sources' side of a connection walks them (_Towards).
+        self.shared: list[_Towards] = []
         self.towards: list[list[int]] = [[] for _ in range(n_classes)]
         self.partial = 0
         self.runs: dict = {}  # _merged's answers while an evaluation walks; emptied after
-        self.everywhere: list[int] = []  # egress rules whose remote end is every class
+        self.everywhere: list[int] = []  # shared egress rules whose remote end is every class
+        self._block: tuple | None = None  # (tier, action) of the last egress rule added
+        self._in_block: dict[tuple, int] = {}  # (classes, ports) -> shared id, in that block
         self._all = ev.all
         self._everywhere_named: bool | None = None
         self._np_rules: dict[int, list] = {}
         for compiled in ev.rules:
             self._np_rules.setdefault(compiled.policy.id, []).append(compiled)
-        entries = [((self.rank[p.tier], p.order, p.name), p) for p in policies]
+        default = self.rank[DEFAULT_TIER]
+        entries = [((self.rank[p.tier], p.order, p.name), self._add_calico, p) for p in policies]
+        add_cluster = self._cluster_adder(cluster_tiers) if cluster_tiers is not None else None
+        add_cilium = self._cilium_adder(cilium) if cilium is not None else None
         entries += [
-            ((self.rank[DEFAULT_TIER], KUBERNETES_ORDER, f"knp.default.{p.name}"), p)
+            ((default, KUBERNETES_ORDER, f"knp.default.{p.name}"), self._add_kubernetes, p)
             for p in ev.policies
         ]
-        for _, policy in sorted(entries, key=lambda e: e[0]):
-            if isinstance(policy, CalicoPolicy):
-                self._add_calico(ev, policy)
-            else:
-                self._add_kubernetes(ev, policy)
-        del self._np_rules
+        if cluster_tiers is not None:
+            for p in cluster_tiers.policies:
+                rank = self.rank[CLUSTER_TIERS[p.tier]]
+                # Calico orders them by priority; the name then the kind break ties as
+                # the cluster-wide tiers do (ClusterPolicy.precedence).
+                order = (rank, float(p.priority), f"{p.name}\0{p.kind}")
+                entries.append((order, add_cluster, p))
+        if cilium is not None:
+            for p in cilium.policies:
+                entries.append(((default, KUBERNETES_ORDER, f"cilium.{p.key}"), add_cilium, p))
+        for _, add, policy in sorted(entries, key=lambda e: e[0]):
+            add(ev, policy)
+        del self._np_rules, self._in_block
 
     def isolating(self, direction: str) -> int:
         """The classes some policy of a tier ending in Deny selects for ``direction``:
@@ -674,12 +717,25 @@ class CalicoTiers:
         self.rules.append(rule)
         for c in _positions(rule.local):
             self.own[rule.direction][c].append(rule.id)
-        if rule.direction == "egress" and rule.local:
-            if rule.classes == self._all:
-                self.everywhere.append(rule.id)  # towards every class: kept once
-            else:
-                for c in _positions(rule.classes):
-                    self.towards[c].append(rule.id)
+        if rule.direction != "egress" or not rule.local or not rule.classes:
+            return  # not on the way to any class: no walk towards a class meets it
+        block = (rule.tier, rule.action)
+        if block != self._block:
+            self._block, self._in_block = block, {}
+        key = (rule.classes, rule.fixed_ports) if rule.fixed_ports is not None else None
+        sid = self._in_block.get(key) if key is not None else None
+        if sid is not None:
+            self.shared[sid].local |= rule.local  # same block, same remote end and ports
+            return
+        sid = len(self.shared)
+        self.shared.append(_Towards(rule.tier, rule.action, rule.local, rule))
+        if key is not None:
+            self._in_block[key] = sid
+        if rule.classes == self._all:
+            self.everywhere.append(sid)  # towards every class: kept once
+        else:
+            for c in _positions(rule.classes):
+                self.towards[c].append(sid)
 
     def _add_calico(self, ev, policy: CalicoPolicy) -> None:
         subject = self._subject(ev, policy)
@@ -742,8 +798,74 @@ class CalicoTiers:
                         rule=None,
                         np_ports=compiled,
                         fixed_ports=compiled.fixed_ports,
+                        text=f"Kubernetes NetworkPolicy {policy.key} {direction}"
+                        f"[{compiled.rule.index}] Allow",
                     )
                 )
+
+    def _cluster_adder(self, cluster_tiers):
+        by_policy: dict[int, list] = {}
+        for compiled in cluster_tiers.rules:
+            by_policy.setdefault(compiled.policy.id, []).append(compiled)
+
+        def add(ev, policy) -> None:
+            tier = CLUSTER_TIERS[policy.tier]
+            for compiled in by_policy.get(policy.id, ()):
+                if compiled.subject:
+                    self.applies[compiled.direction][tier] |= compiled.subject
+                rule = compiled.rule
+                self._add(
+                    CompiledCalicoRule(
+                        id=len(self.rules),
+                        policy=policy,
+                        tier=tier,
+                        direction=compiled.direction,
+                        action=CLUSTER_ACTIONS[rule.action],
+                        index=rule.index,
+                        local=compiled.subject,
+                        classes=compiled.classes,
+                        ips=compiled.ips,
+                        rule=None,
+                        np_ports=compiled,
+                        fixed_ports=compiled.fixed_ports,
+                        text=f"{policy.key} rule {rule.label} {rule.action} at priority "
+                        f"{policy.priority}",
+                    )
+                )
+
+        return add
+
+    def _cilium_adder(self, cilium):
+        by_policy: dict[int, list] = {}
+        for compiled in cilium.rules:
+            if not compiled.rule.deny:
+                by_policy.setdefault(compiled.policy.id, []).append(compiled)
+
+        def add(ev, policy) -> None:
+            subject = cilium.subject[policy.id]
+            for direction in ("ingress", "egress"):
+                if policy.default_deny[direction]:
+                    self.applies[direction][DEFAULT_TIER] |= subject
+            for compiled in by_policy.get(policy.id, ()):
+                self._add(
+                    CompiledCalicoRule(
+                        id=len(self.rules),
+                        policy=policy,
+                        tier=DEFAULT_TIER,
+                        direction=compiled.direction,
+                        action="Allow",
+                        index=compiled.rule.index,
+                        local=subject,
+                        classes=compiled.classes,
+                        ips=compiled.ips,
+                        rule=None,
+                        np_ports=compiled,
+                        fixed_ports=compiled.fixed_ports,
+                        text=f"{compiled.label} Allow",
+                    )
+                )
+
+        return add
 
     # -- what the evaluation asks ------------------------------------------------------
 
@@ -753,9 +875,13 @@ class CalicoTiers:
 
     def uses_names(self, key) -> bool:
         if self._everywhere_named is None:
-            self._everywhere_named = any(self.rules[r].fixed_ports is None for r in self.everywhere)
-        return self._everywhere_named or any(
-            self.rules[r].fixed_ports is None for r in (*key[0], *key[2])
+            self._everywhere_named = any(
+                self.shared[r].rule.fixed_ports is None for r in self.everywhere
+            )
+        return (
+            self._everywhere_named
+            or any(self.rules[r].fixed_ports is None for r in key[0])
+            or any(self.shared[r].rule.fixed_ports is None for r in key[2])
         )
 
     def segments(self, ev, key, named_ports, entry_type) -> list:
@@ -766,8 +892,8 @@ class CalicoTiers:
         from .ports import ALL_PORTS, PortSet
 
         own, applied, towards = key
-        ins = self._merged(own, named_ports)
-        outs = self._merged(towards, named_ports, self.everywhere)
+        ins = self._merged(self.rules, own, named_ports)
+        outs = self._merged(self.shared, towards, named_ports, self.everywhere)
         points = set(ALL_PORTS.boundaries())
         for _, ports in ins + outs:
             points.update(ports.boundaries())
@@ -819,17 +945,17 @@ class CalicoTiers:
                 merged.setdefault((classes, acc_ip), []).append((a, b))
         return [entry_type(PortSet(r), c, i) for (c, i), r in merged.items()]
 
-    def _merged(self, ids: tuple, named_ports: frozenset, more: list[int] = ()) -> list:
+    def _merged(self, rules, ids: tuple, named_ports: frozenset, more: list[int] = ()) -> list:
         """``_merged`` once per rule list (and named ports, when a rule names one):
-        destination groups share their lists of rules. ``more``: rules to walk too, in
-        rule order (the rules towards every class)."""
+        destination groups share their lists of rules. ``rules``: ``self.rules`` or
+        ``self.shared``; ``more``: ids to walk too, in order (those towards every class)."""
         cache = self.runs
-        uses_names = any(self.rules[r].fixed_ports is None for r in (*ids, *more))
-        key = (ids, bool(more), named_ports if uses_names else None)
+        uses_names = any(rules[r].fixed_ports is None for r in (*ids, *more))
+        key = (rules is self.shared, ids, bool(more), named_ports if uses_names else None)
         runs = cache.get(key)
         if runs is None:
             ordered = sorted((*ids, *more)) if more else ids
-            runs = cache[key] = _merged(self.rules, ordered, named_ports)
+            runs = cache[key] = _merged(rules, ordered, named_ports)
         return runs
 
     def egress_key(self, c: int) -> tuple:
@@ -841,7 +967,7 @@ class CalicoTiers:
         from .ports import ALL_PORTS, PortSet
 
         own, applied = key
-        rules = self._merged(own, frozenset())
+        rules = self._merged(self.rules, own, frozenset())
         points = set(ALL_PORTS.boundaries())
         for _, ports in rules:
             points.update(ports.boundaries())
@@ -880,6 +1006,35 @@ class CalicoTiers:
             ):
                 return r
         return None
+
+
+@dataclass(slots=True)
+class _Towards:
+    """Egress rules as the sources' side of a connection walks them: the rules of one run
+    of consecutive egress rules of one tier and action (in walk order) whose remote end and
+    ports are the same, their subjects ORed. Within such a run the order of rules does not
+    change the answer, so one entry stands for all; at 50k pods thousands of policies
+    share, say, one DNS rule."""
+
+    tier: str
+    action: str
+    local: int
+    rule: CompiledCalicoRule  # the first; its remote end and ports are everyone's
+
+    @property
+    def classes(self) -> int:
+        return self.rule.classes
+
+    @property
+    def ips(self) -> IPSet:
+        return self.rule.ips
+
+    @property
+    def fixed_ports(self):
+        return self.rule.fixed_ports
+
+    def ports_for(self, named_ports: frozenset):
+        return self.rule.ports_for(named_ports)
 
 
 @dataclass(slots=True)

@@ -607,6 +607,14 @@ class Cilium:
             tuple(self.own["ingress"][c]),
         )
 
+    def deny_key(self, c: int) -> tuple | None:
+        """``key_of`` reduced to the deny rules about destination class ``c`` (ingress at
+        it, egress towards it), for ``denies``; None when there are none."""
+        ins, towards = self.own_deny["ingress"][c], self.towards_deny[c]
+        if not ins and not towards:
+            return None
+        return (None, tuple(ins), (), tuple(towards), ())
+
     def egress_key(self, c: int) -> tuple:
         allow = tuple(self.own["egress"][c]) if self.isolated["egress"] >> c & 1 else None
         return (allow, tuple(self.own_deny["egress"][c]), tuple(self.own["egress"][c]))

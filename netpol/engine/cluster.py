@@ -293,18 +293,6 @@ class ClusterModel:
                     parsed_calico.append(policy)
             errors.extend(problems)
         _unique((p.key for p in parsed_calico), "Calico policy")
-        if parsed_calico and (parsed_cluster or parsed_cilium):
-            # Calico maps the cluster-wide kinds onto tiers of its own; that mapping, and
-            # Cilium beside Calico, are not evaluated yet: say so rather than guess.
-            errors.append(
-                PolicyError(
-                    "*",
-                    "kind",
-                    "ClusterNetworkPolicies and Cilium policies are not evaluated beside "
-                    "Calico policies yet; they are ignored",
-                    "Calico",
-                )
-            )
         declared = DeclaredCidrs.of(declared_cidrs)
         return cls(
             namespaces=[_parse(parse_namespace, o, "Namespace") for o in namespaces],

@@ -17,6 +17,9 @@ runs them:
 7. Cilium policies (``cilium.py``): their default deny joins NetworkPolicy isolation,
    their allow rules join the NetworkPolicy grants, and their deny rules are subtracted
    from each group's entries at the end.
+8. Calico policies (``calico.py``): when any exist, one walk of Calico's ordered tiers
+   decides each side instead, the NetworkPolicies and Cilium's allows in its ``default``
+   tier and the cluster-wide tiers as Calico's own; Cilium's denies are still subtracted.
 """
 
 from __future__ import annotations
@@ -193,8 +196,9 @@ class Evaluation:
         # 7. Cilium policies, in the NetworkPolicy tier (cilium.py).
         self.cilium = Cilium(self, cilium_policies, nodes, cluster_ips) if cilium_policies else None
         # 8. Calico's tiers, the NetworkPolicies in the default one (calico.py).
+        #    With Calico the cluster-wide tiers and Cilium join its walk (calico.py).
         self.calico = (
-            CalicoTiers(self, list(calico_policies), list(calico_tiers))
+            CalicoTiers(self, list(calico_policies), list(calico_tiers), self.tiers, self.cilium)
             if calico_policies
             else None
         )
@@ -310,19 +314,22 @@ class Evaluation:
     def allowed(self) -> list[DestinationGroup]:
         """Per group of destination classes: which source classes and IPs on which ports."""
         calico = getattr(self, "calico", None)
+        cilium = getattr(self, "cilium", None)
         if calico is not None:
             by_key: dict[tuple, list[int]] = {}
             for cls in self.classes:
                 key = calico.key_of(cls.id)
-                named = cls.named_ports if calico.uses_names(key) else None
-                by_key.setdefault((key, named), []).append(cls.id)
-            result = [
-                DestinationGroup(
-                    members,
-                    calico.segments(self, key, self.classes[members[0]].named_ports, Entry),
-                )
-                for (key, _), members in by_key.items()
-            ]
+                deny = cilium.deny_key(cls.id) if cilium else None
+                uses_names = calico.uses_names(key) or (deny and cilium.uses_names(deny))
+                named = cls.named_ports if uses_names else None
+                by_key.setdefault((key, deny, named), []).append(cls.id)
+            result = []
+            for (key, deny, _), members in by_key.items():
+                named_ports = self.classes[members[0]].named_ports
+                entries = calico.segments(self, key, named_ports, Entry)
+                if deny:
+                    entries = subtract(entries, *cilium.denies(deny, named_ports), Entry)
+                result.append(DestinationGroup(members, entries))
             calico.runs = {}
             return result
         # Egress rules deduplicated by (destination classes, ports): each keeps the OR of
@@ -346,7 +353,6 @@ class Evaluation:
             for d in bit_positions(compiled.classes):
                 incoming[d].append(gid)
         free_egress = self.all & ~self.default_deny_egress
-        cilium = getattr(self, "cilium", None)
 
         groups: dict[tuple, list[int]] = {}
         for cls in self.classes:
@@ -392,15 +398,23 @@ class Evaluation:
         """Per group of source classes: the addresses their egress allows, per port. Port
         names never match an address: they resolve only against a destination pod."""
         calico = getattr(self, "calico", None)
+        cilium = getattr(self, "cilium", None)
+        none = frozenset()
         if calico is not None:
             by_key: dict[tuple, list[int]] = {}
             for cls in self.classes:
-                by_key.setdefault(calico.egress_key(cls.id), []).append(cls.id)
-            groups = [EgressGroup(m, calico.egress_segments(k)) for k, m in by_key.items()]
+                deny = tuple(cilium.own_deny[EGRESS][cls.id]) if cilium else ()
+                by_key.setdefault((calico.egress_key(cls.id), deny), []).append(cls.id)
+            groups = []
+            for (key, deny), members in by_key.items():
+                entries = calico.egress_segments(key)
+                if deny:
+                    rules = [cilium.rules[r] for r in deny]
+                    entries = subtract_ips(entries, [(r.ports_for(none), r.ips) for r in rules])
+                groups.append(EgressGroup(members, entries))
             calico.runs = {}
             return groups
         groups: dict[tuple | None, list[int]] = {}
-        cilium = getattr(self, "cilium", None)
         for cls in self.classes:
             c = cls.id
             key = tuple(self.egress_rules_of[c]) if self.isolated_egress >> c & 1 else None
@@ -408,7 +422,6 @@ class Evaluation:
             cil = cilium.egress_key(c) if cilium else None
             groups.setdefault((key, tiers, cil), []).append(c)
         result = []
-        none = frozenset()
         for (rules, tiers, cil), members in groups.items():
             np_rules = None
             if rules is not None or (cil is not None and cil[0] is not None):

@@ -362,7 +362,8 @@ def _tiered(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: int
 def _calico(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: int, protocol: str):
     """One side through Calico's tiers (calico.py): the first matching rule decides, Pass
     goes to the next tier, a tier that selected the pod ends with its default action, and
-    the namespace's profile allows the rest."""
+    the namespace's profile allows the rest. The cluster-wide tiers are Calico's
+    ``adminnetworkpolicy``/``baselineadminnetworkpolicy``; a Cilium deny overrides all."""
     calico = ev.calico
     cid = ev.class_of[pod.key]
     result = DirectionVerdict(direction=direction, pod=pod.key, isolated=False, allowed=True)
@@ -374,26 +375,41 @@ def _calico(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: int
     dst_pod = pod if direction == INGRESS else other.pod
     named = dst_pod.named_ports if dst_pod is not None else frozenset()
     other_class = ev.class_of[other.pod.key] if other.pod is not None else None
+    cilium = getattr(ev, "cilium", None)
+    if cilium is not None:
+        _cilium_side(cilium, ev, result, direction, cid, other, other_class, port, protocol, named)
     steps = result.tiers
+
+    def name(tier: str) -> str:
+        place = calico.cluster_tier.get(tier)
+        return f"{place} tier" if place else f"Calico tier {tier}"
+
+    def done(allowed: bool, decided_by: str, reason: str, tier=None, rule=None):
+        later = applied[applied.index(tier) + 1 :] if tier is not None else []
+        if later:
+            steps.append(f"not reached: {', '.join(name(t) for t in later)}")
+        result.allowed, result.decided_by, result.reason = allowed, decided_by, reason
+        if rule is not None:
+            result.decided_policy = rule.policy.key
+            if allowed:
+                result.allowed_by.append(RuleMatch(rule.policy.key, rule.index, None, None))
+        if result.denied_by:
+            steps.append(f"Cilium deny: {result.denied_by}")
+            result.decided_by = "Cilium deny"
+            result.allowed_by = []
+        return _cilium_deny(result)
+
     for tier in applied:
         r = calico.first_match(tier, direction, cid, other_class, other.ip, port, protocol, named)
         if r is None:
             action = calico.tiers[tier].default_action
-            steps.append(f"Calico tier {tier}: no rule about {pod.key} matches: {action}")
+            steps.append(f"{name(tier)}: no rule about {pod.key} matches: {action}")
             if action == "Deny":
-                result.allowed, result.decided_by = False, f"Calico tier {tier}"
-                result.reason = f"end of Calico tier {tier}: default action Deny"
-                return result
+                return done(False, name(tier), f"end of {name(tier)}: default action Deny", tier)
             continue
-        steps.append(f"Calico tier {tier}: {r.label}")
+        steps.append(f"{name(tier)}: {r.label}")
         if r.action == "Pass":
             continue
-        result.allowed, result.decided_by = r.action == "Allow", f"Calico tier {tier}"
-        result.reason = r.label
-        result.decided_policy = r.policy.key
-        if r.action == "Allow":
-            result.allowed_by.append(RuleMatch(r.policy.key, r.index, None, None))
-        return result
-    result.decided_by = "profile"
-    result.reason = "no Calico tier decides: the namespace's profile allows it"
-    return result
+        decided_by = calico.cluster_tier.get(tier, name(tier))
+        return done(r.action == "Allow", decided_by, r.label, tier, r)
+    return done(True, "profile", "no Calico tier decides: the namespace's profile allows it")

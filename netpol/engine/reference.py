@@ -566,3 +566,139 @@ def calico_connection_allowed(
     return not isinstance(dst, Pod) or calico_side(
         *args, dst, src, port, protocol, "ingress", objects
     )
+
+
+# -- every kind together under Calico (calico.py, "Every kind together") --------------------
+
+
+def _cnp_rule_action(policy, rule_list, other, port, protocol, named, namespaces, nodes):
+    """The action of the first rule of a cluster policy matching the other end and port."""
+    for rule in rule_list:
+        peer_ok = any(tier_peer_matches(p, other, namespaces, nodes) for p in rule.peers)
+        port_ok = rule.ports is None or any(
+            spec.resolve(named).has(port, protocol) for spec in rule.ports
+        )
+        if peer_ok and port_ok:
+            return rule.action
+    return None
+
+
+def every_kind_side(model_parts, pod, other, port, protocol, direction) -> bool:
+    """One side with Calico and every other kind: a matching Cilium deny refuses; then
+    Calico's tiers in order, where the Admin and Baseline cluster-wide tiers are Calico's
+    ``adminnetworkpolicy``/``baselineadminnetworkpolicy`` tiers (Pass at their end, Accept
+    read as Allow), and the NetworkPolicies and Cilium allow policies are Allow-only
+    policies of the ``default`` tier at order 1000. A tier takes part when a policy of it
+    selects the pod for the direction (a NetworkPolicy isolating it, a Cilium policy
+    putting it in default deny, a cluster policy with rules for the direction)."""
+    from .calico import CLUSTER_TIERS, DEFAULT_TIER, KUBERNETES_ORDER, TIER_ORDERS, CalicoTier
+    from .cilium import CiliumPolicy
+    from .tiers import ClusterPolicy
+
+    policies, cluster, cilium, calico, calico_tiers, namespaces, nodes, args = model_parts
+    src, dst = (other, pod) if direction == "ingress" else (pod, other)
+    named = dst.named_ports if isinstance(dst, Pod) else frozenset()
+    _, _, denied = cilium_side(
+        policies, cilium, namespaces, pod, other, port, protocol, direction, args
+    )
+    if denied:
+        return False
+    members: dict[str, list] = {}  # tier -> (sort key, kind, policy)
+    taking_part: set[str] = set()
+    ns = namespaces.get(pod.namespace)
+    ns_labels = ns.labels if ns else {}
+    for policy in calico:
+        if direction in policy.types and calico_selects(policy, pod, namespaces):
+            members.setdefault(policy.tier, []).append(((policy.order, policy.name), policy))
+            taking_part.add(policy.tier)
+    affects = "affects_ingress" if direction == "ingress" else "affects_egress"
+    for policy in policies:
+        if getattr(policy, affects) and selects(policy, pod):
+            key = (KUBERNETES_ORDER, f"knp.default.{policy.name}")
+            members.setdefault(DEFAULT_TIER, []).append((key, policy))
+            taking_part.add(DEFAULT_TIER)
+    for policy in cilium:
+        if cilium_selects(policy, pod, namespaces):
+            key = (KUBERNETES_ORDER, f"cilium.{policy.key}")
+            members.setdefault(DEFAULT_TIER, []).append((key, policy))
+            if policy.default_deny[direction]:
+                taking_part.add(DEFAULT_TIER)
+    for policy in cluster:
+        if policy.selects(ns_labels, pod.labels) and getattr(policy, direction):
+            tier = CLUSTER_TIERS[policy.tier]
+            key = (float(policy.priority), f"{policy.name}\0{policy.kind}")
+            members.setdefault(tier, []).append((key, policy))
+            taking_part.add(tier)
+    known = {t.name: t for t in calico_tiers}
+
+    def tier_of(name):
+        if name in known:
+            return known[name]
+        action = "Pass" if name in CLUSTER_TIERS.values() else "Deny"
+        return CalicoTier(name, TIER_ORDERS.get(name, float("inf")), action)
+
+    other_end = src if direction == "ingress" else dst
+    for tier in sorted((tier_of(n) for n in taking_part), key=lambda t: (t.order, t.name)):
+        action = None
+        for _, policy in sorted(members[tier.name], key=lambda item: item[0]):
+            if isinstance(policy, Policy):
+                rules = policy.ingress if direction == "ingress" else policy.egress
+                if any(
+                    rule_matches(policy, r, other_end, port, protocol, named, namespaces)
+                    for r in rules
+                ):
+                    action = "Allow"
+            elif isinstance(policy, CiliumPolicy):
+                if any(
+                    not r.deny
+                    and cilium_rule_matches(r, other, port, protocol, named, namespaces, *args)
+                    for r in getattr(policy, direction)
+                ):
+                    action = "Allow"
+            elif isinstance(policy, ClusterPolicy):
+                found = _cnp_rule_action(
+                    policy,
+                    getattr(policy, direction),
+                    other,
+                    port,
+                    protocol,
+                    named,
+                    namespaces,
+                    nodes,
+                )
+                action = {"Accept": "Allow"}.get(found, found)
+            else:
+                for rule in getattr(policy, direction):
+                    if calico_rule_matches(rule, policy, src, dst, port, protocol, namespaces):
+                        if rule.action in ("Allow", "Deny", "Pass"):
+                            action = rule.action
+                            break
+            if action is not None:
+                break
+        if action in ("Allow", "Deny"):
+            return action == "Allow"
+        if action is None and tier.default_action == "Deny":
+            return False
+    return True
+
+
+def every_kind_connection_allowed(model, src: Pod | int, dst: Pod | int, port, protocol) -> bool:
+    """Egress at the source AND ingress at the destination, every kind together."""
+    for end in (src, dst):
+        if isinstance(end, Pod) and end.state != ACTIVE:
+            return False
+    node_ips = {ip_to_int(a) for n in model.nodes for a in n.addresses}
+    world = ALL_IPS - model._cluster_ips - IPSet([(v, v + 1) for v in node_ips])
+    parts = (
+        model.policies,
+        model.cluster_policies,
+        model.cilium_policies,
+        model.calico_policies,
+        model.calico_tiers,
+        model.namespaces,
+        model.nodes,
+        (world, model._cluster_ips, node_ips, model.nodes),
+    )
+    if isinstance(src, Pod) and not every_kind_side(parts, src, dst, port, protocol, "egress"):
+        return False
+    return not isinstance(dst, Pod) or every_kind_side(parts, dst, src, port, protocol, "ingress")
