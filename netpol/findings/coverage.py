@@ -7,7 +7,10 @@ are counted separately and left out of the ratios.
 
 A workload counts as isolated for a direction when every one of its running pods is.
 A namespace has a default deny for a direction when one of its policies has an empty
-podSelector, affects that direction and has no valid rule for it.
+podSelector, affects that direction and has no valid rule for it; or a namespaced Cilium
+policy selects every pod of it with rules for the direction; or a Calico policy of a tier
+ending in Deny selects every pod of it for the direction (docs/semantics-calico.md,
+"Coverage").
 """
 
 from __future__ import annotations
@@ -145,6 +148,7 @@ def compute(facts: Facts) -> Coverage:
         ):
             if every_pod and other.default_deny[direction]:
                 denies.append(other.key)
+    _calico(facts, namespaces)
     # Per workload: [running pods, all isolated for ingress, all isolated for egress].
     workloads: dict[tuple[str, str], list] = {}
     # A Deny of a cluster-wide policy about a pod covers it as a NetworkPolicy would.
@@ -186,6 +190,65 @@ def compute(facts: Facts) -> Coverage:
         cluster.add(nc.counts)
     sizes = {key: w[0] for key, w in workloads.items()}
     return Coverage(cluster, namespaces, sizes)
+
+
+def _calico(facts: Facts, namespaces: dict[str, NamespaceCoverage]) -> None:
+    """Calico's policies in the namespaces' lists: a namespaced one is a policy of its
+    namespace, a GlobalNetworkPolicy one of every namespace whose running pods it selects.
+    Selecting every pod of a namespace (``all()``, or a selector matching each running pod
+    there) for a direction, in a tier ending in Deny, it is the namespace's default deny
+    for that direction: what no rule decides is denied at the tier's end, as the engine's
+    isolation has it (``Evaluation.isolated_bits``)."""
+    calico = getattr(facts.ev, "calico", None)
+    if calico is None:
+        return
+    ev = facts.ev
+    masks = {name: ev.ns_mask(name) for name in namespaces}
+    for policy in facts.model.calico_policies:
+        subject = _calico_subject(ev, calico, policy)
+        tier = calico.tiers.get(policy.tier)
+        denies_at_end = tier is not None and tier.default_action == "Deny"
+        if policy.namespace is not None:
+            places = [policy.namespace] if policy.namespace in namespaces else []
+        else:
+            places = [name for name, mask in masks.items() if subject & mask]
+        for name in places:
+            nc = namespaces[name]
+            nc.policies.append(policy.key)
+            mask = masks[name]
+            written_all = (
+                policy.namespace is not None
+                and policy.selector.text.strip() in ("", "all()")
+                and policy.service_account_selector is None
+            )
+            every_pod = written_all or (mask and subject & mask == mask)
+            if not (every_pod and denies_at_end):
+                continue
+            for direction, denies in (
+                (INGRESS, nc.default_deny_ingress),
+                (EGRESS, nc.default_deny_egress),
+            ):
+                if direction in policy.types:
+                    denies.append(policy.key)
+
+
+def _calico_subject(ev, calico, policy) -> int:
+    """The classes a Calico policy selects, as the engine's tier walk reads them: its
+    selector within its namespace (or its namespaceSelector's), then its
+    serviceAccountSelector, which the engine matched on the classes' ServiceAccounts and
+    which only its compiled rules carry: the pods they are about."""
+    bits = policy.selector.eval(ev.pod_index)
+    if policy.namespace is not None:
+        bits &= ev.ns_mask(policy.namespace)
+    if policy.namespace_selector is not None:
+        bits &= policy.namespace_selector.eval(ev.ns_index)
+    if policy.service_account_selector is not None:
+        about = 0
+        for rule in calico.rules:
+            if rule.policy is policy:
+                about |= rule.local
+        bits &= about
+    return bits
 
 
 def findings(facts: Facts, coverage: Coverage) -> list[Finding]:

@@ -198,3 +198,89 @@ def test_a_namespaced_cilium_policy_is_the_namespaces_policy_and_default_deny():
     rules = {(f["rule"], f["namespace"]) for f in report["findings"]}
     assert ("NP004", "ledger") not in rules and ("NP003", "ledger") not in rules
     assert ("NP002", "ledger") in rules  # its pods may still connect anywhere
+
+
+CALICO = Path(__file__).resolve().parents[1] / "fixtures" / "cli" / "calico.yaml"
+
+# Added to the Calico fixture: batch's own all() policy in the default tier (which ends
+# in Deny), and a GlobalNetworkPolicy of every pod in a tier ending in Pass.
+CALICO_MORE = """
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: batch-closed, namespace: batch}
+spec:
+  selector: all()
+  types: [Ingress, Egress]
+---
+apiVersion: projectcalico.org/v3
+kind: Tier
+metadata: {name: platform}
+spec: {order: 50, defaultAction: Pass}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: platform.log-all}
+spec:
+  tier: platform
+  selector: all()
+  types: [Ingress]
+  ingress: [{action: Log}]
+"""
+
+
+def test_calico_policies_count_for_their_namespaces_and_default_deny(tmp_path):
+    """docs/semantics-calico.md, "Selecting pods" and "Isolation": a Calico NetworkPolicy
+    selects pods of its namespace, a GlobalNetworkPolicy pods of any namespace; a pod a
+    policy of a tier ending in Deny selects is isolated (what no rule decides is denied
+    at the tier's end), so a policy selecting every pod of a namespace for a direction is
+    its default deny for it. The fixture's header says what each policy selects."""
+    report = audit(load_paths([CALICO])).to_dict()
+    coverage = report["coverage"]
+    shop, monitoring = coverage["namespaces"]["shop"], coverage["namespaces"]["monitoring"]
+    # shop: its Kubernetes policy, its Calico policy, and the security tier's
+    # GlobalNetworkPolicy, whose selector app == 'db' holds shop's db.
+    assert shop["policies"] == 3
+    assert shop["ingress"]["pods"] == 2 and shop["egress"]["pods"] == 0
+    # No policy selects both of shop's pods: no default deny, NP004 says so.
+    assert shop["default_deny"] == {"ingress": [], "egress": []}
+    # monitoring's prom-egress selects app == 'prometheus', monitoring's one running pod,
+    # for Egress in the default tier: the namespace's default deny for egress.
+    assert monitoring["policies"] == 1
+    assert monitoring["default_deny"] == {
+        "ingress": [],
+        "egress": ["calico/monitoring/prom-egress"],
+    }
+    assert coverage["without_policy"] == ["batch"]
+    assert coverage["without_default_deny"]["egress"] == ["batch", "shop"]
+    rules = {(f["rule"], f["namespace"]) for f in report["findings"]}
+    assert ("NP004", "shop") in rules and ("NP005", "monitoring") not in rules
+    assert ("NP003", "batch") in rules
+
+    (tmp_path / "calico.yaml").write_text(CALICO.read_text() + CALICO_MORE)
+    report = audit(load_paths([tmp_path])).to_dict()
+    coverage = report["coverage"]
+    batch = coverage["namespaces"]["batch"]
+    # batch-closed: all() of batch, both types, default tier: default deny both ways.
+    assert batch["default_deny"] == {
+        "ingress": ["calico/batch/batch-closed"],
+        "egress": ["calico/batch/batch-closed"],
+    }
+    assert batch["ingress"]["pods"] == batch["egress"]["pods"] == 1
+    # log-all selects every pod of every namespace with pods, but its tier ends in Pass:
+    # a policy of each (shop 4, monitoring 2, batch 2), nobody's default deny.
+    assert [coverage["namespaces"][n]["policies"] for n in ("shop", "monitoring", "batch")] == [
+        4,
+        2,
+        2,
+    ]
+    denies = [
+        key
+        for ns in coverage["namespaces"].values()
+        for keys in ns["default_deny"].values()
+        for key in keys
+    ]
+    assert denies and not [key for key in denies if "log-all" in key]
+    assert coverage["without_policy"] == []
+    rules = {(f["rule"], f["namespace"]) for f in report["findings"]}
+    assert not {r for r in rules if r[1] == "batch" and r[0] in ("NP001", "NP002", "NP003")}
