@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import os
 import tempfile
 import uuid
@@ -44,6 +45,8 @@ from netpol.flows import (
 from .models import Cluster, FlowImport
 from .selectors import latest_snapshot
 from .storage import engine_model
+
+logger = logging.getLogger(__name__)
 
 # Distinct conversations one import may hold: beyond this a file is not a sample of
 # traffic a page can replay but a scan; the import stops with a message saying so.
@@ -291,7 +294,10 @@ def unused_rules_in_window(*, cluster: Cluster, model: ClusterModel) -> list[dic
         return None
     try:
         result = flows_replay(cluster=cluster, model=model, window_days=cluster.unused_rule_window)
-    except FlowFileError:  # imports stored before conversations kept their times
+    except (FlowFileError, OSError) as exc:
+        # No NP048 rather than no analysis: conversations stored before they kept their
+        # times, or a stored file gone from VAR_DIR/flows.
+        logger.warning("%s: unused rules not computed (%s)", cluster.name, exc)
         return None
     return None if result is None else result["unused_rules"]
 

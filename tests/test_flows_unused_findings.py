@@ -106,3 +106,14 @@ def test_the_window_is_edited_with_the_clusters_settings(admin_client, cluster):
     with mock.patch("django.db.transaction.on_commit"):
         assert admin_client.post(url, form).status_code == 302
     assert Cluster.objects.get(pk=cluster.pk).unused_rule_window == 7
+
+
+def test_a_stored_flow_file_gone_costs_the_finding_not_the_analysis(cluster, caplog):
+    from auditor.flows import flows_dir
+
+    for flow_import in cluster.flow_imports.all():
+        (flows_dir() / flow_import.stored).unlink()
+    snapshot = analysed(cluster)
+    assert snapshot.analysis.status == "complete"
+    assert unused_findings(snapshot) == set()
+    assert "shop: unused rules not computed" in caplog.text
