@@ -6,11 +6,19 @@ audit: the model is built and evaluated first (not timed), then ``kinds.findings
     .venv/bin/python bench/bench_kind_findings.py                     # 5k pods, 500 + 500
     .venv/bin/python bench/bench_kind_findings.py --pods 50000 --namespaces 2000 \\
         --policies 10000 --cilium 2000 --calico 1000
+
+``--against FILE`` times another version of the module on the same model, the runs of the
+two interleaved (the machine's load hits both alike), and says whether their findings are
+the same (rule, fingerprint, message, evidence)::
+
+    git show HEAD~1:netpol/findings/kinds.py > /tmp/kinds_before.py
+    .venv/bin/python bench/bench_kind_findings.py --worst --against /tmp/kinds_before.py
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import sys
 import time
@@ -34,6 +42,11 @@ def main(argv=None) -> int:
         action="store_true",
         help="an Allow of everything first in every Calico rule list and no order on every "
         "other policy: every Deny is shadowed (NP045) and half the policies are NP044",
+    )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="another version of netpol/findings/kinds.py, timed on the same model",
     )
     args = parser.parse_args(argv)
 
@@ -65,24 +78,37 @@ def main(argv=None) -> int:
     t = time.perf_counter()
     model.evaluation  # noqa: B018 - built before the timed part
     evaluate = time.perf_counter() - t
-    times, found = [], []
+    versions = {"kinds.findings": kinds}
+    if args.against:
+        versions[f"{args.against} (--against)"] = _load(args.against)
+    times: dict[str, list[float]] = {name: [] for name in versions}
+    found: dict[str, list] = {}
     for _ in range(args.runs):
-        facts = Facts(model)
-        t = time.perf_counter()
-        found = kinds.findings(facts)
-        times.append(time.perf_counter() - t)
-    by_rule: dict[str, int] = {}
-    for f in found:
-        by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
+        for name, module in versions.items():
+            facts = Facts(model)
+            t = time.perf_counter()
+            found[name] = module.findings(facts)
+            times[name].append(time.perf_counter() - t)
     print(
         f"pods={args.pods} namespaces={args.namespaces} networkpolicies={args.policies} "
         f"cilium={args.cilium} calico={args.calico} classes={len(model.evaluation.classes)}"
     )
     print(f"evaluation (not timed below): {evaluate:.2f} s")
-    print(
-        f"kinds.findings: median {statistics.median(times):.2f} s of {args.runs} runs "
-        f"({', '.join(f'{x:.2f}' for x in times)}); findings {dict(sorted(by_rule.items()))}"
-    )
+    for name in versions:
+        by_rule: dict[str, int] = {}
+        for f in found[name]:
+            by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
+        print(
+            f"{name}: median {statistics.median(times[name]):.2f} s of {args.runs} runs "
+            f"({', '.join(f'{x:.2f}' for x in times[name])}); "
+            f"findings {dict(sorted(by_rule.items()))}"
+        )
+    if args.against:
+        mine, theirs = (_comparable(found[name]) for name in versions)
+        print(
+            f"same findings: {mine == theirs}"
+            + ("" if mine == theirs else _first_diff(mine, theirs))
+        )
     return 0
 
 
@@ -95,6 +121,25 @@ def _worst(objects: list[dict]) -> list[dict]:
         if obj["kind"] != "Tier" and i % 2:
             spec.pop("order", None)
     return objects
+
+
+def _load(path: Path):
+    """``path`` as a module of ``netpol.findings``, so its relative imports resolve."""
+    spec = importlib.util.spec_from_file_location("netpol.findings._kinds_against", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _comparable(found: list) -> list[tuple]:
+    return sorted((f.rule, f.fingerprint, f.message, repr(f.evidence)) for f in found)
+
+
+def _first_diff(mine: list[tuple], theirs: list[tuple]) -> str:
+    for a, b in zip(mine, theirs, strict=False):
+        if a != b:
+            return f"; first difference:\n  this:    {a}\n  against: {b}"
+    return f"; {len(mine)} findings against {len(theirs)}"
 
 
 if __name__ == "__main__":

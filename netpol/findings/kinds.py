@@ -160,6 +160,10 @@ def _owner_order(policy) -> float:
 
 
 def _calico_orderless(facts: Facts, calico) -> list[Finding]:
+    ev = facts.ev
+    orderless = [p for p in facts.model.calico_policies if math.isinf(p.order)]
+    if not orderless:
+        return []
     # Per policy and direction, the classes its rules are about (their ``local``): where
     # the order in which rules are walked can change an answer.
     about: dict[tuple[int, str], int] = {}
@@ -170,38 +174,47 @@ def _calico_orderless(facts: Facts, calico) -> list[Finding]:
         key = (id(r.policy), r.direction)
         about[key] = about.get(key, 0) | r.local
         owners[id(r.policy)] = (r.policy, r.tier)
-    # Per tier and direction: the ordered owners in walk order, and all they are about.
+    # Per tier and direction, the classes some order-less policy is about: the only ones
+    # the ordered policies are compared on.
+    wanted: dict[tuple[str, str], int] = {}
+    for policy in orderless:
+        for direction in policy.types:
+            mine = about.get((id(policy), direction), 0)
+            if mine:
+                wanted[policy.tier, direction] = wanted.get((policy.tier, direction), 0) | mine
+    # Per tier and direction: the ordered owners in walk order, with what they are about
+    # among the wanted classes.
     ordered: dict[tuple[str, str], list[tuple[float, str, int]]] = {}
-    union: dict[tuple[str, str], int] = {}
     for key, (owner, tier) in owners.items():
         order = _owner_order(owner)
         if math.isinf(order):
             continue
         ref = policy_ref(owner)
         for direction in (INGRESS, EGRESS):
-            bits = about.get((key, direction), 0)
+            bits = about.get((key, direction), 0) & wanted.get((tier, direction), 0)
             if bits:
                 ordered.setdefault((tier, direction), []).append((order, ref, bits))
-                union[tier, direction] = union.get((tier, direction), 0) | bits
-    for entries in ordered.values():
-        entries.sort(key=lambda e: (e[0], e[1]))
+    index = {where: _first_owners(ev, entries, wanted[where]) for where, entries in ordered.items()}
     out = []
-    for policy in facts.model.calico_policies:
-        if not math.isinf(policy.order):
-            continue
+    for policy in orderless:
         shared, before = 0, {}
         for direction in policy.types:
             mine = about.get((id(policy), direction), 0)
-            common = mine & union.get((policy.tier, direction), 0)
+            where = (policy.tier, direction)
+            if not mine or where not in index:
+                continue
+            firsts, union = index[where]
+            common = mine & union
             if not common:
                 continue
             shared |= common
             # The first few it now follows, in walk order, name the finding.
-            for order, ref, bits in ordered[policy.tier, direction]:
+            entries = ordered[where]
+            for i in sorted({i for c in ev.classes_in(common) for i in firsts[c]}):
                 if len(before) >= APPLIED_AFTER_SHOWN:
                     break
-                if mine & bits:
-                    before.setdefault(ref, order)
+                order, ref, _ = entries[i]
+                before.setdefault(ref, order)
         if not shared:
             continue
         ref = calico_ref(policy)
@@ -225,6 +238,35 @@ def _calico_orderless(facts: Facts, calico) -> list[Finding]:
             )
         )
     return out
+
+
+# Per class, how many of the first ordered owners about it NP044 keeps. The walk names
+# five; in the second direction at most five of those it meets were named in the first
+# (each owner has one ref), so the first ten owners about a policy's classes are enough,
+# and the first ten about each of its classes hold them.
+_FIRST_KEPT = 2 * APPLIED_AFTER_SHOWN
+
+
+def _first_owners(ev, entries: list, wanted: int) -> tuple[dict[int, list[int]], int]:
+    """(class -> the positions in ``entries``, sorted into walk order here, of the first
+    ``_FIRST_KEPT`` owners about it, for the ``wanted`` classes; every class some owner is
+    about). One pass over the owners, a class leaving it once its list is full: where
+    comparing each order-less policy with each owner cost policies × owners big ANDs
+    (4.8 s of 5.7 s at 50k pods with every other Calico policy order-less)."""
+    entries.sort(key=lambda e: (e[0], e[1]))
+    firsts: dict[int, list[int]] = {}
+    open_, union = wanted, 0
+    for i, (_, _, bits) in enumerate(entries):
+        union |= bits
+        hit = bits & open_
+        if not hit:
+            continue
+        for c in ev.classes_in(hit):
+            kept = firsts.setdefault(c, [])
+            kept.append(i)
+            if len(kept) == _FIRST_KEPT:
+                open_ &= ~(1 << c)
+    return firsts, union
 
 
 def _is_calico(policy) -> bool:
