@@ -10,7 +10,10 @@ variants run in the same invocation so their ratios compare on one machine:
 * ``cilium``: plus ``--extra`` CiliumNetworkPolicies (allow and deny rules, entities,
   CIDRs, ports) and one CiliumClusterwideNetworkPolicy for every ten;
 * ``calico``: plus ``--extra`` Calico NetworkPolicies/GlobalNetworkPolicies over two
-  tiers (Allow/Deny/Pass, nets, selectors, ports).
+  tiers (Allow/Deny/Pass, nets, selectors, ports);
+* ``all``: every kind together: ``--extra`` Cilium policies, half as many Calico
+  policies and a quarter as many ClusterNetworkPolicies (Admin and Baseline; with
+  ``--extra 2000``, issue 13's 2,000 Cilium, 1,000 Calico and 500 cluster policies).
 
     .venv/bin/python bench/bench_policy_kinds.py                       # 5k/200/1k, 500 extra
     .venv/bin/python bench/bench_policy_kinds.py --pods 50000 --namespaces 2000 \\
@@ -30,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import harness  # noqa: E402
 
 DECLARED = ["10.0.0.0/8", "10.96.0.0/12"]
-VARIANTS = ("none", "cilium", "calico")
+VARIANTS = ("none", "cilium", "calico", "all")
 PHASES = ("parse", "evaluate", "allowed", "exposure")
 
 
@@ -118,6 +121,74 @@ def calico_policies(namespaces: list[str], count: int) -> list[dict]:
     return out
 
 
+def cluster_policies(namespaces: list[str], count: int) -> list[dict]:
+    """ClusterNetworkPolicies of both tiers, as platform teams write them: per team of
+    namespaces, Admin denies from dev and accepts from monitoring, Baseline default
+    denies with a DNS pass; actions, networks and ports vary."""
+    out = []
+    for i in range(count):
+        ns = namespaces[i % len(namespaces)]
+        subject = {"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
+        admin = i % 2 == 0
+        spec: dict = {
+            "tier": "Admin" if admin else "Baseline",
+            "priority": i % 1000,
+            "subject": subject,
+        }
+        if admin:
+            spec["ingress"] = [
+                {
+                    "name": "no-dev",
+                    "action": "Deny",
+                    "from": [{"namespaces": {"matchLabels": {"env": "dev"}}}],
+                    "protocols": [{"tcp": {"destinationPort": {"number": 5432}}}],
+                },
+                {
+                    "name": "scrape",
+                    "action": "Accept" if i % 4 == 0 else "Pass",
+                    "from": [
+                        {
+                            "namespaces": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}
+                            }
+                        }
+                    ],
+                    "protocols": [
+                        {"tcp": {"destinationPort": {"range": {"start": 9000, "end": 9100}}}}
+                    ],
+                },
+            ]
+        else:
+            spec["egress"] = [
+                {
+                    "name": "dns",
+                    "action": "Pass",
+                    "to": [
+                        {
+                            "namespaces": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                            }
+                        }
+                    ],
+                    "protocols": [{"udp": {"destinationPort": {"number": 53}}}],
+                },
+                {
+                    "name": "no-metadata",
+                    "action": "Deny",
+                    "to": [{"networks": ["169.254.169.254/32"]}],
+                },
+            ]
+        out.append(
+            {
+                "apiVersion": "policy.networking.k8s.io/v1alpha2",
+                "kind": "ClusterNetworkPolicy",
+                "metadata": {"name": f"cnp-{i}"},
+                "spec": spec,
+            }
+        )
+    return out
+
+
 def measure(args) -> None:
     from bench.synthetic import generate_cluster
     from netpol.engine import ClusterModel
@@ -136,6 +207,10 @@ def measure(args) -> None:
         extra["cilium_policies"] = cilium_policies(apps, args.extra)
     elif variant == "calico":
         extra["calico_policies"] = calico_policies(apps, args.extra)
+    elif variant == "all":
+        extra["cilium_policies"] = cilium_policies(apps, args.extra)
+        extra["calico_policies"] = calico_policies(apps, args.extra // 2)
+        extra["cluster_policies"] = cluster_policies(apps, args.extra // 4)
     rss_input = harness.peak_mb()
     times = {}
     t = time.perf_counter()
@@ -174,9 +249,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parser = harness.parser(__doc__, runs=3, size_defaults=(5_000, 200, 1_000), profile=False)
     parser.add_argument("--extra", type=int, default=500, help="Cilium or Calico policies")
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help="which of " + ", ".join(VARIANTS)
+    )
     args = harness.check(parser, parser.parse_args(argv))
     print(harness.machine())
     for v, variant in enumerate(VARIANTS):
+        if variant not in args.variants.split(","):
+            continue
         args.variant = v
         results = [
             harness.run_step(__file__, "_measure", harness.size_args(args, "variant", "extra"))
