@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import yaml
 
+from .enforcement import kind_of, titled
 from .engine import (
     ACTIVE,
     ALL_PORTS,
@@ -43,6 +44,7 @@ from .engine import (
     owning_workload,
 )
 from .findings.catalogue import METADATA_IPS
+from .findings.coverage import calico_subject
 from .findings.facts import PUBLIC_V4, PUBLIC_V6
 
 NAMESPACE_CAP = 25  # namespaces listed per peer summary
@@ -1220,11 +1222,12 @@ def _rule_example(model: ClusterModel, r, subject: int) -> dict | None:
 def other_policies_about(
     model: ClusterModel, pods: list[Pod] = (), namespace: str | None = None
 ) -> list[dict]:
-    """The policies of other kinds (cluster-wide tiers, Cilium) whose subject holds some of
-    ``pods``, or some pod of ``namespace``: ``[{"ref", "place", "priority", "ingress_rules",
-    "egress_rules", "selected"}]`` in order of evaluation (Admin, NetworkPolicy tier,
-    Baseline). ``selected``: how many of those pods (running ones: the subject is
-    evaluated over the running pods' classes)."""
+    """The policies of other kinds (cluster-wide tiers, Cilium, Calico) whose subject holds
+    some of ``pods``, or some pod of ``namespace``: ``[{"ref", "place", "priority",
+    "rank", "ingress_rules", "egress_rules", "selected"}]`` in order of evaluation (Admin,
+    NetworkPolicy tier, Baseline; with Calico, its tiers by order, the others in Calico's
+    tiers for them). ``rank``: "priority 50", "order 10" or "". ``selected``: how many of
+    those pods (running ones: the subject is evaluated over the running pods' classes)."""
     ev = model.evaluation
     counts: dict[int, int] = {}
     if namespace is not None:
@@ -1238,7 +1241,17 @@ def other_policies_about(
     for c in counts:
         mask |= 1 << c
     found = []
-    places = {"Admin": 0, "Cilium": 1, "Baseline": 2}
+    calico = getattr(ev, "calico", None)
+    # Without Calico: Admin, the NetworkPolicy tier (Cilium), Baseline. With it, every
+    # kind sits in one of Calico's tiers, walked by rank (calico.py, "Every kind together").
+    if calico is None:
+        places = {"Admin": 0, "Cilium": 1, "Baseline": 2}
+    else:
+        places = {
+            "Admin": calico.rank.get("adminnetworkpolicy", 0),
+            "Cilium": calico.rank["default"],
+            "Baseline": calico.rank.get("baselineadminnetworkpolicy", len(calico.order)),
+        }
     tiers, cilium = ev.tiers, getattr(ev, "cilium", None)
     for compiled in (tiers, cilium):
         if compiled is None:
@@ -1248,18 +1261,86 @@ def other_policies_about(
             if not hit:
                 continue
             place = "Cilium" if compiled is cilium else policy.tier
+            priority = getattr(policy, "priority", None)
             found.append(
                 {
                     "ref": policy_ref(model, policy.key),
                     "place": "NetworkPolicy tier" if place == "Cilium" else f"{place} tier",
-                    "order": (places[place], getattr(policy, "priority", 0), policy.key),
-                    "priority": getattr(policy, "priority", None),
+                    "order": (places[place], priority or 0, policy.key),
+                    "priority": priority,
+                    "rank": f"priority {priority}"
+                    if priority is not None and place != "Cilium"
+                    else "",
                     "ingress_rules": len(policy.ingress),
                     "egress_rules": len(policy.egress),
                     "selected": sum(counts[c] for c in ev.classes_in(hit)),
                 }
             )
+    for policy in getattr(model, "calico_policies", ()) if calico is not None else ():
+        hit = calico_subject(ev, calico, policy) & mask
+        if not hit:
+            continue
+        order = policy.order if policy.order != float("inf") else None
+        found.append(
+            {
+                "ref": policy_ref(model, policy.key),
+                "place": f"Calico tier {policy.tier}",
+                "order": (calico.rank[policy.tier], policy.order, policy.key),
+                "priority": None,
+                "rank": f"order {order:g}" if order is not None else "no order: last",
+                "ingress_rules": len(policy.ingress) if INGRESS in policy.types else 0,
+                "egress_rules": len(policy.egress) if EGRESS in policy.types else 0,
+                "selected": sum(counts[c] for c in ev.classes_in(hit)),
+            }
+        )
     return sorted(found, key=lambda row: row["order"])
+
+
+def unenforced_policies(model: ClusterModel, namespace: str | None = None) -> list[dict]:
+    """The policies of kinds the cluster's plugin does not enforce (``model.unenforced``,
+    netpol/enforcement.py), of ``namespace`` when given (namespaced ones only), as pages
+    link and name them: ``[{"kind", "api_kind", "namespace", "name", "text", "plugins",
+    "reads"}]``, by kind then name. ``api_kind`` is the page's (Calico's prefixed);
+    ``reads``: the kind as messages name it. Tiers and network sets filter nothing alone
+    and are left out."""
+    plugins = titled((getattr(model, "enforcement", None) or {}).get("plugins") or [])
+    out = []
+    for obj in getattr(model, "unenforced", ()) or ():
+        key = kind_of(obj)
+        kind = obj.get("kind") or "?"
+        if kind in ("Tier", "NetworkSet", "GlobalNetworkSet"):
+            continue
+        metadata = obj.get("metadata") or {}
+        ns, name = metadata.get("namespace") or "", metadata.get("name") or "?"
+        if namespace is not None and ns != namespace:
+            continue
+        calico = key.startswith("projectcalico.org/")
+        shown = f"Calico {kind}" if calico else kind
+        out.append(
+            {
+                "kind": shown,
+                "api_kind": f"Calico{kind}" if calico else kind,
+                "namespace": ns,
+                "name": name,
+                "text": f"{shown} {ns}/{name}" if ns else f"{shown} {name}",
+                "plugins": plugins or "no known plugin",
+                "reads": shown,
+            }
+        )
+    return sorted(out, key=lambda row: (row["kind"], row["namespace"], row["name"]))
+
+
+def unenforced_policy(model: ClusterModel, api_kind: str, namespace: str, name: str):
+    """The row of ``unenforced_policies`` for one page (its URL's kind, namespace and
+    name), or None when the plugin enforces it."""
+    return next(
+        (
+            row
+            for row in unenforced_policies(model)
+            if (row["api_kind"], row["namespace"], row["name"]) == (api_kind, namespace, name)
+        ),
+        None,
+    )
 
 
 def flow_decision(model: ClusterModel, src_mask: int, dst_mask: int) -> dict | None:

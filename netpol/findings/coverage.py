@@ -205,7 +205,7 @@ def _calico(facts: Facts, namespaces: dict[str, NamespaceCoverage]) -> None:
     ev = facts.ev
     masks = {name: ev.ns_mask(name) for name in namespaces}
     for policy in facts.model.calico_policies:
-        subject = _calico_subject(ev, calico, policy)
+        subject = calico_subject(ev, calico, policy)
         tier = calico.tiers.get(policy.tier)
         denies_at_end = tier is not None and tier.default_action == "Deny"
         if policy.namespace is not None:
@@ -232,7 +232,7 @@ def _calico(facts: Facts, namespaces: dict[str, NamespaceCoverage]) -> None:
                     denies.append(policy.key)
 
 
-def _calico_subject(ev, calico, policy) -> int:
+def calico_subject(ev, calico, policy) -> int:
     """The classes a Calico policy selects, as the engine's tier walk reads them: its
     selector within its namespace (or its namespaceSelector's), then its
     serviceAccountSelector, which the engine matched on the classes' ServiceAccounts and

@@ -115,6 +115,7 @@ def namespace_page(request, name, namespace):
             "coverage": coverage,
             "policies": policies,
             "other_policies": objects.other_policies_about(model, namespace=namespace),
+            "unenforced": objects.unenforced_policies(model, namespace=namespace),
             "workloads": list(rows.values())[:WORKLOADS_SHOWN],
             "workload_count": len(rows),
             "findings": {

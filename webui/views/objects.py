@@ -184,7 +184,12 @@ def kind_policy_detail(request, name, kind, policy, namespace=""):
     )
     stored = _stored_policy(snapshot, kind, namespace, policy, getattr(found, "tier", ""))
     where = f"{namespace}/{policy}" if namespace else policy
-    if found is None and stored is None:
+    # A kind the cluster's plugin does not read is kept beside the model, never in it
+    # (netpol/enforcement.py): its page shows it, and says it filters nothing.
+    unenforced = (
+        objects.unenforced_policy(model, kind, namespace, policy) if found is None else None
+    )
+    if found is None and stored is None and unenforced is None:
         return render_problem(
             request, cluster, f"Snapshot #{snapshot.pk} has no {kind} {where}.", status=404
         )
@@ -192,7 +197,11 @@ def kind_policy_detail(request, name, kind, policy, namespace=""):
         key = found.key
     else:  # stored, but the engine dropped it as invalid: its errors say why
         key = f"{CLUSTER_POLICY_KINDS[kind][0]}/{policy}" if kind in CLUSTER_POLICY_KINDS else ""
-    summary = objects.kind_policy_summary(model, key)
+    found_findings = _findings(snapshot, namespace, [f"{kind}/{where}"])
+    if unenforced is not None:
+        summary = {"found": True, "detailed": False, "errors": [], "unenforced": unenforced}
+    else:
+        summary = objects.kind_policy_summary(model, key)
     return render(
         request,
         "webui/kind_policy.html",
@@ -213,7 +222,15 @@ def kind_policy_detail(request, name, kind, policy, namespace=""):
             )
             if stored
             else "",
-            "findings": _findings(snapshot, namespace, [f"{kind}/{where}"]),
+            "findings": found_findings,
+            "np042": next(
+                (
+                    reverse("webui:finding", args=[cluster.name, f.pk])
+                    for f in found_findings["rows"]
+                    if f.rule == "NP042"
+                ),
+                "",
+            ),
         },
     )
 
