@@ -205,3 +205,14 @@ def test_runs_are_of_their_own_cluster(var_dir, client_as, demo_snapshot, worker
         client_as("stranger").get(reverse("webui:flows_run", args=["demo", run.pk])).status_code
         == 403
     )
+
+
+def test_inline_a_stored_file_gone_is_said_with_what_to_do(var_dir, client_as, demo_snapshot):
+    flow_import = flows_import(cluster=demo_snapshot.cluster, path=DEMO_FLOWS)
+    (flows_dir() / flow_import.stored).unlink()
+    response = client_as("auditor").get(flows_url())
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Cannot replay the flows." in body
+    assert "remove that import below and import its file again" in body
+    assert 'name="replay"' not in body and not FlowReplayRun.objects.exists()

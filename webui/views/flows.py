@@ -71,11 +71,18 @@ def flows_page(request, name):
     }
     bounded = None
     if imports and replays_inline(snapshot):
-        result = flows_replay(
-            cluster=cluster,
-            model=engine_model(snapshot),
-            window_days=window["days"] if window["applies"] else 0,
-        )
+        try:
+            result = flows_replay(
+                cluster=cluster,
+                model=engine_model(snapshot),
+                window_days=window["days"] if window["applies"] else 0,
+            )
+        except OSError as exc:  # a stored file gone from VAR_DIR/flows
+            context["problem"] = (
+                f"An imported file's stored flows cannot be read ({exc.strerror or exc}): "
+                "remove that import below and import its file again."
+            )
+            result = None
         bounded = None if result is None else bounded_replay(result)
     elif imports:
         run = flows_replay_run_fail_stale(run=flows_replay_run_for(snapshot=snapshot))
