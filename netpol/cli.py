@@ -249,14 +249,19 @@ def _reach_workloads(model: ClusterModel, args: argparse.Namespace) -> int:
     allowed = [r for r in results if r[4].allowed]
     summary = "all" if len(allowed) == len(results) else "some" if allowed else "none"
     if args.format == "json":
-        _print_json({
-            "from": args.src, "to": args.dst, "port": args.port, "protocol": args.protocol,
-            "allowed": summary,
-            "verdicts": [
-                {"src": s, "src_pods": sn, "dst": d, "dst_pods": dn, **v.to_dict()}
-                for s, sn, d, dn, v in results
-            ],
-        })
+        _print_json(
+            {
+                "from": args.src,
+                "to": args.dst,
+                "port": args.port,
+                "protocol": args.protocol,
+                "allowed": summary,
+                "verdicts": [
+                    {"src": s, "src_pods": sn, "dst": d, "dst_pods": dn, **v.to_dict()}
+                    for s, sn, d, dn, v in results
+                ],
+            }
+        )
     else:
         print(
             f"{args.src} -> {args.dst} on {args.protocol}/{args.port}: {summary} allowed "
@@ -264,8 +269,10 @@ def _reach_workloads(model: ClusterModel, args: argparse.Namespace) -> int:
             "one class behave alike, each explained for one of them)"
         )
         for src, src_pods, dst, dst_pods, verdict in results:
-            print(f"\n{src} ({src_pods} pod{'s' if src_pods > 1 else ''} like it) -> "
-                  f"{dst} ({dst_pods} pod{'s' if dst_pods > 1 else ''} like it):")
+            print(
+                f"\n{src} ({src_pods} pod{'s' if src_pods > 1 else ''} like it) -> "
+                f"{dst} ({dst_pods} pod{'s' if dst_pods > 1 else ''} like it):"
+            )
             print(verdict.text())
     return 0 if summary == "all" else 1
 
@@ -449,6 +456,114 @@ def _changed(model: ClusterModel, path: str):
         if error.policy in set(changes.added) | set(changes.replaced):
             _warn(f"--change: {error}")
     return changed, {"path": path, "added": changes.added, "replaced": changes.replaced}
+
+
+def cmd_whatif(args: argparse.Namespace) -> int:
+    """What a change would do to the cluster of PATH, as the what-if page says it
+    (``netpol/whatif.py``): policies of ``--change`` applied, ``--remove`` deleted, and
+    with ``--staged`` the cluster's Calico staged policies enforced (``netpol/staged.py``)."""
+    from .engine import InputError
+    from .staged import StagedPolicyError, staged_change
+    from .whatif import WhatIfInputError, compare
+
+    model = _load(args.paths, args)
+    add: list[dict] = []
+    remove = set(args.remove or ())
+    staged = []
+    if args.change:
+        add.extend(_whatif_change(args.change))
+    if args.staged:
+        if not model.staged_policies:
+            raise InputError("--staged: the cluster has no staged policy (Staged* kinds)")
+        try:
+            change = staged_change(model.staged_policies)
+        except StagedPolicyError as exc:
+            raise InputError(f"--staged: {exc}") from None
+        add.extend(change.add)
+        remove |= set(change.remove)
+        staged = [s.to_dict() for s in change.policies]
+    if not add and not remove:
+        raise InputError("nothing to try: give --change DIR, --remove KEY or --staged")
+    try:
+        result = compare(model, add=add, remove=remove)
+    except WhatIfInputError as exc:
+        raise InputError(str(exc)) from None
+    result["staged"] = staged
+    if args.format == "json":
+        _print_json(result)
+    else:
+        sys.stdout.write(_whatif_text(result))
+    return 0
+
+
+def _whatif_change(path: str) -> list[dict]:
+    """The policies under ``path`` that a what-if can try (NetworkPolicies, Calico
+    NetworkPolicies and GlobalNetworkPolicies); other kinds are skipped with a warning."""
+    from .collect.kinds import CALICO_PREFIX
+    from .collect.manifests import ManifestCollector
+    from .engine import InputError
+
+    tried = (
+        "NetworkPolicy",
+        CALICO_PREFIX + "NetworkPolicy",
+        CALICO_PREFIX + "GlobalNetworkPolicy",
+    )
+    collector = ManifestCollector([path])
+    objects = list(collector.fetch())
+    for message in collector.warnings:
+        if "used but not declared" not in message:  # the cluster has the namespaces
+            _warn(f"--change: {message}")
+    policies = [obj for kind, obj in objects if kind in tried]
+    others = sum(1 for kind, _ in objects if kind not in (*tried, "Namespace"))
+    if others:
+        _warn(f"--change: {others} object(s) other than policies a what-if tries ignored")
+    if not policies:
+        raise InputError(f"--change {path}: no NetworkPolicy or Calico policy in it")
+    return policies
+
+
+def _whatif_text(result: dict, limit: int = 20) -> str:
+    changes, coverage = result["changes"], result["coverage"]["cluster"]
+    lines = []
+    if result["staged"]:
+        lines.append(
+            f"What enforcing the {len(result['staged'])} staged polic"
+            f"{'y' if len(result['staged']) == 1 else 'ies'} would change:"
+        )
+        for s in result["staged"]:
+            lines.append(f"  {s['key']}: {s['action']} {s['enforced_kind']} {s['target']}")
+    for word in ("added", "replaced", "removed", "not_found"):
+        for key in changes[word]:
+            lines.append(f"{word.replace('_', ' ')}: {key}")
+    for error in result["errors"]:
+        lines.append(f"invalid: {error['policy']} {error['field']}: {error['message']}")
+    before, after = coverage["before"], coverage["after"]
+    lines.append(
+        f"Coverage {before['coverage']}% -> {after['coverage']}%, "
+        f"score {before['score']} -> {after['score']}"
+    )
+    for title, rows in (
+        ("Findings added", result["findings"]["added"]),
+        ("Findings removed", result["findings"]["removed"]),
+    ):
+        lines.append(f"\n{title}: {len(rows)}")
+        for f in rows[:limit]:
+            lines.append(f"  {f['severity']:<8} {f['rule']} {f['title']}")
+        if len(rows) > limit:
+            lines.append(f"  ... and {len(rows) - limit} more (--format json lists all)")
+    for title, rows in (
+        ("Connections gained", result["connections"]["gained"]),
+        ("Connections lost", result["connections"]["lost"]),
+    ):
+        lines.append(f"\n{title}: {len(rows)}")
+        for row in rows[:limit]:
+            lines.append(f"  {row['from']['key']} -> {row['to']['key']} {', '.join(row['ports'])}")
+            decided = row.get("decided")
+            for side in (decided or {}).get("sides", ()):
+                lines.append(f"      {side['direction']}: {side['text']}")
+        if len(rows) > limit:
+            lines.append(f"  ... and {len(rows) - limit} more (--format json lists all)")
+    return "\n".join(lines) + "\n"
 
 
 _WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -1032,11 +1147,17 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common, protocol, ranges],
     )
     reach.add_argument(
-        "--from", dest="src", required=True, metavar="NS/POD|NS/KIND/NAME|IP",
+        "--from",
+        dest="src",
+        required=True,
+        metavar="NS/POD|NS/KIND/NAME|IP",
         help="source: a pod, a workload (e.g. shop/Deployment/web) or an address",
     )
     reach.add_argument(
-        "--to", dest="dst", required=True, metavar="NS/POD|NS/KIND/NAME|IP",
+        "--to",
+        dest="dst",
+        required=True,
+        metavar="NS/POD|NS/KIND/NAME|IP",
         help="destination: a pod, a workload or an address",
     )
     reach.add_argument(
@@ -1080,8 +1201,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-on",
         choices=SEVERITY_CHOICES,
         metavar="critical|high|medium|low",
-        help="exit 1 when a finding of this severity or above exists (with --baseline: a "
-        "new one)",
+        help="exit 1 when a finding of this severity or above exists (with --baseline: a new one)",
     )
     audit_parser.add_argument(
         "--color",
@@ -1175,6 +1295,43 @@ def build_parser() -> argparse.ArgumentParser:
     scope.add_argument("--namespace", metavar="NS", help="only the workloads of this namespace")
     scope.add_argument(
         "--workload", metavar="NS/KIND/NAME", help="only this workload, e.g. shop/Deployment/web"
+    )
+
+    whatif_parser = _add_command(
+        subparsers,
+        "whatif",
+        cmd_whatif,
+        parents=[common, ranges],
+        help="what a policy change would do: coverage, findings, connections",
+        description=(
+            "What the cluster of PATH would be with a change, as the what-if page says it:\n"
+            "coverage and score before and after, findings added and removed, workload\n"
+            "connections gained and lost, each naming the kind and policy that decide it\n"
+            "after the change. The change: the policies of --change (Kubernetes\n"
+            "NetworkPolicies, Calico NetworkPolicies and GlobalNetworkPolicies; the same\n"
+            "name replaces), the policies named by --remove, and with --staged the\n"
+            "cluster's Calico staged policies (Staged*) as if enforced: stagedAction Set\n"
+            "sets the enforced policy of its name, Delete removes it.\n\n"
+            'json: {"changes", "coverage", "findings", "connections", "staged", ...}; see\n'
+            "docs/cli.md.\n\n"
+            "Exit status: 0, or 2 on bad input (a manifest, nothing to try, --staged on a\n"
+            "cluster without staged policies)."
+        ),
+    )
+    whatif_parser.add_argument(
+        "--change", metavar="CHANGE_DIR", help="policies to add or replace (a file or directory)"
+    )
+    whatif_parser.add_argument(
+        "--remove",
+        action="append",
+        metavar="KEY",
+        help="a policy to remove (repeatable): NS/NAME for a NetworkPolicy, "
+        "CalicoNetworkPolicy/NS/NAME or CalicoGlobalNetworkPolicy/NAME",
+    )
+    whatif_parser.add_argument(
+        "--staged",
+        action="store_true",
+        help="enforce the cluster's Calico staged policies (Set and Delete) as the change",
     )
 
     paths_parser = _add_command(

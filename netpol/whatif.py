@@ -1,4 +1,4 @@
-"""What-if: the cluster as it would be with some NetworkPolicies added, replaced or removed.
+"""What-if: the cluster as it would be with some policies added, replaced or removed.
 
 Pure Python, no Django. An auditor tries policies before anyone applies them::
 
@@ -10,7 +10,10 @@ Pure Python, no Django. An auditor tries policies before anyone applies them::
 1. The changed model. Pods, namespaces, nodes and services are the base model's parsed
    objects, reused as they are (the engine never modifies them); only the policies are
    parsed again. A pasted policy with the namespace/name of an existing one replaces it,
-   as ``kubectl apply`` would.
+   as ``kubectl apply`` would. Calico NetworkPolicies and GlobalNetworkPolicies may be
+   pasted or removed too (``CalicoNetworkPolicy/ns/name``, ``CalicoGlobalNetworkPolicy/name``):
+   Calico's staged policies are tried as their enforced kind (``netpol/staged.py``), and
+   such a change is evaluated in full (``ClusterModel.with_calico_policies``).
    The engine evaluates only what the change touches when it can
    (``ClusterModel.with_policies``): the base's pod classes, label indexes and compiled
    rules are reused, and only the destinations whose traffic may change are recomputed.
@@ -24,7 +27,8 @@ Pure Python, no Django. An auditor tries policies before anyone applies them::
    from the engine's allowed set aggregated per workload (never pod by pod), and only
    into the workloads whose incoming traffic the change touched (``changed_edges``).
    Ports are compared as port sets, and address sources address by address, so the same
-   access written with other CIDRs is not reported as a change.
+   access written with other CIDRs is not reported as a change. Each listed connection
+   names the kind and policy that decide it once changed (``summaries.pair_decision``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from netpol.collect.base import CollectionError
+from netpol.collect.kinds import CALICO_PREFIX
 from netpol.collect.manifests import DEFAULT_MAX_ALIAS_NODES, unpack, yaml_documents
 from netpol.collect.normalize import normalize
 from netpol.diff import Connections, changed_pairs, finding_changes
@@ -49,6 +54,8 @@ from netpol.engine import (
 )
 from netpol.findings import audit
 from netpol.findings.catalogue import SEVERITIES
+from netpol.staged import STAGED_KINDS
+from netpol.summaries import decision, pair_decision, policy_ref, probe
 
 # A page of policies is a few KiB; 1 MiB is hundreds of them, and keeps one request's
 # parsing well under a second.
@@ -58,6 +65,17 @@ MAX_INPUT_BYTES = 1024 * 1024
 MAX_ENTRIES = 2_000
 SOURCE_NAME = "pasted YAML"
 NETWORK_POLICY_GROUPS = ("networking.k8s.io", "extensions")
+CALICO_GROUPS = ("projectcalico.org", "crd.projectcalico.org")
+CALICO_KINDS = ("NetworkPolicy", "GlobalNetworkPolicy")
+# What-if keys of Calico policies (in ``remove`` and ``Changes``), by engine key prefix.
+# A Kubernetes NetworkPolicy's is ``ns/name``; these start with an upper-case kind, which
+# no namespace name can, so the two never collide.
+CALICO_KEY_KINDS = {"calico/": "CalicoNetworkPolicy/", "gnp/": "CalicoGlobalNetworkPolicy/"}
+ACCEPTED = (
+    "only Kubernetes NetworkPolicy objects (networking.k8s.io/v1) and Calico NetworkPolicy "
+    "and GlobalNetworkPolicy objects (projectcalico.org/v3, crd.projectcalico.org/v1) can be "
+    "tried here"
+)
 
 
 class WhatIfInputError(ValueError):
@@ -68,11 +86,12 @@ class WhatIfInputError(ValueError):
 
 
 def read_policies(text: str) -> tuple[list[dict], list[str]]:
-    """The NetworkPolicy objects of pasted YAML or JSON, and notes about them.
+    """The policy objects of pasted YAML or JSON, and notes about them.
 
     Uses the manifests backend's reader, so the same limits hold (alias bombs, nesting
     depth), and kubectl's forms: several documents, ``kind: List``, ``NetworkPolicyList``.
-    Anything but a Kubernetes NetworkPolicy is refused, naming the document and its kind.
+    Anything but a Kubernetes NetworkPolicy or a Calico NetworkPolicy or
+    GlobalNetworkPolicy is refused, naming the document and its kind.
     """
     size = len(text.encode("utf-8"))
     if size > MAX_INPUT_BYTES:
@@ -99,7 +118,7 @@ def read_policies(text: str) -> tuple[list[dict], list[str]]:
     for where, obj in found:
         metadata = obj["metadata"]
         key = _key(obj)
-        if not metadata.get("namespace"):
+        if not metadata.get("namespace") and obj["kind"] != "GlobalNetworkPolicy":
             notes.append(
                 f"{where}: {metadata['name']} names no namespace; it is tried in 'default', "
                 "as kubectl would apply it with a context on the default namespace."
@@ -122,6 +141,8 @@ def _entries(obj: dict) -> int:
     """What the engine's work grows with: rules, peers, port entries and excepts."""
     spec = obj.get("spec") or {}
     count = 0
+    if _is_calico(obj):
+        return _calico_entries(spec)
     for direction, peers_key in (("ingress", "from"), ("egress", "to")):
         rules = spec.get(direction)
         for rule in rules if isinstance(rules, list) else ():
@@ -138,16 +159,44 @@ def _entries(obj: dict) -> int:
     return count
 
 
+def _calico_entries(spec: dict) -> int:
+    """``_entries`` of a Calico policy: rules, and the nets and ports of their ends."""
+    count = 0
+    for direction in ("ingress", "egress"):
+        rules = spec.get(direction)
+        for rule in rules if isinstance(rules, list) else ():
+            count += 1
+            for end in ("source", "destination") if isinstance(rule, dict) else ():
+                entity = rule.get(end)
+                for field in (
+                    ("nets", "notNets", "ports", "notPorts") if isinstance(entity, dict) else ()
+                ):
+                    value = entity.get(field)
+                    count += len(value) if isinstance(value, list) else 0
+    return count
+
+
+def _is_calico(obj: dict) -> bool:
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    return group in CALICO_GROUPS and obj.get("kind") in CALICO_KINDS
+
+
 def _policies_in(data: object, where: str):
-    """``(where, object)`` for each NetworkPolicy of one document; anything else is refused."""
+    """``(where, object)`` for each policy of one document; anything else is refused."""
     for at, group, kind, obj in unpack(data, where):
-        if kind != "NetworkPolicy" or group not in NETWORK_POLICY_GROUPS:
+        if kind == "NetworkPolicy" and group in NETWORK_POLICY_GROUPS:
+            table_kind = "NetworkPolicy"
+        elif kind in CALICO_KINDS and group in CALICO_GROUPS:
+            table_kind = CALICO_PREFIX + kind
+        elif kind in STAGED_KINDS:
             raise WhatIfInputError(
-                f"{at}: only Kubernetes NetworkPolicy objects (networking.k8s.io/v1) can be tried here, "
-                f"not a {kind} of {obj['apiVersion']}."
+                f"{at}: a {kind} is a staged policy; paste its enforced kind, or try the "
+                "snapshot's staged policies with their own button."
             )
+        else:
+            raise WhatIfInputError(f"{at}: {ACCEPTED}, not a {kind} of {obj['apiVersion']}.")
         try:
-            normalize("NetworkPolicy", obj)  # what a snapshot would refuse, refused now
+            normalize(table_kind, obj)  # what a snapshot would refuse, refused now
         except CollectionError as exc:
             raise WhatIfInputError(f"{at}: {exc}") from None
         yield at, obj
@@ -158,6 +207,7 @@ def _policies_in(data: object, where: str):
 
 @dataclass(slots=True)
 class Changes:
+    # What-if keys: ns/name, CalicoNetworkPolicy/ns/name, CalicoGlobalNetworkPolicy/name.
     added: list[str]  # new policy keys
     replaced: list[str]  # existing keys a pasted policy replaces
     removed: list[str]  # existing keys removed
@@ -171,8 +221,13 @@ def changed_model(
     """The base model with ``add`` applied (replacing same-named policies) and ``remove``d.
 
     ``incremental``: evaluate only what the change touches (``ClusterModel.with_policies``);
-    False rebuilds the changed model's evaluation from scratch (for the benchmark)."""
+    False rebuilds the changed model's evaluation from scratch (for the benchmark). Calico
+    policies added or removed are evaluated in full (``ClusterModel.with_calico_policies``)."""
     add = list({_key(obj): obj for obj in add}.values())  # the last of a name wins
+    calico_add = [obj for obj in add if _is_calico(obj)]
+    add = [obj for obj in add if not _is_calico(obj)]
+    calico_remove = {k for k in remove if is_calico_key(k)}
+    remove = {k for k in remove if not is_calico_key(k)}
     pasted = []
     errors = []
     for obj in add:
@@ -187,24 +242,68 @@ def changed_model(
     pasted_keys = {_key(obj) for obj in add}
     existing = {p.key for p in base.policies}
     # A pasted policy the engine could not read at all still replaces its namespace/name.
-    model = base.with_policies(add=pasted, remove=pasted_keys | set(remove), errors=errors)
-    if not incremental:
+    if add or remove or not (calico_add or calico_remove):
+        model = base.with_policies(add=pasted, remove=pasted_keys | set(remove), errors=errors)
+    else:
+        model = base  # Calico's change alone: with_calico_policies makes the new model
+    if not incremental and model is not base:
         model = base.copy_with(
             policies=[dataclasses.replace(p) for p in model.policies], errors=model.errors
         )
+    if calico_add or calico_remove:
+        try:
+            model, keys = model.with_calico_policies(
+                add=calico_add, remove={engine_key(k) for k in calico_remove}
+            )
+        except InputError as exc:
+            raise WhatIfInputError(f"Calico policy: cannot be read ({exc})") from None
+        pasted_keys |= {whatif_key(k) for k in keys}
+        existing |= {whatif_key(p.key) for p in base.calico_policies}
+        remove |= calico_remove
+    namespaces = {k.removeprefix("CalicoNetworkPolicy/").split("/", 1)[0] for k in pasted_keys}
     changes = Changes(
         added=sorted(pasted_keys - existing),
         replaced=sorted(pasted_keys & existing),
         removed=sorted((set(remove) & existing) - pasted_keys),
         not_found=sorted(set(remove) - existing - pasted_keys),
-        new_namespaces=sorted({k.split("/", 1)[0] for k in pasted_keys} - set(base.namespaces)),
+        new_namespaces=sorted(
+            namespaces
+            - {k.split("/", 1)[0] for k in pasted_keys if k.startswith("CalicoGlobal")}
+            - set(base.namespaces)
+        ),
     )
     return model, changes
 
 
 def _key(obj: dict) -> str:
     metadata = obj.get("metadata") or {}
+    if _is_calico(obj):
+        kind = f"Calico{obj['kind']}"
+        if obj["kind"] == "GlobalNetworkPolicy":
+            return f"{kind}/{metadata.get('name')}"
+        return f"{kind}/{metadata.get('namespace') or 'default'}/{metadata.get('name')}"
     return f"{metadata.get('namespace') or 'default'}/{metadata.get('name')}"
+
+
+def is_calico_key(key: str) -> bool:
+    """Whether a what-if key names a Calico policy (else a Kubernetes NetworkPolicy)."""
+    return key.startswith(tuple(CALICO_KEY_KINDS.values()))
+
+
+def engine_key(key: str) -> str:
+    """The engine's key of a what-if key: ``CalicoGlobalNetworkPolicy/x`` is ``gnp/x``."""
+    for prefix, shown in CALICO_KEY_KINDS.items():
+        if key.startswith(shown):
+            return prefix + key.removeprefix(shown)
+    return key
+
+
+def whatif_key(key: str) -> str:
+    """The what-if key of an engine key (``engine_key``'s inverse)."""
+    for prefix, shown in CALICO_KEY_KINDS.items():
+        if key.startswith(prefix):
+            return shown + key.removeprefix(prefix)
+    return key
 
 
 # --- 3. Comparing ---------------------------------------------------------------------
@@ -252,8 +351,11 @@ def compare(
     step("auditing the changed cluster")
     after = audit(model)
     step("checking what the change cuts")
-    pasted = set(changes.added) | set(changes.replaced)
-    changed = pasted | set(changes.removed)
+    pasted = {engine_key(k) for k in (*changes.added, *changes.replaced)}
+    changed = pasted | {engine_key(k) for k in changes.removed}
+    step("naming what decides each connection")
+    for rows in (connections["gained"], connections["lost"]):
+        _decide(model, rows[:SHOWN_CONNECTIONS])
     return {
         "dns_cut": _dns_cut(base, model),
         "allows_cut": _allows_cut(base, model, connections["lost"], changed),
@@ -374,6 +476,7 @@ def _allows_cut(base: ClusterModel, model: ClusterModel, lost: list[dict], chang
         out.append(
             {
                 "policy": policy,
+                "ref": policy_ref(model, policy),  # its kind, for the page's link
                 "namespace": namespace,
                 "name": name,
                 "rule": f"spec.{direction}[{rule}]",
@@ -383,6 +486,44 @@ def _allows_cut(base: ClusterModel, model: ClusterModel, lost: list[dict], chang
                 "ports": sorted(entry["ports"]),
             }
         )
+    return out
+
+
+def _decide(model: ClusterModel, rows: list[dict]) -> None:
+    """Each connection row gets ``decided``: which kind and policy decide it in the
+    changed model, each side (``summaries.pair_decision``, on an example pair of pods and
+    one port of the row), or None when no running pod stands for an end."""
+    pods = model.derived("whatif.workload_pods", lambda: _workload_pods(model))
+    for row in rows:
+        destinations = pods.get(row["to"]["key"], [])
+        ports = ALL_PORTS if row["ports"] == ["all ports"] else PortSet.parse(row["ports"])
+        found = probe(ports, destinations[0].named_ports) if destinations else None
+        if found is None:
+            row["decided"] = None
+            continue
+        protocol, port = found
+        if row["from"].get("cidr"):
+            sources = [row["from"]["cidr"].split("/", 1)[0]]  # an address of the range
+            row["decided"] = _address_decision(model, sources[0], destinations, port, protocol)
+        else:
+            sources = pods.get(row["from"]["key"], [])
+            row["decided"] = pair_decision(model, sources, destinations, port, protocol)
+
+
+def _address_decision(model, address: str, destinations, port: int, protocol: str):
+    try:
+        found = decision(model, address, destinations[0], port, protocol)
+    except InputError:
+        return None
+    return {**found, "src": address, "dst": destinations[0].key}
+
+
+def _workload_pods(model: ClusterModel) -> dict[str, list]:
+    """Running pods by workload key (``ns/Kind/name``), in name order."""
+    out: dict[str, list] = {}
+    for pod in sorted(model.pods, key=lambda p: p.key):
+        if pod.state == ACTIVE:
+            out.setdefault(pod.workload_key, []).append(pod)
     return out
 
 

@@ -109,8 +109,12 @@ def test_a_policy_without_namespace_is_tried_in_default_with_a_note():
             "pasted YAML, document 2 (Deployment): only Kubernetes NetworkPolicy objects",
         ),
         (
-            "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: x, namespace: a}\n",
-            "not a NetworkPolicy of projectcalico.org/v3",
+            "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: x}\n",
+            "not a Tier of projectcalico.org/v3",
+        ),
+        (
+            "apiVersion: projectcalico.org/v3\nkind: StagedNetworkPolicy\nmetadata: {name: x, namespace: a}\n",
+            "a StagedNetworkPolicy is a staged policy; paste its enforced kind",
         ),
         (
             "apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n",
@@ -583,7 +587,7 @@ def test_the_page_shows_the_dead_rule_warning(client_as, demo_snapshot):
     )
     assert "This change cuts traffic that" in page
     policy_url = reverse("webui:policy", args=["demo", "shop-db", "postgres"])
-    assert f'<a href="{policy_url}">shop-db/postgres</a> explicitly allows' in page
+    assert f'<a href="{policy_url}">NetworkPolicy shop-db/postgres</a> explicitly allows' in page
     assert "<code>spec.ingress[0]</code>" in page
     assert "batch/CronJob/db-backup → shop-db/StatefulSet/postgres on TCP/5432" in page
     # Above the details: before the coverage card.

@@ -18,6 +18,7 @@ keep what they derive from it with ``model.derived(key, build)``.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -336,9 +337,18 @@ class ClusterModel:
         with self._derived_lock:
             return self._derived.setdefault(key, value)  # type: ignore[return-value]
 
-    def copy_with(self, *, policies: list[Policy], errors: list[PolicyError]) -> ClusterModel:
+    def copy_with(
+        self,
+        *,
+        policies: list[Policy],
+        errors: list[PolicyError],
+        calico_policies: list[CalicoPolicy] | None = None,
+    ) -> ClusterModel:
         """A new model of this one's objects, every kind kept, with its NetworkPolicies
-        and their problems replaced (the policies must be copies: a model numbers them)."""
+        and their problems replaced (the policies must be copies: a model numbers them),
+        and its Calico policies too when ``calico_policies`` is given."""
+        if calico_policies is None:
+            calico_policies = getattr(self, "calico_policies", ())
         return type(self)(
             namespaces=list(self.namespaces.values()),
             pods=self.pods,
@@ -349,7 +359,7 @@ class ClusterModel:
             declared_cidrs=self.declared,
             cluster_policies=self.cluster_policies,
             cilium_policies=getattr(self, "cilium_policies", ()),
-            calico_policies=getattr(self, "calico_policies", ()),
+            calico_policies=calico_policies,
             calico_tiers=getattr(self, "calico_tiers", ()),
             calico_network_sets=getattr(self, "calico_network_sets", ()),
             service_accounts=getattr(self, "service_accounts", ()),
@@ -357,6 +367,32 @@ class ClusterModel:
             unenforced=getattr(self, "unenforced", ()),
             enforcement=getattr(self, "enforcement", None),
         )
+
+    def with_calico_policies(
+        self, *, add: list[dict] = (), remove=()
+    ) -> tuple[ClusterModel, list[str]]:
+        """This model with the Calico NetworkPolicies and GlobalNetworkPolicies ``add``
+        (API dicts; one of the same key replaces) and without those keyed in ``remove``
+        (``calico/ns/name``, ``gnp/name``), evaluated in full; and the keys of ``add`` in
+        order. What-if's Calico input (staged policies); ``InputError`` as from_objects."""
+        parsed, problems_of_added, keys = [], [], []
+        for obj in add:
+            kind = obj.get("kind", "?") if isinstance(obj, dict) else "?"
+            policy, problems = _parse(lambda o: parse_calico_policy(o, PolicyError), obj, kind)
+            problems_of_added.extend(problems)
+            key = policy.key if policy is not None else problems[0].policy
+            keys.append(key)
+            if policy is not None:
+                parsed.append(policy)
+        dropped = set(keys) | set(remove)
+        added = list({p.key: p for p in parsed}.values())  # the last of a key wins
+        kept = [p for p in getattr(self, "calico_policies", ()) if p.key not in dropped]
+        model = self.copy_with(
+            policies=[dataclasses.replace(p) for p in self.policies],
+            errors=[e for e in self.errors if e.policy not in dropped] + problems_of_added,
+            calico_policies=kept + added,
+        )
+        return model, keys
 
     def with_policies(
         self, *, add: list[Policy] = (), remove=(), errors: list[PolicyError] = ()
