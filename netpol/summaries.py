@@ -1124,6 +1124,9 @@ def kind_policy_summary(model: ClusterModel, key: str) -> dict | None:
         if policy in ev.cilium.policies:
             compiled, subject = ev.cilium, ev.cilium.subject[policy.id]
             place = "Cilium"
+    calico = getattr(ev, "calico", None)
+    if compiled is None and calico is not None and key.startswith(("calico/", "gnp/")):
+        return _calico_policy_summary(model, calico, policy, key, errors)
     if compiled is None:
         return {"found": policy is not None, "errors": errors, "detailed": False}
     namespace = getattr(policy, "namespace", None) or ""
@@ -1154,6 +1157,123 @@ def kind_policy_summary(model: ClusterModel, key: str) -> dict | None:
         ),
         "directions": directions,
         "default_deny": [d for d, on in getattr(policy, "default_deny", {}).items() if on],
+    }
+
+
+def _calico_policy_summary(model: ClusterModel, calico, policy, key: str, errors) -> dict:
+    """``kind_policy_summary`` for a Calico policy: its tier (by order) and its order in it,
+    its subject, its rules of each direction it applies to, in written order."""
+    ev = model.evaluation
+    subject = calico_subject(ev, calico, policy)
+    namespace = policy.namespace or ""
+    tier = calico.tiers[policy.tier]
+    directions = []
+    for direction in (INGRESS, EGRESS):
+        applies = direction in policy.types
+        rows = [
+            _calico_rule(model, r, namespace)
+            for r in calico.rules
+            if r.policy is policy and r.direction == direction
+        ]
+        directions.append(
+            {
+                "name": direction,
+                "rules": rows,
+                "peers_key": "from" if direction == INGRESS else "to",
+                "applies": applies,
+            }
+        )
+    tier_order = f"order {tier.order:g}" if tier.order != float("inf") else "no order: last"
+    return {
+        "found": True,
+        "detailed": True,
+        "errors": errors,
+        "ref": policy_ref(model, key),
+        "place": "Calico",
+        "place_label": f"Calico tier {tier.name}",
+        "place_text": (
+            f"Calico tier {tier.name} ({tier_order}, {calico.rank[tier.name] + 1} of "
+            f"{len(calico.order)} in the walk): tiers are walked by order; in a tier, the "
+            "policies that select the pod by order, then their rules in written order. The "
+            "first rule that matches decides: Allow and Deny are final, Pass goes on to the "
+            "next tier. What no rule of the tier decides for a pod it selects meets the "
+            f"tier's end: {tier.default_action}."
+        ),
+        "priority": None,
+        "rank": f"order {policy.order:g}" if policy.order != float("inf") else "no order: last",
+        "subject": group_classes(
+            model, dict.fromkeys(ev.classes_in(subject)), first_namespace=namespace
+        ),
+        "directions": directions,
+        "default_deny": [
+            d for d in (INGRESS, EGRESS) if d in policy.types and tier.default_action == "Deny"
+        ],
+    }
+
+
+def _calico_entity_text(entity) -> str:
+    """A rule's source or destination as written, in Calico's field names."""
+    parts = []
+    for field, value in (
+        ("selector", entity.selector),
+        ("notSelector", entity.not_selector),
+        ("namespaceSelector", entity.namespace_selector),
+    ):
+        if value is not None:
+            parts.append(f"{field}: {value.text}")
+    for field, value in (("nets", entity.nets), ("notNets", entity.not_nets)):
+        if value is not None:
+            cidrs = value.to_cidrs()
+            more = f" and {len(cidrs) - CIDR_CAP} more" if len(cidrs) > CIDR_CAP else ""
+            parts.append(f"{field}: {', '.join(cidrs[:CIDR_CAP])}{more}")
+    accounts = entity.service_accounts
+    if accounts is not None:
+        names = ", ".join(sorted(accounts.names)) if accounts.names is not None else "any"
+        chosen = f", selector {accounts.selector.text}" if accounts.selector else ""
+        parts.append(f"serviceAccounts: {names}{chosen}")
+    return "; ".join(parts)
+
+
+def _calico_rule(model: ClusterModel, r, namespace: str) -> dict:
+    """One compiled rule of a Calico policy, for its page: the remote end (source for
+    ingress, destination for egress) resolved to pods and addresses, the ports."""
+    ev = model.evaluation
+    rule = r.rule
+    theirs = rule.source if r.direction == INGRESS else rule.destination
+    text = _calico_entity_text(theirs)
+    cidrs = r.ips.to_cidrs() if r.ips else []
+    peer = {
+        "index": 0,
+        "text": text or "any source or destination",
+        "pods": group_classes(
+            model, dict.fromkeys(ev.classes_in(r.classes)), first_namespace=namespace
+        )
+        if r.classes
+        else None,
+        "addresses": cidrs[:CIDR_CAP],
+        "more_addresses": max(0, len(cidrs) - CIDR_CAP),
+    }
+    dest = rule.destination
+    # Calico writes a range "9000:9100"; a port without a protocol matches nothing.
+    proto = rule.protocol.upper() if rule.protocol else "no protocol (matches nothing)"
+    span = lambda s: f"{s.port}" + (f":{s.end_port}" if s.end_port else "")  # noqa: E731
+    if dest.ports is None and not dest.not_ports:
+        ports = None if rule.protocol is None else [f"{proto} (every port)"]
+    else:
+        ports = [f"{proto}/{span(s)}" for s in dest.ports or ()]
+        ports += [f"not {proto}/{span(s)}" for s in dest.not_ports]
+    if rule.not_protocol:
+        ports = (ports or []) + [f"not protocol {rule.not_protocol}"]
+    return {
+        "index": rule.index,
+        "name": f"spec.{r.direction}[{rule.index}]",
+        "action": rule.action,
+        "anchor": f"{r.direction}-{rule.index}",
+        "peers": [peer],
+        "every_peer": not text,
+        "ports": ports,
+        "undecided": list(rule.undecided + theirs.undecided),
+        "example": _rule_example(model, r, r.local) if r.local else None,
     }
 
 

@@ -106,3 +106,45 @@ def test_the_namespace_page_lists_calico_policies_with_their_tier_and_order(
     assert 'Calico tier security</span> <small class="muted">order 10</small>' in section
     assert 'Calico tier default</span> <small class="muted">no order: last</small>' in section
     assert section.count("1 pod") >= 2  # each selects shop's db only
+
+
+def test_a_calico_policy_page_says_tier_order_subject_and_rules(client_as, db, tmp_path):
+    # docs/semantics-calico.md, "The walk": tiers by order, policies by order in a tier,
+    # rules in written order, the first match decides, the tier's end after. The fixture's
+    # security tier (order 100) holds deny-batch-to-db (order 10): db refuses batch,
+    # passes the rest on; shop's allow-web-to-db admits web on TCP 5432.
+    shutil.copy(FIXTURES / "calico.yaml", tmp_path)
+    _snapshot(tmp_path, "calico")
+    client = client_as("viewer")
+    gnp = client.get(
+        reverse(
+            "webui:cluster_policy", args=["calico", "CalicoGlobalNetworkPolicy", "deny-batch-to-db"]
+        )
+    )
+    assert gnp.status_code == 200
+    text = gnp.content.decode()
+    assert "shown, not evaluated" not in text
+    assert '<span class="tag">Calico tier security</span>' in text
+    assert '<span class="tag">order 10</span>' in text
+    assert "Calico tier security (order 100, 1 of 2 in the walk)" in text
+    assert "meets the tier&#x27;s end: Deny." in text
+    subject = text[text.index('id="subject"') : text.index('id="ingress"')]
+    assert reverse("webui:pod", args=["calico", "shop", "db-0"]) in subject
+    ingress = text[text.index('id="ingress"') :]
+    assert "2 rules, in order: the first whose peer and port match decides" in ingress
+    assert "Rule 0 <code>spec.ingress[0]</code>" in ingress
+    assert 'badge-red">Deny<' in ingress and 'badge-grey">Pass<' in ingress
+    assert "namespaceSelector: kubernetes.io/metadata.name == &#x27;batch&#x27;" in ingress
+    assert reverse("webui:pod", args=["calico", "batch", "job-0"]) in ingress
+    assert "explain batch/job-0 → shop/db-0" in ingress
+    assert "no rule, but its types list" not in text  # Egress is not among its types
+
+    np = client.get(
+        reverse(
+            "webui:kind_policy", args=["calico", "CalicoNetworkPolicy", "shop", "allow-web-to-db"]
+        )
+    ).content.decode()
+    assert '<span class="tag">Calico tier default</span>' in np
+    assert '<span class="tag">no order: last</span>' in np
+    assert "selector: app == &#x27;web&#x27;" in np and "<code>TCP/5432</code>" in np
+    assert "explain shop/web-0 → shop/db-0 TCP/5432" in np
