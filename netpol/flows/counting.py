@@ -49,10 +49,11 @@ import gzip
 from collections import Counter
 from itertools import chain, islice
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 import orjson
-from msgspec import UNSET, Raw, Struct, UnsetType
+from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
 from .formats import (
     _CSV_DEFAULT,
@@ -158,8 +159,10 @@ _NULL_END = b"null"  # what an absent end is to the full reader (``flow.get("sou
 
 
 class _Ports(Struct, gc=False):
-    destination_port: int | None | UnsetType = UNSET
-    destinationPort: int | None | UnsetType = UNSET
+    # null, which the reader calls no port, fails the decode; 0 for "absent" fails the
+    # range check: both lines go to the reader.
+    destination_port: int | UnsetType = UNSET
+    destinationPort: int = 0
 
 
 class _L4(Struct, gc=False):
@@ -177,7 +180,7 @@ class _Flow(Struct, gc=False):
     """The fields of a ``flow.Flow`` that ``formats._hubble_flow`` reads, strictly typed:
     a value of any other type fails the decode and the line goes to the full reader."""
 
-    time: str | None = None
+    time: Annotated[str, Meta(min_length=1)] | None = None  # "": the reader's business
     verdict: str | None = None
     drop_reason_desc: str | int | None | UnsetType = UNSET
     dropReasonDesc: str | int | None | UnsetType = UNSET
@@ -203,6 +206,17 @@ _NOT_A_FLOW = "not a flow (node status, lost events)"
 _NOT_L3_L4 = "not an L3/L4 event (L7, socket trace or unknown type)"
 _NO_PORT = "no TCP/UDP/SCTP port (ICMP or no L4)"
 _REPLY = "reply"
+
+
+def _verdict(given):
+    """The verdict of a line's ``verdict`` as ``formats._hubble_flow`` reads it; a dropped
+    flow's comes as ("DROPPED", its drop reason, or UNSET when it gives none)."""
+    if type(given) is not tuple:
+        return _VERDICTS.get(given)
+    why = given[1]
+    if why is not UNSET and why is not None and why not in _POLICY_DROPS:
+        return DROPPED_OTHER
+    return _VERDICTS["DROPPED"]
 
 
 def _end_fields(raw: bytes):
@@ -252,11 +266,10 @@ def _hubble_counted(f, path: Path, counts: Counts, progress, limit: int, times=N
     value the full reader would refuse or read otherwise, is read by the full reader."""
     decode = _decode_line
     decode_error = msgspec.DecodeError  # ValidationError is one
-    verdicts = _VERDICTS
-    policy_drops = _POLICY_DROPS
     ends: dict[bytes, int] = {}  # an end's JSON text -> its number in end_fields
     end_fields: list = []  # (namespace, name, labels, kind) or None (read in full)
-    # (source end, destination end, source IP, destination IP, port, protocol, verdict)
+    # (source end, destination end, source IP, destination IP, port, protocol, verdict
+    # as written (``_verdict``))
     # -> [flows, first time, last time] (times as ``instant`` text)
     tally: dict[tuple, list] = {}
     # In front of it, by what a line gives without its ends: (addresses, port, protocol,
@@ -274,7 +287,8 @@ def _hubble_counted(f, path: Path, counts: Counts, progress, limit: int, times=N
     def batch() -> Counter:
         out: Counter = Counter(loose)
         for key, (n, early, late) in tally.items():
-            s, d, ip_s, ip_d, port, protocol, verdict = key
+            s, d, ip_s, ip_d, port, protocol, given = key
+            verdict = _verdict(given)
             ns, name, labels, kind = end_fields[s]
             src = End(ns, name, ip_s or "", labels, kind)
             ns, name, labels, kind = end_fields[d]
@@ -334,27 +348,20 @@ def _hubble_counted(f, path: Path, counts: Counts, progress, limit: int, times=N
                     if port is UNSET:
                         port = ports.destinationPort
                     when = flow.time
-                    # A port the full reader refuses, an empty time, or a time after one
-                    # that is no string (see the full path below): the full reader's.
-                    if (
-                        type(port) is int
-                        and 0 < port < 65536
-                        and when != ""
-                        and (when is None or not odd_window)
-                    ):
-                        given = flow.verdict
-                        verdict = verdicts.get(given)
+                    # A port the full reader refuses, or a time after one that is no
+                    # string (see the full path below): the full reader's.
+                    if 0 < port < 65536 and (when is None or not odd_window):
+                        given = flow.verdict  # the verdict as written: _verdict() reads it
                         if given == "DROPPED":
                             why = flow.drop_reason_desc
                             if why is UNSET:
                                 why = flow.dropReasonDesc
-                            if why is not UNSET and why is not None and why not in policy_drops:
-                                verdict = DROPPED_OTHER
+                            given = (given, why)
                         ip = flow.IP
                         if ip is None:
-                            front = (None, None, port, protocol, verdict)
+                            front = (None, None, port, protocol, given)
                         else:
-                            front = (ip.source, ip.destination, port, protocol, verdict)
+                            front = (ip.source, ip.destination, port, protocol, given)
                         hit = recent.get(front)
                         if hit is not None and hit[0] == flow.source and hit[1] == flow.destination:
                             seen = hit[2]
