@@ -125,6 +125,7 @@ class ClusterAdmin(admin.ModelAdmin):
                                "clear_token", "token_file", "ca_file", "verify_tls", "manifest_path"]}),
         ("Declared ranges", {"fields": ["pod_cidrs", "service_cidrs", "node_cidrs"]}),
         ("Teams", {"fields": ["team_label", "team_mapping"]}),
+        ("Attack paths", {"fields": ["crown_jewels"]}),
         ("Observed flows", {"fields": ["unused_rule_window"]}),
     ]
 

@@ -55,3 +55,21 @@ def test_choosing_a_source_shows_only_its_fields(live_server, page, personas):
         assert page.is_visible(".form-row.field-pod_cidrs")  # declared ranges: every source
         if source == "token":
             screenshot(page, "admin-cluster-form-token")
+
+
+def test_crown_jewels_are_set_in_the_admin_under_attack_paths(admin_client, tmp_path):
+    # The cluster's crown jewels (netpol.paths) were only settable in code; they sit in their
+    # own section beside the teams and the observed flows.
+    assert ("Attack paths", {"fields": ["crown_jewels"]}) in ClusterAdmin.fieldsets
+    cluster = Cluster.objects.create(name="prod", source=Cluster.Source.MANIFESTS, manifest_path=str(tmp_path))
+    url = reverse("admin:auditor_cluster_change", args=[cluster.pk])
+    page = admin_client.get(url).content.decode()
+    assert 'name="crown_jewels"' in page
+    form = {"name": "prod", "source": "manifests", "manifest_path": str(tmp_path), "snapshot_interval": 600,
+            "enabled": "on", "unused_rule_window": 30, "crown_jewels": "tier=payments,pci=true"}
+    assert admin_client.post(url, form).status_code == 302
+    assert Cluster.objects.get(pk=cluster.pk).crown_jewels == "tier=payments,pci=true"
+    form["crown_jewels"] = "not a selector"
+    page = admin_client.post(url, form).content.decode()
+    assert Cluster.objects.get(pk=cluster.pk).crown_jewels == "tier=payments,pci=true"
+    assert "errorlist" in page
