@@ -504,6 +504,7 @@ def pod_summary(model: ClusterModel, key: str) -> dict | None:
         "workload": {"namespace": namespace, "kind": kind, "name": name} if kind != "Pod" else None,
         "isolation": isolation_of(model, pod),
         "other_policies": other_policies_about(model, [pod]),
+        "undecided": model.undecided_about(pod),
         "traffic": _traffic(model, [pod], pod.namespace, pod.named_ports)
         if pod.state == ACTIVE
         else {},
@@ -555,11 +556,22 @@ def workload_summary(model: ClusterModel, namespace: str, kind: str, name: str) 
         "idle_reasons": sorted({p.inactive_reason for p in idle}),
         "policies": [_policy_row(by_key[k], counts[k]) for k in sorted(by_key)],
         "other_policies": other_policies_about(model, active),
+        "undecided": _undecided(model, active),
         "isolated": isolated,
         "traffic": _traffic(model, active, namespace, named.pop() if len(named) == 1 else None),
         "representative": representative.key,
         "refs": [f"{kind}/{namespace}/{name}"],
     }
+
+
+def _undecided(model: ClusterModel, pods: list[Pod]) -> list[str]:
+    """What the engine cannot decide about any of ``pods``, once per distinct rule (one
+    pod per class asks: pods of a class share their rules)."""
+    return list(
+        dict.fromkeys(
+            text for pod in _one_per_class(model, pods) for text in model.undecided_about(pod)
+        )
+    )
 
 
 def _category(model: ClusterModel, pod: Pod) -> dict:

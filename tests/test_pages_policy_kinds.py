@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from auditor.models import Finding
 
@@ -81,7 +82,10 @@ def test_pod_lists_say_which_kind_decided_each_connection(client_as, tiers):
     assert f'<a href="{policy}">NetworkPolicy shop/default-deny</a>' in inbound
     # The cluster-wide policies whose subject holds the pod are listed with their tier.
     assert 'id="other-policies"' in text
-    assert "Isolated means in default deny, by a NetworkPolicy, a Cilium policy or a Calico tier" in text
+    assert (
+        "Isolated means in default deny, by a NetworkPolicy, a Cilium policy or a Calico tier"
+        in text
+    )
     assert anp in text and cluster_policy_url("BaselineAdminNetworkPolicy", "default") in text
 
 
@@ -260,3 +264,29 @@ def test_evidence_naming_a_cilium_policy_links_its_page():
     html = str(rows[0]["html"])
     assert html.startswith("CiliumNetworkPolicy <a href=")
     assert kind_policy_url("CiliumNetworkPolicy", "web", "api") + "?snapshot=3" in html
+
+
+# --- Rules the audit cannot decide (tests/fixtures/cli/undecided.yaml) ------------------------
+
+
+@pytest.fixture
+def undecided(db, tmp_path):
+    shutil.copy(TIERS.parent / "undecided.yaml", tmp_path)
+    return _snapshot(tmp_path, "undecided")
+
+
+UNDECIDED_WEB = [
+    "cilium/shop/web-l7 spec.ingress[0]: L7 rule spec.ingress[0].toPorts[0].rules (http)",
+    "cnp/web-to-api rule `api`: domainNames api.example.com",
+    "calico/shop/web-http ingress[0]: HTTP match spec.ingress[0].http",
+]
+
+
+def test_pod_and_workload_pages_say_which_rules_about_them_cannot_be_decided(client_as, undecided):
+    viewer = client_as("viewer")
+    pod = viewer.get(reverse("webui:pod", args=["undecided", "shop", "web-0"])).content.decode()
+    assert "<strong>Partially modelled</strong>: 3 rules about this pod depend on" in pod
+    for text in UNDECIDED_WEB:
+        assert f"<li><code>{escape(text)}</code></li>" in pod
+    other = viewer.get(reverse("webui:pod", args=["undecided", "shop", "db-0"])).content.decode()
+    assert "Partially modelled" not in other

@@ -430,19 +430,46 @@ class ClusterModel:
 
     def partially_modelled(self) -> dict[str, list[str]]:
         """Pods some rule about them depends on what the engine cannot decide (Cilium L7
-        rules, toFQDNs, toServices, toGroups): pod key -> the policies with such rules."""
-        cilium = getattr(self.evaluation, "cilium", None)
-        if cilium is None or not cilium.partial:
-            return {}
+        rules, toFQDNs, toServices, toGroups; ClusterNetworkPolicy domainNames; Calico
+        HTTP matches, services, source ports): pod key -> the policies with such rules."""
+        ev = self.evaluation
         out: dict[str, list[str]] = {}
-        for policy in cilium.policies:
-            subject = cilium.subject[policy.id] & cilium.partial
-            rules = policy.ingress + policy.egress
-            if not subject or not any(r.undecided for r in rules):
-                continue
-            for pod in self.evaluation.pods_in(subject):
-                out.setdefault(pod.key, []).append(policy.key)
+        for cls in ev.classes:
+            keys = list(dict.fromkeys(key for key, _ in self._undecided_rules(cls.id)))
+            if keys:
+                for pod in cls.pods:
+                    out[pod.key] = keys
         return out
+
+    def undecided_about(self, pod: Pod) -> list[str]:
+        """What the engine cannot decide in the rules about ``pod``, one text per rule
+        ("cilium/prod/api-l7 ingress[0]: L7 rule toPorts[0].rules"); answers about the
+        pod take such parts to match nothing."""
+        c = self.evaluation.class_of.get(pod.key)
+        return [] if c is None else [text for _, text in self._undecided_rules(c)]
+
+    def _undecided_rules(self, c: int):
+        ev = self.evaluation
+        cilium = getattr(ev, "cilium", None)
+        if cilium is not None and cilium.partial >> c & 1:
+            for r in cilium.rules:
+                if r.rule.undecided and r.subject >> c & 1:
+                    yield r.policy.key, f"{r.label}: {', '.join(r.rule.undecided)}"
+        if ev.tiers is not None:
+            for r in ev.tiers.rules:
+                if r.rule.domains and r.subject >> c & 1:
+                    domains = ", ".join(r.rule.domains)
+                    yield r.policy.key, f"{r.policy.key} rule {r.rule.label}: domainNames {domains}"
+        calico = getattr(ev, "calico", None)
+        if calico is not None and calico.partial >> c & 1:
+            for r in calico.rules:
+                rule = r.rule
+                if rule is None or not r.local >> c & 1:
+                    continue
+                parts = rule.undecided + rule.source.undecided + rule.destination.undecided
+                if parts:
+                    where = f"{r.policy.key} {r.direction}[{r.index}]"
+                    yield r.policy.key, f"{where}: {', '.join(parts)}"
 
     @property
     def _cluster_ips(self) -> IPSet:
