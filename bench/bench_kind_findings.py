@@ -13,6 +13,11 @@ the same (rule, fingerprint, message, evidence)::
 
     git show HEAD~1:netpol/findings/kinds.py > /tmp/kinds_before.py
     .venv/bin/python bench/bench_kind_findings.py --worst --against /tmp/kinds_before.py
+
+``--unenforced`` times NP042's evidence instead (``netpol.findings.cni.unenforced``: the
+pods each ignored kind would have isolated): Calico's node pods join kube-system, so the
+cluster runs Calico, and its ``--cilium`` Cilium policies are not enforced (no Calico
+policy is generated); ``--against`` is then a version of netpol/findings/cni.py.
 """
 
 from __future__ import annotations
@@ -46,14 +51,18 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--against",
         type=Path,
-        help="another version of netpol/findings/kinds.py, timed on the same model",
+        help="another version of netpol/findings/kinds.py (with --unenforced, cni.py), timed "
+        "on the same model",
+    )
+    parser.add_argument(
+        "--unenforced",
+        action="store_true",
+        help="NP042: a Calico cluster whose Cilium policies are not enforced; times cni.unenforced",
     )
     args = parser.parse_args(argv)
 
     from bench.synthetic import generate_cluster
-    from netpol.engine import ClusterModel
-    from netpol.findings import kinds
-    from netpol.findings.facts import Facts
+    from netpol.findings import cni, kinds
 
     cluster = generate_cluster(
         pods=args.pods, namespaces=args.namespaces, policies=args.policies, seed=0
@@ -63,31 +72,24 @@ def main(argv=None) -> int:
         for n in cluster["Namespace"]
         if n["metadata"]["name"].startswith("app-")
     ]
-    model = ClusterModel.from_objects(
-        cluster["Namespace"],
-        cluster["Pod"],
-        cluster["Node"],
-        cluster["NetworkPolicy"],
-        cluster["Service"],
-        declared_cidrs=DECLARED,
-        cilium_policies=cilium_policies(apps, args.cilium),
-        calico_policies=_worst(calico_policies(apps, args.calico))
-        if args.worst
-        else calico_policies(apps, args.calico),
-    )
+    if args.unenforced:
+        model = _calico_cluster(cluster, cilium_policies(apps, args.cilium))
+        args.calico = 0
+        versions = {"cni.unenforced": cni}
+    else:
+        model = _model(cluster, apps, args)
+        versions = {"kinds.findings": kinds}
     t = time.perf_counter()
     model.evaluation  # noqa: B018 - built before the timed part
     evaluate = time.perf_counter() - t
-    versions = {"kinds.findings": kinds}
     if args.against:
         versions[f"{args.against} (--against)"] = _load(args.against)
     times: dict[str, list[float]] = {name: [] for name in versions}
     found: dict[str, list] = {}
     for _ in range(args.runs):
         for name, module in versions.items():
-            facts = Facts(model)
             t = time.perf_counter()
-            found[name] = module.findings(facts)
+            found[name] = _run(module, model, args.unenforced)
             times[name].append(time.perf_counter() - t)
     print(
         f"pods={args.pods} namespaces={args.namespaces} networkpolicies={args.policies} "
@@ -95,13 +97,9 @@ def main(argv=None) -> int:
     )
     print(f"evaluation (not timed below): {evaluate:.2f} s")
     for name in versions:
-        by_rule: dict[str, int] = {}
-        for f in found[name]:
-            by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
         print(
             f"{name}: median {statistics.median(times[name]):.2f} s of {args.runs} runs "
-            f"({', '.join(f'{x:.2f}' for x in times[name])}); "
-            f"findings {dict(sorted(by_rule.items()))}"
+            f"({', '.join(f'{x:.2f}' for x in times[name])}); {_summary(found[name])}"
         )
     if args.against:
         mine, theirs = (_comparable(found[name]) for name in versions)
@@ -110,6 +108,76 @@ def main(argv=None) -> int:
             + ("" if mine == theirs else _first_diff(mine, theirs))
         )
     return 0
+
+
+def _model(cluster: dict, apps: list[str], args):
+    from netpol.engine import ClusterModel
+
+    calico = calico_policies(apps, args.calico)
+    return ClusterModel.from_objects(
+        cluster["Namespace"],
+        cluster["Pod"],
+        cluster["Node"],
+        cluster["NetworkPolicy"],
+        cluster["Service"],
+        declared_cidrs=DECLARED,
+        cilium_policies=cilium_policies(apps, args.cilium),
+        calico_policies=_worst(calico) if args.worst else calico,
+    )
+
+
+def _calico_cluster(cluster: dict, cilium: list[dict]):
+    """The cluster with a calico-node DaemonSet's pods on its nodes, loaded as
+    ``netaudit`` loads files: Calico found among the pods, the Cilium policies set aside."""
+    from netpol.load import load_objects
+
+    nodes = [n["metadata"]["name"] for n in cluster["Node"]]
+    calico_node = [
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": f"calico-node-{i:05d}",
+                "namespace": "kube-system",
+                "labels": {"k8s-app": "calico-node"},
+                "ownerReferences": [
+                    {"kind": "DaemonSet", "name": "calico-node", "controller": True}
+                ],
+            },
+            "spec": {"nodeName": node, "hostNetwork": True, "containers": [{"name": "node"}]},
+            "status": {"phase": "Running", "podIP": f"192.168.{i // 250}.{i % 250 + 1}"},
+        }
+        for i, node in enumerate(nodes)
+    ]
+    pairs = [
+        (kind, obj)
+        for kind in ("Namespace", "Pod", "Node", "NetworkPolicy", "Service")
+        for obj in cluster[kind]
+    ]
+    pairs += [("Pod", p) for p in calico_node]
+    pairs += [(p["kind"], p) for p in cilium]
+    model = load_objects(pairs, declared_cidrs=DECLARED)
+    assert model.enforcement["plugins"] == ["calico"], model.enforcement
+    assert not model.cilium_policies and len(model.unenforced) == len(cilium)
+    return model
+
+
+def _run(module, model, unenforced: bool) -> list:
+    from netpol.findings.facts import Facts
+
+    if unenforced:
+        return module.unenforced(model)
+    return module.findings(Facts(model))
+
+
+def _summary(found: list) -> str:
+    by_rule: dict[str, int] = {}
+    for f in found:
+        if isinstance(f, dict):  # cni.unenforced: per kind, the pods it would isolate
+            by_rule[f["kind"]] = len(f["pods"])
+        else:
+            by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
+    return f"{'pods per ignored kind' if found and isinstance(found[0], dict) else 'findings'} {dict(sorted(by_rule.items()))}"
 
 
 def _worst(objects: list[dict]) -> list[dict]:
@@ -131,7 +199,9 @@ def _load(path: Path):
     return module
 
 
-def _comparable(found: list) -> list[tuple]:
+def _comparable(found: list) -> list:
+    if found and isinstance(found[0], dict):
+        return found
     return sorted((f.rule, f.fingerprint, f.message, repr(f.evidence)) for f in found)
 
 
