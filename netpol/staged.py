@@ -163,9 +163,9 @@ def staged_change(objects, only: str | None = None) -> StagedChange:
     ``only``; ``StagedPolicyError`` for an unusable object or an unknown ``only``."""
     change = StagedChange()
     for obj in objects:
+        if only is not None and _key_of(obj) != only:
+            continue  # another one, even one that cannot be tried
         staged = enforced(obj)
-        if only is not None and staged.key != only:
-            continue
         change.policies.append(staged)
         if staged.enforced is None:
             change.remove.append(staged.target)
@@ -176,6 +176,19 @@ def staged_change(objects, only: str | None = None) -> StagedChange:
     change.policies.sort(key=lambda s: s.key)
     change.remove = sorted(set(change.remove))
     return change
+
+
+def _key_of(obj) -> str:
+    """``Staged.key`` of an object not yet checked."""
+    if not isinstance(obj, dict):
+        return ""
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    namespace = (
+        ""
+        if obj.get("kind") == "StagedGlobalNetworkPolicy"
+        else metadata.get("namespace") or "default"
+    )
+    return "/".join(str(p) for p in (obj.get("kind"), namespace, metadata.get("name")) if p)
 
 
 def change_yaml(change: StagedChange) -> str:

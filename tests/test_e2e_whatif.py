@@ -85,3 +85,51 @@ def test_a_run_on_a_large_snapshot_shows_its_progress_then_its_result(
     # The form keeps what was tried.
     assert "namespace: batch" in page.input_value("textarea[name=yaml]")
     screenshot(page, "whatif-run-result")
+
+
+@pytest.fixture
+def calico_snapshot(transactional_db, tmp_path):
+    import shutil
+
+    from .test_pages_objects import _snapshot
+    from .test_whatif_staged_page import CALICO
+
+    shutil.copy(CALICO, tmp_path)
+    return _snapshot(tmp_path, "calico")
+
+
+@pytest.mark.parametrize("width", [1440, 1024])
+def test_auditor_tries_the_staged_policies_with_one_click(
+    live_server, browser, personas, calico_snapshot, width
+):
+    """tests/fixtures/cli/calico.yaml holds one StagedGlobalNetworkPolicy: the page lists
+    it, one button runs what enforcing it would change, and each lost connection names
+    the Calico tier or policy that decides it."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    log_in(page, live_server, "auditor", PASSWORD)
+    page.goto(f"{live_server.url}/clusters/calico/what-if/")
+    staged = page.locator("#staged")
+    assert "Staged policies" in staged.inner_text()
+    assert "default.deny-everything" in staged.inner_text() and "Set" in staged.inner_text()
+    screenshot(page, f"whatif-staged-list-{width}", full_page=False)
+
+    page.click("button[name=staged][value=all]")
+    page.wait_for_selector("#result .whatif-summary")
+    result = page.locator("#result")
+    assert "What enforcing the staged policies would change" in result.inner_text()
+    assert "Calico GlobalNetworkPolicy default.deny-everything" in result.inner_text()
+    row = page.locator("table.whatif-connections tr", has_text="TCP/5432").first  # web -> db
+    assert "Calico tier default" in row.inner_text()
+    assert "Calico NetworkPolicy shop/allow-web-to-db" in row.inner_text()
+    # The decided column stays readable: no word broken letter by letter.
+    cell = row.locator("td").nth(3)
+    assert cell.bounding_box()["width"] > 150
+    # As if pasted: the enforced form is in the text box.
+    assert "kind: GlobalNetworkPolicy" in page.input_value("textarea[name=yaml]")
+    assert not [e for e in errors if "Content Security Policy" in e]
+    page.locator("#connections").scroll_into_view_if_needed()
+    screenshot(page, f"whatif-staged-result-{width}")
+    context.close()

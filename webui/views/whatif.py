@@ -7,6 +7,11 @@ redirected to ``?run=ID``, shows the run's progress (``static/js/whatif.js`` pol
 ``whatif_run``) and then its stored result. The policy search and pager buttons post
 the same form without running it, so the pasted YAML and the policies marked for
 removal survive browsing a long policy list.
+
+A snapshot's Calico staged policies are listed with a button for all of them and one
+for each (``staged``): the run is the one of their enforced form (``netpol.staged``),
+pasted and marked for removal as a user would, and its result is titled "what enforcing
+the staged policies would change".
 """
 
 from django.core.paginator import Paginator
@@ -19,10 +24,10 @@ from django.utils.timesince import timesince
 from django.views.decorators.http import require_http_methods
 
 from auditor.access import require_role
-from auditor.models import Finding, NetworkPolicy, WhatIfRun
+from auditor.models import CniObject, Finding, NetworkPolicy, WhatIfRun
 from auditor.storage import engine_model
 from auditor.whatif.services import runs_inline, whatif_run_fail_stale, whatif_run_request
-from netpol import whatif
+from netpol import staged, whatif
 
 from .common import get_cluster, snapshot_for
 from .flows import whatif_flows
@@ -55,6 +60,18 @@ def whatif_page(request, name):
         snapshot = run.snapshot  # the run's own snapshot, even once a newer one is in
     text = run.yaml if run else data.get("yaml", "")
     keys = run.remove if run else data.getlist("remove")
+    staged_objects = _staged_objects(snapshot)
+    staged_problem = ""
+    if request.method == "POST" and data.get("staged"):
+        # As if the user had pasted the enforced form and marked the deletions.
+        only = None if data["staged"] == "all" else data["staged"]
+        try:
+            change = staged.staged_change(staged_objects, only=only)
+        except staged.StagedPolicyError as exc:
+            staged_problem = str(exc)
+            text, keys = "", []
+        else:
+            text, keys = staged.change_yaml(change), change.remove
     remove = sorted({key.strip() for key in keys if key.strip()})
     q = data.get("q", "").strip()
     policies = _policy_page(snapshot, q, data.get("page"))
@@ -71,11 +88,15 @@ def whatif_page(request, name):
         "max_bytes": whatif.MAX_INPUT_BYTES,
         "max_bytes_text": f"{whatif.MAX_INPUT_BYTES:,}",
         "max_size": f"{whatif.MAX_INPUT_BYTES / 2**20:g} MiB",
+        "staged": _staged_rows(staged_objects),
+        "from_staged": staged.is_staged_text(text),
     }
     status = 200
     running = request.method == "POST" and "browse" not in data and "page" not in data
     if running:
         try:
+            if staged_problem:
+                raise whatif.WhatIfInputError(staged_problem)
             pasted, notes = whatif.read_policies(text)
             if not pasted and not remove:
                 raise whatif.WhatIfInputError(
@@ -138,6 +159,55 @@ def _policy_page(snapshot, q: str, page):
     return Paginator(policies.values("namespace", "name"), POLICIES_PER_PAGE).get_page(page)
 
 
+def _staged_objects(snapshot) -> list[dict]:
+    """The snapshot's Calico staged policies as API objects, by kind, namespace, name."""
+    rows = CniObject.objects.filter(snapshot=snapshot, kind__in=staged.STAGED_KINDS).order_by(
+        "kind", "namespace", "name"
+    )
+    out = []
+    for row in rows:
+        metadata = {"name": row.name, **({"namespace": row.namespace} if row.namespace else {})}
+        if row.labels:
+            metadata["labels"] = row.labels
+        out.append(
+            {
+                "apiVersion": row.api_version or "projectcalico.org/v3",
+                "kind": row.kind,
+                "metadata": metadata,
+                "spec": row.spec or {},
+            }
+        )
+    return out
+
+
+def _staged_rows(objects: list[dict]) -> list[dict]:
+    """What the page lists of each staged policy; one that cannot be tried says why
+    (the others can still be tried one by one)."""
+    rows = []
+    for obj in objects:
+        try:
+            rows.append(staged.enforced(obj).to_dict())
+        except staged.StagedPolicyError as exc:
+            metadata = obj.get("metadata") or {}
+            rows.append(
+                {
+                    "kind": obj["kind"],
+                    "namespace": metadata.get("namespace", ""),
+                    "name": metadata.get("name", ""),
+                    "problem": str(exc),
+                }
+            )
+    return rows
+
+
+def _label(key: str) -> str:
+    """A what-if key as the page names it: "Calico GlobalNetworkPolicy x", "NetworkPolicy ns/x"."""
+    kind, _, rest = key.partition("/")
+    if whatif.is_calico_key(key):
+        return f"Calico {kind.removeprefix('Calico')} {rest}"
+    return f"NetworkPolicy {key}"
+
+
 def _shown(result: dict, snapshot) -> dict:
     """A bounded result (``whatif.bounded``) as the page draws it, each finding that goes
     away linked to its stored page."""
@@ -150,8 +220,18 @@ def _shown(result: dict, snapshot) -> dict:
     )
     for f in removed:
         f["pk"] = stored.get(f["fingerprint"])
+    changes = result["changes"]
     return {
         **result,
+        "change_rows": [
+            (css, tag, _label(key))
+            for css, tag, keys in (
+                ("tag-add", "added", changes["added"]),
+                ("tag-replace", "replaces the existing policy", changes["replaced"]),
+                ("tag-remove", "removed", changes["removed"]),
+            )
+            for key in keys
+        ],
         "finding_panels": [
             {
                 "title": "Findings removed",
