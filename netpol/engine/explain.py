@@ -399,6 +399,9 @@ def _calico(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: int
             result.allowed_by = []
         return _cilium_deny(result)
 
+    result.depends_on += _calico_undecided(
+        calico, direction, cid, other_class is not None, port, protocol, named
+    )
     for tier in applied:
         r = calico.first_match(tier, direction, cid, other_class, other.ip, port, protocol, named)
         if r is None:
@@ -413,3 +416,22 @@ def _calico(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: int
         decided_by = calico.cluster_tier.get(tier, name(tier))
         return done(r.action == "Allow", decided_by, r.label, tier, r)
     return done(True, "profile", "no Calico tier decides: the namespace's profile allows it")
+
+
+def _calico_undecided(calico, direction, cid, to_pod, port, protocol, named) -> list[str]:
+    """The rules of the walk about class ``cid`` on this port that hold a part the engine
+    cannot decide (a Calico HTTP match, services or source ports; a ClusterNetworkPolicy
+    domainNames peer, unless the other end is a pod: a name never resolves to one): the
+    answer depends on them."""
+    out = []
+    for rid in calico.own[direction][cid]:
+        r = calico.rules[rid]
+        if r.rule is not None:
+            parts = r.rule.undecided + r.rule.source.undecided + r.rule.destination.undecided
+        elif not to_pod:
+            parts = tuple(f"domainNames {d}" for d in getattr(r.np_ports.rule, "domains", ()))
+        else:
+            parts = ()
+        if parts and r.ports_for(named).has(port, protocol):
+            out.append(f"{r.label} ({', '.join(parts)}): the engine cannot decide it")
+    return out
