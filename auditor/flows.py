@@ -26,7 +26,8 @@ from pathlib import Path
 import orjson
 from django.conf import settings
 
-from netpol.engine import ClusterModel
+from netpol import whatif
+from netpol.engine import ClusterModel, InputError
 from netpol.flows import (
     Counts,
     End,
@@ -41,6 +42,7 @@ from netpol.flows import (
     widen,
     would_deny,
 )
+from netpol.suggest import suggest
 
 from .models import Cluster, FlowImport
 from .selectors import latest_snapshot
@@ -333,6 +335,41 @@ def bounded_replay(result: dict, shown: int = SHOWN) -> dict:
         "namespaces": replay_namespaces(result),
         "window": result["window"],
         "unused_since": result.get("unused_since"),
+    }
+
+
+def whatif_replay(
+    *, cluster: Cluster, model: ClusterModel, text: str, remove, progress=None
+) -> dict | None:
+    """The what-if page's "would deny": the imports replayed on ``model`` and on ``model``
+    with the change (``text``, the pasted policies, and ``remove``, the keys taken out),
+    bounded; None when nothing was imported."""
+    pasted, _notes = whatif.read_policies(text)
+    changed, _changes = whatif.changed_model(model, add=pasted, remove=set(remove))
+    result = flows_replay(cluster=cluster, model=model, changed=changed, progress=progress)
+    return None if result is None else bounded_replay(result)
+
+
+SHOWN_CLOSED = 50  # connections a suggestion closes, kept for the page
+
+
+def suggestion_result(
+    model: ClusterModel, replayed: dict, *, namespace: str = "", workload: str = ""
+) -> dict:
+    """Least-privilege policies for ``namespace`` or ``workload`` (``ns/Kind/name``) from
+    ``replayed`` (``flows_replay`` on ``model``), verified by ``netpol.suggest``, as the
+    suggestion page draws them: small enough to store with a run. ``InputError`` for an
+    unknown or doubled scope, ``SuggestionError`` when the verification fails."""
+    if namespace and workload:
+        raise InputError("choose a namespace or a workload, not both")
+    found = suggest(model, replayed, namespace=namespace or None, workload=workload or None)
+    return {
+        **found.to_dict(),
+        "summary": found.summary(),
+        "yaml": found.yaml(),
+        "closes": found.closes[:SHOWN_CLOSED],
+        "still_denied": found.still_denied[:SHOWN],
+        "still_denied_total": len(found.still_denied),
     }
 
 

@@ -797,8 +797,9 @@ class WhatIfRun(models.Model):
 
 class FlowReplayRun(models.Model):
     """The imported flows of a cluster replayed on a large snapshot by a worker
-    (``auditor.replay``): which imports, how far it got, and the bounded result the Flows
-    page draws (``auditor.flows.bounded_replay``)."""
+    (``auditor.replay``): which imports, for what (``kind``: the Flows page's replay, a
+    suggestion, a what-if's would-deny), how far it got, and the bounded result the page
+    draws (``auditor.flows.bounded_replay``, ``auditor.flows.suggestion_result``)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -806,7 +807,18 @@ class FlowReplayRun(models.Model):
         COMPLETE = "complete", "Complete"
         FAILED = "failed", "Failed"
 
+    class Kind(models.TextChoices):
+        REPLAY = "replay", "Replay"
+        SUGGEST = "suggest", "Suggestion"
+        WHATIF = "whatif", "What-if replay"
+
     snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="flow_replay_runs")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.REPLAY)
+    # What the kind needs besides the flows: suggest {"namespace", "workload"}; whatif
+    # {"yaml", "remove"}; replay {}. params_key (auditor.replay.services.params_key)
+    # finds the run of the same question.
+    params = models.JSONField(default=dict, blank=True)
+    params_key = models.CharField(max_length=64, blank=True)
     # What was replayed (auditor.flows.imports_key): other imports, another run.
     imports_key = models.CharField(max_length=64)
     window_days = models.PositiveIntegerField(default=0)  # the unused-rule window applied; 0: none
@@ -826,7 +838,7 @@ class FlowReplayRun(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"flow replay #{self.pk} on snapshot #{self.snapshot_id} ({self.status})"
+        return f"{self.get_kind_display().lower()} #{self.pk} on snapshot #{self.snapshot_id} ({self.status})"
 
     @property
     def fraction(self) -> float:

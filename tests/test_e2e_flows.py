@@ -99,7 +99,7 @@ def test_a_large_snapshots_replay_shows_its_progress_then_its_result(
     try:
         log_in(page, live_server, "viewer", PASSWORD)
         page.goto(f"{live_server.url}/clusters/demo/flows/")
-        progress = page.locator("#replay-progress [data-run-url]")
+        progress = page.locator("#replay-progress [data-flow-run-url]")
         progress.wait_for()
         assert "pending" in progress.inner_text()  # no worker yet: queued
         assert "0 of 7 conversations" in progress.inner_text()
@@ -110,7 +110,7 @@ def test_a_large_snapshots_replay_shows_its_progress_then_its_result(
         page.wait_for_selector("#flow-figures", timeout=60_000)
         assert page.inner_text("[data-figure=matched]") == "21"
         assert "shop-frontend/admin-ui-allow-all" in page.inner_text("#unused-rules")
-        assert page.locator("[data-run-url]").count() == 0
+        assert page.locator("[data-flow-run-url]").count() == 0
         screenshot(page, "flows-replay-from-worker")
     finally:
         flows_import_delete(flow_import=flow_import)

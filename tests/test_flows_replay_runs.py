@@ -49,7 +49,7 @@ def test_below_the_threshold_the_page_replays_at_once_without_a_run(
     flows_import(cluster=demo_snapshot.cluster, path=DEMO_FLOWS)
     body = client_as("viewer").get(flows_url()).content.decode()
     assert 'data-figure="matched">21<' in body
-    assert "data-run-url" not in body and 'id="replay-progress"' not in body
+    assert "data-flow-run-url" not in body and 'id="replay-progress"' not in body
     # The demo's flows span six minutes of one day.
     assert (
         "Flows cover less than a day of the 30-day window: unused-rule findings start when "
@@ -67,7 +67,7 @@ def test_above_the_threshold_a_run_is_queued_and_the_page_shows_its_progress(
     run = FlowReplayRun.objects.get()
     assert (run.status, run.snapshot, run.total, run.done) == ("pending", demo_snapshot, 7, 0)
     run_url = reverse("webui:flows_run", args=["demo", run.pk])
-    assert f'data-run-url="{run_url}"' in body
+    assert f'data-flow-run-url="{run_url}"' in body
     assert f"Replay #{run.pk} pending: waiting for a worker… 0 of 7 conversations" in body
     assert 'id="flow-figures"' not in body  # no figures until the worker's result
     assert "js/flows.js" in body  # a viewer's page polls too
@@ -128,7 +128,7 @@ def test_a_computed_run_shows_what_the_inline_replay_shows(
         f"{expected['unused_rules']['total']}, most opening first",
     ):
         assert text in stored and text in inline, text
-    assert "data-run-url" not in stored
+    assert "data-flow-run-url" not in stored
     assert FlowReplayRun.objects.count() == 1
 
 
@@ -146,7 +146,7 @@ def test_a_failed_run_shows_its_error_and_can_be_replayed_again(
     assert "Replay again; if it fails again, the worker's log has the details." in run.error
     body = client_as("viewer").get(flows_url()).content.decode()
     assert "Cannot replay the flows." in body and "FileNotFoundError" in body
-    assert "Ask an auditor to replay them again" in body and "data-run-url" not in body
+    assert "Ask an auditor to replay them again" in body and "data-flow-run-url" not in body
     assert FlowReplayRun.objects.count() == 1  # a failed run is shown, not retried by itself
     auditor = client_as("auditor")
     assert 'name="replay"' in auditor.get(flows_url()).content.decode()
@@ -154,7 +154,7 @@ def test_a_failed_run_shows_its_error_and_can_be_replayed_again(
     assert response.status_code == 302
     again = FlowReplayRun.objects.exclude(pk=run.pk).get()
     assert again.status == "pending"
-    assert "data-run-url" in auditor.get(flows_url()).content.decode()
+    assert "data-flow-run-url" in auditor.get(flows_url()).content.decode()
     assert auditor.post(flows_url(), {"replay": "x"}).status_code == 404
 
 
@@ -168,7 +168,7 @@ def test_imports_changed_after_the_request_fail_the_run_saying_what_to_do(
         flows_replay_run_execute(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == "failed"
-    assert "reload the Flows page to replay the current ones" in run.error
+    assert "reload the page to replay the current ones" in run.error
     # The page asks for the current imports' replay: a new run, not the failed one.
     assert flows_replay_run_for(snapshot=demo_snapshot, enqueue=False).pk != run.pk
 
@@ -191,7 +191,7 @@ def test_a_run_whose_worker_died_fails_with_a_message(
         in (state["error"])
     )
     body = client.get(flows_url()).content.decode()
-    assert "Cannot replay the flows." in body and "data-run-url" not in body
+    assert "Cannot replay the flows." in body and "data-flow-run-url" not in body
 
 
 def test_runs_are_of_their_own_cluster(var_dir, client_as, demo_snapshot, worker_replays):

@@ -1,15 +1,20 @@
-"""Flow replays in a worker: the Flows page of a large snapshot never holds a request.
+"""Flow replays in a worker: no page over a large snapshot's flows holds a request.
 
-The what-if pattern (``auditor.whatif``), for the replay of a cluster's imported flows:
+The what-if pattern (``auditor.whatif``), for every question asked of a cluster's
+imported flows (``FlowReplayRun.kind``): the Flows page's replay (``replay``), the
+suggestion page's least-privilege policies (``suggest``, params ``namespace`` and
+``workload``), the what-if page's would-deny flows (``whatif``, params ``yaml`` and
+``remove``). One run row, one claim, one heartbeat, one stale rule for all three:
 
-1. ``flows_replay_run_for`` finds the run of this snapshot, these imports and this
-   unused-rule window, or stores a *pending* ``FlowReplayRun`` and enqueues
-   ``auditor.replay.tasks.run_flow_replay`` once the row is committed.
+1. ``flows_replay_run_for`` finds the run of this snapshot, these imports, this
+   unused-rule window, this kind and these params, or stores a *pending*
+   ``FlowReplayRun`` and enqueues ``auditor.replay.tasks.run_flow_replay`` once the row
+   is committed.
 2. ``flows_replay_run_execute`` (from the task) moves it pending → running with a
    compare-and-set, loads the snapshot's engine model, replays the imports
    (``auditor.flows.flows_replay``) telling the row how many conversations are done
-   while a thread keeps its heartbeat fresh, and stores the bounded result
-   (``auditor.flows.bounded_replay``), or the error, failed.
+   while a thread keeps its heartbeat fresh, then does what the kind asks
+   (``COMPUTE``), and stores the bounded result, or the error, failed.
 3. ``flows_replay_run_fail_stale``: a running run whose heartbeat stopped lost its
    worker; it is failed with a message saying so, so the page stops waiting.
 
@@ -19,21 +24,34 @@ The what-if pattern (``auditor.whatif``), for the replay of a cluster's imported
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from datetime import timedelta
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from auditor import storage
-from auditor.flows import bounded_replay, flows_replay, imports_key, unused_window
+from auditor.flows import (
+    bounded_replay,
+    flows_replay,
+    imports_key,
+    suggestion_result,
+    unused_window,
+    whatif_replay,
+)
 from auditor.models import FlowReplayRun, Snapshot
+from netpol.engine import InputError
+from netpol.suggest import SuggestionError
+from netpol.whatif import WhatIfInputError
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = 5.0  # seconds
+Kind = FlowReplayRun.Kind
 
 
 class ReplayRunError(Exception):
@@ -51,33 +69,62 @@ def replay_window(cluster) -> int:
     return window["days"] if window["applies"] else 0
 
 
-def flows_replay_run_for(*, snapshot: Snapshot, enqueue: bool = True) -> FlowReplayRun | None:
-    """The run replaying the cluster's current imports on ``snapshot``: the latest one
-    that did not fail, else a new pending one (its task sent once the row is committed);
-    None when nothing was imported."""
+def params_key(params: dict) -> str:
+    """The run's question besides the flows, in 64 characters ("" for none)."""
+    if not params:
+        return ""
+    return hashlib.sha256(orjson.dumps(params, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def flows_replay_run_for(
+    *,
+    snapshot: Snapshot,
+    kind: str = Kind.REPLAY,
+    params: dict | None = None,
+    enqueue: bool = True,
+) -> FlowReplayRun | None:
+    """The run answering ``kind`` with ``params`` from the cluster's current imports on
+    ``snapshot``: the latest one that did not fail, else the latest failed one (shown until
+    it is asked for again), else a new pending one (its task sent once the row is
+    committed); None when nothing was imported."""
     cluster = snapshot.cluster
     imports = list(cluster.flow_imports.order_by("pk"))
     if not imports:
         return None
-    key, window = imports_key(imports), replay_window(cluster)
-    runs = FlowReplayRun.objects.filter(snapshot=snapshot, imports_key=key, window_days=window)
-    run = runs.exclude(status=FlowReplayRun.Status.FAILED).first()
+    params = params or {}
+    # A what-if's would-deny and a suggestion judge every flow: no unused-rule window.
+    window = replay_window(cluster) if kind == Kind.REPLAY else 0
+    runs = FlowReplayRun.objects.filter(
+        snapshot=snapshot,
+        kind=kind,
+        params_key=params_key(params),
+        imports_key=imports_key(imports),
+        window_days=window,
+    )
+    run = runs.exclude(status=FlowReplayRun.Status.FAILED).first() or runs.first()
     if run is not None:
         return run
-    latest = runs.first()  # a failed one: shown until it is asked for again
-    if latest is not None:
-        return latest
-    return flows_replay_run_request(snapshot=snapshot, enqueue=enqueue)
+    return flows_replay_run_request(snapshot=snapshot, kind=kind, params=params, enqueue=enqueue)
 
 
-def flows_replay_run_request(*, snapshot: Snapshot, enqueue: bool = True) -> FlowReplayRun:
-    """A new pending run of the cluster's current imports on ``snapshot``."""
+def flows_replay_run_request(
+    *,
+    snapshot: Snapshot,
+    kind: str = Kind.REPLAY,
+    params: dict | None = None,
+    enqueue: bool = True,
+) -> FlowReplayRun:
+    """A new pending run of ``kind`` on the cluster's current imports on ``snapshot``."""
     cluster = snapshot.cluster
     imports = list(cluster.flow_imports.order_by("pk"))
+    params = params or {}
     run = FlowReplayRun.objects.create(
         snapshot=snapshot,
+        kind=kind,
+        params=params,
+        params_key=params_key(params),
         imports_key=imports_key(imports),
-        window_days=replay_window(cluster),
+        window_days=replay_window(cluster) if kind == Kind.REPLAY else 0,
         total=sum(i.conversations for i in imports),
     )
     if enqueue:
@@ -85,6 +132,53 @@ def flows_replay_run_request(*, snapshot: Snapshot, enqueue: bool = True) -> Flo
 
         transaction.on_commit(lambda: run_flow_replay.delay(run.pk))
     return run
+
+
+def _replay(run, cluster, model, heartbeat) -> dict | None:
+    result = flows_replay(
+        cluster=cluster, model=model, window_days=run.window_days, progress=heartbeat.count
+    )
+    return None if result is None else bounded_replay(result)
+
+
+def _whatif(run, cluster, model, heartbeat) -> dict | None:
+    heartbeat.after_reading = "judging the allowed flows against the changed policies"
+    return whatif_replay(
+        cluster=cluster,
+        model=model,
+        text=run.params.get("yaml", ""),
+        remove=run.params.get("remove", []),
+        progress=heartbeat.count,
+    )
+
+
+def _suggest(run, cluster, model, heartbeat) -> dict | None:
+    replayed = flows_replay(cluster=cluster, model=model, progress=heartbeat.count)
+    if replayed is None:
+        return None
+    heartbeat.tell("writing the policies and verifying them against every observed flow")
+    return suggestion_result(
+        model,
+        replayed,
+        namespace=run.params.get("namespace", ""),
+        workload=run.params.get("workload", ""),
+    )
+
+
+# What each kind computes once the model is loaded: (run, cluster, model, heartbeat) → result.
+COMPUTE = {Kind.REPLAY: _replay, Kind.WHATIF: _whatif, Kind.SUGGEST: _suggest}
+
+
+def run_error(exc: Exception) -> str:
+    """A failed run's error as its page shows it: what went wrong and what to do."""
+    if isinstance(exc, (ReplayRunError, InputError, WhatIfInputError)):
+        return str(exc)
+    if isinstance(exc, SuggestionError):  # never show an unverified suggestion
+        return f"No suggestion shown: {exc}. This is a bug; please report it."
+    return (
+        f"{type(exc).__name__}: {exc}. Replay again; if it fails again, the worker's "
+        "log has the details."
+    )
 
 
 def flows_replay_run_execute(*, run_id: int) -> FlowReplayRun | None:
@@ -106,35 +200,25 @@ def flows_replay_run_execute(*, run_id: int) -> FlowReplayRun | None:
             if imports_key(list(cluster.flow_imports.order_by("pk"))) != run.imports_key:
                 raise ReplayRunError(
                     "the cluster's flow imports changed after this replay was asked for; "
-                    "reload the Flows page to replay the current ones"
+                    "reload the page to replay the current ones"
                 )
             heartbeat.tell("reading and matching the flows")
-            result = flows_replay(
-                cluster=cluster,
-                model=model,
-                window_days=run.window_days,
-                progress=heartbeat.count,
-            )
+            result = COMPUTE[run.kind](run, cluster, model, heartbeat)
             heartbeat.tell("storing the result")
         FlowReplayRun.objects.filter(pk=run.pk).update(
             status=FlowReplayRun.Status.COMPLETE,
             done=run.total,  # all, even when the model had this replay already
-            result=None if result is None else bounded_replay(result),
+            result=result,
             progress="done",
             finished_at=timezone.now(),
         )
     except Exception as exc:
         FlowReplayRun.objects.filter(pk=run.pk).update(
-            status=FlowReplayRun.Status.FAILED,
-            error=str(exc)
-            if isinstance(exc, ReplayRunError)
-            else f"{type(exc).__name__}: {exc}. Replay again; if it fails again, the worker's "
-            "log has the details.",
-            finished_at=timezone.now(),
+            status=FlowReplayRun.Status.FAILED, error=run_error(exc), finished_at=timezone.now()
         )
-        logger.exception("flow replay #%s failed", run.pk)
+        logger.exception("%s failed", run)
         raise
-    logger.info("flow replay #%s on snapshot #%s computed", run.pk, run.snapshot_id)
+    logger.info("%s computed", run)
     run.refresh_from_db()
     return run
 
@@ -165,6 +249,8 @@ class _Heartbeat:
         self.interval = min(HEARTBEAT_EVERY, settings.FLOWS_REPLAY_STALE_AFTER / 4)
         self._progress = ""
         self._done: int | None = None  # None: nothing counted yet
+        # The step once every conversation is read and matched (the kind may say another).
+        self.after_reading = "judging the flows and finding the unused rules"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"replay-{run_id}", daemon=True)
 
@@ -185,7 +271,7 @@ class _Heartbeat:
         """Conversations done so far (``flows_replay``'s ``progress``)."""
         self._done = done
         if total and done >= total:
-            self._progress = "judging the flows and finding the unused rules"
+            self._progress = self.after_reading
 
     def _write(self) -> None:
         fields = {"heartbeat_at": timezone.now(), "progress": self._progress[:200]}

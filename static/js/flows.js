@@ -23,25 +23,40 @@ document.querySelectorAll("form.flow-upload").forEach(function (form) {
   });
 });
 
-// A replay in a worker: show its progress, then its result (a reload draws it).
-document.querySelectorAll("#replay-progress [data-run-url]").forEach(function (box) {
+// A flows run in a worker (the Flows page's replay, a suggestion, a what-if's would-deny):
+// show its progress, then its result: a reload draws it, or, for a section of a page a
+// reload would post again (data-replace), the section the run's state gives, drawn.
+document.querySelectorAll("[data-flow-run-url]").forEach(function (box) {
   const FINISHED = ["complete", "failed"];
-  const bar = box.parentElement.querySelector("progress");
+  const section = box.closest(".card") || box.parentElement;
+  const bar = section.querySelector("progress");
   async function poll() {
     try {
-      const response = await fetch(box.dataset.runUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      const response = await fetch(box.dataset.flowRunUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
       if (!response.ok) throw new Error("HTTP " + response.status);
       const run = await response.json();
       if (FINISHED.includes(run.status)) {
-        window.location.reload();
+        const target = box.dataset.replace && document.querySelector(box.dataset.replace);
+        if (target && run.html) {
+          const holder = document.createElement("div");
+          holder.innerHTML = run.html;
+          const drawn = holder.querySelector(box.dataset.replace) || holder.firstElementChild;
+          // "Replay again" comes back to this page as it is.
+          drawn.querySelectorAll("input[name=next]").forEach(function (input) {
+            input.value = window.location.pathname + window.location.search;
+          });
+          target.replaceWith(drawn);
+        } else {
+          window.location.reload();
+        }
         return;
       }
       box.classList.remove("error");
-      box.textContent = "Replay #" + run.id + " " + run.status + ": " + run.progress + "… " +
+      box.textContent = run.label + " #" + run.id + " " + run.status + ": " + run.progress + "… " +
         run.done.toLocaleString("en") + " of " + run.total.toLocaleString("en") + " conversations (" + run.since + ")";
       if (bar) bar.value = run.percent;
       if (run.status === "pending" && run.waited_seconds > 30) {
-        box.textContent = "Replay #" + run.id + " has waited " + run.since +
+        box.textContent = run.label + " #" + run.id + " has waited " + run.since +
           " for a worker: is the Celery worker running? (make run starts it; see the README)";
       }
       setTimeout(poll, 1000);

@@ -11,8 +11,10 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_http_methods
 
@@ -25,19 +27,21 @@ from auditor.flows import (
     flows_import_upload,
     flows_replay,
     replay_namespaces,
+    suggestion_result,
     unused_window,
+    whatif_replay,
 )
-from auditor.models import FlowImport, FlowReplayRun
+from auditor.models import FlowImport, FlowReplayRun, Namespace
 from auditor.replay.services import (
     flows_replay_run_fail_stale,
     flows_replay_run_for,
     flows_replay_run_request,
     replays_inline,
+    run_error,
 )
 from auditor.storage import engine_model
-from netpol import whatif
 from netpol.engine import InputError
-from netpol.suggest import SuggestionError, suggest
+from netpol.suggest import SuggestionError
 
 from .common import get_cluster, snapshot_for
 
@@ -108,13 +112,25 @@ def _days(days: float | None) -> str | None:
 
 @require_role("viewer")
 def flows_run(request, name, pk):
-    """A replay run's state, polled by static/js/flows.js until it is complete or failed."""
+    """A flows run's state, polled by static/js/flows.js until it is complete or failed;
+    a finished what-if run also gives the what-if page's flows section, drawn (``html``),
+    since that page may be a POST a reload would send again."""
     cluster = get_cluster(name)
     run = get_object_or_404(FlowReplayRun, pk=pk, snapshot__cluster=cluster)
     run = flows_replay_run_fail_stale(run=run)
+    html = ""
+    finished = run.status in (FlowReplayRun.Status.COMPLETE, FlowReplayRun.Status.FAILED)
+    if run.kind == FlowReplayRun.Kind.WHATIF and finished:
+        flows = _whatif_flows_of(run, cluster)
+        html = render_to_string(
+            "webui/_whatif_flows.html", {"flows": flows, "cluster": cluster}, request=request
+        )
     return JsonResponse(
         {
             "id": run.pk,
+            "kind": run.kind,
+            "label": run.get_kind_display(),
+            "html": html,
             "status": run.status,
             "progress": run.progress or "waiting for a worker",
             "done": run.done,
@@ -144,8 +160,8 @@ def _post(request, cluster):
             FlowReplayRun, snapshot__cluster=cluster, pk=_pk(request.POST["replay"])
         )
         if run.status == FlowReplayRun.Status.FAILED:
-            flows_replay_run_request(snapshot=run.snapshot)
-        return redirect(f"{back}?snapshot={run.snapshot_id}")
+            flows_replay_run_request(snapshot=run.snapshot, kind=run.kind, params=run.params)
+        return redirect(_run_page(run, cluster, request.POST.get("next", "")))
     if "delete" in request.POST:
         pk = request.POST["delete"]
         if not pk.isdigit():
@@ -177,6 +193,19 @@ def _post(request, cluster):
         text += f" {flow_import.malformed:,} malformed lines skipped."
     messages.success(request, text)
     return redirect(back)
+
+
+def _run_page(run: FlowReplayRun, cluster, given: str) -> str:
+    """The page that asked for ``run``, to go back to once it is asked for again."""
+    if run.kind == FlowReplayRun.Kind.SUGGEST:
+        query = {k: v for k, v in run.params.items() if v}
+        url = reverse("webui:flows_suggest", args=[cluster.name])
+        return f"{url}?{urlencode({**query, 'snapshot': run.snapshot_id})}"
+    if run.kind == FlowReplayRun.Kind.WHATIF and url_has_allowed_host_and_scheme(
+        given, allowed_hosts=None
+    ):
+        return given  # the what-if page, as it was
+    return f"{reverse('webui:flows', args=[cluster.name])}?snapshot={run.snapshot_id}"
 
 
 def _size(n: int) -> str:
@@ -249,21 +278,36 @@ def _policy_url(cluster, policy: str, rule: str | None, keep: str) -> str | None
 
 
 def whatif_flows(cluster, snapshot, text: str, remove) -> dict | None:
-    """The what-if page's "would deny N observed flows": the cluster's imported flows
-    replayed on the snapshot and on the snapshot with the change (``text``, the pasted
-    policies, and ``remove``); None when none were imported."""
+    """The what-if page's "would deny N observed flows" (``_whatif_flows.html``): the
+    cluster's imported flows replayed on the snapshot and on the snapshot with the change
+    (``text``, the pasted policies, and ``remove``); inside the request for a snapshot of
+    up to ``FLOWS_INLINE_MAX_PODS`` pods, else by a worker (a ``whatif`` run the section
+    polls). None when none were imported. Its keys: ``replay`` (``shown_replay``), or
+    ``run`` while a worker computes it, or ``problem``."""
     if not cluster.flow_imports.exists():
         return None
-    base = engine_model(snapshot)
-    pasted, _notes = whatif.read_policies(text)
-    changed, _changes = whatif.changed_model(base, add=pasted, remove=set(remove))
-    result = flows_replay(cluster=cluster, model=base, changed=changed)
-    return None if result is None else shown_replay(bounded_replay(result), cluster, "")
+    if replays_inline(snapshot):
+        result = whatif_replay(
+            cluster=cluster, model=engine_model(snapshot), text=text, remove=remove
+        )
+        return None if result is None else {"replay": shown_replay(result, cluster, "")}
+    params = {"yaml": text, "remove": sorted(remove)}
+    run = flows_replay_run_for(snapshot=snapshot, kind=FlowReplayRun.Kind.WHATIF, params=params)
+    return _whatif_flows_of(flows_replay_run_fail_stale(run=run), cluster)
+
+
+def _whatif_flows_of(run: FlowReplayRun, cluster) -> dict:
+    if run.status == FlowReplayRun.Status.COMPLETE:
+        if run.result is None:  # the imports were removed meanwhile
+            return {"problem": "The flows were removed while they were replayed."}
+        return {"replay": shown_replay(run.result, cluster, "")}
+    flows = {"run": run, "snapshot": run.snapshot}
+    if run.status == FlowReplayRun.Status.FAILED:
+        flows["problem"] = run.error
+    return flows
 
 
 # --- least-privilege suggestions from the imported flows (netpol/suggest.py) ------------
-
-SHOWN_CLOSED = 50  # connections the suggestion closes, listed on the page
 
 
 @require_http_methods(["GET"])
@@ -271,12 +315,12 @@ SHOWN_CLOSED = 50  # connections the suggestion closes, listed on the page
 def suggest_page(request, name):
     """Suggested policies for a namespace or a workload (``?namespace=`` or ``?workload=
     ns/Kind/name``) from the imported flows, verified by the engine before they are shown,
-    with a button that runs them as a what-if."""
+    with a button that runs them as a what-if. Inside the request for a snapshot of up to
+    ``FLOWS_INLINE_MAX_PODS`` pods, else by a worker (a ``suggest`` run the page polls)."""
     cluster = get_cluster(name)
     snapshot, empty = snapshot_for(request, cluster)
     if empty:
         return empty
-    model = engine_model(snapshot)
     namespace = request.GET.get("namespace", "").strip()
     workload = request.GET.get("workload", "").strip()
     context = {
@@ -286,30 +330,53 @@ def suggest_page(request, name):
         "namespace": namespace,
         "workload": workload,
         "can_try": has_role(request.user, "auditor"),
+        "can_import": has_role(request.user, "auditor"),
     }
     status = 200
-    result = flows_replay(cluster=cluster, model=model)
-    if result is None:
+    if not cluster.flow_imports.exists():
         context["no_flows"] = True
-    else:
+    elif replays_inline(snapshot):
+        model = engine_model(snapshot)
+        result = flows_replay(cluster=cluster, model=model)
         context["suggest_namespaces"] = replay_namespaces(result)
-    if result is not None and (namespace or workload):
-        try:
-            if namespace and workload:
-                raise InputError("choose a namespace or a workload, not both")
-            found = suggest(model, result, namespace=namespace or None, workload=workload or None)
-        except InputError as exc:
-            context["problem"] = str(exc)
+        if namespace or workload:
+            try:
+                context["suggestion"] = suggestion_result(
+                    model, result, namespace=namespace, workload=workload
+                )
+            except InputError as exc:
+                context["problem"] = str(exc)
+                status = 400
+            except SuggestionError as exc:
+                context["problem"] = run_error(exc)
+                status = 500
+    else:
+        context["suggest_namespaces"] = _namespaces_without_replay(snapshot)
+        if namespace and workload:
+            context["problem"] = "choose a namespace or a workload, not both"
             status = 400
-        except SuggestionError as exc:
-            # Never show an unverified suggestion.
-            context["problem"] = f"No suggestion shown: {exc}. This is a bug; please report it."
-            status = 500
-        else:
-            context["suggestion"] = {
-                **found.to_dict(),
-                "summary": found.summary(),
-                "yaml": found.yaml(),
-                "closes": found.closes[:SHOWN_CLOSED],
-            }
+        elif namespace or workload:
+            params = {"namespace": namespace, "workload": workload}
+            run = flows_replay_run_for(
+                snapshot=snapshot, kind=FlowReplayRun.Kind.SUGGEST, params=params
+            )
+            run = flows_replay_run_fail_stale(run=run)
+            context["run"] = run
+            if run.status == FlowReplayRun.Status.COMPLETE:
+                context["suggestion"] = run.result
+            elif run.status == FlowReplayRun.Status.FAILED:
+                context["problem"] = run.error
     return render(request, "webui/flows_suggest.html", context, status=status)
+
+
+def _namespaces_without_replay(snapshot) -> list[str]:
+    """The suggestion form's namespaces on a large snapshot: those the flows name once the
+    Flows page's replay is stored, else every namespace of the snapshot."""
+    replay = FlowReplayRun.objects.filter(
+        snapshot=snapshot, kind=FlowReplayRun.Kind.REPLAY, status=FlowReplayRun.Status.COMPLETE
+    ).first()
+    if replay is not None and replay.result:
+        return replay.result["namespaces"]
+    return list(
+        Namespace.objects.filter(snapshot=snapshot).order_by("name").values_list("name", flat=True)
+    )
