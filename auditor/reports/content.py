@@ -58,6 +58,32 @@ COVERAGE_RATIOS = (
 )
 
 
+# What each family of Snapshot.other_policy_counts counts, as a report names it.
+_FAMILY_WORDS = {
+    "cluster-wide": ("cluster-wide policy", "cluster-wide policies"),
+    "Cilium": ("Cilium policy", "Cilium policies"),
+    "Calico": (
+        "Calico object (policies, tiers, network sets)",
+        "Calico objects (policies, tiers, network sets)",
+    ),
+    "Calico staged": (
+        "Calico staged policy (never enforced)",
+        "Calico staged policies (never enforced)",
+    ),
+}
+
+
+def policies_text(snapshot: Snapshot) -> str:
+    """The snapshot's policies by kind: "1 NetworkPolicy, 5 Calico objects (...)"; a
+    bare count of NetworkPolicies said nothing of a Calico or Cilium cluster's."""
+    n = snapshot.policy_count
+    parts = [f"{n} NetworkPolic{'y' if n == 1 else 'ies'}"]
+    for family, count in snapshot.other_policy_counts():
+        one, many = _FAMILY_WORDS.get(family, (family, family))
+        parts.append(f"{count} {one if count == 1 else many}")
+    return ", ".join(parts)
+
+
 def headline(data: StoredReport) -> dict:
     """The score and why, as the overview shows it (``netpol/findings/headline.py``): the
     sentence, points per rule, first fixes, and per namespace its score, sentence and the
@@ -107,16 +133,26 @@ def coverage_summary(report: StoredReport, namespaces: frozenset[str] | None = N
 
 
 def _team_coverage(report: StoredReport, namespaces: frozenset[str]) -> dict:
-    counts = [report.coverage.namespaces[n].counts for n in sorted(namespaces) if n in report.coverage.namespaces]
+    counts = [
+        report.coverage.namespaces[n].counts
+        for n in sorted(namespaces)
+        if n in report.coverage.namespaces
+    ]
     pods, workloads = sum(c.pods for c in counts), sum(c.workloads for c in counts)
-    out = {"pods": pods, "workloads": workloads, "host_network_pods": sum(c.host_network_pods for c in counts)}
+    out = {
+        "pods": pods,
+        "workloads": workloads,
+        "host_network_pods": sum(c.host_network_pods for c in counts),
+    }
     for direction in ("ingress", "egress"):
         isolated = sum(getattr(c, direction).pods for c in counts)
         isolated_workloads = sum(getattr(c, direction).workloads for c in counts)
         out[f"{direction}_pods"] = isolated
         out[f"{direction}_workloads"] = isolated_workloads
         out[f"{direction}_pod_ratio"] = round(isolated / pods, 4) if pods else None
-        out[f"{direction}_workload_ratio"] = round(isolated_workloads / workloads, 4) if workloads else None
+        out[f"{direction}_workload_ratio"] = (
+            round(isolated_workloads / workloads, 4) if workloads else None
+        )
     out["percent"] = coverage_percent(pods, out["ingress_pods"], out["egress_pods"])
     return out
 
@@ -387,7 +423,9 @@ def build_content(
     open_findings = [f for f in findings if not f["waived"]]
     counts = Counter(f["severity"] for f in open_findings)
     coverage = coverage_summary(data, namespaces)
-    compliance = [c.to_dict() for c in data.compliance if namespaces is None or c.namespace in namespaces]
+    compliance = [
+        c.to_dict() for c in data.compliance if namespaces is None or c.namespace in namespaces
+    ]
     if previous is not None:
         baseline = _baseline_from_report(previous)
     elif baseline_snapshot is not None:
@@ -398,8 +436,12 @@ def build_content(
     head = headline(data)
     if namespaces is not None:
         # The sentence, drivers and first fixes explain the cluster's score, not the team's.
-        head.update(reason="", drivers=[], fix_first=[],
-                    namespaces={n: v for n, v in head["namespaces"].items() if n in namespaces})
+        head.update(
+            reason="",
+            drivers=[],
+            fix_first=[],
+            namespaces={n: v for n, v in head["namespaces"].items() if n in namespaces},
+        )
         head["cis_532"] = {
             "pass": sum(c["status"] == "pass" for c in compliance if c["control"] == CIS_532),
             "total": sum(c["control"] == CIS_532 for c in compliance),
@@ -411,8 +453,12 @@ def build_content(
         for key in ("active", "expired"):
             kept_waivers[key] = [w for w in kept_waivers[key] if w["in_snapshot"]]
     return {
-        "team": None if namespaces is None else {
-            "name": team, "label": describe(team), "namespaces": sorted(namespaces),
+        "team": None
+        if namespaces is None
+        else {
+            "name": team,
+            "label": describe(team),
+            "namespaces": sorted(namespaces),
             "score_of": "cluster",
         },
         "version": VERSION,
@@ -426,6 +472,7 @@ def build_content(
             "finished_at": snapshot.finished_at.isoformat(),
             "server_version": snapshot.server_version,
             **snapshot.object_counts(),
+            "policies_text": policies_text(snapshot),
             "warnings": list(snapshot.warnings or [])[:20],
         },
         "summary": {
@@ -439,12 +486,19 @@ def build_content(
                 "ingress": [n for n in data.coverage.without_default_deny_ingress if mine(n)],
                 "egress": [n for n in data.coverage.without_default_deny_egress if mine(n)],
             },
-            "cni": {"status": data.cni.status, "plugins": list(data.cni.plugins), "warning": data.cni.warning},
+            "cni": {
+                "status": data.cni.status,
+                "plugins": list(data.cni.plugins),
+                "warning": data.cni.warning,
+            },
             "counts": {s: counts.get(s, 0) for s in SEVERITIES},
             "open": len(open_findings),
             "waived": len(findings) - len(open_findings),
             "total": len(findings),
-            "compliance": {"pass": sum(c["status"] == "pass" for c in compliance), "total": len(compliance)},
+            "compliance": {
+                "pass": sum(c["status"] == "pass" for c in compliance),
+                "total": len(compliance),
+            },
         },
         "top_offenders": top_offenders(findings),
         "changes": changes(snapshot, findings, coverage, analysis.score, baseline, namespaces),

@@ -216,7 +216,8 @@ def render_pdf(content: dict, *, link: str = "") -> bytes:
             ],
             [
                 "Snapshot",
-                f"{snapshot['namespaces']} namespaces, {snapshot['pods']} pods, {snapshot['policies']} policies",
+                f"{snapshot['namespaces']} namespaces, {snapshot['pods']} pods, "
+                + snapshot.get("policies_text", f"{snapshot['policies']} policies"),
             ],
         ],
         (55, 125),

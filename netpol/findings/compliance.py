@@ -78,7 +78,8 @@ def compute(facts: Facts, coverage) -> list[dict]:
         ok = True
         for direction in (INGRESS, EGRESS):
             if deny[direction]:
-                parts.append(f"default-deny {direction} present ({', '.join(deny[direction])})")
+                named = ", ".join(_named(k) for k in deny[direction])
+                parts.append(f"default-deny {direction} present ({named})")
             else:
                 parts.append(f"no default-deny {direction}")
                 ok = False
@@ -87,6 +88,24 @@ def compute(facts: Facts, coverage) -> list[dict]:
                 ok = False
         out.append(_result(NSA_DEFAULT_DENY, name, PASS if ok else FAIL, "; ".join(parts)))
     return out
+
+
+# Coverage lists a NetworkPolicy by name and a policy of another kind by its engine key.
+_KEY_KINDS = {
+    "calico/": "Calico NetworkPolicy ",
+    "gnp/": "Calico GlobalNetworkPolicy ",
+    "cilium/": "CiliumNetworkPolicy ",
+    "ccnp/": "CiliumClusterwideNetworkPolicy ",
+}
+
+
+def _named(key: str) -> str:
+    """A default deny as evidence names it: "Calico NetworkPolicy ns/x", a NetworkPolicy
+    by its bare name (no NetworkPolicy name holds a slash)."""
+    for prefix, kind in _KEY_KINDS.items():
+        if key.startswith(prefix):
+            return kind + key.removeprefix(prefix)
+    return key
 
 
 def _result(control: str, namespace: str, status: str, evidence: str) -> dict:
