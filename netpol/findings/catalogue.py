@@ -501,7 +501,9 @@ def render_markdown() -> str:
         "fingerprint is made from the cause alone, so it follows the finding across "
         "snapshots (see `netpol/findings/finding.py`); where earlier versions reported one "
         "finding per workload (NP001, NP002, NP032, NP033), `aliases` keeps those "
-        "fingerprints and a waiver made on all of them still applies.",
+        "fingerprints and a waiver made on all of them still applies; where a rule was "
+        "named by its place in its policy (NP041, NP043, NP045), now by its content, "
+        "`aliases` keeps the fingerprint by place, and a waiver made on it still applies.",
         "",
         "| ID | Title | Severity | Category |",
         "| --- | --- | --- | --- |",

@@ -24,7 +24,7 @@ import math
 from netpol.engine import ALL_PORTS, EGRESS, INGRESS, NO_IPS, ClusterPolicy
 
 from .facts import Facts
-from .finding import Finding, make, plural, short_list, to_yaml
+from .finding import Finding, fingerprint, make, plural, short_list, to_yaml
 
 ALLOW = "Allow"
 ACCEPT = "Accept"
@@ -73,6 +73,108 @@ def tier_ref(policy: ClusterPolicy) -> str:
     return f"{policy.kind}/{policy.name}"
 
 
+# -- a rule by its content ---------------------------------------------------------------
+
+# The findings whose rule was named by its place in its policy until it was named by its
+# content: their one alias is that older fingerprint (pages say so).
+NAMED_BY_CONTENT = ("NP041", "NP043", "NP045")
+
+
+def rule_by_content(rule, siblings, content_of) -> dict:
+    """A rule named by its content (``content_of(rule)``), not its place: inserting a rule
+    above keeps a fingerprint made of it, changing the rule changes it. Identical rules
+    of one direction (``siblings``, the policy's rules of it in written order) are told
+    apart by their occurrence, counted from the first: the second of two adds
+    ``occurrence: 1``."""
+    content = content_of(rule)
+    occurrence = 0
+    for other in siblings:
+        if other is rule:
+            break
+        occurrence += content_of(other) == content
+    return {"rule": content, "occurrence": occurrence} if occurrence else {"rule": content}
+
+
+def _rule_identity(rule_id, ref, direction, rule, siblings, content_of, *, old) -> dict:
+    """``identity`` and ``aliases`` for ``make``: the policy, the direction and the rule
+    by its content; ``old``, what the identity named the rule by before (its index or
+    name), gives the alias, so a waiver made on that fingerprint still holds."""
+    return {
+        "identity": {
+            "policy": ref,
+            "direction": direction,
+            **rule_by_content(rule, siblings, content_of),
+        },
+        "aliases": [fingerprint(rule_id, {"policy": ref, "direction": direction, "rule": old})],
+    }
+
+
+def _port_entries(ports) -> list | None:
+    return None if ports is None else [p.to_dict() for p in ports]
+
+
+def cilium_rule_content(rule) -> dict:
+    """A Cilium rule as written: deny or allow, its peers, ports and what the audit does
+    not decide of it."""
+    return {
+        "deny": rule.deny,
+        "peers": None if rule.peers is None else [p.text for p in rule.peers],
+        "ports": _port_entries(rule.ports),
+        "undecided": list(rule.undecided),
+    }
+
+
+def calico_rule_content(rule) -> dict:
+    """A Calico rule as written (its selectors' text, nets as CIDRs, ports)."""
+    return {
+        "action": rule.action,
+        "protocol": rule.protocol,
+        "notProtocol": rule.not_protocol,
+        "ipVersion": rule.ip_version,
+        "source": _calico_entity(rule.source),
+        "destination": _calico_entity(rule.destination),
+        "undecided": list(rule.undecided),
+    }
+
+
+def _calico_entity(entity) -> dict:
+    out: dict = {}
+    for key, nets in (("nets", entity.nets), ("notNets", entity.not_nets)):
+        if nets is not None:
+            out[key] = nets.to_cidrs()
+    for key, selector in (
+        ("selector", entity.selector),
+        ("notSelector", entity.not_selector),
+        ("namespaceSelector", entity.namespace_selector),
+    ):
+        if selector is not None:
+            out[key] = selector.text
+    if entity.ports is not None:
+        out["ports"] = _port_entries(entity.ports)
+    if entity.not_ports:
+        out["notPorts"] = _port_entries(entity.not_ports)
+    if entity.undecided:
+        out["undecided"] = list(entity.undecided)
+    accounts = entity.service_accounts
+    if accounts is not None:
+        out["serviceAccounts"] = {
+            "names": None if accounts.names is None else sorted(accounts.names),
+            "selector": None if accounts.selector is None else accounts.selector.text,
+        }
+    return out
+
+
+def tier_rule_content(rule) -> dict:
+    """A ClusterNetworkPolicy (or v1alpha1 Admin/Baseline) rule as written: its name,
+    action, peers and ports."""
+    return {
+        "name": rule.name,
+        "action": rule.action,
+        "peers": [p.text for p in rule.peers],
+        "ports": _port_entries(rule.ports),
+    }
+
+
 # -- NP043: a Cilium rule open to every pod and the world ------------------------------
 
 
@@ -112,7 +214,15 @@ def _cilium_everything(facts: Facts, cilium) -> list[Finding]:
                 f"({short_list(workloads)}) {'accept' if r.direction == INGRESS else 'may open'} "
                 f"connections {side} anywhere on {_ports_text(ports)}.",
                 [ref, *workloads],
-                identity={"policy": ref, "direction": r.direction, "rule": rule.index},
+                **_rule_identity(
+                    "NP043",
+                    ref,
+                    r.direction,
+                    rule,
+                    getattr(policy, r.direction),
+                    cilium_rule_content,
+                    old=rule.index,
+                ),
                 namespace=policy.namespace or "",
                 evidence={
                     "field": f"{path}.{peers_key}" if entities else path,
@@ -421,7 +531,15 @@ def _calico_shadowed_denies(facts: Facts, calico) -> list[Finding]:
                 shadows,
                 _unique([policy_ref(r.policy) for r in by]),
                 bits,
-                identity={"policy": ref, "direction": deny.direction, "rule": deny.index},
+                **_rule_identity(
+                    "NP045",
+                    ref,
+                    deny.direction,
+                    deny.rule,
+                    getattr(deny.policy, deny.direction),
+                    calico_rule_content,
+                    old=deny.index,
+                ),
                 namespace=deny.policy.namespace or "",
             )
         )
@@ -456,18 +574,24 @@ def _tier_shadowed_denies(facts: Facts, tiers) -> list[Finding]:
                 shadows,
                 _unique([tier_ref(r.policy) for r in by]),
                 bits,
-                identity={
-                    "policy": ref,
-                    "direction": deny.direction,
-                    "rule": rule.name or rule.index,
-                },
+                **_rule_identity(
+                    "NP045",
+                    ref,
+                    deny.direction,
+                    rule,
+                    getattr(policy, deny.direction),
+                    tier_rule_content,
+                    old=rule.name or rule.index,
+                ),
                 namespace="",
             )
         )
     return out
 
 
-def _np045(facts, ref, path, direction, where, shadows, shadow_refs, bits, *, identity, namespace):
+def _np045(
+    facts, ref, path, direction, where, shadows, shadow_refs, bits, *, identity, aliases, namespace
+):
     workloads = facts.workload_refs(bits)
     return make(
         "NP045",
@@ -477,6 +601,7 @@ def _np045(facts, ref, path, direction, where, shadows, shadow_refs, bits, *, id
         "some of it.",
         [ref, *[r for r in shadow_refs if r != ref], *workloads],
         identity=identity,
+        aliases=aliases,
         namespace=namespace,
         evidence={"field": path, "direction": direction, "allowed_first_by": shadows},
         workloads=workloads,

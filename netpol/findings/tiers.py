@@ -13,7 +13,8 @@ from __future__ import annotations
 from netpol.engine import BASELINE_TIER, PASS_ACTION, ClusterPolicy
 
 from .facts import Facts
-from .finding import Finding, make, plural, short_list
+from .finding import Finding, fingerprint, make, plural, short_list
+from .kinds import rule_by_content, tier_rule_content
 
 
 def policy_ref(policy: ClusterPolicy) -> str:
@@ -70,7 +71,14 @@ def _passes_to_nothing(facts: Facts, tiers) -> list[Finding]:
                 f"NetworkPolicy and Baseline tiers, but no NetworkPolicy isolates them for "
                 f"{direction} and no Baseline rule is about them: the traffic is allowed.",
                 [policy_ref(policy), *workloads],
-                identity=(policy_ref(policy), direction, rule.rule.index),
+                # The rule by its content, so inserting one above keeps the fingerprint;
+                # the one by its index stays an alias for waivers made on it.
+                identity=(
+                    policy_ref(policy),
+                    direction,
+                    rule_by_content(rule.rule, getattr(policy, direction), tier_rule_content),
+                ),
+                aliases=[fingerprint("NP041", (policy_ref(policy), direction, rule.rule.index))],
                 evidence={"direction": direction, "rule": rule.rule.name or rule.rule.index},
                 workloads=workloads,
             )

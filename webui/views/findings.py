@@ -31,6 +31,7 @@ from auditor.selectors import (
     previous_complete,
 )
 from netpol.findings.catalogue import RULES, SEVERITIES
+from netpol.findings.kinds import NAMED_BY_CONTENT
 from netpol.summaries import ref_parts
 
 from ..templatetags.evidence import affected_workloads, evidence_rows
@@ -297,9 +298,13 @@ def finding_by_fingerprint(request, name, fingerprint):
         # no false match).
         standing = (complete.annotate(aliases_text=Cast("aliases", TextField()))
                     .filter(aliases_text__contains=f'"{fingerprint[:64]}"').order_by(*newest_first).first())
-        if standing is not None:
+        if standing is not None and standing.rule in NAMED_BY_CONTENT:
+            messages.info(request, f"{fingerprint[:64]} named this finding's rule by its place in the policy; "
+                                   "it is now named by its content, so inserting a rule above keeps it.")
+        elif standing is not None:
             messages.info(request, f"{fingerprint[:64]} was a per-workload finding; it is now part of this one, "
                                    "one finding per cause.")
+        if standing is not None:
             return redirect("webui:finding_fp", name=cluster.name, fingerprint=standing.fingerprint)
         return render_problem(request, cluster, f"{cluster.name} has no finding with fingerprint "
                                                 f"'{fingerprint[:64]}' in any complete snapshot.", status=404)
