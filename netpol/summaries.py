@@ -1001,6 +1001,13 @@ def policy_ref(model: ClusterModel, key: str) -> dict:
     }
 
 
+def coverage_policy_refs(model: ClusterModel, namespace: str, keys: list[str]) -> list[dict]:
+    """The policies coverage names for a namespace (a NetworkPolicy by its name, another
+    kind by its key: "calico/ns/x", "gnp/x", "cilium/ns/x") as ``policy_ref`` links them."""
+    others = other_kind_policies(model)
+    return [policy_ref(model, k if k in others else f"{namespace}/{k}") for k in keys]
+
+
 def side_decision(model: ClusterModel, d) -> dict:
     """One side of a verdict (a ``DirectionVerdict``) as "which kind decided": the tier,
     the deciding policies (linked by the pages) and the action, in one line of text such
@@ -1195,7 +1202,7 @@ def _calico_policy_summary(model: ClusterModel, calico, policy, key: str, errors
                 "applies": applies,
             }
         )
-    tier_order = f"order {tier.order:g}" if tier.order != float("inf") else "no order: last"
+    tier_order = _calico_order(tier.order)
     return {
         "found": True,
         "detailed": True,
@@ -1212,7 +1219,7 @@ def _calico_policy_summary(model: ClusterModel, calico, policy, key: str, errors
             f"tier's end: {tier.default_action}."
         ),
         "priority": None,
-        "rank": f"order {policy.order:g}" if policy.order != float("inf") else "no order: last",
+        "rank": _calico_order(policy.order),
         "subject": group_classes(
             model, dict.fromkeys(ev.classes_in(subject)), first_namespace=namespace
         ),
@@ -1221,6 +1228,13 @@ def _calico_policy_summary(model: ClusterModel, calico, policy, key: str, errors
             d for d in (INGRESS, EGRESS) if d in policy.types and tier.default_action == "Deny"
         ],
     }
+
+
+def _calico_order(order: float) -> str:
+    """ "order 100", "order 2.5", "order 1,000,000"; "no order: last" when absent."""
+    if order == float("inf"):
+        return "no order: last"
+    return f"order {int(order):,}" if order == int(order) else f"order {order:,}"
 
 
 def _calico_entity_text(entity) -> str:
@@ -1412,14 +1426,13 @@ def other_policies_about(
         hit = calico_subject(ev, calico, policy) & mask
         if not hit:
             continue
-        order = policy.order if policy.order != float("inf") else None
         found.append(
             {
                 "ref": policy_ref(model, policy.key),
                 "place": f"Calico tier {policy.tier}",
                 "order": (calico.rank[policy.tier], policy.order, policy.key),
                 "priority": None,
-                "rank": f"order {order:g}" if order is not None else "no order: last",
+                "rank": _calico_order(policy.order),
                 "ingress_rules": len(policy.ingress) if INGRESS in policy.types else 0,
                 "egress_rules": len(policy.egress) if EGRESS in policy.types else 0,
                 "selected": sum(counts[c] for c in ev.classes_in(hit)),

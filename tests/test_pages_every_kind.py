@@ -148,3 +148,26 @@ def test_a_calico_policy_page_says_tier_order_subject_and_rules(client_as, db, t
     assert '<span class="tag">no order: last</span>' in np
     assert "selector: app == &#x27;web&#x27;" in np and "<code>TCP/5432</code>" in np
     assert "explain shop/web-0 → shop/db-0 TCP/5432" in np
+
+
+def test_the_namespace_coverage_links_a_calico_default_deny(client_as, db, tmp_path):
+    # monitoring's prom-egress selects its one running pod for Egress in the default
+    # tier, which ends in Deny: its default deny for egress (docs/semantics-calico.md,
+    # "Coverage").
+    shutil.copy(FIXTURES / "calico.yaml", tmp_path)
+    _snapshot(tmp_path, "calico")
+    text = (
+        client_as("viewer")
+        .get(reverse("webui:namespace", args=["calico", "monitoring"]))
+        .content.decode()
+    )
+    coverage = text[text.index('id="coverage"') : text.index('id="policies"')]
+    url = reverse(
+        "webui:kind_policy", args=["calico", "CalicoNetworkPolicy", "monitoring", "prom-egress"]
+    )
+    egress = coverage[coverage.index("Egress</th>") :]
+    assert f'<span class="yes"><a href="{url}">Calico NetworkPolicy monitoring/prom-egress</a>' in (
+        egress
+    )
+    ingress = coverage[coverage.index("Ingress</th>") : coverage.index("Egress</th>")]
+    assert '<span class="no">none</span>' in ingress

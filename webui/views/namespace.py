@@ -71,8 +71,12 @@ def namespace_page(request, name, namespace):
                 _direction(stored.counts, "egress"),
             ],
             "percent": stored.counts.percent,
-            "deny_ingress": stored.default_deny_ingress,
-            "deny_egress": stored.default_deny_egress,
+            "deny_ingress": objects.coverage_policy_refs(
+                model, namespace, stored.default_deny_ingress
+            ),
+            "deny_egress": objects.coverage_policy_refs(
+                model, namespace, stored.default_deny_egress
+            ),
             "score": report.score.namespaces.get(namespace),
             "host_network": stored.counts.host_network_pods,
         }
