@@ -160,3 +160,21 @@ def test_matrix_with_every_kind_together(netaudit, every_kind):
     # security tier.
     assert into_db == {"shop/web-0", "monitoring/prom-0"}
     assert ("batch/job-0", "monitoring/prom-0") not in allowed
+
+
+def test_a_tier_end_deny_names_the_policies_that_brought_the_pod_into_the_tier(netaudit):
+    run = netaudit(
+        "reach", CALICO, "--from", "monitoring/prom-0", "--to", "shop/db-0", "--port", 5432
+    )
+
+    assert run.code == 1
+    # Calico: "If no policy in the tier matches, the tier's default action applies" to the
+    # endpoints the tier's policies select; the answer says which ones selected them.
+    assert (
+        "ingress at shop/db-0: denied - default action Deny at the tier's end "
+        "(it selects shop/db-0: calico/shop/allow-web-to-db)" in run.out
+    )
+    assert (
+        "egress at monitoring/prom-0: denied - default action Deny at the tier's end "
+        "(it selects monitoring/prom-0: calico/monitoring/prom-egress)" in run.out
+    )

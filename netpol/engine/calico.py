@@ -571,6 +571,9 @@ class CalicoTiers:
         n_classes = len(ev.classes)
         self.rules: list[CompiledCalicoRule] = []
         self.applies = {d: {t: 0 for t in self.order} for d in ("ingress", "egress")}
+        # per direction and tier: (policy key, classes it selects), in walk order, to name
+        # the policies that brought a pod into a tier whose end decided
+        self.members = {d: {t: [] for t in self.order} for d in ("ingress", "egress")}
         self.own = {d: [[] for _ in range(n_classes)] for d in ("ingress", "egress")}
         # towards[class] and everywhere hold ids of ``shared``: the egress rules as the
         # sources' side of a connection walks them (_Towards).
@@ -607,6 +610,19 @@ class CalicoTiers:
         for _, add, policy in sorted(entries, key=lambda e: e[0]):
             add(ev, policy)
         del self._np_rules, self._in_block
+
+    def _applies(self, direction: str, tier: str, key: str, bits: int) -> None:
+        """The policy ``key`` selects ``bits`` for ``direction``: the tier takes part for them."""
+        self.applies[direction][tier] |= bits
+        members = self.members[direction][tier]
+        if members and members[-1][0] == key:
+            members[-1] = (key, members[-1][1] | bits)
+        else:
+            members.append((key, bits))
+
+    def selecting(self, direction: str, tier: str, c: int) -> list[str]:
+        """The keys of the policies that bring class ``c`` into ``tier`` for ``direction``."""
+        return [key for key, bits in self.members[direction][tier] if bits >> c & 1]
 
     def isolating(self, direction: str) -> int:
         """The classes some policy of a tier ending in Deny selects for ``direction``:
@@ -742,7 +758,7 @@ class CalicoTiers:
         for direction in ("ingress", "egress"):
             if direction not in policy.types:
                 continue
-            self.applies[direction][policy.tier] |= subject
+            self._applies(direction, policy.tier, policy.key, subject)
             for rule in getattr(policy, direction):
                 if rule.undecided or rule.source.undecided or rule.destination.undecided:
                     self.partial |= subject
@@ -780,7 +796,7 @@ class CalicoTiers:
         ):
             if not affects:
                 continue
-            self.applies[direction][DEFAULT_TIER] |= selected
+            self._applies(direction, DEFAULT_TIER, policy.key, selected)
             for compiled in self._np_rules.get(policy.id, ()):
                 if compiled.direction != direction:
                     continue
@@ -812,7 +828,7 @@ class CalicoTiers:
             tier = CLUSTER_TIERS[policy.tier]
             for compiled in by_policy.get(policy.id, ()):
                 if compiled.subject:
-                    self.applies[compiled.direction][tier] |= compiled.subject
+                    self._applies(compiled.direction, tier, policy.key, compiled.subject)
                 rule = compiled.rule
                 self._add(
                     CompiledCalicoRule(
@@ -845,7 +861,7 @@ class CalicoTiers:
             subject = cilium.subject[policy.id]
             for direction in ("ingress", "egress"):
                 if policy.default_deny[direction]:
-                    self.applies[direction][DEFAULT_TIER] |= subject
+                    self._applies(direction, DEFAULT_TIER, policy.key, subject)
             for compiled in by_policy.get(policy.id, ()):
                 self._add(
                     CompiledCalicoRule(

@@ -372,6 +372,13 @@ def _calico(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: int
         return result
     applied = [t for t in calico.order if calico.applies[direction][t] >> cid & 1]
     result.isolated = bool(applied)
+    # What isolates it: the policies of the tiers ending in Deny that select it.
+    result.isolating_policies = [
+        key
+        for t in applied
+        if calico.tiers[t].default_action == "Deny"
+        for key in calico.selecting(direction, t, cid)
+    ]
     dst_pod = pod if direction == INGRESS else other.pod
     named = dst_pod.named_ports if dst_pod is not None else frozenset()
     other_class = ev.class_of[other.pod.key] if other.pod is not None else None
@@ -408,7 +415,13 @@ def _calico(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: int
             action = calico.tiers[tier].default_action
             steps.append(f"{name(tier)}: no rule about {pod.key} matches: {action}")
             if action == "Deny":
-                return done(False, name(tier), f"end of {name(tier)}: default action Deny", tier)
+                # Those of this tier that select the pod decided: name them.
+                result.isolating_policies = calico.selecting(direction, tier, cid)
+                selected_by = ", ".join(result.isolating_policies)
+                reason = (
+                    f"default action Deny at the tier's end (it selects {pod.key}: {selected_by})"
+                )
+                return done(False, name(tier), reason, tier)
             continue
         steps.append(f"{name(tier)}: {r.label}")
         if r.action == "Pass":
