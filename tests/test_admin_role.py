@@ -17,7 +17,7 @@ def test_the_admin_group_manages_clusters_and_users(client_as, personas):
         assert admin.get(url).status_code == 200, url
     response = admin.post("/admin/auditor/cluster/add/", {
         "name": "added-by-admin-role", "source": "manifests", "manifest_path": "auditor/demo_cluster",
-        "snapshot_interval": 3600, "enabled": "on",
+        "snapshot_interval": 3600, "enabled": "on", "unused_rule_window": 30,
     })
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Cluster.objects.filter(name="added-by-admin-role").exists()
