@@ -346,16 +346,20 @@ class Connections:
 
 
 def connections_of(model: ClusterModel) -> Connections:
-    """The model's allowed set, aggregated by workload (never pod by pod). A workload of
-    one pod "reaching itself" is that pod's loopback, no connection: it is left out."""
+    """The model's allowed set, aggregated by workload (never pod by pod)."""
+    return Connections.of_edges(
+        model.allowed_connections().edges("workload"), keep=not_loopback(model)
+    )
+
+
+def not_loopback(model: ClusterModel):
+    """``keep`` for ``Connections.of_edges``: a workload of one pod "reaching itself" is
+    that pod's loopback, always allowed and no connection, so it is left out."""
     pods: dict[str, int] = {}
     for cls in model.evaluation.classes:
         for pod in cls.pods:
             pods[pod.workload_key] = pods.get(pod.workload_key, 0) + 1
-    return Connections.of_edges(
-        model.allowed_connections().edges("workload"),
-        keep=lambda edge: edge["from"] != edge["to"] or pods[edge["to"]] > 1,
-    )
+    return lambda edge: edge["from"] != edge["to"] or pods.get(edge["to"], 0) > 1
 
 
 def connection_changes(old: Connections, new: Connections) -> tuple[list[dict], list[dict]]:

@@ -42,7 +42,7 @@ from netpol.collect.base import CollectionError
 from netpol.collect.kinds import CALICO_PREFIX
 from netpol.collect.manifests import DEFAULT_MAX_ALIAS_NODES, unpack, yaml_documents
 from netpol.collect.normalize import normalize
-from netpol.diff import Connections, changed_pairs, finding_changes
+from netpol.diff import Connections, changed_pairs, finding_changes, not_loopback
 from netpol.engine import (
     ACTIVE,
     ALL_PORTS,
@@ -343,8 +343,9 @@ def compare(
     else:
         before_edges = base.allowed_connections().edges("workload")
         after_edges = model.allowed_connections().edges("workload")
+    keep = not_loopback(base)  # a what-if changes policies, never pods
     connections = _connections(
-        Connections.of_edges(before_edges), Connections.of_edges(after_edges)
+        Connections.of_edges(before_edges, keep), Connections.of_edges(after_edges, keep)
     )
     step("auditing the snapshot")
     before = base_report(base)

@@ -732,3 +732,26 @@ def test_a_what_if_on_a_calico_cluster_keeps_every_kind():
     }
     assert rows["lost"] == {("monitoring/Pod/prom-0", "shop/Pod/web-0", ("TCP/8080",))}
     assert ("shop/Pod/db-0", "shop/Pod/web-0", ("all ports",)) in rows["gained"]
+
+
+def test_a_one_pod_workload_reaching_itself_is_never_a_change(demo_model, monkeypatch):
+    # A pod cannot block traffic to itself: isolating batch takes nothing from a workload
+    # of one pod towards itself, while a workload of several pods loses its own traffic.
+    pods: dict[str, int] = {}
+    for pod in demo_model.pods:
+        pods[pod.workload_key] = pods.get(pod.workload_key, 0) + 1
+    policies, _ = whatif.read_policies(DENY_BATCH)
+
+    lost = {
+        (r["from"]["key"], r["to"]["key"])
+        for r in whatif.compare(demo_model, add=policies)["connections"]["lost"]
+    }
+
+    itself = {src for src, dst in lost if src == dst}
+    assert itself and all(pods[w] > 1 for w in itself)
+    # Without leaving the loopback out, the one-pod workloads of batch would be listed.
+    monkeypatch.setattr(whatif, "not_loopback", lambda model: None)
+    unfiltered = whatif.compare(demo_model, add=policies)["connections"]["lost"]
+    assert any(
+        r["from"]["key"] == r["to"]["key"] and pods[r["to"]["key"]] == 1 for r in unfiltered
+    )
