@@ -147,6 +147,7 @@ def count_conversations(
     counts = Counts()
     distinct: Counter = Counter()
     try:
+        _refuse_binary(path, name)
         fmt = detect(path)
         total = path.stat().st_size
         report = None if progress is None else lambda done: progress(done, total)
@@ -163,6 +164,33 @@ def count_conversations(
         # The reader names the file by the path it was given (a temporary one for an upload).
         raise FlowImportError(str(exc).replace(str(path), name)) from None
     return fmt, counts, distinct
+
+
+_SNIFF = 64 * 1024  # bytes looked at for binary content
+
+
+def _refuse_binary(path: Path, name: str) -> None:
+    """A file that is not text (an image, an archive, a gzip named otherwise) is refused
+    at the line it stops being text: the readers would call each of its lines malformed."""
+    try:
+        with gzip.open(path) if path.suffix == ".gz" else open(path, "rb") as f:
+            head = f.read(_SNIFF)
+    except (OSError, EOFError):
+        return  # the reader says what is wrong with it
+    at = head.find(b"\0")
+    if at < 0:
+        try:
+            head.decode("utf-8")
+            return
+        except UnicodeDecodeError as exc:
+            if exc.start >= len(head) - 4:  # a character cut by the sniff's end
+                return
+            at = exc.start
+    line = head.count(b"\n", 0, at) + 1
+    raise FlowImportError(
+        f"{name}: line {line} is binary data, not text: this is no flow file. Import Hubble "
+        "JSON or Calico (Goldmane) JSON, one object a line, or CSV, gzipped or not"
+    )
 
 
 def write_conversations(target: Path, distinct: Counter, times: dict | None = None) -> None:

@@ -811,11 +811,12 @@ class FlowReplayRun(models.Model):
         REPLAY = "replay", "Replay"
         SUGGEST = "suggest", "Suggestion"
         WHATIF = "whatif", "What-if replay"
+        IMPORT = "import", "Import"
 
     snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="flow_replay_runs")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.REPLAY)
     # What the kind needs besides the flows: suggest {"namespace", "workload"}; whatif
-    # {"yaml", "remove"}; replay {}. params_key (auditor.replay.services.params_key)
+    # {"yaml", "remove"}; import {"file" (under VAR_DIR/flows), "name", "user"}; replay {}. params_key (auditor.replay.services.params_key)
     # finds the run of the same question.
     params = models.JSONField(default=dict, blank=True)
     params_key = models.CharField(max_length=64, blank=True)
@@ -824,8 +825,8 @@ class FlowReplayRun(models.Model):
     window_days = models.PositiveIntegerField(default=0)  # the unused-rule window applied; 0: none
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     progress = models.CharField(max_length=200, blank=True)  # the step, in words
-    done = models.BigIntegerField(default=0)  # conversations replayed so far
-    total = models.BigIntegerField(default=0)  # conversations to replay
+    done = models.BigIntegerField(default=0)  # conversations replayed so far (import: bytes read)
+    total = models.BigIntegerField(default=0)  # conversations to replay (import: the file's bytes)
     result = models.JSONField(null=True, blank=True)  # auditor.flows.bounded_replay(...)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

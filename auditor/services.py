@@ -378,11 +378,12 @@ def snapshot_collect(*, snapshot_id: int) -> Snapshot | None:
     return snapshot
 
 
-def snapshot_analyze(*, snapshot: Snapshot) -> Analysis:
-    """Compute and store the snapshot's findings; a second call does nothing."""
+def snapshot_analyze(*, snapshot: Snapshot, again: bool = False) -> Analysis:
+    """Compute and store the snapshot's findings; a second call does nothing unless
+    ``again`` (what it reads besides the snapshot changed: the imported flows, NP048)."""
 
     analysis, _ = Analysis.objects.get_or_create(snapshot=snapshot)
-    if analysis.status == Analysis.Status.COMPLETE:
+    if analysis.status == Analysis.Status.COMPLETE and not again:
         return analysis
     try:
         model = storage.build_model(snapshot)
@@ -440,6 +441,14 @@ def snapshot_analyze(*, snapshot: Snapshot) -> Analysis:
         snapshot.pk, snapshot.cluster.name, sum(counts.values()), analysis.score,
     )
     return analysis
+
+
+def snapshot_analyze_again(*, snapshot: Snapshot) -> None:
+    """Queue the analysis of an analysed snapshot once more (its cluster's imported flows
+    changed, and with them NP048); its findings stay shown until the new ones replace them."""
+    from .tasks import analyze_snapshot
+
+    transaction.on_commit(lambda: analyze_snapshot.delay(snapshot.pk, again=True), robust=True)
 
 
 def _score_value(score: dict) -> float | None:

@@ -36,9 +36,9 @@ def run_snapshot(snapshot_id: int) -> None:
 
 
 @shared_task(acks_late=True, ignore_result=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
-def analyze_snapshot(snapshot_id: int) -> None:
+def analyze_snapshot(snapshot_id: int, again: bool = False) -> None:
     snapshot = Snapshot.objects.filter(pk=snapshot_id, status=Snapshot.Status.COMPLETE).first()
     if snapshot is None:
         logger.warning("snapshot #%s is not complete; nothing to analyse", snapshot_id)
         return
-    services.snapshot_analyze(snapshot=snapshot)
+    services.snapshot_analyze(snapshot=snapshot, again=again)

@@ -20,7 +20,8 @@ from auditor.flows import (
     stored_conversations,
 )
 from auditor.management.commands.setup_demo import DEMO_FLOWS
-from auditor.models import Cluster, FlowImport
+from auditor.models import Cluster, FlowImport, FlowReplayRun
+from auditor.replay.services import flows_replay_run_execute
 from auditor.storage import engine_model
 from netpol import whatif
 from netpol.flows import replay
@@ -218,7 +219,11 @@ def test_upload_over_the_limit_says_how_to_import_it(var_dir, client_as, demo_sn
     settings.FLOWS_UPLOAD_MAX_BYTES = 100
     upload = SimpleUploadedFile("big.csv", CSV.encode(), content_type="text/csv")
     body = client_as("auditor").post(flows_url(), {"file": upload}, follow=True).content.decode()
-    assert f"big.csv is {len(CSV)} bytes, over the upload limit of 100 bytes." in body
+    # The upload stops at the limit (FlowUploadLimit): the message names it and its setting.
+    assert (
+        "big.csv is over the upload limit of 100 bytes (FLOWS_UPLOAD_MAX_BYTES, which the "
+        "server&#x27;s environment can raise)." in body
+    )
     assert "manage.py import_flows demo FILE" in body
     assert not FlowImport.objects.exists()
 
@@ -229,7 +234,12 @@ def test_a_big_upload_streams_through_a_temporary_file(var_dir, client_as, demo_
     lines = DEMO_FLOWS.read_bytes() * 20
     assert len(lines) > 1024
     upload = SimpleUploadedFile("hubble.json", lines, content_type="application/json")
-    client_as("auditor").post(flows_url(), {"file": upload})
+    response = client_as("auditor").post(flows_url(), {"file": upload})
+    # A file past that limit is imported by a worker that tells how much it read.
+    run = FlowReplayRun.objects.get(kind="import")
+    assert response.url == flows_url(**{"import": run.pk})
+    assert (run.total, run.params["name"]) == (len(lines), "hubble.json")
+    flows_replay_run_execute(run_id=run.pk)
     flow_import = FlowImport.objects.get()
     assert (flow_import.flows, flow_import.conversations, flow_import.matched) == (420, 7, 420)
 

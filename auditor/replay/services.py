@@ -26,24 +26,34 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import shutil
 import threading
+import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import orjson
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
 from auditor import storage
 from auditor.flows import (
+    FlowImportError,
     bounded_replay,
+    flows_dir,
+    flows_import,
     flows_replay,
     imports_key,
     suggestion_result,
     unused_window,
     whatif_replay,
 )
-from auditor.models import FlowReplayRun, Snapshot
+from auditor.models import Analysis, FlowReplayRun, Snapshot
+from auditor.selectors import latest_snapshot
+from auditor.services import snapshot_analyze_again
 from netpol.engine import InputError
 from netpol.suggest import SuggestionError
 from netpol.whatif import WhatIfInputError
@@ -134,14 +144,28 @@ def flows_replay_run_request(
     return run
 
 
-def _replay(run, cluster, model, heartbeat) -> dict | None:
+def _model(run, cluster, heartbeat):
+    """The snapshot's engine model, once the run's imports are still the cluster's."""
+    model = storage.engine_model(run.snapshot)
+    if imports_key(list(cluster.flow_imports.order_by("pk"))) != run.imports_key:
+        raise ReplayRunError(
+            "the cluster's flow imports changed after this replay was asked for; "
+            "reload the page to replay the current ones"
+        )
+    heartbeat.tell("reading and matching the flows")
+    return model
+
+
+def _replay(run, cluster, heartbeat) -> dict | None:
+    model = _model(run, cluster, heartbeat)
     result = flows_replay(
         cluster=cluster, model=model, window_days=run.window_days, progress=heartbeat.count
     )
     return None if result is None else bounded_replay(result)
 
 
-def _whatif(run, cluster, model, heartbeat) -> dict | None:
+def _whatif(run, cluster, heartbeat) -> dict | None:
+    model = _model(run, cluster, heartbeat)
     heartbeat.after_reading = "judging the allowed flows against the changed policies"
     return whatif_replay(
         cluster=cluster,
@@ -152,7 +176,8 @@ def _whatif(run, cluster, model, heartbeat) -> dict | None:
     )
 
 
-def _suggest(run, cluster, model, heartbeat) -> dict | None:
+def _suggest(run, cluster, heartbeat) -> dict | None:
+    model = _model(run, cluster, heartbeat)
     replayed = flows_replay(cluster=cluster, model=model, progress=heartbeat.count)
     if replayed is None:
         return None
@@ -165,13 +190,115 @@ def _suggest(run, cluster, model, heartbeat) -> dict | None:
     )
 
 
-# What each kind computes once the model is loaded: (run, cluster, model, heartbeat) → result.
-COMPUTE = {Kind.REPLAY: _replay, Kind.WHATIF: _whatif, Kind.SUGGEST: _suggest}
+def _import(run, cluster, heartbeat) -> dict:
+    """An uploaded file imported (``auditor.flows.flows_import``), its bytes counted as
+    they are read; the file, kept under ``VAR_DIR/flows`` for the worker, removed after."""
+    path = flows_dir() / run.params["file"]
+    heartbeat.tell("counting the flows")
+    heartbeat.after_reading = "storing the conversations and matching them to the pods"
+    applied_before = unused_window(cluster)["applies"]
+    user = get_user_model().objects.filter(pk=run.params.get("user")).first()
+    try:
+        flow_import = flows_import(
+            cluster=cluster,
+            path=path,
+            name=run.params["name"],
+            user=user,
+            progress=heartbeat.count,
+        )
+    finally:
+        path.unlink(missing_ok=True)
+    flows_changed(cluster=cluster, applied_before=applied_before)
+    return import_summary(flow_import)
+
+
+# What each kind computes: (run, cluster, heartbeat) → the result stored on the run.
+COMPUTE = {
+    Kind.REPLAY: _replay,
+    Kind.WHATIF: _whatif,
+    Kind.SUGGEST: _suggest,
+    Kind.IMPORT: _import,
+}
+
+
+def import_summary(flow_import) -> dict:
+    """What the Flows page says of a finished import."""
+    text = (
+        f"Imported {flow_import.flows:,} flows ({flow_import.conversations:,} distinct) "
+        f"from {flow_import.name}."
+    )
+    if flow_import.malformed:
+        text += f" {flow_import.malformed:,} malformed lines skipped."
+    return {"import": flow_import.pk, "name": flow_import.name, "text": text}
+
+
+def flows_import_run_request(
+    *, snapshot: Snapshot, upload, user=None, enqueue: bool = True
+) -> FlowReplayRun:
+    """A pending import of ``upload`` (a Django upload, already on disk when large) for
+    ``snapshot``'s cluster, by a worker that tells how many bytes it read; the file is
+    moved under ``VAR_DIR/flows/incoming`` where the worker reads it."""
+    name = os.path.basename(upload.name or "flows")
+    incoming = flows_dir() / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    # The suffix keeps ".csv" and ".gz", which say how the file is read.
+    stored = f"{uuid.uuid4().hex}{''.join(Path(name).suffixes[-2:])}"
+    if hasattr(upload, "temporary_file_path"):
+        shutil.move(upload.temporary_file_path(), incoming / stored)
+    else:
+        with open(incoming / stored, "wb") as f:
+            for chunk in upload.chunks():
+                f.write(chunk)
+    params = {
+        "file": f"incoming/{stored}",
+        "name": name,
+        "user": user.pk if user is not None and user.is_authenticated else None,
+    }
+    run = FlowReplayRun.objects.create(
+        snapshot=snapshot,
+        kind=Kind.IMPORT,
+        params=params,
+        params_key=params_key(params),
+        imports_key="",
+        total=(incoming / stored).stat().st_size,
+    )
+    if enqueue:
+        from .tasks import run_flow_replay  # the task calls back into this module
+
+        transaction.on_commit(lambda: run_flow_replay.delay(run.pk))
+    return run
+
+
+def flows_changed(*, cluster, applied_before: bool) -> Snapshot | None:
+    """After an import or a removal: queue the analysis of the current snapshot again
+    when its unused-rule findings (NP048) may change (the window applied before, or
+    applies now), so they do not wait for the next snapshot. The snapshot, or None."""
+    snapshot = latest_snapshot(cluster)
+    if snapshot is None or not (applied_before or unused_window(cluster)["applies"]):
+        return None
+    if not Analysis.objects.filter(snapshot=snapshot, status=Analysis.Status.COMPLETE).exists():
+        return None  # its first analysis is still to come, and reads the flows as they are
+    snapshot_analyze_again(snapshot=snapshot)
+    return snapshot
+
+
+def reanalysing(snapshot: Snapshot, imports: list) -> bool:
+    """Whether ``snapshot``'s analysis predates the newest import while the window applies:
+    the analysis queued by ``flows_changed`` is still to finish."""
+    if not imports or latest_snapshot(snapshot.cluster) != snapshot:
+        return False
+    if not unused_window(snapshot.cluster, imports)["applies"]:
+        return False
+    analysis = Analysis.objects.filter(snapshot=snapshot).first()
+    newest = max(i.imported_at for i in imports)
+    return analysis is not None and (
+        analysis.status != Analysis.Status.COMPLETE or analysis.finished_at < newest
+    )
 
 
 def run_error(exc: Exception) -> str:
     """A failed run's error as its page shows it: what went wrong and what to do."""
-    if isinstance(exc, (ReplayRunError, InputError, WhatIfInputError)):
+    if isinstance(exc, (ReplayRunError, InputError, WhatIfInputError, FlowImportError)):
         return str(exc)
     if isinstance(exc, SuggestionError):  # never show an unverified suggestion
         return f"No suggestion shown: {exc}. This is a bug; please report it."
@@ -196,14 +323,7 @@ def flows_replay_run_execute(*, run_id: int) -> FlowReplayRun | None:
     cluster = run.snapshot.cluster
     try:
         with _Heartbeat(run.pk) as heartbeat:
-            model = storage.engine_model(run.snapshot)
-            if imports_key(list(cluster.flow_imports.order_by("pk"))) != run.imports_key:
-                raise ReplayRunError(
-                    "the cluster's flow imports changed after this replay was asked for; "
-                    "reload the page to replay the current ones"
-                )
-            heartbeat.tell("reading and matching the flows")
-            result = COMPUTE[run.kind](run, cluster, model, heartbeat)
+            result = COMPUTE[run.kind](run, cluster, heartbeat)
             heartbeat.tell("storing the result")
         FlowReplayRun.objects.filter(pk=run.pk).update(
             status=FlowReplayRun.Status.COMPLETE,

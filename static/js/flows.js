@@ -1,7 +1,17 @@
-// Flow upload. The server checks the size too; this says it before the upload starts.
+// Flow upload: sent by XMLHttpRequest so the page shows how much of the file is uploaded;
+// then the server's answer says where to go (the import's progress, or the page with
+// its message). The server checks the size too; this says it before the upload starts.
+function megabytes(n) {
+  return (n / 1048576).toLocaleString("en", { maximumFractionDigits: 1 }) + " MiB";
+}
+
 document.querySelectorAll("form.flow-upload").forEach(function (form) {
   const input = form.querySelector("input[type=file]");
   const tooBig = document.getElementById("flow-too-big");
+  const shown = document.getElementById("flow-upload-progress");
+  const bar = shown.querySelector("progress");
+  const text = shown.querySelector("p");
+  const button = form.querySelector("button[type=submit]");
   form.addEventListener("submit", function (event) {
     const file = input.files[0];
     if (file && file.size > Number(input.dataset.maxBytes)) {
@@ -13,13 +23,47 @@ document.querySelectorAll("form.flow-upload").forEach(function (form) {
       return;
     }
     tooBig.hidden = true;
-    // Importing a big file takes seconds: say so, and keep a second click from
-    // importing it twice. Disabled later in this turn, the button is still submitted.
-    const button = form.querySelector("button[type=submit]");
-    setTimeout(function () {
-      button.disabled = true;
-      button.textContent = button.dataset.busyText;
-    }, 0);
+    if (!file || !window.FormData) return; // the browser posts the form itself
+    event.preventDefault();
+    // A second click must not import the file twice.
+    button.disabled = true;
+    button.textContent = button.dataset.busyText;
+    shown.hidden = false;
+    bar.value = 0;
+    text.textContent = "Uploading " + file.name + ": 0 of " + megabytes(file.size) + "…";
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action || window.location.href);
+    xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
+    xhr.upload.addEventListener("progress", function (e) {
+      if (!e.lengthComputable) return;
+      bar.value = Math.round((100 * e.loaded) / e.total);
+      text.textContent = "Uploading " + file.name + ": " + megabytes(e.loaded) + " of " + megabytes(e.total) + "…";
+    });
+    xhr.upload.addEventListener("load", function () {
+      bar.value = 100;
+      text.textContent = "Uploaded " + file.name + "; counting its flows…";
+    });
+    function failed(why) {
+      shown.classList.add("error");
+      text.textContent = "The upload of " + file.name + " failed (" + why + "). Try again; if it fails again, import it on the server with manage.py import_flows.";
+      button.disabled = false;
+      button.textContent = "Import";
+    }
+    xhr.addEventListener("load", function () {
+      let answer = null;
+      try {
+        answer = JSON.parse(xhr.responseText);
+      } catch (err) {
+        answer = null;
+      }
+      if (xhr.status === 200 && answer && answer.redirect) {
+        window.location.assign(answer.redirect);
+      } else {
+        failed("HTTP " + xhr.status + (xhr.statusText ? " " + xhr.statusText : ""));
+      }
+    });
+    xhr.addEventListener("error", function () { failed("the connection was lost"); });
+    xhr.send(new FormData(form));
   });
 });
 
@@ -53,7 +97,7 @@ document.querySelectorAll("[data-flow-run-url]").forEach(function (box) {
       }
       box.classList.remove("error");
       box.textContent = run.label + " #" + run.id + " " + run.status + ": " + run.progress + "… " +
-        run.done.toLocaleString("en") + " of " + run.total.toLocaleString("en") + " conversations (" + run.since + ")";
+        run.done_text + " (" + run.since + ")";
       if (bar) bar.value = run.percent;
       if (run.status === "pending" && run.waited_seconds > 30) {
         box.textContent = run.label + " #" + run.id + " has waited " + run.since +

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -16,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from auditor.access import has_role, require_role
@@ -33,12 +35,17 @@ from auditor.flows import (
 )
 from auditor.models import FlowImport, FlowReplayRun, Namespace
 from auditor.replay.services import (
+    flows_changed,
+    flows_import_run_request,
     flows_replay_run_fail_stale,
     flows_replay_run_for,
     flows_replay_run_request,
+    import_summary,
+    reanalysing,
     replays_inline,
     run_error,
 )
+from auditor.selectors import latest_snapshot
 from auditor.storage import engine_model
 from netpol.engine import InputError
 from netpol.suggest import SuggestionError
@@ -46,6 +53,34 @@ from netpol.suggest import SuggestionError
 from .common import get_cluster, snapshot_for
 
 
+class FlowUploadLimit(FileUploadHandler):
+    """Stops an upload as soon as it is over ``FLOWS_UPLOAD_MAX_BYTES``: the rest of the
+    body is read and dropped, never stored, and the page says which limit it passed.
+    First of the request's handlers; Django's own then write the file to a temporary file
+    past ``FILE_UPLOAD_MAX_MEMORY_SIZE``, never to memory."""
+
+    def __init__(self, request, limit: int):
+        super().__init__(request)
+        self.limit = limit
+        self.received = 0
+        self.exceeded = False
+
+    def new_file(self, field_name, file_name, *args, **kwargs):
+        super().new_file(field_name, file_name, *args, **kwargs)
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            self.exceeded = True
+            raise StopUpload(connection_reset=False)
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None  # the next handler makes the file
+
+
+@csrf_exempt  # checked by _post, once the upload handlers are in place
 @require_http_methods(["GET", "POST"])
 @require_role("viewer")
 def flows_page(request, name):
@@ -55,7 +90,10 @@ def flows_page(request, name):
     result is there."""
     cluster = get_cluster(name)
     if request.method == "POST":
-        return _post(request, cluster)
+        # Before anything reads the body (the CSRF check does): the upload's limit.
+        limit = FlowUploadLimit(request, settings.FLOWS_UPLOAD_MAX_BYTES)
+        request.upload_handlers.insert(0, limit)
+        return csrf_protect(_post)(request, cluster, limit)
     snapshot, empty = snapshot_for(request, cluster)
     if empty:
         return empty
@@ -72,7 +110,18 @@ def flows_page(request, name):
         "max_size": _size(settings.FLOWS_UPLOAD_MAX_BYTES),
         "max_bytes": settings.FLOWS_UPLOAD_MAX_BYTES,
         "can_import": has_role(request.user, "auditor"),
+        "reanalysing": reanalysing(snapshot, imports),
     }
+    asked = request.GET.get("import", "")
+    if asked.isdigit():
+        context["import_run"] = flows_replay_run_fail_stale(
+            run=get_object_or_404(
+                FlowReplayRun,
+                pk=int(asked),
+                kind=FlowReplayRun.Kind.IMPORT,
+                snapshot__cluster=cluster,
+            )
+        )
     bounded = None
     if imports and replays_inline(snapshot):
         try:
@@ -119,6 +168,10 @@ def flows_run(request, name, pk):
     run = get_object_or_404(FlowReplayRun, pk=pk, snapshot__cluster=cluster)
     run = flows_replay_run_fail_stale(run=run)
     html = ""
+    if run.kind == FlowReplayRun.Kind.IMPORT:
+        done_text = f"{_size(run.done)} of {_size(run.total)} read"
+    else:
+        done_text = f"{run.done:,} of {run.total:,} conversations"
     finished = run.status in (FlowReplayRun.Status.COMPLETE, FlowReplayRun.Status.FAILED)
     if run.kind == FlowReplayRun.Kind.WHATIF and finished:
         flows = _whatif_flows_of(run, cluster)
@@ -135,6 +188,7 @@ def flows_run(request, name, pk):
             "progress": run.progress or "waiting for a worker",
             "done": run.done,
             "total": run.total,
+            "done_text": done_text,
             "percent": round(100 * run.fraction),
             "error": run.error,
             "since": timesince(run.started_at or run.created_at),
@@ -149,7 +203,7 @@ def _pk(value: str) -> int:
     return int(value)
 
 
-def _post(request, cluster):
+def _post(request, cluster, limit: FlowUploadLimit):
     if not has_role(request.user, "auditor"):
         raise PermissionDenied(
             "This needs the auditor role. Ask an admin to add you to the 'auditor' group."
@@ -159,7 +213,7 @@ def _post(request, cluster):
         run = get_object_or_404(
             FlowReplayRun, snapshot__cluster=cluster, pk=_pk(request.POST["replay"])
         )
-        if run.status == FlowReplayRun.Status.FAILED:
+        if run.status == FlowReplayRun.Status.FAILED and run.kind != FlowReplayRun.Kind.IMPORT:
             flows_replay_run_request(snapshot=run.snapshot, kind=run.kind, params=run.params)
         return redirect(_run_page(run, cluster, request.POST.get("next", "")))
     if "delete" in request.POST:
@@ -167,32 +221,53 @@ def _post(request, cluster):
         if not pk.isdigit():
             raise Http404("no such flow import")
         flow_import = get_object_or_404(FlowImport, cluster=cluster, pk=pk)
+        applied_before = unused_window(cluster)["applies"]
         flows_import_delete(flow_import=flow_import)
+        flows_changed(cluster=cluster, applied_before=applied_before)
         messages.success(request, f"Removed the flows of {flow_import.name}.")
         return redirect(back)
+    return _answer(request, _upload(request, cluster, limit, back))
+
+
+def _upload(request, cluster, limit: FlowUploadLimit, back: str) -> str:
+    """Import the uploaded file, or queue its import; the page to go to next."""
     upload = request.FILES.get("file")
-    limit = settings.FLOWS_UPLOAD_MAX_BYTES
-    problem = None
-    if upload is None:
-        problem = "Choose a flow file to import."
-    elif upload.size > limit:
-        problem = (
-            f"{upload.name} is {_size(upload.size)}, over the upload limit of {_size(limit)}. "
-            f"Import it on the server with: manage.py import_flows {cluster.name} FILE"
+    most = settings.FLOWS_UPLOAD_MAX_BYTES
+    if limit.exceeded or (upload is not None and upload.size > most):
+        messages.error(
+            request,
+            f"{limit.file_name or upload.name} is over the upload limit of {_size(most)} "
+            f"(FLOWS_UPLOAD_MAX_BYTES, which the server's environment can raise). Import it "
+            f"on the server with: manage.py import_flows {cluster.name} FILE",
         )
-    else:
-        try:
-            flow_import = flows_import_upload(cluster=cluster, upload=upload, user=request.user)
-        except FlowImportError as exc:
-            problem = str(exc)
-    if problem:
-        messages.error(request, problem)
-        return redirect(back)
-    text = f"Imported {flow_import.flows:,} flows ({flow_import.conversations:,} distinct) from {flow_import.name}."
-    if flow_import.malformed:
-        text += f" {flow_import.malformed:,} malformed lines skipped."
-    messages.success(request, text)
-    return redirect(back)
+        return back
+    if upload is None:
+        messages.error(request, "Choose a flow file to import.")
+        return back
+    snapshot = latest_snapshot(cluster)
+    small = upload.size <= settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+    if snapshot is not None and not (small and replays_inline(snapshot)):
+        # Counting a large file takes seconds to minutes: a worker does it, the page
+        # showing how many bytes it read.
+        run = flows_import_run_request(snapshot=snapshot, upload=upload, user=request.user)
+        return f"{back}?{urlencode({'import': run.pk})}"
+    applied_before = unused_window(cluster)["applies"]
+    try:
+        flow_import = flows_import_upload(cluster=cluster, upload=upload, user=request.user)
+    except FlowImportError as exc:
+        messages.error(request, str(exc))
+        return back
+    flows_changed(cluster=cluster, applied_before=applied_before)
+    messages.success(request, import_summary(flow_import)["text"])
+    return back
+
+
+def _answer(request, url: str):
+    """A redirect, or for the page's upload script (XMLHttpRequest) where to go: a
+    redirect it followed would read the messages meant for the next page."""
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return JsonResponse({"redirect": url})
+    return redirect(url)
 
 
 def _run_page(run: FlowReplayRun, cluster, given: str) -> str:
