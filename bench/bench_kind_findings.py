@@ -17,7 +17,9 @@ the same (rule, fingerprint, message, evidence)::
 ``--unenforced`` times NP042's evidence instead (``netpol.findings.cni.unenforced``: the
 pods each ignored kind would have isolated): Calico's node pods join kube-system, so the
 cluster runs Calico, and its ``--cilium`` Cilium policies are not enforced (no Calico
-policy is generated); ``--against`` is then a version of netpol/findings/cni.py.
+policy is generated); ``--unenforced calico``: Cilium's agent pods instead, and the
+``--calico`` Calico policies are not enforced. ``--against`` is then a version of
+netpol/findings/cni.py.
 """
 
 from __future__ import annotations
@@ -56,8 +58,11 @@ def main(argv=None) -> int:
     )
     parser.add_argument(
         "--unenforced",
-        action="store_true",
-        help="NP042: a Calico cluster whose Cilium policies are not enforced; times cni.unenforced",
+        nargs="?",
+        const="cilium",
+        choices=("cilium", "calico"),
+        help="NP042: a Calico cluster whose Cilium policies are not enforced (or, 'calico', a "
+        "Cilium cluster whose Calico policies are not); times cni.unenforced",
     )
     args = parser.parse_args(argv)
 
@@ -72,8 +77,12 @@ def main(argv=None) -> int:
         for n in cluster["Namespace"]
         if n["metadata"]["name"].startswith("app-")
     ]
-    if args.unenforced:
-        model = _calico_cluster(cluster, cilium_policies(apps, args.cilium))
+    if args.unenforced == "calico":
+        model = _plugin_cluster(cluster, "cilium", calico_policies(apps, args.calico))
+        args.cilium = 0
+        versions = {"cni.unenforced": cni}
+    elif args.unenforced:
+        model = _plugin_cluster(cluster, "calico", cilium_policies(apps, args.cilium))
         args.calico = 0
         versions = {"cni.unenforced": cni}
     else:
@@ -130,25 +139,25 @@ def _model(cluster: dict, apps: list[str], args):
     )
 
 
-def _calico_cluster(cluster: dict, cilium: list[dict]):
-    """The cluster with a calico-node DaemonSet's pods on its nodes, loaded as
-    ``netaudit`` loads files: Calico found among the pods, the Cilium policies set aside."""
+def _plugin_cluster(cluster: dict, plugin: str, ignored: list[dict]):
+    """The cluster with the ``plugin``'s DaemonSet pods (calico-node or the Cilium agent)
+    on its nodes, loaded as ``netaudit`` loads files: the plugin found among the pods,
+    the ``ignored`` policies (of a kind it does not enforce) set aside."""
     from netpol.load import load_objects
 
     nodes = [n["metadata"]["name"] for n in cluster["Node"]]
-    calico_node = [
+    name, label = ("calico-node", "calico-node") if plugin == "calico" else ("cilium", "cilium")
+    agents = [
         {
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {
-                "name": f"calico-node-{i:05d}",
+                "name": f"{name}-{i:05d}",
                 "namespace": "kube-system",
-                "labels": {"k8s-app": "calico-node"},
-                "ownerReferences": [
-                    {"kind": "DaemonSet", "name": "calico-node", "controller": True}
-                ],
+                "labels": {"k8s-app": label},
+                "ownerReferences": [{"kind": "DaemonSet", "name": name, "controller": True}],
             },
-            "spec": {"nodeName": node, "hostNetwork": True, "containers": [{"name": "node"}]},
+            "spec": {"nodeName": node, "hostNetwork": True, "containers": [{"name": "agent"}]},
             "status": {"phase": "Running", "podIP": f"192.168.{i // 250}.{i % 250 + 1}"},
         }
         for i, node in enumerate(nodes)
@@ -158,12 +167,18 @@ def _calico_cluster(cluster: dict, cilium: list[dict]):
         for kind in ("Namespace", "Pod", "Node", "NetworkPolicy", "Service")
         for obj in cluster[kind]
     ]
-    pairs += [("Pod", p) for p in calico_node]
-    pairs += [(p["kind"], p) for p in cilium]
+    pairs += [("Pod", p) for p in agents]
+    pairs += [(_kind_key(p), p) for p in ignored]
     model = load_objects(pairs, declared_cidrs=DECLARED)
-    assert model.enforcement["plugins"] == ["calico"], model.enforcement
-    assert not model.cilium_policies and len(model.unenforced) == len(cilium)
+    assert model.enforcement["plugins"] == [plugin], model.enforcement
+    assert len(model.unenforced) == len(ignored), len(model.unenforced)
     return model
+
+
+def _kind_key(obj: dict) -> str:
+    from netpol.enforcement import kind_of
+
+    return kind_of(obj)
 
 
 def _prepare(module, model, unenforced: bool):

@@ -21,7 +21,7 @@ from netpol.enforcement import (
     plugins_of,
     titled,
 )
-from netpol.engine import ACTIVE, EGRESS, INGRESS, ClusterModel, gc_paused
+from netpol.engine import EGRESS, INGRESS, ClusterModel, gc_paused
 
 from .finding import Finding, make, plural, short_list, workload_ref
 
@@ -190,12 +190,17 @@ def _isolated_by_calico(model: ClusterModel, parsed: ClusterModel) -> list:
         calico_network_sets=parsed.calico_network_sets,
         service_accounts=getattr(model, "service_accounts", ()),
     )
-    return [
-        p
-        for p in model.pods
-        if p.state == ACTIVE
-        and any(alone.is_isolated(p, d) and not model.is_isolated(p, d) for d in (INGRESS, EGRESS))
-    ]
+    # Per direction once, on class bitsets (a question per pod and direction recomputed
+    # the tiers' isolation each time: 1.5 s of 2 s at 50k pods).
+    mine, theirs = model.evaluation, alone.evaluation
+    keys = set()
+    for d in (INGRESS, EGRESS):
+        isolated_now = mine.isolated_bits(d)
+        for pod in theirs.pods_in(theirs.isolated_bits(d)):
+            c = mine.class_of.get(pod.key)
+            if c is not None and not isolated_now >> c & 1:
+                keys.add(pod.key)
+    return [p for p in model.pods if p.key in keys] if keys else []
 
 
 def findings(cni: dict) -> list[Finding]:

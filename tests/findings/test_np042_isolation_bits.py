@@ -11,6 +11,7 @@ cluster-wide kind, the pods its subject holds.
 
 from __future__ import annotations
 
+from netpol.enforcement import kind_of
 from netpol.engine import ACTIVE, EGRESS, INGRESS, ClusterModel
 from netpol.findings.cni import unenforced
 from netpol.load import load_objects
@@ -35,7 +36,7 @@ ALLOW_FRONT = [{"fromEndpoints": [{"matchLabels": {"app": "front"}}]}]
 TO_DNS = [{"toEndpoints": [{"matchLabels": {"k8s-app": "kube-dns"}}]}]
 
 
-def cluster(*extra):
+def cluster(*extra, agent=calico_node):
     shop, lab = namespace("shop"), namespace("lab")
     shop["metadata"]["labels"]["team"] = "red"
     lab["metadata"]["labels"]["team"] = "blue"
@@ -43,7 +44,7 @@ def cluster(*extra):
         namespace("kube-system"),
         shop,
         lab,
-        calico_node(),
+        agent(),
         pod("shop", "front-0", {"app": "front"}, ip="10.244.0.10"),
         pod("shop", "api-0", {"app": "api"}, ip="10.244.0.11"),
         pod("shop", "db-0", {"app": "db"}, ip="10.244.0.12"),
@@ -54,7 +55,7 @@ def cluster(*extra):
         policy("shop", "deny-in", {"podSelector": {}, "policyTypes": ["Ingress"]}),
         *extra,
     ]
-    return [(o["kind"], o) for o in objects]
+    return [(kind_of(o), o) for o in objects]
 
 
 CILIUM = [
@@ -154,3 +155,41 @@ def test_a_policy_whose_pods_are_all_isolated_already_counts_none():
     [found] = unenforced(model)
     assert found["objects"] == ["CiliumNetworkPolicy/shop/front"] and found["pods"] == []
     assert by_the_definition(model, "CiliumNetworkPolicy") == []
+
+
+def cilium_agent():
+    obj = pod("kube-system", "cilium-x1", {"k8s-app": "cilium"}, ip="192.168.0.3")
+    obj["spec"]["hostNetwork"] = True
+    return obj
+
+
+def calico(name, kind, spec, ns=None):
+    metadata = {"name": name, "namespace": ns} if ns else {"name": name}
+    return {"apiVersion": "projectcalico.org/v3", "kind": kind, "metadata": metadata, "spec": spec}
+
+
+def test_ignored_calico_policies_name_the_pods_their_deny_ending_tiers_would_isolate():
+    # Calico docs (policy-tiers): the default tier ends in Deny for the pods its policies
+    # select, for their types; a tier with defaultAction Pass isolates nobody.
+    calico_objects = [
+        calico(
+            "api-out", "NetworkPolicy", {"selector": "app == 'api'", "types": ["Egress"]}, "shop"
+        ),
+        calico("db-in", "NetworkPolicy", {"selector": "app == 'db'", "types": ["Ingress"]}, "shop"),
+        {
+            "apiVersion": "projectcalico.org/v3",
+            "kind": "Tier",
+            "metadata": {"name": "platform"},
+            "spec": {"order": 100, "defaultAction": "Pass"},
+        },
+        calico(
+            "platform.jobs",
+            "GlobalNetworkPolicy",
+            {"tier": "platform", "selector": "app == 'job'", "types": ["Ingress", "Egress"]},
+        ),
+    ]
+    model = load_objects(cluster(*calico_objects, agent=cilium_agent), cni="cilium")
+    kinds = {k["key"]: k for k in unenforced(model)}
+    # shop's db is isolated for ingress already (deny-in); api's egress is open.
+    assert kinds["projectcalico.org/NetworkPolicy"]["pods"] == ["shop/api-0"]
+    assert kinds["projectcalico.org/GlobalNetworkPolicy"]["pods"] == []
