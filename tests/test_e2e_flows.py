@@ -2,6 +2,8 @@
 demo cluster, reads their replay on the Flows page, and sees on the what-if page which
 of them a change would deny; at 1440 and 1024 px."""
 
+import time
+
 import pytest
 
 from auditor.management.commands.setup_demo import DEMO_FLOWS
@@ -114,3 +116,60 @@ def test_a_large_snapshots_replay_shows_its_progress_then_its_result(
         screenshot(page, "flows-replay-from-worker")
     finally:
         flows_import_delete(flow_import=flow_import)
+
+
+@pytest.mark.parametrize("width", [1440, 1024])
+def test_a_large_upload_shows_its_progress_then_the_imports(
+    live_server, page, personas, demo_snapshot, settings, start_celery, tmp_path, width
+):
+    """A file past FILE_UPLOAD_MAX_MEMORY_SIZE: the browser shows how much is uploaded
+    (XMLHttpRequest progress), then the page the import's progress, then the import."""
+    from auditor.models import FlowImport
+
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024
+    big = tmp_path / "week.jsonl"
+    big.write_bytes(DEMO_FLOWS.read_bytes() * 20)
+    page.set_viewport_size({"width": width, "height": 900})
+    log_in(page, live_server, "auditor", PASSWORD)
+    page.goto(f"{live_server.url}/clusters/demo/flows/")
+    # A slow uplink, so the upload's progress can be seen.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 40_000},
+    )
+    page.set_input_files("input[type=file]", str(big))
+    page.click("button:has-text('Import')")
+    uploading = page.locator("#flow-upload-progress .progress")
+    uploading.wait_for()
+    bar = page.locator("#flow-upload-progress progress")
+    deadline = time.monotonic() + 20
+    while bar.evaluate("e => e.value") == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)  # the page's CSP refuses wait_for_function's eval
+    assert 0 < bar.evaluate("e => e.value") < 100
+    assert "Uploading week.jsonl:" in uploading.inner_text()
+    assert page.is_disabled("button:has-text('Importing')")
+    screenshot(page, f"flows-upload-progress-{width}")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+
+    progress = page.locator("#import-progress [data-flow-run-url]")
+    progress.wait_for(timeout=30_000)
+    assert "Importing week.jsonl" in page.inner_text("#import-progress h2")
+    assert "waiting for a worker" in progress.inner_text()  # no worker yet: queued
+    assert fits(page)
+    screenshot(page, f"flows-import-progress-{width}")
+    try:
+        start_celery("worker")
+        page.wait_for_selector("#import-done", timeout=60_000)
+        assert "Imported 420 flows (7 distinct) from week.jsonl." in page.inner_text("#import-done")
+        assert "week.jsonl" in page.inner_text("#flow-imports")
+        screenshot(page, f"flows-imported-by-worker-{width}")
+    finally:
+        from auditor.flows import flows_import_delete
+
+        for flow_import in FlowImport.objects.all():
+            flows_import_delete(flow_import=flow_import)
