@@ -243,17 +243,19 @@ def _decode(raw: bytes):
 
 def _blocks(f, progress):
     """The file's lines, without their newline, a list a block at a time; each list with
-    whether its lines ended in a newline (the last line of a file may not)."""
+    whether its lines ended in a newline (the last line of a file may not) and whether
+    they are all plain ASCII without a backslash (checked once for the block)."""
     tail = b""
     while True:
         block = f.read(_BLOCK)
         if not block:
             if tail:
-                yield [tail], False
+                yield [tail], False, False
             return
-        lines = (tail + block).split(b"\n")
+        block = tail + block
+        lines = block.split(b"\n")
         tail = lines.pop()
-        yield lines, True
+        yield lines, True, block.isascii() and 92 not in block
         if progress is not None:
             progress(f.tell() if not isinstance(f, gzip.GzipFile) else f.fileobj.tell())
 
@@ -302,12 +304,12 @@ def _hubble_counted(f, path: Path, counts: Counts, progress, limit: int, times=N
         loose.clear()
         return out
 
-    for lines, terminated in _blocks(f, progress):
+    for lines, terminated, plain in _blocks(f, progress):
         for raw in lines:
             number += 1
             # msgspec and orjson read JSON alike but for what msgspec skips: it checks no
             # UTF-8 there; and escapes are left to the full reader.
-            if raw.isascii() and 92 not in raw:
+            if plain or (raw.isascii() and 92 not in raw):
                 try:
                     line = decode(raw)
                 except decode_error:
