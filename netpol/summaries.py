@@ -39,6 +39,7 @@ from .engine import (
     Pod,
     Policy,
     PortSet,
+    cluster_tier_name,
     gc_paused,
     ip_to_int,
     owning_workload,
@@ -1388,16 +1389,16 @@ def other_policies_about(
         mask |= 1 << c
     found = []
     calico = getattr(ev, "calico", None)
+
     # Without Calico: Admin, the NetworkPolicy tier (Cilium), Baseline. With it, every
     # kind sits in one of Calico's tiers, walked by rank (calico.py, "Every kind together").
-    if calico is None:
-        places = {"Admin": 0, "Cilium": 1, "Baseline": 2}
-    else:
-        places = {
-            "Admin": calico.rank.get("adminnetworkpolicy", 0),
-            "Cilium": calico.rank["default"],
-            "Baseline": calico.rank.get("baselineadminnetworkpolicy", len(calico.order)),
-        }
+    def rank(place: str, policy) -> int:
+        if calico is None:
+            return {"Admin": 0, "Cilium": 1, "Baseline": 2}[place]
+        if place == "Cilium":
+            return calico.rank["default"]
+        return calico.rank[cluster_tier_name(policy)]
+
     tiers, cilium = ev.tiers, getattr(ev, "cilium", None)
     for compiled in (tiers, cilium):
         if compiled is None:
@@ -1412,7 +1413,7 @@ def other_policies_about(
                 {
                     "ref": policy_ref(model, policy.key),
                     "place": "NetworkPolicy tier" if place == "Cilium" else f"{place} tier",
-                    "order": (places[place], priority or 0, policy.key),
+                    "order": (rank(place, policy), priority or 0, policy.key),
                     "priority": priority,
                     "rank": f"priority {priority}"
                     if priority is not None and place != "Cilium"

@@ -20,6 +20,7 @@ outside the engine needs is exported here; the submodules are the engine's own:
 """
 
 from .allowed import AllowedConnections
+from .calico import cluster_tier_name
 from .cluster import (
     CATEGORIES,
     NO_TRAFFIC_CATEGORY,
@@ -61,6 +62,7 @@ from .tiers import (
 from .workloads import controlling_workload, owning_workload
 
 __all__ = [
+    "cluster_tier_name",
     "BASELINE_TIER",
     "DENY_ACTION",
     "PASS_ACTION",

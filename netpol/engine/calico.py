@@ -39,14 +39,38 @@ STAGED_KINDS = ("StagedNetworkPolicy", "StagedGlobalNetworkPolicy", "StagedKuber
 ACTIONS = ("Allow", "Deny", "Pass", "Log")
 DEFAULT_TIER = "default"
 KUBERNETES_ORDER = 1000.0
-# Calico's own tiers for the Kubernetes cluster-wide policies (Calico 3.29+): the Admin
-# tier before ``default``, the Baseline tier after it.
+# Calico's own tiers for the Kubernetes cluster-wide policies, created by Calico with a
+# fixed order and a Pass at their end: the v1alpha1 AdminNetworkPolicy and
+# BaselineAdminNetworkPolicy (3.29 to 3.31), then ClusterNetworkPolicy's Admin and
+# Baseline tiers (3.32: "kube-admin ... has the order of 1,000 and a default action of
+# Pass. This is fixed"). Calico policies may join them too.
+CLUSTER_TIERS = {
+    ("AdminNetworkPolicy", "Admin"): "adminnetworkpolicy",
+    ("BaselineAdminNetworkPolicy", "Baseline"): "baselineadminnetworkpolicy",
+    ("ClusterNetworkPolicy", "Admin"): "kube-admin",
+    ("ClusterNetworkPolicy", "Baseline"): "kube-baseline",
+}
 TIER_ORDERS = {
     DEFAULT_TIER: 1_000_000.0,
     "adminnetworkpolicy": 1_000.0,
+    "kube-admin": 1_000.0,
     "baselineadminnetworkpolicy": 10_000_000.0,
+    "kube-baseline": 10_000_000.0,
 }
+CLUSTER_ACTIONS = {"Accept": "Allow", "Deny": "Deny", "Pass": "Pass"}
 LAST = math.inf
+
+
+def cluster_tier_name(policy) -> str:
+    """The Calico tier a ClusterNetworkPolicy (or v1alpha1 ANP/BANP) sits in."""
+    return CLUSTER_TIERS[policy.kind, policy.tier]
+
+
+def builtin_tier(name: str) -> CalicoTier:
+    """A tier no Tier object describes: Calico's order for the tiers it creates, else
+    last; a Pass at the end of the cluster-wide ones, else Deny."""
+    action = "Pass" if name in CLUSTER_TIERS.values() else "Deny"
+    return CalicoTier(name, TIER_ORDERS.get(name, LAST), action)
 
 
 @dataclass(frozen=True, slots=True)
@@ -526,12 +550,6 @@ def rule_ports(rule: CalicoRule, named_ports: frozenset):
     return out & ALL_PORTS
 
 
-# Where the other kinds sit in Calico's walk: the cluster-wide tiers are Calico's own
-# tiers for them (Pass at their end), the NetworkPolicy tier is Calico's ``default``.
-CLUSTER_TIERS = {"Admin": "adminnetworkpolicy", "Baseline": "baselineadminnetworkpolicy"}
-CLUSTER_ACTIONS = {"Accept": "Allow", "Deny": "Deny", "Pass": "Pass"}
-
-
 class CalicoTiers:
     """Calico's tiers compiled over an evaluation's classes, the Kubernetes
     NetworkPolicies among them (``default`` tier, order 1000).
@@ -559,13 +577,13 @@ class CalicoTiers:
     ):
         known = {t.name: t for t in tiers}
         names = {p.tier for p in policies} | {DEFAULT_TIER}
-        self.tiers = {n: known.get(n) or CalicoTier(n, TIER_ORDERS.get(n, LAST)) for n in names}
+        self.tiers = {n: known.get(n) or builtin_tier(n) for n in names}
         # tier name -> the cluster-wide tier it holds ("Admin", "Baseline")
         self.cluster_tier: dict[str, str] = {}
-        for place in {p.tier for p in (cluster_tiers.policies if cluster_tiers else ())}:
-            name = CLUSTER_TIERS[place]
-            self.cluster_tier[name] = place
-            self.tiers[name] = known.get(name) or CalicoTier(name, TIER_ORDERS[name], "Pass")
+        for policy in cluster_tiers.policies if cluster_tiers else ():
+            name = cluster_tier_name(policy)
+            self.cluster_tier[name] = policy.tier
+            self.tiers[name] = known.get(name) or builtin_tier(name)
         self.order = sorted(self.tiers, key=lambda n: (self.tiers[n].order, n))
         self.rank = {n: i for i, n in enumerate(self.order)}
         n_classes = len(ev.classes)
@@ -599,7 +617,7 @@ class CalicoTiers:
         ]
         if cluster_tiers is not None:
             for p in cluster_tiers.policies:
-                rank = self.rank[CLUSTER_TIERS[p.tier]]
+                rank = self.rank[cluster_tier_name(p)]
                 # Calico orders them by priority; the name then the kind break ties as
                 # the cluster-wide tiers do (ClusterPolicy.precedence).
                 order = (rank, float(p.priority), f"{p.name}\0{p.kind}")
@@ -825,7 +843,7 @@ class CalicoTiers:
             by_policy.setdefault(compiled.policy.id, []).append(compiled)
 
         def add(ev, policy) -> None:
-            tier = CLUSTER_TIERS[policy.tier]
+            tier = cluster_tier_name(policy)
             for compiled in by_policy.get(policy.id, ()):
                 if compiled.subject:
                     self._applies(compiled.direction, tier, policy.key, compiled.subject)

@@ -363,7 +363,7 @@ def _calico(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: int
     """One side through Calico's tiers (calico.py): the first matching rule decides, Pass
     goes to the next tier, a tier that selected the pod ends with its default action, and
     the namespace's profile allows the rest. The cluster-wide tiers are Calico's
-    ``adminnetworkpolicy``/``baselineadminnetworkpolicy``; a Cilium deny overrides all."""
+    Calico's own (``kube-admin``, ``kube-baseline``...); a Cilium deny overrides all."""
     calico = ev.calico
     cid = ev.class_of[pod.key]
     result = DirectionVerdict(direction=direction, pod=pod.key, isolated=False, allowed=True)

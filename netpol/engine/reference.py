@@ -494,7 +494,7 @@ def calico_side(
     goes to the next tier, a tier that selected the pod ends with its default action,
     and the namespace's profile allows what no tier decided. Kubernetes NetworkPolicies
     are Allow-only policies of the ``default`` tier at order 1000."""
-    from .calico import DEFAULT_TIER, KUBERNETES_ORDER, TIER_ORDERS, CalicoTier
+    from .calico import DEFAULT_TIER, KUBERNETES_ORDER, builtin_tier
 
     src, dst = (other, pod) if direction == "ingress" else (pod, other)
     known = {t.name: t for t in tiers}
@@ -509,7 +509,7 @@ def calico_side(
             by_tier.setdefault(DEFAULT_TIER, []).append(((KUBERNETES_ORDER, name), policy))
 
     def tier_of(name):
-        return known.get(name) or CalicoTier(name, TIER_ORDERS.get(name, float("inf")))
+        return known.get(name) or builtin_tier(name)
 
     for tier in sorted((tier_of(n) for n in by_tier), key=lambda t: (t.order, t.name)):
         passed = False
@@ -586,12 +586,13 @@ def _cnp_rule_action(policy, rule_list, other, port, protocol, named, namespaces
 def every_kind_side(model_parts, pod, other, port, protocol, direction) -> bool:
     """One side with Calico and every other kind: a matching Cilium deny refuses; then
     Calico's tiers in order, where the Admin and Baseline cluster-wide tiers are Calico's
-    ``adminnetworkpolicy``/``baselineadminnetworkpolicy`` tiers (Pass at their end, Accept
+    ``kube-admin``/``kube-baseline`` tiers (v1alpha1: ``adminnetworkpolicy``/
+    ``baselineadminnetworkpolicy``; Pass at their end, Accept
     read as Allow), and the NetworkPolicies and Cilium allow policies are Allow-only
     policies of the ``default`` tier at order 1000. A tier takes part when a policy of it
     selects the pod for the direction (a NetworkPolicy isolating it, a Cilium policy
     putting it in default deny, a cluster policy with rules for the direction)."""
-    from .calico import CLUSTER_TIERS, DEFAULT_TIER, KUBERNETES_ORDER, TIER_ORDERS, CalicoTier
+    from .calico import DEFAULT_TIER, KUBERNETES_ORDER, builtin_tier, cluster_tier_name
     from .cilium import CiliumPolicy
     from .tiers import ClusterPolicy
 
@@ -625,17 +626,14 @@ def every_kind_side(model_parts, pod, other, port, protocol, direction) -> bool:
                 taking_part.add(DEFAULT_TIER)
     for policy in cluster:
         if policy.selects(ns_labels, pod.labels) and getattr(policy, direction):
-            tier = CLUSTER_TIERS[policy.tier]
+            tier = cluster_tier_name(policy)
             key = (float(policy.priority), f"{policy.name}\0{policy.kind}")
             members.setdefault(tier, []).append((key, policy))
             taking_part.add(tier)
     known = {t.name: t for t in calico_tiers}
 
     def tier_of(name):
-        if name in known:
-            return known[name]
-        action = "Pass" if name in CLUSTER_TIERS.values() else "Deny"
-        return CalicoTier(name, TIER_ORDERS.get(name, float("inf")), action)
+        return known.get(name) or builtin_tier(name)
 
     other_end = src if direction == "ingress" else dst
     for tier in sorted((tier_of(n) for n in taking_part), key=lambda t: (t.order, t.name)):

@@ -43,7 +43,8 @@ def every_kind(draw):
     tiers = []
     for name, orders in (
         ("security", [100, 200, 2_000_000]),
-        ("adminnetworkpolicy", [1_000, 50]),
+        ("kube-admin", [1_000, 50]),
+        ("adminnetworkpolicy", [1_000, 2_000]),
     ):
         if draw(st.integers(0, 2)) == 0:
             obj = {
