@@ -129,6 +129,21 @@ class ClusterAdmin(admin.ModelAdmin):
         ("Observed flows", {"fields": ["unused_rule_window"]}),
     ]
 
+    def save_model(self, request, obj, form, change):
+        # A new unused-rule window may add or remove NP048 findings: the current snapshot
+        # is analysed again, as after a flow import, rather than at the next snapshot.
+        applied_before = None
+        if change and "unused_rule_window" in form.changed_data:
+            from .flows import unused_window
+            from .replay.services import flows_changed
+
+            applied_before = unused_window(Cluster.objects.get(pk=obj.pk))["applies"]
+        super().save_model(request, obj, form, change)
+        if applied_before is not None:
+            transaction.on_commit(
+                lambda: flows_changed(cluster=obj, applied_before=applied_before)
+            )
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         form.save_team_mapping(form.instance)

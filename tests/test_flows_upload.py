@@ -199,3 +199,49 @@ def test_an_import_that_leaves_the_window_uncovered_queues_nothing(
     ):
         client_as("auditor").post(flows_url("shop"), {"file": upload})
     assert FlowImport.objects.count() == 1 and sent == []
+
+
+def test_changing_the_window_in_the_admin_reanalyses_the_current_snapshot(
+    shop, client_as, admin_client, django_capture_on_commit_callbacks
+):
+    """A window the flows now cover (or no longer do) changes NP048 at once, as an import does."""
+    with (
+        mock.patch("auditor.tasks.analyze_snapshot.delay"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        client_as("auditor").post(
+            flows_url("shop"), {"file": SimpleUploadedFile("seen.csv", FLOWS.encode())}
+        )
+    services.snapshot_analyze(snapshot=shop, again=True)
+    assert shop.findings.filter(rule="NP048").exists()  # 40 days of flows, a 30-day window
+    url = reverse("admin:auditor_cluster_change", args=[shop.cluster.pk])
+    form = {
+        "name": "shop",
+        "source": "manifests",
+        "manifest_path": "auditor/demo_cluster",
+        "snapshot_interval": 600,
+        "enabled": "on",
+        "unused_rule_window": 60,
+    }
+    sent = []
+    with (
+        mock.patch(
+            "auditor.tasks.analyze_snapshot.delay", side_effect=lambda *a, **k: sent.append((a, k))
+        ),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert admin_client.post(url, form).status_code == 302
+    assert sent == [((shop.pk,), {"again": True})]
+    # What the queued task does, with the snapshot (and its cluster) loaded afresh.
+    services.snapshot_analyze(snapshot=Snapshot.objects.get(pk=shop.pk), again=True)
+    assert not shop.findings.filter(rule="NP048").exists()  # 40 days no longer cover 60
+    # Saving the cluster without touching the window queues nothing.
+    sent.clear()
+    with (
+        mock.patch(
+            "auditor.tasks.analyze_snapshot.delay", side_effect=lambda *a, **k: sent.append((a, k))
+        ),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert admin_client.post(url, {**form, "description": "shop"}).status_code == 302
+    assert sent == []
