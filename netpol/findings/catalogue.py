@@ -389,7 +389,8 @@ _RULES = [
         "cluster's unused-rule window (30 days by default) used: an allowance nobody "
         "needs, open to whoever takes over a pod it admits. The finding appears once the "
         "imported flows cover the whole window, and ranks the rule by what it opens "
-        "(selected pods × peer pods × ports).",
+        "(selected pods × peer pods × ports). Importing or removing flows, or changing the "
+        "window, analyses the current snapshot again at once.",
         "Check the rule is not for traffic rarer than the window (a monthly job, a "
         "failover path); if not, remove it or narrow it to the peers and ports the flows "
         "show. The Flows page lists the flows that each remaining rule allows.",
