@@ -7,18 +7,20 @@ go. An import that changes NP048 queues the current snapshot's analysis again.""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from auditor import services
 from auditor.flows import flows_dir
 from auditor.management.commands.setup_demo import DEMO_FLOWS
 from auditor.models import Analysis, Cluster, FlowImport, FlowReplayRun, Snapshot
 from auditor.replay import services as replay_services
-from auditor.replay.services import flows_replay_run_execute
+from auditor.replay.services import flows_replay_run_execute, flows_replay_run_fail_stale
 
 from .findings.test_unused_rules import FLOWS
 
@@ -245,3 +247,25 @@ def test_changing_the_window_in_the_admin_reanalyses_the_current_snapshot(
     ):
         assert admin_client.post(url, {**form, "description": "shop"}).status_code == 302
     assert sent == []
+
+
+def test_an_import_whose_worker_died_fails_and_its_upload_is_removed(
+    var_dir, client_as, demo_snapshot, settings
+):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024  # to the worker, as a large upload goes
+    upload = SimpleUploadedFile("hubble.json", DEMO_FLOWS.read_bytes() * 20)
+    client_as("auditor").post(flows_url(), {"file": upload}, **XHR)
+    run = FlowReplayRun.objects.get(kind="import")
+    incoming = flows_dir() / run.params["file"]
+    assert incoming.exists()
+    silent = timezone.now() - timedelta(seconds=settings.FLOWS_REPLAY_STALE_AFTER + 5)
+    FlowReplayRun.objects.filter(pk=run.pk).update(status="running", heartbeat_at=silent)
+
+    run = flows_replay_run_fail_stale(run=FlowReplayRun.objects.get(pk=run.pk))
+
+    assert run.status == "failed"
+    assert run.error.endswith(
+        "during this import (no heartbeat for "
+        f"{settings.FLOWS_REPLAY_STALE_AFTER} s). Import the file again."
+    )
+    assert not incoming.exists()

@@ -347,15 +347,21 @@ def flows_replay_run_fail_stale(*, run: FlowReplayRun) -> FlowReplayRun:
     """Fail ``run`` if it is running and its heartbeat stopped (the worker died)."""
     after = settings.FLOWS_REPLAY_STALE_AFTER
     cutoff = timezone.now() - timedelta(seconds=after)
+    if run.kind == Kind.IMPORT:
+        # Its upload cannot be read again: the copy the worker was reading goes too.
+        error = (
+            f"The worker stopped during this import (no heartbeat for {after} s). "
+            "Import the file again."
+        )
+    else:
+        error = f"The worker stopped during this replay (no heartbeat for {after} s). Replay again."
     failed = FlowReplayRun.objects.filter(
         pk=run.pk, status=FlowReplayRun.Status.RUNNING, heartbeat_at__lt=cutoff
-    ).update(
-        status=FlowReplayRun.Status.FAILED,
-        finished_at=timezone.now(),
-        error=f"The worker stopped during this replay (no heartbeat for {after} s). Replay again.",
-    )
+    ).update(status=FlowReplayRun.Status.FAILED, finished_at=timezone.now(), error=error)
     if failed:
         run.refresh_from_db()
+        if run.kind == Kind.IMPORT:
+            (flows_dir() / run.params["file"]).unlink(missing_ok=True)
     return run
 
 
