@@ -31,6 +31,7 @@ entry per protocol and port range), ``findings_new``, ``findings_resolved``, and
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -221,16 +222,51 @@ def _canonical(policy: Policy) -> dict:
 
 
 def _policies(old_model: ClusterModel, new_model: ClusterModel) -> dict:
-    """``policies_delta`` on the models' parsed policies; a changed policy names the parts
-    of its spec that differ."""
+    """``policies_delta`` on the models' parsed policies of every kind (other kinds by
+    their keys: "cnp/x", "cilium/ns/x", "gnp/x"); a changed policy names the parts of its
+    spec that differ."""
     old = {p.key: _canonical(p) for p in old_model.policies}
     new = {p.key: _canonical(p) for p in new_model.policies}
+    old |= {p.key: _canonical_other(p) for p in _other_kinds(old_model)}
+    new |= {p.key: _canonical_other(p) for p in _other_kinds(new_model)}
     delta = _spec_changes(old, new)
     delta["changed"] = [
         {"policy": key, "changed": [part for part in old[key] if old[key][part] != new[key][part]]}
         for key in delta["changed"]
     ]
     return delta
+
+
+def _other_kinds(model: ClusterModel) -> list:
+    return [
+        *model.cluster_policies,
+        *getattr(model, "cilium_policies", ()),
+        *getattr(model, "calico_policies", ()),
+    ]
+
+
+def _canonical_other(policy) -> dict:
+    """A parsed policy of another kind as comparable data, field by field (its compiled
+    ``id`` left out): two policies equal as the engine reads them compare equal."""
+
+    def plain(value):
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        if isinstance(value, set | frozenset):
+            return sorted((plain(v) for v in value), key=repr)
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if value is None or isinstance(value, str | int | float | bool):
+            return value
+        return repr(value)  # addresses and port sets: their ranges
+
+    return {
+        f.name: plain(getattr(policy, f.name))
+        for f in dataclasses.fields(policy)
+        if f.name not in ("id", "kind", "name", "namespace")
+    }
 
 
 def _uncovered(old, new) -> list[dict]:

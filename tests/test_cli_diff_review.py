@@ -5,6 +5,8 @@ shop of ``tests/test_paths.py`` changed one way at a time, and on the changed de
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from .test_cli import DEMO, changed_demo
@@ -176,3 +178,33 @@ def test_markdown_folds_long_lists_in_details(netaudit, tmp_path):  # noqa: F811
 
 def test_bad_format_exits_2(netaudit, base):  # noqa: F811
     assert netaudit("diff", base, base, "--format", "sarif").code == 2
+
+
+def test_a_change_to_policies_of_other_kinds_is_reviewed(netaudit, tmp_path):  # noqa: F811
+    # tests/fixtures/cli/every-kind-extra.yaml beside calico.yaml: the Admin tier's Deny of
+    # batch towards monitoring becomes a Pass, and the Cilium deny on web is removed.
+    fixtures = Path(__file__).parent / "fixtures" / "cli"
+    base, head = tmp_path / "base", tmp_path / "head"
+    for tree in (base, head):
+        tree.mkdir()
+        (tree / "calico.yaml").write_text((fixtures / "calico.yaml").read_text())
+    extra = (fixtures / "every-kind-extra.yaml").read_text()
+    (base / "extra.yaml").write_text(extra)
+    deny = "  - name: no-batch\n    action: Deny\n"
+    assert deny in extra
+    changed = extra.replace(deny, "  - name: no-batch\n    action: Pass\n")
+    changed = changed[: changed.index("---\napiVersion: cilium.io/v2")]
+    (head / "extra.yaml").write_text(changed)
+
+    run = netaudit("diff", base, head, "--format", "json")
+
+    assert run.code == 0, run.err
+    d = run.json()
+    assert d["policies"] == {
+        "added": [],
+        "removed": ["cilium/shop/web-refuses-monitoring"],
+        "changed": [{"policy": "cnp/monitoring-refuses-batch", "changed": ["ingress"]}],
+    }
+    opened = {(e["from"], e["to"], e["port"]) for e in d["opened"]}
+    assert ("batch/Pod/job-0", "monitoring/Pod/prom-0", None) in opened
+    assert ("monitoring/Pod/prom-0", "shop/Pod/web-0", 8080) in opened
