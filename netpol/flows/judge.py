@@ -8,7 +8,7 @@ Pure Python, no Django::
 How, in bounded memory whatever the files' size:
 
 1. Count each file's distinct raw flows (``counting.count_flows``: both ends as the file
-   gives them, port, protocol, observed verdict; each kind of line decoded once). Time
+   gives them, port, protocol, observed verdict; what repeats read once). Time
    and source port are left out, so the counts grow with the distinct conversations,
    not with the flows; every ``RAW_LIMIT`` distinct flows they are folded into step 2's
    table.
@@ -18,7 +18,7 @@ How, in bounded memory whatever the files' size:
    end too. Ends that match nothing are counted with the reason and never dropped.
 3. Judge each distinct (source, destination, port, protocol) once per pod-class pair
    (``Judge``; pods of a class behave alike): ``ClusterModel.reach`` gives the outcome and
-   the rules that decide it. With a change, the same flows are judged on the changed model:
+   the rules that decide it; the reason names the flow's own pods. With a change, the same flows are judged on the changed model:
    allowed now and denied after are "would-deny".
 4. Rules of the model that allow something but no allowed flow used are the unused
    allowances, ranked by what they open (selected pods × peer pods × ports). Each entry
