@@ -5,7 +5,7 @@ snapshot comes from ``storage``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from django.db.models import (
     BooleanField,
@@ -29,14 +29,27 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from netpol.cache import LRU
+from netpol.collect.normalize import PodRecord
 from netpol.diff import coverage_delta, findings_delta, policies_delta
+from netpol.enforcement import AUTO, FILTERED_KINDS, PLUGIN_NAMESPACES, decide
 from netpol.findings.catalogue import CIS_532, SEVERITY_RANK
 from netpol.findings.coverage import coverage_percent
 from netpol.findings.stored import CLUSTER_COUNTS_PATH, CoverageCounts, StoredReport
 from netpol.teams import TeamRule, describe, team_names
 from netpol.teams import members as team_members
 
-from .models import Analysis, Cluster, Finding, Namespace, NetworkPolicy, Pod, Snapshot, Waiver
+from .models import (
+    Analysis,
+    Cluster,
+    ClusterPolicy,
+    CniObject,
+    Finding,
+    Namespace,
+    NetworkPolicy,
+    Pod,
+    Snapshot,
+    Waiver,
+)
 
 
 def _complete_newest_first(cluster):
@@ -292,8 +305,10 @@ def snapshot_diff(
     ``netpol.diff`` compares what the database hands over in bulk (fingerprints, policy
     specs, the cluster's coverage counts), so two 50,000-pod snapshots compare without
     building a finding or policy object each; only the rows shown, at most ``cap`` per
-    list next to its full count, are fetched whole. ``namespaces`` (a team's) narrows the
-    findings and policies to theirs; coverage and score stay the cluster's.
+    list next to its full count, are fetched whole. ``other_policies_*`` are the policies of
+    every other kind (``_other_kinds_delta``). ``namespaces`` (a team's) narrows the
+    findings and policies to theirs (cluster-wide policies are kept: they apply to every
+    team's pods); coverage and score stay the cluster's.
     """
     old_findings, new_findings = _finding_keys(old), _finding_keys(new)
     if namespaces is not None:
@@ -302,8 +317,12 @@ def snapshot_diff(
     delta = findings_delta((f[-1] for f in old_findings), (f[-1] for f in new_findings))
     appeared = [f for f in new_findings if f[-1] in delta.new]
     policies = _policies_delta(old, new)
+    others = _other_kinds_delta(old, new)
     if namespaces is not None:
         policies = {key: [n for n in names if n.split("/", 1)[0] in namespaces] for key, names in policies.items()}
+        # Cluster-wide objects stay: they decide traffic of every team's pods.
+        others = {key: [r for r in rows if not r["namespace"] or r["namespace"] in namespaces]
+                  for key, rows in others.items()}
     return {
         "old": old,
         "new": new,
@@ -313,6 +332,7 @@ def snapshot_diff(
         "coverage": _coverage_of_both(old, new),
         "score": (_score(old), _score(new)),
         **{f"policies_{key}": {"items": names[:cap], "count": len(names)} for key, names in policies.items()},
+        **{f"other_policies_{key}": {"items": rows[:cap], "count": len(rows)} for key, rows in others.items()},
         # A workload is newly uncovered or exposed when a finding saying so is new.
         "pods_newly_exposed": _workloads_of([f for f in appeared if f[2] in EXPOSURE_RULES], cap),
         "pods_newly_uncovered": _workloads_of([f for f in appeared if f[2] in COVERAGE_RULES], cap),
@@ -362,6 +382,199 @@ def _policies_delta(old: Snapshot, new: Snapshot) -> dict[str, list[str]]:
         specs([pk for key, pk in after.items() if key not in before or key in rewritten]),
     )
     return {key: sorted(names, key=lambda n: n.split("/", 1)) for key, names in delta.items()}
+
+
+# The kinds of CniObject rows that are Calico's (their ``api_version`` is Calico's group);
+# Cilium's rows leave ``api_version`` empty.
+_CALICO_STAGED = (
+    "StagedNetworkPolicy",
+    "StagedGlobalNetworkPolicy",
+    "StagedKubernetesNetworkPolicy",
+)
+
+
+def _other_kinds_delta(old: Snapshot, new: Snapshot) -> dict[str, list[dict]]:
+    """The policies of every kind but NetworkPolicy (ClusterPolicy rows; CniObject rows:
+    Cilium's and Calico's policies, tiers, network sets and staged policies) ``added``,
+    ``removed`` and ``changed``, as ``_other_row`` describes them, by kind, namespace, name.
+
+    As for NetworkPolicies, the database tells which rows are stored identically in both
+    snapshots; only the others present in both are fetched whole and compared as data
+    (key order aside), so 10,000 unchanged rows cost two key lists and one query. A Calico
+    object read from ``crd.projectcalico.org/v1`` (its name prefixed with its tier) and
+    from ``projectcalico.org/v3`` is matched by the name the engine reads."""
+    before, after = _other_keys(old), _other_keys(new)
+    identical = _stored_identically(old, new)
+    candidates = [
+        key for key in after.keys() & before.keys() if (key[0], after[key]["pk"]) not in identical
+    ]
+    contents = _other_contents([before[k] for k in candidates] + [after[k] for k in candidates])
+    unused_old, unused_new = _unenforced(old), _unenforced(new)
+
+    def rows(keys, side, unenforced):
+        return sorted(
+            (_other_row(side[k], unenforced) for k in keys),
+            key=lambda r: (r["kind"], r["namespace"], r["name"]),
+        )
+
+    return {
+        "added": rows(after.keys() - before.keys(), after, unused_new),
+        "removed": rows(before.keys() - after.keys(), before, unused_old),
+        "changed": rows(
+            [
+                k
+                for k in candidates
+                if contents[k[0], before[k]["pk"]] != contents[k[0], after[k]["pk"]]
+            ],
+            after,
+            unused_new,
+        ),
+    }
+
+
+def _other_keys(snapshot: Snapshot) -> dict[tuple, dict]:
+    """``{(table, kind, namespace, name as the engine reads it): row facts}`` of a snapshot."""
+    out = {}
+    for pk, kind, name in ClusterPolicy.objects.filter(snapshot=snapshot).values_list(
+        "pk", "kind", "name"
+    ):
+        out["cluster", kind, "", name] = {
+            "table": "cluster",
+            "pk": pk,
+            "kind": kind,
+            "calico": False,
+            "namespace": "",
+            "name": name,
+            "stored_name": name,
+            "list_form": False,
+            "snapshot": snapshot.pk,
+        }
+    rows = CniObject.objects.filter(snapshot=snapshot).values_list(
+        "pk",
+        "kind",
+        "api_version",
+        "namespace",
+        "name",
+        "spec__tier",
+        ExpressionWrapper(Q(spec__isnull=True), output_field=BooleanField()),
+    )
+    for pk, kind, api_version, namespace, stored, tier, no_spec in rows:
+        name = stored
+        if api_version == "crd.projectcalico.org/v1" and "." in stored:
+            # The storage form prefixes the tier ("security.block"); the engine reads "block"
+            # (netpol/engine/calico.py parse_calico_policy).
+            prefix, _, rest = stored.partition(".")
+            if prefix == (tier or "default"):
+                name = rest
+        out["cni", kind, namespace, name] = {
+            "table": "cni",
+            "pk": pk,
+            "kind": kind,
+            "calico": bool(api_version),
+            "namespace": namespace,
+            "name": name,
+            "stored_name": stored,
+            "list_form": bool(no_spec),
+            "snapshot": snapshot.pk,
+        }
+    return out
+
+
+def _stored_identically(old: Snapshot, new: Snapshot) -> set[tuple[str, int]]:
+    """``(table, pk)`` of the new snapshot's rows stored exactly as a row of the old one.
+
+    Cilium's ``spec`` and ``specs`` may each be SQL NULL, which equals nothing: each
+    pattern of NULLs is compared on its own."""
+    same_cluster = ClusterPolicy.objects.filter(
+        snapshot=old, kind=OuterRef("kind"), name=OuterRef("name"), spec=OuterRef("spec")
+    )
+    out = {
+        ("cluster", pk)
+        for pk in ClusterPolicy.objects.filter(snapshot=new)
+        .filter(Exists(same_cluster))
+        .values_list("pk", flat=True)
+    }
+    same_cni = CniObject.objects.filter(
+        snapshot=old,
+        kind=OuterRef("kind"),
+        api_version=OuterRef("api_version"),
+        namespace=OuterRef("namespace"),
+        name=OuterRef("name"),
+        labels=OuterRef("labels"),
+    )
+    unchanged = Q()
+    for spec_null in (False, True):
+        for specs_null in (False, True):
+            inner = (
+                same_cni.filter(spec__isnull=True)
+                if spec_null
+                else same_cni.filter(spec=OuterRef("spec"))
+            )
+            inner = (
+                inner.filter(specs__isnull=True)
+                if specs_null
+                else inner.filter(specs=OuterRef("specs"))
+            )
+            unchanged |= Q(Q(spec__isnull=spec_null, specs__isnull=specs_null), Exists(inner))
+    out |= {
+        ("cni", pk)
+        for pk in CniObject.objects.filter(snapshot=new)
+        .filter(unchanged)
+        .values_list("pk", flat=True)
+    }
+    return out
+
+
+def _other_contents(facts: list[dict]) -> dict[tuple[str, int], tuple]:
+    """What the engine reads of each of these rows, decoded: ``{(table, pk): content}``."""
+    out: dict[tuple[str, int], tuple] = {}
+    cluster = [f["pk"] for f in facts if f["table"] == "cluster"]
+    for pk, spec in ClusterPolicy.objects.filter(pk__in=cluster).values_list("pk", "spec"):
+        out["cluster", pk] = (spec,)
+    cni = [f["pk"] for f in facts if f["table"] == "cni"]
+    for pk, spec, specs, labels in CniObject.objects.filter(pk__in=cni).values_list(
+        "pk", "spec", "specs", "labels"
+    ):
+        out["cni", pk] = (spec, specs, labels)
+    return out
+
+
+def _unenforced(snapshot: Snapshot):
+    """``kind key -> True`` when the snapshot's network plugin does not enforce that kind,
+    decided as ``storage.build_model`` decides (``netpol.enforcement.split``) from the pods
+    of the plugins' namespaces, the only ones detection reads."""
+    names = [f.name for f in fields(PodRecord)]
+    pods = Pod.objects.filter(snapshot=snapshot, namespace__in=PLUGIN_NAMESPACES).values_list(
+        *names
+    )
+    enforcement = decide(AUTO, [PodRecord(*row).to_api() for row in pods])
+    return lambda key: key in FILTERED_KINDS and not enforcement.enforces(key)
+
+
+def _other_row(facts: dict, unenforced) -> dict:
+    """A policy of another kind as the diff page names and links it: ``kind`` ("Calico
+    GlobalNetworkPolicy"), ``api_kind`` (its page's URL kind), ``namespace``, ``name``
+    (the engine's), ``page_name`` (the name its page is found by: a Cilium object of
+    ``specs`` only is read as ``NAME#0``...), ``text``, ``snapshot`` (the snapshot whose
+    page to link) and ``enforcement``: "" when enforced, "not enforced" when the
+    snapshot's plugin does not read the kind, "staged" for Calico's Staged* policies."""
+    kind, namespace, name = facts["kind"], facts["namespace"], facts["name"]
+    shown = f"Calico {kind}" if facts["calico"] else kind
+    key = f"projectcalico.org/{kind}" if facts["calico"] else kind
+    if kind in _CALICO_STAGED:
+        enforcement = "staged"
+    else:
+        enforcement = "not enforced" if unenforced(key) else ""
+    return {
+        "kind": shown,
+        "api_kind": f"Calico{kind}" if facts["calico"] else kind,
+        "namespace": namespace,
+        "name": name,
+        "page_name": f"{name}#0" if facts["list_form"] else name,
+        "text": f"{shown} {namespace}/{name}" if namespace else f"{shown} {name}",
+        "snapshot": facts["snapshot"],
+        "enforcement": enforcement,
+    }
 
 
 def _score(snapshot: Snapshot):
