@@ -25,10 +25,17 @@ SELECTORS = st.sampled_from(
         "has(tier)",
         "tier in {'fe', 'x'}",
         "!has(app)",
+        # network sets' labels, several times: what selectors match by address
         "role == 'a'",
+        "role == 'a'",
+        "has(role)",
         "has(role) || app == 'db'",
         "global()",
     ]
+)
+# Selectors of network sets' labels (role, app=db), some of pods' too.
+SET_SELECTORS = st.sampled_from(
+    ["role == 'a'", "has(role)", "role == 'a' || app == 'web'", "app == 'db'", "all()"]
 )
 NS_SELECTORS = st.sampled_from(
     ["all()", "env == 'x'", "has(team)", "env != 'y'", "global()", "global() || env == 'x'"]
@@ -38,7 +45,8 @@ ACCOUNT_NAMES = ["default", "sa1", "sa2"]
 ACCOUNT_SELECTORS = st.sampled_from(
     ["all()", "team == 'red'", "!has(team)", "projectcalico.org/name == 'sa1'"]
 )
-SET_NETS = ["10.0.0.0/29", "10.0.1.0/24", "8.8.8.0/24", "10.0.0.0/16", "fd00::/120", "bad"]
+# Pods are at 10.0.0.1-6 and 10.0.1.1-6 (and fd00::1-6): sets at pods' addresses too.
+SET_NETS = ["10.0.0.0/30", "10.0.0.4/31", "10.0.1.0/24", "8.8.8.0/24", "fd00::/120", "bad"]
 
 
 @st.composite
@@ -53,8 +61,10 @@ def accounts(draw):
 
 @st.composite
 def network_set(draw, i):
-    labels = draw(st.dictionaries(st.sampled_from(["role", "app"]), st.sampled_from(["a", "db"])))
-    nets = draw(st.lists(st.sampled_from(SET_NETS), max_size=2))
+    labels = {"role": draw(st.sampled_from(["a", "b"]))}
+    if draw(st.booleans()):
+        labels["app"] = "db"
+    nets = draw(st.lists(st.sampled_from(SET_NETS), min_size=1, max_size=2))
     md = {"name": f"s{i}", "labels": labels}
     kind = "GlobalNetworkSet"
     if draw(st.booleans()):
@@ -68,18 +78,21 @@ def network_set(draw, i):
 
 
 @st.composite
-def entity(draw, with_ports):
+def entity(draw, with_ports, dense=False):
+    """``dense``: a selector of network sets' labels always, service accounts more
+    often, the other fields seldom (network sets and accounts then decide more)."""
     out = {}
-    for field, strategy in (
-        ("selector", SELECTORS),
-        ("notSelector", SELECTORS),
-        ("namespaceSelector", NS_SELECTORS),
-        ("nets", st.lists(st.sampled_from(CIDRS), min_size=1, max_size=2)),
-        ("notNets", st.lists(st.sampled_from(CIDRS), min_size=1, max_size=1)),
+    rare = 7 if dense else 3
+    for field, strategy, odds in (
+        ("selector", SET_SELECTORS if dense else SELECTORS, 0 if dense else 3),
+        ("notSelector", SELECTORS, rare),
+        ("namespaceSelector", NS_SELECTORS, rare),
+        ("nets", st.lists(st.sampled_from(CIDRS), min_size=1, max_size=2), rare),
+        ("notNets", st.lists(st.sampled_from(CIDRS), min_size=1, max_size=1), rare),
     ):
-        if draw(st.integers(0, 3)) == 0:
+        if draw(st.integers(0, odds)) == 0:
             out[field] = draw(strategy)
-    if draw(st.integers(0, 4)) == 0:
+    if draw(st.integers(0, 2 if dense else 4)) == 0:
         out["serviceAccounts"] = draw(accounts())
     if with_ports and draw(st.booleans()):
         out["ports"] = draw(
@@ -91,31 +104,33 @@ def entity(draw, with_ports):
 
 
 @st.composite
-def rule(draw):
+def rule(draw, dense=False, direction="ingress"):
+    """``dense``: the remote side (source of an ingress rule, destination of an egress
+    one) is ``entity(dense=True)``."""
     out = {"action": draw(st.sampled_from(["Allow", "Allow", "Deny", "Pass", "Log"]))}
     protocol = draw(st.sampled_from([None, "TCP", "UDP", "ICMP"]))
     if protocol:
         out["protocol"] = protocol
     if draw(st.booleans()):
-        out["source"] = draw(entity(False))
+        out["source"] = draw(entity(False, dense and direction == "ingress"))
     if draw(st.booleans()):
-        out["destination"] = draw(entity(True))
+        out["destination"] = draw(entity(True, dense and direction == "egress"))
     return out
 
 
 @st.composite
-def calico_policy(draw, i):
+def calico_policy(draw, i, dense=False):
     glob = draw(st.booleans())
     spec = {"selector": draw(SELECTORS), "tier": draw(st.sampled_from(TIERS))}
     if draw(st.booleans()):
         spec["order"] = draw(st.sampled_from([10, 500, 1000, 2000]))
     if glob and draw(st.booleans()):
         spec["namespaceSelector"] = draw(NS_SELECTORS)
-    if draw(st.integers(0, 4)) == 0:
+    if draw(st.integers(0, 2 if dense else 4)) == 0:
         spec["serviceAccountSelector"] = draw(ACCOUNT_SELECTORS)
     for direction in ("ingress", "egress"):
         if draw(st.booleans()):
-            spec[direction] = draw(st.lists(rule(), max_size=3))
+            spec[direction] = draw(st.lists(rule(dense, direction), max_size=3))
     if draw(st.integers(0, 3)) == 0:
         spec["types"] = draw(st.sampled_from([["Ingress"], ["Egress"], ["Ingress", "Egress"]]))
     md = {"name": f"c{i}"}
@@ -126,11 +141,11 @@ def calico_policy(draw, i):
 
 
 @st.composite
-def mixed(draw):
+def mixed(draw, dense=False):
     base = draw(clusters())
     policies = []
     for i in range(draw(st.integers(1, 4))):
-        policy, _ = parse_calico_policy(draw(calico_policy(i)), PolicyError)
+        policy, _ = parse_calico_policy(draw(calico_policy(i, dense)), PolicyError)
         if policy is not None:
             policies.append(policy)
     tiers = []
@@ -146,7 +161,8 @@ def mixed(draw):
                 },
             }
             tiers.append(parse_tier(obj, PolicyError)[0])
-    network_sets = [draw(network_set(i)) for i in range(draw(st.integers(0, 3)))]
+    counts = [1, 2, 3] if dense else [0, 1, 2, 3]
+    network_sets = [draw(network_set(i)) for i in range(draw(st.sampled_from(counts)))]
     for pod in base.pods:
         pod.service_account = draw(st.sampled_from(ACCOUNT_NAMES))
     service_accounts = [
@@ -198,3 +214,11 @@ def test_allowed_set_and_reach_match_reference(model):
 @given(mixed())
 def test_address_traffic_matches_reference(model):
     address_traffic_agrees(model, PROBE_IPS, probes(model), lambda *ask: expected(model, *ask))
+
+
+@given(mixed(dense=True))
+def test_network_sets_and_accounts_match_reference(model):
+    # Rules with selectors and service accounts more often, and always a network set.
+    ask = lambda *args: expected(model, *args)  # noqa: E731
+    pod_pairs_agree(model, probes(model), ask)
+    address_traffic_agrees(model, PROBE_IPS, probes(model), ask)
