@@ -318,3 +318,46 @@ def test_at_10000_rows_only_the_rows_that_differ_are_fetched_whole(monkeypatch, 
     )
     with capsys.disabled():
         print(f"\nsnapshot_diff, 10,000 other-kind rows a side: median {sorted(times)[1]:.3f} s")
+
+
+LIST_FORM = """apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: listy, namespace: shop}
+specs:
+- endpointSelector: {}
+  ingress: [{fromEndpoints: [{matchLabels: {app: PEER}}]}]
+"""
+
+
+def test_a_cilium_policy_of_specs_only_is_compared_and_linked(client_as, tmp_path, monkeypatch):
+    """Cilium's list form (``specs``, no ``spec``: docs/semantics-cilium.md) stores ``spec``
+    as NULL, which SQL finds equal to nothing: unchanged, it is not listed; rewritten, it
+    is, linked to the page of its first rule (the engine names the rules ``listy#0``...)."""
+    path = tmp_path / "cluster.yaml"
+    path.write_text(LIST_FORM.replace("PEER", "web"))
+    cluster = manifest_cluster(tmp_path, name="listy")
+    first, second = collect(cluster), collect(cluster)
+    path.write_text(LIST_FORM.replace("PEER", "api"))
+    third = collect(cluster)
+    from auditor import selectors
+
+    fetched = []
+    real = selectors._other_contents
+    monkeypatch.setattr(
+        selectors, "_other_contents", lambda facts: fetched.extend(facts) or real(facts)
+    )
+    client = client_as("viewer")
+    url = reverse("webui:diff", args=["listy"])
+    same = client.get(url, {"old": first.pk, "new": second.pk}).content.decode()
+    assert fetched == []  # the database found it stored identically
+    assert '<h3>Changed</h3><p class="muted">None.</p>' in _list(same, "Changed")
+    html = client.get(url, {"old": second.pk, "new": third.pk}).content.decode()
+    page = reverse("webui:kind_policy", args=["listy", "CiliumNetworkPolicy", "shop", "listy#0"])
+    assert _links(_list(html, "Changed")) == [
+        (f"{page}?snapshot={third.pk}", "CiliumNetworkPolicy shop/listy", "")
+    ]
+    assert client.get(f"{page}?snapshot={third.pk}").status_code == 200
