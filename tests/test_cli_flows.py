@@ -101,3 +101,49 @@ def test_bad_input_exits_2_naming_the_file(netaudit, tmp_path):  # noqa: F811
     assert run.code == 2 and "no NetworkPolicy in it" in run.err
     usage = netaudit("flows", CLUSTER)
     assert usage.code == 2 and "--flows" in usage.err
+
+
+def test_each_flow_names_the_kind_of_the_policy_that_decided_it(netaudit, tmp_path):  # noqa: F811
+    # tests/fixtures/cli/calico.yaml with every-kind-extra.yaml (their headers say what
+    # each policy does), and one flow a kind decides.
+    cli = Path(__file__).parent / "fixtures" / "cli"
+    cluster = tmp_path / "cluster"
+    cluster.mkdir()
+    for name in ("calico.yaml", "every-kind-extra.yaml"):
+        (cluster / name).write_text((cli / name).read_text())
+    flows = tmp_path / "flows.csv"
+    flows.write_text(
+        "time,src_ns,src_pod,dst_ns,dst_pod,dst_ip,port,protocol,verdict\n"
+        "2026-12-01T10:00:00Z,batch,job-0,monitoring,prom-0,10.0.2.1,9090,TCP,DROPPED\n"
+        "2026-12-01T10:00:01Z,monitoring,prom-0,shop,web-0,10.0.0.1,8080,TCP,DROPPED\n"
+        "2026-12-01T10:00:02Z,shop,web-0,shop,db-0,10.0.0.2,5432,TCP,FORWARDED\n"
+    )
+
+    run = netaudit("flows", cluster, "--flows", flows, "--format", "json")
+
+    assert run.code == 0, run.err
+    d = run.json()
+    rules = {(e["from"], e["to"]): e["rule"] for e in d["allowed"] + d["denied"]}
+    assert rules["batch/job-0", "monitoring/prom-0"] == [
+        {
+            "direction": "ingress",
+            "policy": "cnp/monitoring-refuses-batch",
+            "kind": "ClusterNetworkPolicy",
+            "rule": None,
+        }
+    ]
+    # The Kubernetes NetworkPolicy allows it; the Cilium deny decides.
+    assert rules["monitoring/prom-0", "shop/web-0"] == [
+        {
+            "direction": "ingress",
+            "policy": "cilium/shop/web-refuses-monitoring",
+            "kind": "CiliumNetworkPolicy",
+            "rule": None,
+        }
+    ]
+    assert {
+        "direction": "ingress",
+        "policy": "calico/shop/allow-web-to-db",
+        "kind": "CalicoNetworkPolicy",
+        "rule": "spec.ingress[0]",
+    } in rules["shop/web-0", "shop/db-0"]

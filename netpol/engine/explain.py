@@ -403,6 +403,7 @@ def _calico(ev: Evaluation, direction: str, pod: Pod, other: Endpoint, port: int
         if result.denied_by:
             steps.append(f"Cilium deny: {result.denied_by}")
             result.decided_by = "Cilium deny"
+            result.decided_policy = result.denied_by.split(" ", 1)[0]
             result.allowed_by = []
         return _cilium_deny(result)
 

@@ -186,6 +186,20 @@ class Judge:
         self.class_of = model.evaluation.class_of
         self._cache: dict[tuple, Decision] = {}
         self._nodes: dict[str, bool] = {}
+        self._kinds: dict[str, str] = {}
+
+    def rules_json(self, rules) -> list[dict]:
+        """A decision's rules as the replay's entries name them, each with its policy's
+        kind (``CalicoNetworkPolicy`` for Calico's, as the pages name it)."""
+        from netpol.summaries import policy_ref
+
+        out = []
+        for direction, policy, rule in rules:
+            kind = self._kinds.get(policy)
+            if kind is None:
+                kind = self._kinds[policy] = policy_ref(self.model, policy)["api_kind"]
+            out.append({"direction": direction, "policy": policy, "kind": kind, "rule": rule})
+        return out
 
     def _is_node(self, address: str) -> bool:
         found = self._nodes.get(address)
@@ -228,6 +242,9 @@ _NAMES = re.compile(r"[^\s;,:]+")
 
 
 def decision(verdict) -> Decision:
+    """The outcome and the rules that decided it, per side: the allowing rules, or the
+    policy whose rule decided in a tier (an Admin Accept or Deny, a Calico rule, a Cilium
+    deny), else the policies isolating a side no rule allowed."""
     rules = []
     for d in (verdict.egress, verdict.ingress):
         if d is None:
@@ -236,8 +253,14 @@ def decision(verdict) -> Decision:
             rules += [
                 (d.direction, m.policy, f"spec.{d.direction}[{m.rule}]") for m in d.allowed_by
             ]
+            if not d.allowed_by and d.decided_policy:
+                rules.append((d.direction, d.decided_policy, None))
         elif not d.allowed:
-            rules += [(d.direction, p, None) for p in d.isolating_policies]
+            if d.decided_policy or d.denied_by:
+                key = d.decided_policy or d.denied_by.split(" ", 1)[0]
+                rules.append((d.direction, key, None))
+            else:
+                rules += [(d.direction, p, None) for p in d.isolating_policies]
     return Decision(verdict.outcome, tuple(rules), verdict.reason)
 
 
@@ -314,13 +337,6 @@ def _earlier(when: bytes, seconds: float) -> bytes:
     return (
         at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f").encode() + text[26:29].encode() + b"Z"
     )
-
-
-def _rules_json(rules) -> list[dict]:
-    return [
-        {"direction": direction, "policy": policy, "kind": "NetworkPolicy", "rule": rule}
-        for direction, policy, rule in rules
-    ]
 
 
 # --- 1. streaming, and the whole replay -------------------------------------------------
@@ -447,7 +463,7 @@ def _judge_all(
             "port": port,
             "protocol": protocol,
             "flows": flows,
-            "rule": _rules_json(d.rules),
+            "rule": judge.rules_json(d.rules),
             "reason": d.reason,
             "from_workload": workload_of.get(src),
             "to_workload": workload_of.get(dst),
@@ -466,7 +482,7 @@ def _judge_all(
                 later = after.decide(src, dst, port, protocol)
                 if later.outcome == DENIED:
                     would_deny.append(
-                        {**entry, "rule": _rules_json(later.rules), "reason": later.reason}
+                        {**entry, "rule": after.rules_json(later.rules), "reason": later.reason}
                     )
         elif d.outcome == DENIED:
             denied.append(entry)
@@ -640,5 +656,5 @@ def would_deny(changed: ClusterModel, allowed: list[dict]) -> list[dict]:
     for entry in allowed:
         later = after.decide(entry["from"], entry["to"], entry["port"], entry["protocol"])
         if later.outcome == DENIED:
-            out.append({**entry, "rule": _rules_json(later.rules), "reason": later.reason})
+            out.append({**entry, "rule": after.rules_json(later.rules), "reason": later.reason})
     return out
