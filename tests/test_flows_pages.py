@@ -25,6 +25,7 @@ from auditor.replay.services import flows_replay_run_execute
 from auditor.storage import engine_model
 from netpol import whatif
 from netpol.flows import replay
+from webui.views.common import policy_page_url
 
 # Written for these tests from the CSV columns the issue names: one flow matched by
 # name, one by IP only, one to a pod the snapshot does not hold, one the CNI says it
@@ -164,8 +165,8 @@ def test_the_page_shows_the_replay_as_netpol_flows_answers_it(var_dir, client_as
     for entry in expected["denied"]:
         assert entry["from"] in body and entry["to"] in body
         for rule in entry["rule"]:
-            namespace, name = rule["policy"].split("/", 1)
-            assert reverse("webui:policy", args=["demo", namespace, name]) in body
+            # Each kind's own page: the demo's Admin-tier ClusterNetworkPolicy denies some.
+            assert policy_page_url("demo", rule["kind"], rule["policy"]) in body
     # The unused rules, ranked by what they open, linked at the rule.
     top = expected["unused_rules"][0]
     assert top["policy"] == "shop-frontend/admin-ui-allow-all"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 
 from auditor.models import Cluster
 from auditor.selectors import (
@@ -47,3 +48,16 @@ def team_for(request, cluster: Cluster, snapshot) -> tuple[TeamChoice | None, ob
         return pick_team(cluster, snapshot, request.GET.get("team")), None
     except SnapshotChoiceError as problem:
         return None, render_problem(request, cluster, problem.message, status=problem.status)
+
+
+def policy_page_url(cluster_name: str, kind: str, key: str) -> str:
+    """The page of a policy of any kind: ``kind`` as the pages name it (``NetworkPolicy``,
+    ``ClusterNetworkPolicy``, ``CalicoNetworkPolicy``...), ``key`` as the engine does
+    (``ns/name``; ``cilium/ns/name``; ``cnp/name``)."""
+    if kind == "NetworkPolicy":
+        namespace, _, name = key.partition("/")
+        return reverse("webui:policy", args=[cluster_name, namespace, name])
+    parts = key.split("/")
+    if len(parts) == 3:
+        return reverse("webui:kind_policy", args=[cluster_name, kind, parts[1], parts[2]])
+    return reverse("webui:cluster_policy", args=[cluster_name, kind, parts[-1]])

@@ -50,7 +50,7 @@ from auditor.storage import engine_model
 from netpol.engine import InputError
 from netpol.suggest import SuggestionError
 
-from .common import get_cluster, snapshot_for
+from .common import get_cluster, policy_page_url, snapshot_for
 
 
 class FlowUploadLimit(FileUploadHandler):
@@ -298,8 +298,7 @@ def shown_replay(bounded: dict, cluster, keep: str) -> dict:
         return [{**e, "rules": _rules(e["rule"], cluster, keep)} for e in part["rows"][:SHOWN]]
 
     unused = [
-        {**r, "url": _policy_url(cluster, r["policy"], r["rule"], keep)}
-        for r in bounded["unused_rules"]["rows"][:SHOWN]
+        {**r, "url": _policy_url(cluster, r, keep)} for r in bounded["unused_rules"]["rows"][:SHOWN]
     ]
     return {
         "matched": bounded["matched"],
@@ -325,24 +324,26 @@ def shown_replay(bounded: dict, cluster, keep: str) -> dict:
 def _rules(rules: list[dict], cluster, keep: str) -> list[dict]:
     out = []
     for r in rules:
-        text = f"{r['policy']}, {r['rule']}" if r["rule"] else f"{r['policy']} (no rule allows it)"
+        kind = r.get("kind", "NetworkPolicy")
+        named = r["policy"] if kind == "NetworkPolicy" else f"{kind} {r['policy']}"
+        if r["rule"]:
+            text = f"{named}, {r['rule']}"
+        elif kind == "NetworkPolicy":
+            text = f"{named} (no rule allows it)"
+        else:
+            text = f"{named} (decided here)"
         out.append(
-            {
-                "direction": r["direction"],
-                "text": text,
-                "url": _policy_url(cluster, r["policy"], r["rule"], keep),
-            }
+            {"direction": r["direction"], "text": text, "url": _policy_url(cluster, r, keep)}
         )
     return out
 
 
-def _policy_url(cluster, policy: str, rule: str | None, keep: str) -> str | None:
-    """The policy's page, at the rule when there is one; None for a cluster-scoped policy
-    (no page of its own)."""
+def _policy_url(cluster, r: dict, keep: str) -> str | None:
+    """The page of a replay entry's policy (any kind), at the rule when there is one."""
+    policy, rule = r["policy"], r["rule"]
     if not policy or "/" not in policy:
         return None
-    namespace, name = policy.split("/", 1)
-    url = reverse("webui:policy", args=[cluster.name, namespace, name])
+    url = policy_page_url(cluster.name, r.get("kind", "NetworkPolicy"), policy)
     query = {"snapshot": keep} if keep else {}
     anchor = ""
     if rule and "[" in rule:

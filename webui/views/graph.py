@@ -26,7 +26,7 @@ from netpol import graph
 from netpol import summaries as objects
 from netpol.findings.stored import StoredReport
 
-from .common import get_cluster, snapshot_for, team_for
+from .common import get_cluster, policy_page_url, snapshot_for, team_for
 
 
 def _namespaces(snapshot) -> list[str]:
@@ -289,14 +289,7 @@ def _with_decisions(data: dict, model, cluster, snapshot, pinned: bool) -> None:
 
 def _policy_url(cluster, p: dict, keep: str) -> str:
     """The page of a policy of any kind (``netpol.summaries.policy_ref``)."""
-    if p["kind"] == "NetworkPolicy":
-        url = reverse("webui:policy", args=[cluster.name, p["namespace"], p["name"]])
-    elif p["namespace"]:
-        url = reverse(
-            "webui:kind_policy", args=[cluster.name, p["api_kind"], p["namespace"], p["name"]]
-        )
-    else:
-        url = reverse("webui:cluster_policy", args=[cluster.name, p["api_kind"], p["name"]])
+    url = policy_page_url(cluster.name, p["api_kind"], p["key"])
     return url + (f"?{keep}" if keep else "")
 
 
