@@ -8,7 +8,7 @@ policy governs, are left to ``explain.reach``; this module answers what the poli
 from __future__ import annotations
 
 from .ipsets import ALL_IPS, IPV4_BASE, IPSet, ip_to_int
-from .model import ACTIVE, Namespace, Pod, Policy, Rule
+from .model import ACTIVE, Namespace, Pod, Policy, PolicyError, Rule
 from .ports import PortSpec
 
 
@@ -596,7 +596,7 @@ def every_kind_side(model_parts, pod, other, port, protocol, direction) -> bool:
     from .cilium import CiliumPolicy
     from .tiers import ClusterPolicy
 
-    policies, cluster, cilium, calico, calico_tiers, namespaces, nodes, args = model_parts
+    policies, cluster, cilium, calico, calico_tiers, namespaces, nodes, args, objects = model_parts
     src, dst = (other, pod) if direction == "ingress" else (pod, other)
     named = dst.named_ports if isinstance(dst, Pod) else frozenset()
     _, _, denied = cilium_side(
@@ -609,7 +609,7 @@ def every_kind_side(model_parts, pod, other, port, protocol, direction) -> bool:
     ns = namespaces.get(pod.namespace)
     ns_labels = ns.labels if ns else {}
     for policy in calico:
-        if direction in policy.types and calico_selects(policy, pod, namespaces):
+        if direction in policy.types and calico_selects(policy, pod, namespaces, objects):
             members.setdefault(policy.tier, []).append(((policy.order, policy.name), policy))
             taking_part.add(policy.tier)
     affects = "affects_ingress" if direction == "ingress" else "affects_egress"
@@ -667,7 +667,9 @@ def every_kind_side(model_parts, pod, other, port, protocol, direction) -> bool:
                 action = {"Accept": "Allow"}.get(found, found)
             else:
                 for rule in getattr(policy, direction):
-                    if calico_rule_matches(rule, policy, src, dst, port, protocol, namespaces):
+                    if calico_rule_matches(
+                        rule, policy, src, dst, port, protocol, namespaces, objects
+                    ):
                         if rule.action in ("Allow", "Deny", "Pass"):
                             action = rule.action
                             break
@@ -685,8 +687,11 @@ def every_kind_connection_allowed(model, src: Pod | int, dst: Pod | int, port, p
     for end in (src, dst):
         if isinstance(end, Pod) and end.state != ACTIVE:
             return False
+    from .calico import parse_network_set
+
     node_ips = {ip_to_int(a) for n in model.nodes for a in n.addresses}
     world = ALL_IPS - model._cluster_ips - IPSet([(v, v + 1) for v in node_ips])
+    sets = [parse_network_set(o, PolicyError)[0] for o in model.calico_network_sets]
     parts = (
         model.policies,
         model.cluster_policies,
@@ -696,6 +701,7 @@ def every_kind_connection_allowed(model, src: Pod | int, dst: Pod | int, port, p
         model.namespaces,
         model.nodes,
         (world, model._cluster_ips, node_ips, model.nodes),
+        CalicoObjects([s for s in sets if s is not None], model.service_accounts),
     )
     if isinstance(src, Pod) and not every_kind_side(parts, src, dst, port, protocol, "egress"):
         return False

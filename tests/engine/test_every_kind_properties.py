@@ -1,6 +1,6 @@
 """Property tests for every policy kind together: on random small clusters mixing
 Kubernetes NetworkPolicies, ClusterNetworkPolicies/AdminNetworkPolicies, Cilium policies
-and Calico policies with Tiers, the class/bitset evaluation, ``reach`` and the matrix
+and Calico policies with Tiers, network sets and service accounts, the class/bitset evaluation, ``reach`` and the matrix
 agree with the plain per-pod reference (``reference.every_kind_connection_allowed``),
 which walks Calico's tiers with the other kinds placed where Calico puts them.
 """
@@ -17,7 +17,7 @@ from netpol.engine.cilium import parse_cilium_policy
 from netpol.engine.model import ACTIVE, parse_node
 from netpol.engine.tiers import parse_cluster_policy
 from tests.engine.agreement import address_traffic_agrees, pod_pairs_agree
-from tests.engine.test_calico_properties import calico_policy
+from tests.engine.test_calico_properties import ACCOUNT_NAMES, calico_policy, network_set
 from tests.engine.test_cilium_properties import cilium_policy
 from tests.engine.test_cnp_properties import ADDRESSES, NODES, cluster_policy
 from tests.engine.test_properties import clusters
@@ -36,8 +36,9 @@ def every_kind(draw):
         found, _ = parse_cilium_policy(draw(cilium_policy(i)), PolicyError)
         cilium += found
     calico = []
+    dense = draw(st.booleans())  # network sets and service accounts deciding more
     for i in range(draw(st.integers(1, 3))):
-        policy, _ = parse_calico_policy(draw(calico_policy(i)), PolicyError)
+        policy, _ = parse_calico_policy(draw(calico_policy(i, dense)), PolicyError)
         if policy is not None:
             calico.append(policy)
     tiers = []
@@ -57,6 +58,15 @@ def every_kind(draw):
                 },
             }
             tiers.append(parse_tier(obj, PolicyError)[0])
+    network_sets = [draw(network_set(i)) for i in range(draw(st.integers(0, 2)))]
+    for pod in base.pods:
+        pod.service_account = draw(st.sampled_from(ACCOUNT_NAMES))
+    service_accounts = [
+        {"metadata": {"name": name, "namespace": pod_ns, "labels": {"team": "red"}}}
+        for pod_ns in sorted({p.namespace for p in base.pods})
+        for name in ACCOUNT_NAMES
+        if draw(st.booleans())
+    ]
     return ClusterModel(
         namespaces=list(base.namespaces.values()),
         pods=base.pods,
@@ -66,6 +76,8 @@ def every_kind(draw):
         cilium_policies=cilium,
         calico_policies=calico,
         calico_tiers=tiers,
+        calico_network_sets=network_sets,
+        service_accounts=service_accounts,
     )
 
 
