@@ -457,7 +457,7 @@ def test_no_secret_in_any_page_api_answer_log_line_or_stored_field(
         form = {
             "name": cluster.name, "source": cluster.source, "api_url": mask_api_url(cluster.api_url),
             "kubeconfig_path": cluster.kubeconfig_path, "snapshot_interval": "5",  # too short
-            "token": SECRETS["admin form token"], "verify_tls": "on",
+            "token": SECRETS["admin form token"], "verify_tls": "on", "unused_rule_window": "30",
         }
         response = sweep.fetch(root_client, "superuser",
                                reverse("admin:auditor_cluster_change", args=[cluster.pk]), "post", form)
