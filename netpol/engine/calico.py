@@ -61,6 +61,53 @@ CLUSTER_ACTIONS = {"Accept": "Allow", "Deny": "Deny", "Pass": "Pass"}
 LAST = math.inf
 
 
+# The labels Calico gives every pod and namespace itself, which its selectors may name
+# (Calico's NetworkPolicy reference: "projectcalico.org/name", "projectcalico.org/namespace",
+# "projectcalico.org/orchestrator"). A ServiceAccount's are in ``service_account_labels``.
+POD_NAMESPACE_LABEL = "projectcalico.org/namespace"
+ORCHESTRATOR_LABEL = "projectcalico.org/orchestrator"
+NAMESPACE_NAME_LABEL = "projectcalico.org/name"
+
+
+def calico_pod_labels(namespace: str, labels: dict[str, str]) -> dict[str, str]:
+    """A pod's labels as Calico's selectors see them."""
+    return {**labels, POD_NAMESPACE_LABEL: namespace, ORCHESTRATOR_LABEL: "k8s"}
+
+
+def calico_namespace_labels(name: str, labels: dict[str, str]) -> dict[str, str]:
+    """A namespace's labels as a Calico namespaceSelector sees them."""
+    return {**labels, NAMESPACE_NAME_LABEL: name}
+
+
+class CalicoLabels:
+    """An evaluation's label index over classes (pods' labels, or their namespaces'), with
+    the labels Calico adds answered from each class's namespace: ``key`` (the namespace's
+    name as value) and, for pods, the orchestrator."""
+
+    def __init__(self, base, ns_ranges: dict[str, tuple[int, int]], key: str, pods: bool):
+        self.base, self.all, self.size = base, base.all, base.size
+        self._ranges, self._key = ns_ranges, key
+        self._added = {key} | ({ORCHESTRATOR_LABEL} if pods else set())
+
+    def pair_bits(self, key: str, value: str) -> int:
+        if key == self._key:
+            lo, hi = self._ranges.get(value, (0, 0))
+            return ((1 << hi) - 1) ^ ((1 << lo) - 1)
+        if key in self._added:
+            return self.all if value == "k8s" else 0
+        return self.base.pair_bits(key, value)
+
+    def key_bits(self, key: str) -> int:
+        return self.all if key in self._added else self.base.key_bits(key)
+
+    def values_of(self, key: str) -> list[str]:
+        if key == self._key:
+            return list(self._ranges)
+        if key in self._added:
+            return ["k8s"]
+        return self.base.values_of(key)
+
+
 def cluster_tier_name(policy) -> str:
     """The Calico tier a ClusterNetworkPolicy (or v1alpha1 ANP/BANP) sits in."""
     return CLUSTER_TIERS[policy.kind, policy.tier]
@@ -651,12 +698,23 @@ class CalicoTiers:
                 bits |= applies
         return bits
 
+    def label_indexes(self, ev) -> tuple[CalicoLabels, CalicoLabels]:
+        """The pods' and namespaces' label indexes as Calico's selectors see them."""
+        found = getattr(self, "_label_indexes", None)
+        if found is None:
+            found = self._label_indexes = (
+                CalicoLabels(ev.pod_index, ev.ns_ranges, POD_NAMESPACE_LABEL, True),
+                CalicoLabels(ev.ns_index, ev.ns_ranges, NAMESPACE_NAME_LABEL, False),
+            )
+        return found
+
     def _subject(self, ev, policy) -> int:
-        bits = policy.selector.eval(ev.pod_index)
+        pods, namespaces = self.label_indexes(ev)
+        bits = policy.selector.eval(pods)
         if policy.namespace is not None:
             bits &= ev.ns_mask(policy.namespace)
         if policy.namespace_selector is not None:
-            bits &= policy.namespace_selector.eval(ev.ns_index)
+            bits &= policy.namespace_selector.eval(namespaces)
         if policy.service_account_selector is not None:
             bits &= policy.service_account_selector.eval(self._account_index(ev))
         return bits
@@ -716,8 +774,9 @@ class CalicoTiers:
         )
         if not positive and entity.not_selector is None:
             return classes & ev.all, ips
+        pods, namespaces = self.label_indexes(ev)
         if entity.namespace_selector is not None:
-            scope = entity.namespace_selector.eval(ev.ns_index)
+            scope = entity.namespace_selector.eval(namespaces)
         elif policy.namespace is not None:
             scope = ev.ns_mask(policy.namespace)
         else:
@@ -728,7 +787,7 @@ class CalicoTiers:
         if positive:
             matched, matched_ips = scope, NO_IPS
             if entity.selector is not None:
-                matched &= entity.selector.eval(ev.pod_index)
+                matched &= entity.selector.eval(pods)
             if accounts is not None:
                 matched &= self._account_bits(ev, accounts)
             else:  # network sets run as no ServiceAccount
@@ -739,7 +798,7 @@ class CalicoTiers:
             classes &= matched
             ips = ips & matched_ips
         if entity.not_selector is not None:
-            excluded = scope & entity.not_selector.eval(ev.pod_index)
+            excluded = scope & entity.not_selector.eval(pods)
             for found in sets:
                 if _set_matches(entity.not_selector, found):
                     excluded |= ev.block_classes(found.nets)
@@ -1111,7 +1170,8 @@ def _in_scope(ev, entity, policy, network_set: CalicoNetworkSet) -> bool:
         if network_set.namespace is None:
             return entity.namespace_selector.matches({}, is_global=True)
         ns = ev.namespaces.get(network_set.namespace)
-        return entity.namespace_selector.matches(ns.labels if ns else {})
+        labels = calico_namespace_labels(network_set.namespace, ns.labels if ns else {})
+        return entity.namespace_selector.matches(labels)
     if policy.namespace is not None:
         return network_set.namespace == policy.namespace
     return True

@@ -370,13 +370,27 @@ def calico_selects(
     if policy.namespace is not None and pod.namespace != policy.namespace:
         return False
     if policy.namespace_selector is not None and not policy.namespace_selector.matches(
-        ns.labels if ns else {}
+        _calico_ns_labels(pod.namespace, ns)
     ):
         return False
     accounts = getattr(policy, "service_account_selector", None)
     if accounts is not None and not accounts.matches(objects.account_labels(pod)):
         return False
-    return policy.selector.matches(pod.labels)
+    return policy.selector.matches(_calico_pod_labels(pod))
+
+
+def _calico_pod_labels(pod: Pod) -> dict[str, str]:
+    """A pod's labels and those Calico gives it: its namespace, the orchestrator."""
+    return {
+        **pod.labels,
+        "projectcalico.org/namespace": pod.namespace,
+        "projectcalico.org/orchestrator": "k8s",
+    }
+
+
+def _calico_ns_labels(name: str, ns) -> dict[str, str]:
+    """A namespace's labels and the one Calico gives it: its name."""
+    return {**(ns.labels if ns else {}), "projectcalico.org/name": name}
 
 
 def calico_entity_matches(
@@ -403,9 +417,10 @@ def calico_entity_matches(
 
     def in_scope(namespace, is_global: bool) -> bool:
         if entity.namespace_selector is not None:
-            ns = None if is_global else namespaces.get(namespace)
-            labels = ns.labels if ns else {}
-            return entity.namespace_selector.matches(labels, is_global=is_global)
+            if is_global:
+                return entity.namespace_selector.matches({}, is_global=True)
+            labels = _calico_ns_labels(namespace, namespaces.get(namespace))
+            return entity.namespace_selector.matches(labels, is_global=False)
         if policy.namespace is not None:
             return not is_global and namespace == policy.namespace
         return True
@@ -435,7 +450,7 @@ def calico_entity_matches(
         as_pod = (
             pod is not None
             and in_scope(pod.namespace, False)
-            and (entity.selector is None or entity.selector.matches(pod.labels))
+            and (entity.selector is None or entity.selector.matches(_calico_pod_labels(pod)))
         )
         if as_pod and accounts is not None:
             labels = objects.account_labels(pod)
@@ -449,7 +464,7 @@ def calico_entity_matches(
         if (
             pod is not None
             and in_scope(pod.namespace, False)
-            and entity.not_selector.matches(pod.labels)
+            and entity.not_selector.matches(_calico_pod_labels(pod))
         ):
             return False
         if at_a_set_of(entity.not_selector):

@@ -237,11 +237,12 @@ def calico_subject(ev, calico, policy) -> int:
     selector within its namespace (or its namespaceSelector's), then its
     serviceAccountSelector, which the engine matched on the classes' ServiceAccounts and
     which only its compiled rules carry: the pods they are about."""
-    bits = policy.selector.eval(ev.pod_index)
+    pods, namespaces = calico.label_indexes(ev)
+    bits = policy.selector.eval(pods)
     if policy.namespace is not None:
         bits &= ev.ns_mask(policy.namespace)
     if policy.namespace_selector is not None:
-        bits &= policy.namespace_selector.eval(ev.ns_index)
+        bits &= policy.namespace_selector.eval(namespaces)
     if policy.service_account_selector is not None:
         about = 0
         for rule in calico.rules:

@@ -31,6 +31,10 @@ SELECTORS = st.sampled_from(
         "has(role)",
         "has(role) || app == 'db'",
         "global()",
+        # the labels Calico gives every pod
+        "projectcalico.org/namespace == 'b'",
+        "projectcalico.org/namespace in {'a', 'c'} && app == 'web'",
+        "has(projectcalico.org/orchestrator)",
     ]
 )
 # Selectors of network sets' labels (role, app=db), some of pods' too.
@@ -38,7 +42,16 @@ SET_SELECTORS = st.sampled_from(
     ["role == 'a'", "has(role)", "role == 'a' || app == 'web'", "app == 'db'", "all()"]
 )
 NS_SELECTORS = st.sampled_from(
-    ["all()", "env == 'x'", "has(team)", "env != 'y'", "global()", "global() || env == 'x'"]
+    [
+        "all()",
+        "env == 'x'",
+        "has(team)",
+        "env != 'y'",
+        "global()",
+        "global() || env == 'x'",
+        "projectcalico.org/name == 'a'",  # the label Calico gives every namespace
+        "projectcalico.org/name != 'c'",
+    ]
 )
 TIERS = ["default", "security", "platform"]
 ACCOUNT_NAMES = ["default", "sa1", "sa2"]

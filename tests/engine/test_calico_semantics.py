@@ -207,3 +207,34 @@ def test_storage_form_and_errors():
     assert ("calico/prod/bad-action", "spec.ingress[0].action") in fields
     assert [p.key for p in c.calico] == ["calico/prod/bad-action"]
     assert not c.allows("prod/web", "prod/db", 5432)  # read as Deny
+
+
+def test_the_labels_calico_gives_every_namespace_and_pod():
+    # Calico's docs select namespaces by the name Calico labels them with, as in their
+    # DNS example: "namespaceSelector: projectcalico.org/name == 'kube-system'"; pods carry
+    # projectcalico.org/namespace and projectcalico.org/orchestrator: k8s.
+    spec = {
+        "selector": "all()",
+        "types": ["Egress"],
+        "egress": [
+            {
+                "action": "Allow",
+                "protocol": "UDP",
+                "destination": {
+                    "namespaceSelector": "projectcalico.org/name == 'kube-system'",
+                    "ports": [53],
+                },
+            }
+        ],
+    }
+    c = Cluster(np("dns-only", spec))
+    assert c.allows("prod/web", "kube-system/dns", 53, "UDP")
+    assert not c.allows("prod/web", "prod/api", 9090)
+    by_namespace = {
+        "selector": "projectcalico.org/namespace == 'dev' && projectcalico.org/orchestrator == 'k8s'",
+        "types": ["Ingress"],
+        "ingress": [{"action": "Deny"}],
+    }
+    c = Cluster(gnp("isolate-dev", by_namespace))
+    assert not c.allows("prod/web", "dev/web", 8081)
+    assert c.allows("dev/web", "prod/web", 8080)
