@@ -28,15 +28,13 @@ import hashlib
 import logging
 import os
 import shutil
-import threading
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 import orjson
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from auditor import storage
@@ -52,6 +50,7 @@ from auditor.flows import (
     whatif_replay,
 )
 from auditor.models import Analysis, FlowReplayRun, Snapshot
+from auditor.runs import Heartbeat, run_claim, run_fail_if_stale
 from auditor.selectors import latest_snapshot
 from auditor.services import snapshot_analyze_again
 from netpol.engine import InputError
@@ -60,7 +59,6 @@ from netpol.whatif import WhatIfInputError
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_EVERY = 5.0  # seconds
 Kind = FlowReplayRun.Kind
 
 
@@ -310,14 +308,7 @@ def run_error(exc: Exception) -> str:
 
 def flows_replay_run_execute(*, run_id: int) -> FlowReplayRun | None:
     """Compute one pending run; None when another worker has it (the claim failed)."""
-    now = timezone.now()
-    claimed = FlowReplayRun.objects.filter(pk=run_id, status=FlowReplayRun.Status.PENDING).update(
-        status=FlowReplayRun.Status.RUNNING,
-        started_at=now,
-        heartbeat_at=now,
-        progress="loading the snapshot's model",
-    )
-    if not claimed:
+    if not run_claim(FlowReplayRun, run_id):
         return None
     run = FlowReplayRun.objects.select_related("snapshot__cluster").get(pk=run_id)
     cluster = run.snapshot.cluster
@@ -346,7 +337,6 @@ def flows_replay_run_execute(*, run_id: int) -> FlowReplayRun | None:
 def flows_replay_run_fail_stale(*, run: FlowReplayRun) -> FlowReplayRun:
     """Fail ``run`` if it is running and its heartbeat stopped (the worker died)."""
     after = settings.FLOWS_REPLAY_STALE_AFTER
-    cutoff = timezone.now() - timedelta(seconds=after)
     if run.kind == Kind.IMPORT:
         # Its upload cannot be read again: the copy the worker was reading goes too.
         error = (
@@ -355,43 +345,23 @@ def flows_replay_run_fail_stale(*, run: FlowReplayRun) -> FlowReplayRun:
         )
     else:
         error = f"The worker stopped during this replay (no heartbeat for {after} s). Replay again."
-    failed = FlowReplayRun.objects.filter(
-        pk=run.pk, status=FlowReplayRun.Status.RUNNING, heartbeat_at__lt=cutoff
-    ).update(status=FlowReplayRun.Status.FAILED, finished_at=timezone.now(), error=error)
-    if failed:
-        run.refresh_from_db()
+    if run_fail_if_stale(run, stale_after=after, error=error):
         if run.kind == Kind.IMPORT:
             (flows_dir() / run.params["file"]).unlink(missing_ok=True)
     return run
 
 
-class _Heartbeat:
-    """Keeps a running run's heartbeat fresh from a thread, and writes its progress: the
-    step, and how many conversations are done (written with the next beat, so counting
-    costs the replay nothing)."""
+class _Heartbeat(Heartbeat):
+    """A run's heartbeat that also writes how many conversations are done (with the next
+    beat, so counting costs the replay nothing)."""
 
     def __init__(self, run_id: int):
-        self.run_id = run_id
-        self.interval = min(HEARTBEAT_EVERY, settings.FLOWS_REPLAY_STALE_AFTER / 4)
-        self._progress = ""
+        super().__init__(
+            FlowReplayRun, run_id, stale_after=settings.FLOWS_REPLAY_STALE_AFTER, name="replay"
+        )
         self._done: int | None = None  # None: nothing counted yet
         # The step once every conversation is read and matched (the kind may say another).
         self.after_reading = "judging the flows and finding the unused rules"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"replay-{run_id}", daemon=True)
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def tell(self, progress: str) -> None:
-        """A step starts: shown at once (this thread's own connection)."""
-        self._progress = progress
-        self._write()
 
     def count(self, done: int, total: int) -> None:
         """Conversations done so far (``flows_replay``'s ``progress``)."""
@@ -399,21 +369,5 @@ class _Heartbeat:
         if total and done >= total:
             self._progress = self.after_reading
 
-    def _write(self) -> None:
-        fields = {"heartbeat_at": timezone.now(), "progress": self._progress[:200]}
-        if self._done is not None:
-            fields["done"] = self._done
-        FlowReplayRun.objects.filter(pk=self.run_id, status=FlowReplayRun.Status.RUNNING).update(
-            **fields
-        )
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.wait(self.interval):
-                try:
-                    self._write()
-                except Exception as exc:  # a lost connection must not stop the beat
-                    logger.warning("flow replay #%s: heartbeat not written (%s)", self.run_id, exc)
-                    connection.close()
-        finally:
-            connection.close()  # this thread's own connection
+    def fields(self) -> dict:
+        return {} if self._done is None else {"done": self._done}

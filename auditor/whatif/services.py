@@ -16,20 +16,17 @@
 from __future__ import annotations
 
 import logging
-import threading
-from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from auditor import storage
 from auditor.models import Snapshot, WhatIfRun
+from auditor.runs import Heartbeat, run_claim, run_fail_if_stale
 from netpol import whatif
 
 logger = logging.getLogger(__name__)
-
-HEARTBEAT_EVERY = 5.0  # seconds
 
 
 def runs_inline(snapshot: Snapshot) -> bool:
@@ -59,14 +56,7 @@ def whatif_run_request(
 
 def whatif_run_execute(*, run_id: int) -> WhatIfRun | None:
     """Compute one pending run; None when another worker has it (the claim failed)."""
-    now = timezone.now()
-    claimed = WhatIfRun.objects.filter(pk=run_id, status=WhatIfRun.Status.PENDING).update(
-        status=WhatIfRun.Status.RUNNING,
-        started_at=now,
-        heartbeat_at=now,
-        progress="loading the snapshot's model",
-    )
-    if not claimed:
+    if not run_claim(WhatIfRun, run_id):
         return None
     run = WhatIfRun.objects.select_related("snapshot").get(pk=run_id)
     try:
@@ -99,57 +89,15 @@ def whatif_run_execute(*, run_id: int) -> WhatIfRun | None:
 
 def whatif_run_fail_stale(*, run: WhatIfRun) -> WhatIfRun:
     """Fail ``run`` if it is running and its heartbeat stopped (the worker died)."""
-    cutoff = timezone.now() - timedelta(seconds=settings.WHATIF_STALE_AFTER)
-    failed = WhatIfRun.objects.filter(
-        pk=run.pk, status=WhatIfRun.Status.RUNNING, heartbeat_at__lt=cutoff
-    ).update(
-        status=WhatIfRun.Status.FAILED,
-        finished_at=timezone.now(),
-        error=(
-            f"The worker stopped during this what-if (no heartbeat for {settings.WHATIF_STALE_AFTER} s). "
-            "Run it again."
-        ),
+    after = settings.WHATIF_STALE_AFTER
+    run_fail_if_stale(
+        run,
+        stale_after=after,
+        error=f"The worker stopped during this what-if (no heartbeat for {after} s). Run it again.",
     )
-    if failed:
-        run.refresh_from_db()
     return run
 
 
-class _Heartbeat:
-    """Keeps a running run's heartbeat fresh from a thread, and writes its progress."""
-
+class _Heartbeat(Heartbeat):
     def __init__(self, run_id: int):
-        self.run_id = run_id
-        self.interval = min(HEARTBEAT_EVERY, settings.WHATIF_STALE_AFTER / 4)
-        self._progress = ""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"whatif-{run_id}", daemon=True)
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def tell(self, progress: str) -> None:
-        """A step starts: shown at once (this thread's own connection)."""
-        self._progress = progress
-        self._write()
-
-    def _write(self) -> None:
-        WhatIfRun.objects.filter(pk=self.run_id, status=WhatIfRun.Status.RUNNING).update(
-            heartbeat_at=timezone.now(), progress=self._progress[:200]
-        )
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.wait(self.interval):
-                try:
-                    self._write()
-                except Exception as exc:  # a lost connection must not stop the beat
-                    logger.warning("what-if #%s: heartbeat not written (%s)", self.run_id, exc)
-                    connection.close()
-        finally:
-            connection.close()  # this thread's own connection
+        super().__init__(WhatIfRun, run_id, stale_after=settings.WHATIF_STALE_AFTER, name="what-if")
