@@ -708,7 +708,9 @@ class CalicoTiers:
             )
         return found
 
-    def _subject(self, ev, policy) -> int:
+    def subject(self, ev, policy: CalicoPolicy) -> int:
+        """The classes a Calico policy selects: its selector within its namespace (or its
+        namespaceSelector's), and its serviceAccountSelector."""
         pods, namespaces = self.label_indexes(ev)
         bits = policy.selector.eval(pods)
         if policy.namespace is not None:
@@ -831,7 +833,7 @@ class CalicoTiers:
                 self.towards[c].append(sid)
 
     def _add_calico(self, ev, policy: CalicoPolicy) -> None:
-        subject = self._subject(ev, policy)
+        subject = self.subject(ev, policy)
         for direction in ("ingress", "egress"):
             if direction not in policy.types:
                 continue

@@ -233,23 +233,8 @@ def _calico(facts: Facts, namespaces: dict[str, NamespaceCoverage]) -> None:
 
 
 def calico_subject(ev, calico, policy) -> int:
-    """The classes a Calico policy selects, as the engine's tier walk reads them: its
-    selector within its namespace (or its namespaceSelector's), then its
-    serviceAccountSelector, which the engine matched on the classes' ServiceAccounts and
-    which only its compiled rules carry: the pods they are about."""
-    pods, namespaces = calico.label_indexes(ev)
-    bits = policy.selector.eval(pods)
-    if policy.namespace is not None:
-        bits &= ev.ns_mask(policy.namespace)
-    if policy.namespace_selector is not None:
-        bits &= policy.namespace_selector.eval(namespaces)
-    if policy.service_account_selector is not None:
-        about = 0
-        for rule in calico.rules:
-            if rule.policy is policy:
-                about |= rule.local
-        bits &= about
-    return bits
+    """The classes a Calico policy selects, as the engine's tier walk reads them."""
+    return calico.subject(ev, policy)
 
 
 def findings(facts: Facts, coverage: Coverage) -> list[Finding]:
