@@ -879,24 +879,29 @@ class CalicoTiers:
             for compiled in self._np_rules.get(policy.id, ()):
                 if compiled.direction != direction:
                     continue
-                self._add(
-                    CompiledCalicoRule(
-                        id=len(self.rules),
-                        policy=policy,
-                        tier=DEFAULT_TIER,
-                        direction=direction,
-                        action="Allow",
-                        index=compiled.rule.index,
-                        local=selected,
-                        classes=compiled.classes,
-                        ips=compiled.ips,
-                        rule=None,
-                        np_ports=compiled,
-                        fixed_ports=compiled.fixed_ports,
-                        text=f"Kubernetes NetworkPolicy {policy.key} {direction}"
-                        f"[{compiled.rule.index}] Allow",
-                    )
-                )
+                text = f"Kubernetes NetworkPolicy {policy.key} {direction}[{compiled.rule.index}]"
+                self._add_other(policy, DEFAULT_TIER, "Allow", selected, compiled, f"{text} Allow")
+
+    def _add_other(self, policy, tier: str, action: str, local: int, compiled, text: str):
+        """A rule of another kind (``compiled`` by its own kind: its remote end, ports and
+        index) as a rule of ``tier``, about the classes ``local``."""
+        self._add(
+            CompiledCalicoRule(
+                id=len(self.rules),
+                policy=policy,
+                tier=tier,
+                direction=compiled.direction,
+                action=action,
+                index=compiled.rule.index,
+                local=local,
+                classes=compiled.classes,
+                ips=compiled.ips,
+                rule=None,
+                np_ports=compiled,
+                fixed_ports=compiled.fixed_ports,
+                text=text,
+            )
+        )
 
     def _cluster_adder(self, cluster_tiers):
         by_policy: dict[int, list] = {}
@@ -909,24 +914,9 @@ class CalicoTiers:
                 if compiled.subject:
                     self._applies(compiled.direction, tier, policy.key, compiled.subject)
                 rule = compiled.rule
-                self._add(
-                    CompiledCalicoRule(
-                        id=len(self.rules),
-                        policy=policy,
-                        tier=tier,
-                        direction=compiled.direction,
-                        action=CLUSTER_ACTIONS[rule.action],
-                        index=rule.index,
-                        local=compiled.subject,
-                        classes=compiled.classes,
-                        ips=compiled.ips,
-                        rule=None,
-                        np_ports=compiled,
-                        fixed_ports=compiled.fixed_ports,
-                        text=f"{policy.key} rule {rule.label} {rule.action} at priority "
-                        f"{policy.priority}",
-                    )
-                )
+                text = f"{policy.key} rule {rule.label} {rule.action} at priority {policy.priority}"
+                action = CLUSTER_ACTIONS[rule.action]
+                self._add_other(policy, tier, action, compiled.subject, compiled, text)
 
         return add
 
@@ -942,23 +932,8 @@ class CalicoTiers:
                 if policy.default_deny[direction]:
                     self._applies(direction, DEFAULT_TIER, policy.key, subject)
             for compiled in by_policy.get(policy.id, ()):
-                self._add(
-                    CompiledCalicoRule(
-                        id=len(self.rules),
-                        policy=policy,
-                        tier=DEFAULT_TIER,
-                        direction=compiled.direction,
-                        action="Allow",
-                        index=compiled.rule.index,
-                        local=subject,
-                        classes=compiled.classes,
-                        ips=compiled.ips,
-                        rule=None,
-                        np_ports=compiled,
-                        fixed_ports=compiled.fixed_ports,
-                        text=f"{compiled.label} Allow",
-                    )
-                )
+                text = f"{compiled.label} Allow"
+                self._add_other(policy, DEFAULT_TIER, "Allow", subject, compiled, text)
 
         return add
 
