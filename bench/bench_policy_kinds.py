@@ -217,7 +217,7 @@ def measure(args) -> None:
     model = ClusterModel.from_objects(
         cluster["Namespace"],
         cluster["Pod"],
-        cluster["Node"],
+        cluster["Node"] if args.nodes else [],
         cluster["NetworkPolicy"],
         cluster["Service"],
         declared_cidrs=DECLARED,
@@ -245,10 +245,18 @@ def measure(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if harness.dispatch(argv, {"_measure": measure}, harness.step_parser("variant", "extra")):
+    if harness.dispatch(argv, {"_measure": measure}, harness.step_parser("variant", "extra", "nodes")):
         return 0
     parser = harness.parser(__doc__, runs=3, size_defaults=(5_000, 200, 1_000), profile=False)
     parser.add_argument("--extra", type=int, default=500, help="Cilium or Calico policies")
+    parser.add_argument(
+        "--no-nodes",
+        dest="nodes",
+        action="store_const",
+        const=0,
+        default=1,
+        help="leave the Nodes out, as `kubectl get -o yaml` of pods and policies does",
+    )
     parser.add_argument(
         "--variants", default=",".join(VARIANTS), help="which of " + ", ".join(VARIANTS)
     )
@@ -259,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         args.variant = v
         results = [
-            harness.run_step(__file__, "_measure", harness.size_args(args, "variant", "extra"))
+            harness.run_step(__file__, "_measure", harness.size_args(args, "variant", "extra", "nodes"))
             for _ in range(args.runs)
         ]
         total = harness.summary([r["total"] for r in results])[0]
